@@ -1,0 +1,124 @@
+// The meter: reads every energy source at the exact start and end of a window, so totals from
+// counters are exact, and samples in a background thread in between for the power timeline and to
+// keep wrap-correcting and integrating sources fed.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "joulebench/sensors.hpp"
+#include "joulebench/units.hpp"
+
+namespace joulebench {
+
+/// Average power of one channel over one sampling interval.
+struct ChannelPower {
+  Watts power;
+  bool counted = true;  ///< false: the interval could not be measured (power is 0)
+};
+
+/// One point of the timeline: the interval (time - interval, time] since the window's start.
+struct TimelineSample {
+  Seconds time;
+  Seconds interval;
+  std::span<const ChannelPower> channels;  ///< in the order of MeterWindow::channels
+};
+
+/// Receives timeline samples as they are measured, on the meter's thread: keep it quick.
+class TimelineSink {
+ public:
+  virtual ~TimelineSink() = default;
+  virtual void begin(std::span<const Channel> channels) = 0;
+  virtual void add(const TimelineSample& sample) = 0;
+};
+
+/// A channel's energy over a window.
+struct ChannelTotal {
+  Joules energy;
+  Seconds unmeasured{0};  ///< total length of the intervals that could not be measured
+  std::size_t unmeasured_intervals = 0;
+  std::string first_problem;
+  bool complete() const { return unmeasured_intervals == 0; }
+};
+
+/// The result of one metered window.
+struct MeterWindow {
+  Clock::time_point start{};
+  Clock::time_point end{};
+  std::vector<Channel> channels;
+  std::vector<ChannelTotal> totals;  ///< parallel to channels
+  /// CPU time the whole machine spent busy during the window (all CPUs), from /proc/stat.
+  std::optional<Seconds> machine_cpu_busy;
+  Seconds interval{0};          ///< the sampling interval used
+  std::size_t samples = 0;      ///< reads of the sources, edges included
+  Seconds longest_gap{0};       ///< the longest time between two reads
+  Seconds sampler_cpu_time{0};  ///< CPU time the sampling thread used
+
+  Seconds duration() const { return end - start; }
+  bool complete() const;
+};
+
+/// A domain's energy over a window: its channels summed (all packages, all GPUs).
+struct DomainEnergy {
+  Domain domain = Domain::cpu;
+  Joules energy;
+  std::string source;
+  Method method = Method::counter;
+  bool estimated = false;
+  Seconds unmeasured{0};
+  std::string problem;  ///< the first problem of its channels, if any
+};
+
+/// Per-domain sums, in Domain order, for every domain some channel covers.
+std::vector<DomainEnergy> energy_by_domain(const MeterWindow& window);
+
+struct MeterOptions {
+  Seconds interval{0.1};
+  TimelineSink* timeline = nullptr;  ///< not owned; may be null
+};
+
+class Meter {
+ public:
+  /// The interval is shortened if a source needs more frequent reads (wrap correction).
+  Meter(SensorSet& sensors, MeterOptions options);
+  ~Meter();
+  Meter(const Meter&) = delete;
+  Meter& operator=(const Meter&) = delete;
+
+  /// Reads every source now (the window's exact start) and starts sampling.
+  void start();
+  /// Reads every source now (the window's exact end) and stops sampling.
+  MeterWindow stop();
+  Seconds interval() const { return interval_; }
+  bool running() const { return running_; }
+
+ private:
+  void sample_loop();
+  void take_reading(Clock::time_point now);
+
+  SensorSet& sensors_;
+  MeterOptions options_;
+  Seconds interval_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool running_ = false;
+  std::thread thread_;
+
+  MeterWindow window_;
+  std::vector<ChannelReading> previous_;
+  std::vector<ChannelReading> current_;
+  std::vector<ChannelReading> first_;
+  std::vector<ChannelPower> powers_;
+  Clock::time_point last_read_{};
+  std::optional<MachineCpuTimes> cpu_at_start_;
+};
+
+}  // namespace joulebench

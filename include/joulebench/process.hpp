@@ -1,0 +1,110 @@
+// Workloads are processes: each runs as a child in its own process group, so a crash cannot take
+// joulebench down and the whole tree can be signalled. Commands are argument vectors, never
+// shell strings.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "joulebench/units.hpp"
+
+namespace joulebench {
+
+/// A command could not be started. `shell_status` follows the shell: 127 not found, 126 found but
+/// not executable.
+class LaunchError : public std::runtime_error {
+ public:
+  LaunchError(int shell_status, const std::string& message)
+      : std::runtime_error(message), shell_status_(shell_status) {}
+  int shell_status() const { return shell_status_; }
+
+ private:
+  int shell_status_;
+};
+
+/// The executable a command name refers to: a path with a slash is taken as is, anything else is
+/// searched in PATH. Throws LaunchError when there is none or it cannot be executed.
+std::filesystem::path find_executable(const std::string& name);
+
+struct SpawnOptions {
+  std::vector<std::string> argv;  ///< argv[0] is looked up with find_executable
+  std::optional<std::filesystem::path> working_directory;
+  /// When joulebench holds the terminal, hand it to the child's process group so that the
+  /// command can read the terminal and Ctrl-C reaches it, as a shell would.
+  bool foreground = true;
+};
+
+/// How a process ended.
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;    ///< exit code when !signaled
+  int signal = 0;  ///< terminating signal when signaled
+  bool core_dumped = false;
+
+  /// What a shell would report: the exit code, or 128 + the signal.
+  int shell_status() const { return signaled ? 128 + signal : code; }
+  /// "exit code 0", "killed by SIGSEGV (core dumped)".
+  std::string describe() const;
+};
+
+struct ProcessOutcome {
+  ExitStatus status;
+  Clock::time_point started{};
+  Clock::time_point ended{};
+  /// CPU time of the command and every descendant reaped by the time it exited.
+  Seconds user_cpu{0};
+  Seconds system_cpu{0};
+  /// The largest resident set of any single process of the tree (getrusage's ru_maxrss).
+  std::int64_t max_rss_kib = 0;
+  /// Processes of the command's group still running when it exited: their later work is not
+  /// part of the measurement.
+  bool left_processes_running = false;
+
+  Seconds wall() const { return ended - started; }
+  Seconds cpu() const { return user_cpu + system_cpu; }
+};
+
+/// A started command. Waiting reaps it; joulebench is made a child subreaper, so descendants
+/// orphaned by the command are reaped too and their CPU time counted.
+class ChildProcess {
+ public:
+  /// Throws LaunchError if the command cannot be started.
+  static ChildProcess start(const SpawnOptions& options);
+
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&&) = delete;
+  ChildProcess(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  /// Sends a signal to the command's whole process group.
+  void signal_group(int signal) const;
+  /// Blocks until the command exits.
+  ProcessOutcome wait();
+
+ private:
+  ChildProcess(pid_t pid, Clock::time_point started, int terminal_fd);
+
+  pid_t pid_ = -1;
+  Clock::time_point started_{};
+  int terminal_fd_ = -1;  ///< the terminal handed to the child, to take back after it exits
+  bool waited_ = false;
+};
+
+/// While alive, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to joulebench are passed on to the
+/// child's process group instead of killing joulebench, so the measurement is still reported.
+class ForwardSignals {
+ public:
+  explicit ForwardSignals(const ChildProcess& child);
+  ~ForwardSignals();
+  ForwardSignals(const ForwardSignals&) = delete;
+  ForwardSignals& operator=(const ForwardSignals&) = delete;
+};
+
+}  // namespace joulebench

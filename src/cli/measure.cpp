@@ -1,0 +1,90 @@
+#include <cstdio>
+#include <fstream>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "joulebench/report.hpp"
+#include "joulebench/run.hpp"
+
+namespace joulebench::cli {
+
+namespace {
+
+struct MeasureArguments {
+  std::string interval = "100ms";
+  std::string idle;
+  bool json = false;
+  bool csv = false;
+  std::string output;
+  std::string timeline;
+  std::vector<std::string> sources;
+  std::vector<std::string> command;
+};
+
+constexpr Seconds kShortestInterval{1e-3};
+
+int run_measure(const MeasureArguments& args) {
+  const Seconds interval = duration_option("--interval", args.interval);
+  if (interval < kShortestInterval * 0.999) throw CLI::ValidationError("--interval", "must be 1ms or more");
+  MeasureOptions options;
+  options.command.argv = args.command;
+  options.interval = interval;
+  if (!args.idle.empty()) options.idle = duration_option("--idle", args.idle);
+
+  SensorSet sensors = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel::from_environment(), args.sources});
+  for (const auto& name : args.sources) {
+    bool known = false;
+    for (const auto* report : sensors.reports()) known = known || report->name == name;
+    if (!known) throw CLI::ValidationError("--source", fmt::format("unknown source '{}' (see 'joulebench sensors')", name));
+  }
+
+  std::optional<CsvTimelineWriter> timeline;
+  if (!args.timeline.empty()) {
+    timeline.emplace(args.timeline);
+    options.timeline = &*timeline;
+  }
+
+  Measurement m;
+  try {
+    m = measure_command(sensors, options);
+  } catch (const LaunchError& e) {
+    std::fprintf(stderr, "joulebench: %s\n", e.what());
+    return e.shell_status();
+  }
+  if (timeline) timeline->close();
+
+  const std::string report = args.json ? measurement_json(m) : args.csv ? measurement_csv(m) : measurement_text(m);
+  if (args.output.empty()) {
+    std::fputs(report.c_str(), stderr);
+  } else {
+    std::ofstream out(args.output);
+    out << report;
+    out.close();
+    if (!out) throw std::runtime_error(fmt::format("cannot write the report to {}", args.output));
+  }
+  // The command's own status, as a shell would report it, so scripts can wrap commands.
+  return m.process.status.shell_status();
+}
+
+}  // namespace
+
+Command add_measure(CLI::App& app) {
+  auto* cmd = app.add_subcommand("measure", "Run a command and report the energy it cost per domain, and its times");
+  auto args = std::make_shared<MeasureArguments>();
+  cmd->add_option("--interval", args->interval, "how often the background thread samples power (1ms or more)")
+      ->capture_default_str();
+  auto* json = cmd->add_flag("--json", args->json, "report as JSON");
+  cmd->add_flag("--csv", args->csv, "report as CSV (a header and one row)")->excludes(json);
+  cmd->add_option("-o,--output", args->output, "write the report to this file instead of standard error");
+  cmd->add_option("--timeline", args->timeline, "write the power timeline to this CSV file");
+  cmd->add_option("--idle", args->idle,
+                  "first measure idle power this long (e.g. 5s), then also report dynamic energy and the command's share");
+  cmd->add_option("--source", args->sources, "use only this source (repeatable): rapl-perf, rapl-powercap, nvml, estimate");
+  cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();
+  cmd->footer("Put the command after --: joulebench measure --idle 5s -- python3 train.py --epochs 1");
+  return {cmd, [args] { return run_measure(*args); }};
+}
+
+}  // namespace joulebench::cli

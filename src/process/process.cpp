@@ -1,0 +1,257 @@
+#include "joulebench/process.hpp"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace joulebench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Seconds to_seconds(const timeval& tv) {
+  return Seconds(static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) * 1e-6);
+}
+
+/// 127 for "no such file", 126 for "there, but it cannot be executed", as a shell reports them.
+LaunchError launch_error(const std::string& name, int error) {
+  const int status = (error == ENOENT || error == ENOTDIR) ? 127 : 126;
+  std::string why = std::strerror(error);
+  if (error == ENOEXEC) why = "not an executable format (a script needs a '#!' line)";
+  return LaunchError(status, fmt::format("cannot run '{}': {}", name, why));
+}
+
+/// Why `path` cannot be executed, or 0 if it can.
+int not_executable(const fs::path& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return errno;
+  if (S_ISDIR(st.st_mode)) return EISDIR;
+  if (::access(path.c_str(), X_OK) != 0) return errno;
+  return 0;
+}
+
+std::atomic<pid_t> forward_group{0};
+
+void forward_signal(int signal) {
+  const pid_t group = forward_group.load();
+  if (group > 0) ::kill(-group, signal);
+}
+
+constexpr std::array kForwardedSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+std::array<struct sigaction, kForwardedSignals.size()> saved_actions{};
+
+}  // namespace
+
+std::string ExitStatus::describe() const {
+  if (!signaled) return fmt::format("exit code {}", code);
+  const char* abbreviation = ::sigabbrev_np(signal);
+  return fmt::format("killed by signal {} (SIG{}: {}){}", signal, abbreviation ? abbreviation : "?", ::strsignal(signal),
+                     core_dumped ? ", core dumped" : "");
+}
+
+fs::path find_executable(const std::string& name) {
+  if (name.empty()) throw LaunchError(127, "cannot run an empty command");
+  if (name.find('/') != std::string::npos) {
+    if (const int error = not_executable(name); error != 0) throw launch_error(name, error);
+    return name;
+  }
+  const char* path_variable = std::getenv("PATH");
+  const std::string search = path_variable && *path_variable ? path_variable : "/usr/local/bin:/usr/bin:/bin";
+  int first_error = 0;
+  std::size_t begin = 0;
+  while (begin <= search.size()) {
+    const std::size_t end = std::min(search.find(':', begin), search.size());
+    const std::string dir = end > begin ? search.substr(begin, end - begin) : ".";
+    const fs::path candidate = fs::path(dir) / name;
+    const int error = not_executable(candidate);
+    if (error == 0) return candidate;
+    if (error != ENOENT && error != ENOTDIR && first_error == 0) first_error = error;
+    begin = end + 1;
+  }
+  if (first_error != 0) throw launch_error(name, first_error);
+  throw LaunchError(127, fmt::format("cannot run '{}': command not found in PATH", name));
+}
+
+ChildProcess::ChildProcess(pid_t pid, Clock::time_point started, int terminal_fd)
+    : pid_(pid), started_(started), terminal_fd_(terminal_fd) {}
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      started_(other.started_),
+      terminal_fd_(std::exchange(other.terminal_fd_, -1)),
+      waited_(std::exchange(other.waited_, true)) {}
+
+ChildProcess::~ChildProcess() {
+  // A child never waited for (an exception in between) must not outlive joulebench unnoticed.
+  if (pid_ > 0 && !waited_) {
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+ChildProcess ChildProcess::start(const SpawnOptions& options) {
+  if (options.argv.empty()) throw LaunchError(127, "no command given");
+  const fs::path executable = find_executable(options.argv.front());
+  if (options.working_directory) {
+    std::error_code ec;
+    if (!fs::is_directory(*options.working_directory, ec)) {
+      throw LaunchError(126, fmt::format("cannot run '{}': working directory {} does not exist", options.argv.front(),
+                                         options.working_directory->string()));
+    }
+  }
+
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  std::vector<char*> argv;
+  argv.reserve(options.argv.size() + 1);
+  for (const auto& arg : options.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  const std::string exe = executable.string();
+  const std::string cwd = options.working_directory ? options.working_directory->string() : std::string();
+
+  int terminal = -1;
+  if (options.foreground && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) terminal = STDIN_FILENO;
+
+  // Orphaned descendants are re-parented to joulebench, so their CPU time is counted.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+  std::array<int, 2> error_pipe{};
+  if (::pipe2(error_pipe.data(), O_CLOEXEC) != 0) throw LaunchError(126, fmt::format("pipe: {}", std::strerror(errno)));
+
+  sigset_t all;
+  sigset_t previous;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+  const auto started = Clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    if (terminal >= 0) ::tcsetpgrp(terminal, ::getpid());  // SIGTTOU is blocked here
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTTOU, SIGTTIN, SIGTSTP, SIGCHLD}) {
+      ::signal(signal, SIG_DFL);
+    }
+    int error = 0;
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
+      error = errno;
+    } else {
+      ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+      ::execve(exe.c_str(), argv.data(), environ);
+      error = errno;
+    }
+    [[maybe_unused]] auto written = ::write(error_pipe[1], &error, sizeof error);
+    ::_exit(127);
+  }
+  const int fork_error = errno;
+  if (pid > 0) {
+    // Also set here: whichever of parent and child runs first, the group exists before exec.
+    ::setpgid(pid, pid);
+    if (terminal >= 0) ::tcsetpgrp(terminal, pid);
+  }
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  ::close(error_pipe[1]);
+  if (pid < 0) {
+    ::close(error_pipe[0]);
+    throw LaunchError(126, fmt::format("cannot run '{}': fork: {}", options.argv.front(), std::strerror(fork_error)));
+  }
+
+  int exec_error = 0;
+  ssize_t n = 0;
+  do {
+    n = ::read(error_pipe[0], &exec_error, sizeof exec_error);
+  } while (n < 0 && errno == EINTR);
+  ::close(error_pipe[0]);
+  ChildProcess child(pid, started, terminal);
+  if (n == static_cast<ssize_t>(sizeof exec_error)) {
+    child.wait();
+    throw launch_error(options.argv.front(), exec_error);
+  }
+  return child;
+}
+
+void ChildProcess::signal_group(int signal) const {
+  if (pid_ > 0 && !waited_) ::kill(-pid_, signal);
+}
+
+ProcessOutcome ChildProcess::wait() {
+  ProcessOutcome outcome;
+  outcome.started = started_;
+  auto add_orphan = [&](const rusage& ru) {
+    outcome.user_cpu += to_seconds(ru.ru_utime);
+    outcome.system_cpu += to_seconds(ru.ru_stime);
+    outcome.max_rss_kib = std::max<std::int64_t>(outcome.max_rss_kib, ru.ru_maxrss);
+  };
+  for (;;) {
+    int status = 0;
+    rusage ru{};
+    const pid_t reaped = ::wait4(-1, &status, 0, &ru);
+    if (reaped < 0) {
+      if (errno == EINTR) continue;
+      break;  // ECHILD: nothing left to wait for
+    }
+    // The command's own rusage already includes every descendant it waited for.
+    add_orphan(ru);
+    if (reaped != pid_) continue;
+    outcome.ended = Clock::now();
+    if (WIFSIGNALED(status)) {
+      outcome.status.signaled = true;
+      outcome.status.signal = WTERMSIG(status);
+      outcome.status.core_dumped = WCOREDUMP(status);
+    } else {
+      outcome.status.code = WEXITSTATUS(status);
+    }
+    break;
+  }
+  waited_ = true;
+  // Orphans that already finished are reaped now; ones still running are reported.
+  for (;;) {
+    rusage ru{};
+    int status = 0;
+    if (::wait4(-1, &status, WNOHANG, &ru) <= 0) break;
+    add_orphan(ru);
+  }
+  outcome.left_processes_running = ::kill(-pid_, 0) == 0;
+
+  if (terminal_fd_ >= 0) {
+    sigset_t block;
+    sigset_t previous;
+    ::sigemptyset(&block);
+    ::sigaddset(&block, SIGTTOU);
+    ::pthread_sigmask(SIG_BLOCK, &block, &previous);
+    ::tcsetpgrp(terminal_fd_, ::getpgrp());
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    terminal_fd_ = -1;
+  }
+  return outcome;
+}
+
+ForwardSignals::ForwardSignals(const ChildProcess& child) {
+  forward_group.store(child.pid());
+  struct sigaction action{};
+  action.sa_handler = forward_signal;
+  ::sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (std::size_t i = 0; i < kForwardedSignals.size(); ++i) ::sigaction(kForwardedSignals[i], &action, &saved_actions[i]);
+}
+
+ForwardSignals::~ForwardSignals() {
+  for (std::size_t i = 0; i < kForwardedSignals.size(); ++i) ::sigaction(kForwardedSignals[i], &saved_actions[i], nullptr);
+  forward_group.store(0);
+}
+
+}  // namespace joulebench

@@ -1,0 +1,147 @@
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "joulebench/run.hpp"
+
+namespace joulebench {
+
+std::optional<Watts> IdleBaseline::power(Domain d) const {
+  if (duration.count() <= 0) return std::nullopt;
+  for (const auto& e : energy) {
+    if (e.domain == d) return e.energy / duration;
+  }
+  return std::nullopt;
+}
+
+IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval) {
+  Meter meter(sensors, MeterOptions{interval, nullptr});
+  meter.start();
+  std::this_thread::sleep_for(duration);
+  const MeterWindow window = meter.stop();
+  return IdleBaseline{window.duration(), energy_by_domain(window), window.complete()};
+}
+
+std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBaseline* idle,
+                                         std::optional<double> cpu_share) {
+  std::vector<EnergyFigure> figures;
+  const Seconds duration = window.duration();
+  for (const DomainEnergy& d : energy_by_domain(window)) {
+    EnergyFigure f;
+    f.name = std::string(domain_name(d.domain));
+    f.energy = d.energy;
+    f.average_power = duration.count() > 0 ? d.energy / duration : Watts(0.0);
+    f.source = d.source;
+    f.method = std::string(method_name(d.method));
+    f.estimated = d.estimated;
+    f.unmeasured = d.unmeasured;
+    f.problem = d.problem;
+    f.counted_in_total = counts_toward_total(d.domain);
+    if (idle) {
+      if (const auto idle_power = idle->power(d.domain)) {
+        f.idle_power = *idle_power;
+        const Joules dynamic = d.energy - *idle_power * duration;
+        f.below_idle = dynamic < Joules(0.0);
+        f.dynamic_energy = f.below_idle ? Joules(0.0) : dynamic;
+        if (cpu_share && (d.domain == Domain::cpu || d.domain == Domain::core)) {
+          f.attributed_energy = *f.dynamic_energy * *cpu_share;
+        }
+      }
+    }
+    figures.push_back(std::move(f));
+  }
+  return figures;
+}
+
+EnergyFigure total_figure(const std::vector<EnergyFigure>& domains, Seconds duration) {
+  EnergyFigure total;
+  total.name = "total";
+  bool all_estimated = true;
+  bool all_dynamic = true;
+  Joules idle_energy(0.0);
+  std::vector<std::string> sources;
+  for (const auto& f : domains) {
+    if (!f.counted_in_total) continue;
+    total.energy += f.energy;
+    total.unmeasured = std::max(total.unmeasured, f.unmeasured);
+    if (total.problem.empty()) total.problem = f.problem;
+    total.estimated = total.estimated || f.estimated;
+    all_estimated = all_estimated && f.estimated;
+    if (std::find(sources.begin(), sources.end(), f.source) == sources.end()) sources.push_back(f.source);
+    if (total.method.empty()) total.method = f.method;
+    else if (total.method != f.method) total.method = "mixed";
+    if (f.dynamic_energy && f.idle_power) {
+      idle_energy += *f.idle_power * duration;
+    } else {
+      all_dynamic = false;
+    }
+  }
+  total.partly_estimated = total.estimated && !all_estimated;
+  total.average_power = duration.count() > 0 ? total.energy / duration : Watts(0.0);
+  for (std::size_t i = 0; i < sources.size(); ++i) total.source += (i ? "+" : "") + sources[i];
+  if (all_dynamic && !sources.empty()) {
+    // The total's dynamic energy is taken from the totals, not from the clamped domain figures.
+    total.idle_power = idle_energy / duration;
+    const Joules raw = total.energy - idle_energy;
+    total.below_idle = raw < Joules(0.0);
+    total.dynamic_energy = total.below_idle ? Joules(0.0) : raw;
+  }
+  return total;
+}
+
+Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
+  if (options.command.argv.empty()) throw LaunchError(127, "no command given");
+  // Fail before spending the idle baseline on a command that cannot start.
+  find_executable(options.command.argv.front());
+
+  Measurement m;
+  m.command = options.command.argv;
+  if (options.idle) {
+    m.idle = measure_idle(sensors, *options.idle, options.interval);
+    if (!m.idle->complete) m.warnings.push_back("the idle baseline missed some readings: dynamic figures are less reliable");
+  }
+
+  Meter meter(sensors, MeterOptions{options.interval, options.timeline});
+  if (meter.interval() < options.interval) {
+    m.warnings.push_back(fmt::format("sampling every {:.3g} s instead of {:.3g} s: a source needs frequent reads to "
+                                     "correct counter wraps",
+                                     meter.interval().count(), options.interval.count()));
+  }
+  meter.start();
+  std::optional<ChildProcess> child;
+  try {
+    child.emplace(ChildProcess::start(options.command));
+  } catch (...) {
+    meter.stop();
+    throw;
+  }
+  {
+    ForwardSignals forward(*child);
+    m.process = child->wait();
+  }
+  m.window = meter.stop();
+
+  if (m.window.machine_cpu_busy && m.window.machine_cpu_busy->count() > 0) {
+    m.cpu_share = std::min(1.0, m.process.cpu() / *m.window.machine_cpu_busy);
+  }
+  m.domains = energy_figures(m.window, m.idle ? &*m.idle : nullptr, m.cpu_share);
+  m.total = total_figure(m.domains, m.window.duration());
+
+  if (m.domains.empty()) m.warnings.push_back("no energy source is available: only times are reported");
+  for (const auto& f : m.domains) {
+    if (!f.complete()) {
+      m.warnings.push_back(fmt::format("{} energy is incomplete: {:.3f} s of the window could not be measured ({})", f.name,
+                                       f.unmeasured.count(), f.problem));
+    }
+    if (f.below_idle) {
+      m.warnings.push_back(fmt::format("{} energy is below the idle baseline: its dynamic energy is reported as 0", f.name));
+    }
+  }
+  if (m.process.left_processes_running) {
+    m.warnings.push_back("the command left processes running in its process group: their work after it exited is not "
+                         "measured");
+  }
+  return m;
+}
+
+}  // namespace joulebench

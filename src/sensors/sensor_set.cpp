@@ -1,0 +1,155 @@
+// Names of domains and methods, configuration from the environment, and the choice of one source
+// per domain.
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "joulebench/sensors.hpp"
+
+namespace joulebench {
+
+namespace {
+
+constexpr std::array<std::string_view, kDomainCount> kDomainNames = {"cpu", "core", "uncore", "dram", "psys", "gpu"};
+
+std::optional<std::string> environment(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+double positive_from_environment(const char* name, double fallback) {
+  const auto text = environment(name);
+  if (!text) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text->c_str(), &end);
+  if (errno != 0 || end == text->c_str() || *end != '\0' || !std::isfinite(value) || value < 0.0) {
+    throw std::invalid_argument(fmt::format("{}={} is not a non-negative number", name, *text));
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string_view domain_name(Domain d) { return kDomainNames[static_cast<std::size_t>(d)]; }
+
+std::optional<Domain> parse_domain(std::string_view name) {
+  for (std::size_t i = 0; i < kDomainCount; ++i) {
+    if (kDomainNames[i] == name) return static_cast<Domain>(i);
+  }
+  return std::nullopt;
+}
+
+bool counts_toward_total(Domain d) { return d == Domain::cpu || d == Domain::dram || d == Domain::gpu; }
+
+std::string_view method_name(Method m) {
+  switch (m) {
+    case Method::counter: return "counter";
+    case Method::power_integration: return "power-integration";
+    case Method::model: return "model";
+  }
+  return "?";
+}
+
+std::string_view status_name(SourceStatus s) {
+  switch (s) {
+    case SourceStatus::ok: return "ok";
+    case SourceStatus::unavailable: return "unavailable";
+    case SourceStatus::denied: return "denied";
+    case SourceStatus::error: return "error";
+  }
+  return "?";
+}
+
+SensorPaths SensorPaths::from_environment() {
+  SensorPaths paths;
+  if (auto v = environment("JOULEBENCH_SYSFS_ROOT")) paths.sysfs_root = *v;
+  if (auto v = environment("JOULEBENCH_PROCFS_ROOT")) paths.procfs_root = *v;
+  if (auto v = environment("JOULEBENCH_NVML_LIBRARY")) paths.nvml_library = *v;
+  return paths;
+}
+
+EstimateModel EstimateModel::from_environment() {
+  EstimateModel model;
+  model.cpu_idle_w_per_thread = positive_from_environment("JOULEBENCH_ESTIMATE_CPU_IDLE_W", model.cpu_idle_w_per_thread);
+  model.cpu_max_w_per_thread = positive_from_environment("JOULEBENCH_ESTIMATE_CPU_MAX_W", model.cpu_max_w_per_thread);
+  model.dram_w_per_gb = positive_from_environment("JOULEBENCH_ESTIMATE_DRAM_W_PER_GB", model.dram_w_per_gb);
+  if (model.cpu_max_w_per_thread < model.cpu_idle_w_per_thread) {
+    throw std::invalid_argument(fmt::format(
+        "JOULEBENCH_ESTIMATE_CPU_MAX_W ({}) is below JOULEBENCH_ESTIMATE_CPU_IDLE_W ({})", model.cpu_max_w_per_thread,
+        model.cpu_idle_w_per_thread));
+  }
+  return model;
+}
+
+std::string EstimateModel::describe() const {
+  return fmt::format("ccf-linear ({:g}-{:g} W per logical CPU by utilisation, {:g} W/GB DRAM)", cpu_idle_w_per_thread,
+                     cpu_max_w_per_thread, dram_w_per_gb);
+}
+
+SensorSet SensorSet::open(const SensorOptions& options) {
+  SensorSet set;
+  set.sources_.push_back(open_rapl_perf(options.paths));
+  set.sources_.push_back(open_rapl_powercap(options.paths));
+  set.sources_.push_back(open_nvml(options.paths));
+  set.sources_.push_back(open_estimate(options.paths, options.estimate));
+
+  auto wanted = [&](const EnergySource& source) {
+    if (options.only_sources.empty()) return true;
+    for (const auto& name : options.only_sources) {
+      if (name == source.report().name) return true;
+    }
+    return false;
+  };
+
+  DomainSet covered;
+  for (auto& source : set.sources_) {
+    if (!wanted(*source)) {
+      source->drop_domains(DomainSet().set());
+      continue;
+    }
+    source->drop_domains(covered);
+    if (source->channels().empty()) continue;
+    for (const auto& channel : source->channels()) {
+      covered.set(static_cast<std::size_t>(channel.domain));
+      set.channels_.push_back(channel);
+    }
+    set.active_.push_back(source.get());
+  }
+  set.machine_cpu_ = std::make_unique<MachineCpuReader>(options.paths.procfs_root);
+  return set;
+}
+
+std::vector<const SourceReport*> SensorSet::reports() const {
+  std::vector<const SourceReport*> out;
+  for (const auto& source : sources_) out.push_back(&source->report());
+  return out;
+}
+
+std::string SensorSet::source_of(Domain d) const {
+  for (const auto& channel : channels_) {
+    if (channel.domain == d) return channel.source;
+  }
+  return {};
+}
+
+void SensorSet::read(Clock::time_point now, std::span<ChannelReading> out) {
+  std::size_t offset = 0;
+  for (auto* source : active_) {
+    const std::size_t n = source->channels().size();
+    source->read(now, out.subspan(offset, n));
+    offset += n;
+  }
+}
+
+Seconds SensorSet::max_read_interval() const {
+  Seconds shortest(3600.0);
+  for (const auto* source : active_) shortest = std::min(shortest, source->max_read_interval());
+  return shortest;
+}
+
+}  // namespace joulebench

@@ -1,0 +1,2 @@
+// Replaced by the fake NVML library.
+int fake_nvml_placeholder;

@@ -1,0 +1,39 @@
+// Fake sysfs/procfs trees in a temporary directory, for driving the real sources in tests.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace joulebench::testing {
+
+/// A temporary directory removed with everything in it when the object goes.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Creates `path` (and its parents) holding `content`.
+void write_file(const std::filesystem::path& path, std::string_view content);
+
+/// Rewrites a counter file in place, as sysfs would present a new value: same inode (readers keep
+/// their descriptor), fixed width so a reader never sees a shorter, stale tail.
+void write_counter(const std::filesystem::path& path, std::uint64_t value);
+
+/// A powercap zone directory: name, energy_uj, max_energy_range_uj (and a power limit if given).
+void make_powercap_zone(const std::filesystem::path& dir, std::string_view name, std::uint64_t energy_uj,
+                        std::uint64_t max_range_uj, std::uint64_t max_power_uw = 0);
+
+/// A /proc/stat with the given aggregate ticks and `cpus` per-CPU lines.
+void write_proc_stat(const std::filesystem::path& procfs_root, std::uint64_t user, std::uint64_t system,
+                     std::uint64_t idle, int cpus);
+
+}  // namespace joulebench::testing
