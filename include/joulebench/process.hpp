@@ -95,6 +95,9 @@ class ChildProcess {
   Clock::time_point started_{};
   int terminal_fd_ = -1;  ///< the terminal handed to the child, to take back after it exits
   bool waited_ = false;
+  /// Children joulebench already had when this one started: leftovers of earlier commands, reaped
+  /// here without being charged to this command.
+  std::vector<pid_t> earlier_children_;
 };
 
 /// While alive, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to joulebench are passed on to the

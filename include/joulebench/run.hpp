@@ -58,6 +58,8 @@ struct Measurement {
   std::optional<IdleBaseline> idle;
   /// The command tree's CPU time over the machine's busy CPU time in the window (capped at 1).
   std::optional<double> cpu_share;
+  /// The sources that supplied figures, with their device facts (GPU name, driver, power limit).
+  std::vector<SourceReport> sources;
   std::vector<std::string> warnings;
 };
 

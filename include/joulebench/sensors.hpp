@@ -171,6 +171,8 @@ struct SensorOptions {
 class SensorSet {
  public:
   static SensorSet open(const SensorOptions& options);
+  /// The same selection over sources made elsewhere (tests, embedders), in priority order.
+  static SensorSet from_sources(std::vector<std::unique_ptr<EnergySource>> sources, const SensorOptions& options);
 
   /// Every source tried, in order, whether used or not.
   std::vector<const SourceReport*> reports() const;

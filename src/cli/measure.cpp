@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 
@@ -51,6 +52,11 @@ int run_measure(const MeasureArguments& args) {
     m = measure_command(sensors, options);
   } catch (const LaunchError& e) {
     std::fprintf(stderr, "joulebench: %s\n", e.what());
+    if (timeline) {
+      // Nothing was measured: leave no empty timeline behind to be mistaken for a result.
+      timeline->close();
+      std::filesystem::remove(args.timeline);
+    }
     return e.shell_status();
   }
   if (timeline) timeline->close();

@@ -8,12 +8,14 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <utility>
 
 #include <fmt/format.h>
@@ -45,6 +47,19 @@ int not_executable(const fs::path& path) {
   if (S_ISDIR(st.st_mode)) return EISDIR;
   if (::access(path.c_str(), X_OK) != 0) return errno;
   return 0;
+}
+
+/// joulebench's current children, zombies included: before a command starts, these are processes
+/// left running by earlier commands, whose CPU time must not be charged to it. Empty where the
+/// kernel lacks /proc/PID/task/TID/children.
+std::vector<pid_t> current_children() {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream in(task.path() / "children");
+    for (pid_t pid = 0; in >> pid;) children.push_back(pid);
+  }
+  return children;
 }
 
 std::atomic<pid_t> forward_group{0};
@@ -82,7 +97,9 @@ fs::path find_executable(const std::string& name) {
     const fs::path candidate = fs::path(dir) / name;
     const int error = not_executable(candidate);
     if (error == 0) return candidate;
-    if (error != ENOENT && error != ENOTDIR && first_error == 0) first_error = error;
+    // Like a shell, skip what cannot be the command (missing, a directory) and remember the
+    // first candidate that exists but may not be executed.
+    if (error != ENOENT && error != ENOTDIR && error != EISDIR && first_error == 0) first_error = error;
     begin = end + 1;
   }
   if (first_error != 0) throw launch_error(name, first_error);
@@ -96,7 +113,8 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       started_(other.started_),
       terminal_fd_(std::exchange(other.terminal_fd_, -1)),
-      waited_(std::exchange(other.waited_, true)) {}
+      waited_(std::exchange(other.waited_, true)),
+      earlier_children_(std::move(other.earlier_children_)) {}
 
 ChildProcess::~ChildProcess() {
   // A child never waited for (an exception in between) must not outlive joulebench unnoticed.
@@ -130,7 +148,20 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
 
   // Orphaned descendants are re-parented to joulebench, so their CPU time is counted.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // SIGCHLD ignored (a disposition some parents leave across exec) makes the kernel reap children
+  // itself: wait4 would never see the command's status or rusage. joulebench has no handler of
+  // its own, so the default is restored.
+  struct sigaction child_action{};
+  ::sigaction(SIGCHLD, nullptr, &child_action);
+  const bool ignored = (child_action.sa_flags & SA_SIGINFO) == 0 && child_action.sa_handler == SIG_IGN;
+  if (ignored || (child_action.sa_flags & SA_NOCLDWAIT) != 0) {
+    struct sigaction default_action{};
+    default_action.sa_handler = SIG_DFL;
+    ::sigemptyset(&default_action.sa_mask);
+    ::sigaction(SIGCHLD, &default_action, nullptr);
+  }
 
+  std::vector<pid_t> earlier_children = current_children();
   std::array<int, 2> error_pipe{};
   if (::pipe2(error_pipe.data(), O_CLOEXEC) != 0) throw LaunchError(126, fmt::format("pipe: {}", std::strerror(errno)));
 
@@ -177,6 +208,7 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   } while (n < 0 && errno == EINTR);
   ::close(error_pipe[0]);
   ChildProcess child(pid, started, terminal);
+  child.earlier_children_ = std::move(earlier_children);
   if (n == static_cast<ssize_t>(sizeof exec_error)) {
     child.wait();
     throw launch_error(options.argv.front(), exec_error);
@@ -191,7 +223,8 @@ void ChildProcess::signal_group(int signal) const {
 ProcessOutcome ChildProcess::wait() {
   ProcessOutcome outcome;
   outcome.started = started_;
-  auto add_orphan = [&](const rusage& ru) {
+  auto add_orphan = [&](pid_t reaped, const rusage& ru) {
+    if (std::find(earlier_children_.begin(), earlier_children_.end(), reaped) != earlier_children_.end()) return;
     outcome.user_cpu += to_seconds(ru.ru_utime);
     outcome.system_cpu += to_seconds(ru.ru_stime);
     outcome.max_rss_kib = std::max<std::int64_t>(outcome.max_rss_kib, ru.ru_maxrss);
@@ -205,7 +238,7 @@ ProcessOutcome ChildProcess::wait() {
       break;  // ECHILD: nothing left to wait for
     }
     // The command's own rusage already includes every descendant it waited for.
-    add_orphan(ru);
+    add_orphan(reaped, ru);
     if (reaped != pid_) continue;
     outcome.ended = Clock::now();
     if (WIFSIGNALED(status)) {
@@ -222,10 +255,11 @@ ProcessOutcome ChildProcess::wait() {
   for (;;) {
     rusage ru{};
     int status = 0;
-    if (::wait4(-1, &status, WNOHANG, &ru) <= 0) break;
-    add_orphan(ru);
+    const pid_t reaped = ::wait4(-1, &status, WNOHANG, &ru);
+    if (reaped <= 0) break;
+    add_orphan(reaped, ru);
   }
-  outcome.left_processes_running = ::kill(-pid_, 0) == 0;
+  outcome.left_processes_running = ::kill(-pid_, 0) == 0 || errno == EPERM;
 
   if (terminal_fd_ >= 0) {
     sigset_t block;

@@ -144,6 +144,12 @@ std::string measurement_json(const Measurement& m) {
     if (!t.first_problem.empty()) channel["problem"] = t.first_problem;
     channels.push_back(channel);
   }
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto& r : m.sources) {
+    nlohmann::json properties = nlohmann::json::object();
+    for (const auto& [key, value] : r.properties) properties[key] = value;
+    sources.push_back({{"name", r.name}, {"resolution", r.resolution}, {"properties", properties}});
+  }
   nlohmann::json out = {
       {"command", m.command},
       {"status", status},
@@ -160,6 +166,7 @@ std::string measurement_json(const Measurement& m) {
         {"sampler_cpu_s", w.sampler_cpu_time.count()}}},
       {"domains", domains},
       {"channels", channels},
+      {"sources", sources},
       {"warnings", m.warnings},
   };
   if (!m.domains.empty()) out["total"] = figure_json(m.total);

@@ -9,7 +9,7 @@
 namespace joulebench {
 
 CsvTimelineWriter::CsvTimelineWriter(const std::filesystem::path& path) : path_(path) {
-  file_ = std::fopen(path.c_str(), "w");
+  file_ = std::fopen(path.c_str(), "we");  // "e": O_CLOEXEC, the measured command must not inherit it
   if (file_ == nullptr) {
     throw std::runtime_error(fmt::format("cannot write the timeline to {}: {}", path.string(), std::strerror(errno)));
   }

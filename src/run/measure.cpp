@@ -126,6 +126,11 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   }
   m.domains = energy_figures(m.window, m.idle ? &*m.idle : nullptr, m.cpu_share);
   m.total = total_figure(m.domains, m.window.duration());
+  for (const SourceReport* report : sensors.reports()) {
+    const bool used = std::any_of(m.window.channels.begin(), m.window.channels.end(),
+                                  [&](const Channel& c) { return c.source == report->name; });
+    if (used) m.sources.push_back(*report);
+  }
 
   if (m.domains.empty()) m.warnings.push_back("no energy source is available: only times are reported");
   for (const auto& f : m.domains) {

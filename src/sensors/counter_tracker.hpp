@@ -15,6 +15,8 @@ namespace joulebench::detail {
 
 class CounterTracker {
  public:
+  static constexpr Seconds kUpdateSlack{0.01};
+
   struct Update {
     bool counted = true;
     std::string_view problem;
@@ -49,7 +51,9 @@ class CounterTracker {
       delta = *raw - last_;
     } else if (modulus_) {
       delta = *modulus_ - last_ + *raw;
-      const double seconds = std::max(Seconds(now - last_time_).count(), 1e-6);
+      // Hardware counters advance in steps (RAPL about every millisecond), so a short interval
+      // can hold a whole step: the allowance includes one update period of slack.
+      const double seconds = Seconds(now - last_time_).count() + kUpdateSlack.count();
       if (static_cast<double>(delta) > max_rate_ * seconds) {
         rebase(*raw, now);
         return {false, "counter went backwards without a plausible wrap"};

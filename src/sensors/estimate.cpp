@@ -135,7 +135,10 @@ class EstimateSource final : public EnergySource {
     if (!times) return {cpu_energy_, false, "/proc/stat could not be read"};
     if (!busy_start_) busy_start_ = times->busy;
     const double idle_part = model_.cpu_idle_w_per_thread * cpu_.logical_cpus() * elapsed.count();
-    const double busy_part = (model_.cpu_max_w_per_thread - model_.cpu_idle_w_per_thread) * (times->busy - *busy_start_).count();
+    // /proc/stat counts in ticks, so busy time can run up to a tick per CPU ahead of the clock;
+    // utilisation above 100 % is not physical, and the model's maximum is kept.
+    const double busy = std::min((times->busy - *busy_start_).count(), cpu_.logical_cpus() * elapsed.count());
+    const double busy_part = (model_.cpu_max_w_per_thread - model_.cpu_idle_w_per_thread) * busy;
     cpu_energy_ = std::max(cpu_energy_, Joules(idle_part + busy_part));
     return {cpu_energy_, true, {}};
   }

@@ -92,11 +92,17 @@ std::string EstimateModel::describe() const {
 }
 
 SensorSet SensorSet::open(const SensorOptions& options) {
+  std::vector<std::unique_ptr<EnergySource>> sources;
+  sources.push_back(open_rapl_perf(options.paths));
+  sources.push_back(open_rapl_powercap(options.paths));
+  sources.push_back(open_nvml(options.paths));
+  sources.push_back(open_estimate(options.paths, options.estimate));
+  return from_sources(std::move(sources), options);
+}
+
+SensorSet SensorSet::from_sources(std::vector<std::unique_ptr<EnergySource>> sources, const SensorOptions& options) {
   SensorSet set;
-  set.sources_.push_back(open_rapl_perf(options.paths));
-  set.sources_.push_back(open_rapl_powercap(options.paths));
-  set.sources_.push_back(open_nvml(options.paths));
-  set.sources_.push_back(open_estimate(options.paths, options.estimate));
+  set.sources_ = std::move(sources);
 
   auto wanted = [&](const EnergySource& source) {
     if (options.only_sources.empty()) return true;

@@ -1,0 +1,214 @@
+// RaplPowercapSource on fake powercap trees: zones found without double counting, exact energy
+// across several wraps, and counters that misbehave flag the window instead of corrupting it.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "fakes/fake_tree.hpp"
+#include "fakes/scripted_source.hpp"
+#include "joulebench/meter.hpp"
+#include "joulebench/sensors.hpp"
+
+namespace joulebench {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+constexpr std::uint64_t kRealisticRangeUj = 262143328850;  // a common max_energy_range_uj
+
+struct PowercapTree {
+  TempDir dir;
+  fs::path zones() const { return dir.path() / "class" / "powercap"; }
+  SensorPaths paths() const {
+    SensorPaths p;
+    p.sysfs_root = dir.path();
+    p.procfs_root = dir.path() / "proc";
+    p.nvml_library = (dir.path() / "no-nvml.so").string();
+    return p;
+  }
+};
+
+/// Two packages, each with core and dram subzones, a psys zone, and an MMIO duplicate of package 0.
+void make_two_socket_tree(const PowercapTree& t, std::uint64_t range_uj, std::uint64_t max_power_uw) {
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 0, range_uj, max_power_uw);
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0:0", "core", 0, range_uj, max_power_uw);
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0:1", "dram", 0, range_uj, max_power_uw);
+  testing::make_powercap_zone(t.zones() / "intel-rapl:1", "package-1", 0, range_uj, max_power_uw);
+  testing::make_powercap_zone(t.zones() / "intel-rapl:1:0", "dram", 0, range_uj, max_power_uw);
+  testing::make_powercap_zone(t.zones() / "intel-rapl:2", "psys", 0, range_uj, max_power_uw);
+  testing::make_powercap_zone(t.zones() / "intel-rapl-mmio:0", "package-0", 0, range_uj, max_power_uw);
+  testing::write_file(t.zones() / "intel-rapl" / "enabled", "1\n");
+}
+
+TEST(RaplPowercap, FindsEveryZoneOnceWithItsPackage) {
+  PowercapTree t;
+  make_two_socket_tree(t, kRealisticRangeUj, 0);
+  const auto source = open_rapl_powercap(t.paths());
+  ASSERT_EQ(source->report().status, SourceStatus::ok) << source->report().reason;
+  std::map<std::string, Domain> ids;
+  for (const auto& c : source->channels()) {
+    EXPECT_EQ(c.source, "rapl-powercap");
+    EXPECT_EQ(c.method, Method::counter);
+    EXPECT_FALSE(c.estimated);
+    ids[c.id] = c.domain;
+  }
+  const std::map<std::string, Domain> expected = {{"cpu-0", Domain::cpu},   {"cpu-1", Domain::cpu},
+                                                  {"core-0", Domain::core}, {"dram-0", Domain::dram},
+                                                  {"dram-1", Domain::dram}, {"psys-0", Domain::psys}};
+  EXPECT_EQ(ids, expected) << "intel-rapl-mmio must not add a second package-0";
+}
+
+TEST(RaplPowercap, DomainsInsideOthersAreNotAddedToTheTotal) {
+  EXPECT_TRUE(counts_toward_total(Domain::cpu));
+  EXPECT_TRUE(counts_toward_total(Domain::dram));
+  EXPECT_TRUE(counts_toward_total(Domain::gpu));
+  EXPECT_FALSE(counts_toward_total(Domain::core));
+  EXPECT_FALSE(counts_toward_total(Domain::uncore));
+  EXPECT_FALSE(counts_toward_total(Domain::psys));
+}
+
+TEST(RaplPowercap, ExactEnergyAcrossSeveralWrapsWithTheMeterRunning) {
+  PowercapTree t;
+  // A 1 J range wraps after 200 steps of 5 mJ: package 0 wraps 3 times in this window.
+  constexpr std::uint64_t kRange = 1'000'000;
+  make_two_socket_tree(t, kRange, 20'000'000);  // 20 W limit: the meter must read at least every 25 ms
+  const std::map<std::string, std::uint64_t> step_uj = {{"intel-rapl:0", 5000}, {"intel-rapl:0:0", 3000},
+                                                        {"intel-rapl:0:1", 1500}, {"intel-rapl:1", 7000},
+                                                        {"intel-rapl:1:0", 1100}, {"intel-rapl:2", 9000}};
+  constexpr int kSteps = 600;
+
+  std::mutex turns;
+  std::vector<std::unique_ptr<EnergySource>> sources;
+  sources.push_back(std::make_unique<testing::TurnTakingSource>(open_rapl_powercap(t.paths()), turns));
+  SensorSet sensors = SensorSet::from_sources(std::move(sources), SensorOptions{t.paths(), {}, {}});
+  ASSERT_EQ(sensors.channels().size(), 6U);
+
+  Meter meter(sensors, MeterOptions{Seconds(0.1), nullptr});
+  EXPECT_LE(meter.interval().count(), 0.025 + 1e-9) << "the interval must shrink so no wrap is missed";
+  meter.start();
+  std::map<std::string, std::uint64_t> counter;
+  for (int step = 0; step < kSteps; ++step) {
+    {
+      std::lock_guard lock(turns);
+      for (const auto& [zone, uj] : step_uj) {
+        counter[zone] = (counter[zone] + uj) % kRange;
+        testing::write_counter(t.zones() / zone / "energy_uj", counter[zone]);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  const MeterWindow window = meter.stop();
+
+  ASSERT_TRUE(window.complete());
+  EXPECT_GT(window.samples, 10U);
+  const std::map<std::string, std::string> zone_of = {{"cpu-0", "intel-rapl:0"},  {"core-0", "intel-rapl:0:0"},
+                                                      {"dram-0", "intel-rapl:0:1"}, {"cpu-1", "intel-rapl:1"},
+                                                      {"dram-1", "intel-rapl:1:0"}, {"psys-0", "intel-rapl:2"}};
+  for (std::size_t i = 0; i < window.channels.size(); ++i) {
+    const double known_j = static_cast<double>(step_uj.at(zone_of.at(window.channels[i].id)) * kSteps) * 1e-6;
+    EXPECT_DOUBLE_EQ(window.totals[i].energy.value, known_j) << window.channels[i].id;
+  }
+  const auto by_domain = energy_by_domain(window);
+  ASSERT_EQ(by_domain.front().domain, Domain::cpu);
+  EXPECT_DOUBLE_EQ(by_domain.front().energy.value, (5000.0 + 7000.0) * kSteps * 1e-6) << "packages are summed";
+}
+
+class DirectReads : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::make_powercap_zone(tree.zones() / "intel-rapl:0", "package-0", 1'000'000, kRealisticRangeUj);
+    source = open_rapl_powercap(tree.paths());
+    ASSERT_EQ(source->report().status, SourceStatus::ok);
+    ASSERT_EQ(source->channels().size(), 1U);
+  }
+  ChannelReading read_at(double seconds) {
+    ChannelReading r;
+    source->read(Clock::time_point{} + std::chrono::duration_cast<Clock::duration>(Seconds(1000.0 + seconds)),
+                 std::span(&r, 1));
+    return r;
+  }
+  void set(const std::string& text) { testing::write_file(tree.zones() / "intel-rapl:0" / "energy_uj", text); }
+  void set(std::uint64_t uj) { testing::write_counter(tree.zones() / "intel-rapl:0" / "energy_uj", uj); }
+
+  PowercapTree tree;
+  std::unique_ptr<EnergySource> source;
+};
+
+TEST_F(DirectReads, ACounterGoingBackwardsWithoutAWrapIsNotCounted) {
+  EXPECT_TRUE(read_at(0.0).counted);
+  set(2'000'000);
+  EXPECT_TRUE(read_at(0.1).counted);
+  set(1'500'000);  // backwards by 0.5 J: as a wrap it would mean 262 kJ in 0.1 s
+  const ChannelReading glitch = read_at(0.2);
+  EXPECT_FALSE(glitch.counted);
+  EXPECT_NE(glitch.problem.find("backwards"), std::string_view::npos);
+  set(2'500'000);
+  const ChannelReading after = read_at(0.3);
+  EXPECT_TRUE(after.counted);
+  EXPECT_DOUBLE_EQ(after.energy.value, 2.0) << "1 J before the glitch, 1 J after it, nothing for the glitch";
+}
+
+TEST_F(DirectReads, APlausibleWrapIsCorrected) {
+  read_at(0.0);
+  set(kRealisticRangeUj - 1'000'000);
+  read_at(100.0);
+  set(2'000'000);  // wrapped: 3 J in 1 s
+  const ChannelReading r = read_at(101.0);
+  EXPECT_TRUE(r.counted);
+  EXPECT_DOUBLE_EQ(r.energy.value, static_cast<double>(kRealisticRangeUj - 2'000'000 + 3'000'000) * 1e-6);
+}
+
+TEST_F(DirectReads, AnUnreadableCounterLosesOnlyItsIntervals) {
+  read_at(0.0);
+  set(2'000'000);
+  EXPECT_TRUE(read_at(0.1).counted);
+  set("garbage\n");
+  EXPECT_FALSE(read_at(0.2).counted);
+  set(5'000'000);
+  const ChannelReading back = read_at(0.3);
+  EXPECT_FALSE(back.counted) << "the interval spanning the outage is unknown";
+  set(6'000'000);
+  const ChannelReading next = read_at(0.4);
+  EXPECT_TRUE(next.counted);
+  EXPECT_DOUBLE_EQ(next.energy.value, 2.0);
+}
+
+TEST(RaplPowercap, MissingTreeIsUnavailableWithAReason) {
+  PowercapTree t;
+  const auto source = open_rapl_powercap(t.paths());
+  EXPECT_EQ(source->report().status, SourceStatus::unavailable);
+  EXPECT_NE(source->report().reason.find("powercap"), std::string::npos);
+  EXPECT_NE(source->report().remedy.find("intel_rapl_msr"), std::string::npos);
+  EXPECT_TRUE(source->channels().empty());
+}
+
+TEST(RaplPowercap, UnreadableCountersAreDeniedWithRemedies) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads mode-0 files; the CLI test covers this as an unprivileged user";
+  PowercapTree t;
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 0, kRealisticRangeUj);
+  fs::permissions(t.zones() / "intel-rapl:0" / "energy_uj", fs::perms::none);
+  const auto source = open_rapl_powercap(t.paths());
+  EXPECT_EQ(source->report().status, SourceStatus::denied);
+  EXPECT_NE(source->report().reason.find("permission denied"), std::string::npos);
+  EXPECT_NE(source->report().remedy.find("sysfs.conf"), std::string::npos);
+  EXPECT_NE(source->report().remedy.find("perf_event_paranoid"), std::string::npos);
+}
+
+TEST(SensorSelection, RealSourcesComeBeforeTheEstimatePerDomain) {
+  PowercapTree t;
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 0, kRealisticRangeUj);
+  testing::write_proc_stat(t.paths().procfs_root, 100, 50, 1000, 2);
+  testing::write_file(t.paths().procfs_root / "meminfo", "MemTotal:        8000000 kB\n");
+  SensorSet sensors = SensorSet::open(SensorOptions{t.paths(), EstimateModel{}, {}});
+  EXPECT_EQ(sensors.source_of(Domain::cpu), "rapl-powercap");
+  EXPECT_EQ(sensors.source_of(Domain::dram), "estimate") << "no dram zone: the estimate fills in";
+  for (const auto& c : sensors.channels()) EXPECT_EQ(c.estimated, c.domain == Domain::dram) << c.id;
+}
+
+}  // namespace
+}  // namespace joulebench
