@@ -80,14 +80,18 @@ Command add_measure(CLI::App& app) {
   auto* cmd = app.add_subcommand("measure", "Run a command and report the energy it cost per domain, and its times");
   auto args = std::make_shared<MeasureArguments>();
   cmd->add_option("--interval", args->interval, "how often the background thread samples power (1ms or more)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->type_name("DURATION");
   auto* json = cmd->add_flag("--json", args->json, "report as JSON");
   cmd->add_flag("--csv", args->csv, "report as CSV (a header and one row)")->excludes(json);
-  cmd->add_option("-o,--output", args->output, "write the report to this file instead of standard error");
-  cmd->add_option("--timeline", args->timeline, "write the power timeline to this CSV file");
+  cmd->add_option("-o,--output", args->output, "write the report to this file instead of standard error")->type_name("FILE");
+  cmd->add_option("--timeline", args->timeline, "write the power timeline to this CSV file")->type_name("FILE");
   cmd->add_option("--idle", args->idle,
-                  "first measure idle power this long (e.g. 5s), then also report dynamic energy and the command's share");
-  cmd->add_option("--source", args->sources, "use only this source (repeatable): rapl-perf, rapl-powercap, nvml, estimate");
+                  "first measure idle power this long (e.g. 5s), then also report dynamic energy and the command's share")
+      ->type_name("DURATION");
+  cmd->add_option("--source", args->sources, "use only this source (repeatable): rapl-perf, rapl-powercap, nvml, estimate")
+      ->type_name("NAME")
+      ->allow_extra_args(false);
   cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();
   cmd->footer("Put the command after --: joulebench measure --idle 5s -- python3 train.py --epochs 1");
   return {cmd, [args] { return run_measure(*args); }};

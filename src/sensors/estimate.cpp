@@ -69,15 +69,8 @@ class EstimateSource final : public EnergySource {
       report_.reason = fmt::format("cannot parse {}", (paths.procfs_root / "stat").string());
       return;
     }
-    Channel cpu;
-    cpu.id = "cpu-0";
-    cpu.domain = Domain::cpu;
-    cpu.source = report_.name;
-    cpu.method = Method::model;
-    cpu.estimated = true;
-    cpu.origin = fmt::format("{}: {} logical CPUs, utilisation from {}", model_.describe(), cpu_.logical_cpus(),
-                             (paths.procfs_root / "stat").string());
-    channels_.push_back(cpu);
+    add_channel(Domain::cpu, fmt::format("{}: {} logical CPUs, utilisation from {}", model_.describe(),
+                                         cpu_.logical_cpus(), (paths.procfs_root / "stat").string()));
 
     if (const auto meminfo = detail::read_text(paths.procfs_root / "meminfo")) {
       const auto pos = meminfo->find("MemTotal:");
@@ -88,15 +81,8 @@ class EstimateSource final : public EnergySource {
         if (const auto kib = detail::parse_u64(field)) {
           const double gigabytes = static_cast<double>(*kib) * 1024.0 / 1e9;
           dram_power_ = Watts(gigabytes * model_.dram_w_per_gb);
-          Channel dram;
-          dram.id = "dram-0";
-          dram.domain = Domain::dram;
-          dram.source = report_.name;
-          dram.method = Method::model;
-          dram.estimated = true;
-          dram.origin = fmt::format("{}: {:.1f} GB installed ({})", model_.describe(), gigabytes,
-                                    (paths.procfs_root / "meminfo").string());
-          channels_.push_back(dram);
+          add_channel(Domain::dram, fmt::format("{}: {:.1f} GB installed ({})", model_.describe(), gigabytes,
+                                                (paths.procfs_root / "meminfo").string()));
         }
       }
     }
@@ -129,6 +115,17 @@ class EstimateSource final : public EnergySource {
   }
 
  private:
+  void add_channel(Domain domain, std::string origin) {
+    Channel c;
+    c.id = fmt::format("{}-0", domain_name(domain));
+    c.domain = domain;
+    c.source = report_.name;
+    c.method = Method::model;
+    c.estimated = true;
+    c.origin = std::move(origin);
+    channels_.push_back(std::move(c));
+  }
+
   // E = n * idle * t + (max - idle) * busy CPU-seconds: the model's power integrated exactly.
   ChannelReading read_cpu(Seconds elapsed) {
     const auto times = cpu_.read();

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "channel_list.hpp"
 #include "counter_tracker.hpp"
 #include "joulebench/sensors.hpp"
 
@@ -119,22 +120,22 @@ class NvmlSource final : public EnergySource {
   }
 
   const SourceReport& report() const override { return report_; }
-  std::span<const Channel> channels() const override { return channels_; }
+  std::span<const Channel> channels() const override { return gpus_.channels(); }
 
   void drop_domains(DomainSet domains) override {
-    std::erase_if(gpus_, [&](const Gpu& g) { return domains.test(static_cast<std::size_t>(g.channel.domain)); });
-    rebuild_channels();
+    gpus_.drop_domains(domains);
   }
 
   void read(Clock::time_point now, std::span<ChannelReading> out) override {
-    for (std::size_t i = 0; i < gpus_.size(); ++i) {
-      Gpu& gpu = gpus_[i];
+    auto& gpus = gpus_.items();
+    for (std::size_t i = 0; i < gpus.size(); ++i) {
+      Gpu& gpu = gpus[i];
       out[i] = gpu.channel.method == Method::counter ? read_counter(gpu, now) : read_power(gpu, now);
     }
   }
 
   Seconds max_read_interval() const override {
-    for (const auto& gpu : gpus_) {
+    for (const auto& gpu : gpus_.items()) {
       if (gpu.channel.method == Method::power_integration) return kPowerPollingInterval;
     }
     return Seconds(3600.0);
@@ -239,11 +240,11 @@ class NvmlSource final : public EnergySource {
         continue;
       }
       report_.properties.emplace_back(prefix + "energy_method", std::string(method_name(gpu.channel.method)));
-      gpus_.push_back(std::move(gpu));
+      gpus_.add(std::move(gpu));
     }
-    rebuild_channels();
-    report_.channels = channels_;
-    if (!gpus_.empty()) {
+    gpus_.finish();
+    report_.channels.assign(gpus_.channels().begin(), gpus_.channels().end());
+    if (!gpus_.items().empty()) {
       report_.status = SourceStatus::ok;
       if (!problems.empty()) report_.reason = problems.front();
     } else if (count == 0) {
@@ -255,17 +256,11 @@ class NvmlSource final : public EnergySource {
     }
   }
 
-  void rebuild_channels() {
-    channels_.clear();
-    for (const auto& gpu : gpus_) channels_.push_back(gpu.channel);
-  }
-
   SourceReport report_;
   void* library_ = nullptr;
   NvmlApi api_;
   bool initialised_ = false;
-  std::vector<Gpu> gpus_;
-  std::vector<Channel> channels_;
+  detail::ChannelList<Gpu> gpus_;
 };
 
 }  // namespace

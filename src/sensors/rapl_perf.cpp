@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "joulebench/sensors.hpp"
+#include "channel_list.hpp"
 #include "counter_tracker.hpp"
 #include "rapl_perf_pmu.hpp"
 #include "sysfs.hpp"
@@ -162,7 +163,7 @@ int perf_event_open(perf_event_attr* attr, pid_t pid, int cpu) {
 
 struct Counter {
   Channel channel;
-  int fd = -1;
+  detail::FileDescriptor fd;
   double joules_per_count = 0.0;
   detail::CounterTracker tracker;
 };
@@ -183,27 +184,16 @@ class RaplPerfSource final : public EnergySource {
     open_counters(*pmu, paths);
   }
 
-  ~RaplPerfSource() override {
-    for (const auto& c : counters_) ::close(c.fd);
-  }
-
   const SourceReport& report() const override { return report_; }
-  std::span<const Channel> channels() const override { return channels_; }
-
-  void drop_domains(DomainSet domains) override {
-    std::erase_if(counters_, [&](const Counter& c) {
-      const bool drop = domains.test(static_cast<std::size_t>(c.channel.domain));
-      if (drop) ::close(c.fd);
-      return drop;
-    });
-    rebuild_channels();
-  }
+  std::span<const Channel> channels() const override { return counters_.channels(); }
+  void drop_domains(DomainSet domains) override { counters_.drop_domains(domains); }
 
   void read(Clock::time_point now, std::span<ChannelReading> out) override {
-    for (std::size_t i = 0; i < counters_.size(); ++i) {
-      Counter& c = counters_[i];
+    auto& counters = counters_.items();
+    for (std::size_t i = 0; i < counters.size(); ++i) {
+      Counter& c = counters[i];
       std::uint64_t value = 0;
-      const bool ok = ::read(c.fd, &value, sizeof value) == static_cast<ssize_t>(sizeof value);
+      const bool ok = ::read(c.fd.get(), &value, sizeof value) == static_cast<ssize_t>(sizeof value);
       // The kernel keeps these counters 64-bit and monotonic: a decrease is never a wrap.
       const auto update = c.tracker.update(ok ? std::optional(value) : std::nullopt, now);
       out[i] = {Joules(static_cast<double>(c.tracker.total()) * c.joules_per_count), update.counted, update.problem};
@@ -240,7 +230,7 @@ class RaplPerfSource final : public EnergySource {
           continue;
         }
         Counter c;
-        c.fd = fd;
+        c.fd = detail::FileDescriptor(fd);
         c.joules_per_count = event.joules_per_count;
         c.channel.domain = event.domain;
         c.channel.device = package;
@@ -248,20 +238,17 @@ class RaplPerfSource final : public EnergySource {
         c.channel.source = report_.name;
         c.channel.method = Method::counter;
         c.channel.origin = fmt::format("perf event power/{}/ on CPU {}", event.name, cpu);
-        counters_.push_back(std::move(c));
+        counters_.add(std::move(c));
       }
     }
-    std::sort(counters_.begin(), counters_.end(), [](const Counter& a, const Counter& b) {
-      return std::pair(a.channel.domain, a.channel.device) < std::pair(b.channel.domain, b.channel.device);
-    });
-    rebuild_channels();
-    report_.channels = channels_;
+    counters_.finish();
+    report_.channels.assign(counters_.channels().begin(), counters_.channels().end());
     if (!pmu.events.empty()) {
       report_.resolution = fmt::format("{:.3g} uJ per count; 64-bit counters kept by the kernel, no wrap to correct",
                                        pmu.events.front().joules_per_count * 1e6);
     }
 
-    if (!counters_.empty()) {
+    if (!counters_.items().empty()) {
       report_.status = SourceStatus::ok;
       return;
     }
@@ -279,14 +266,8 @@ class RaplPerfSource final : public EnergySource {
     report_.reason = other_problem.empty() ? "no counter could be opened" : other_problem;
   }
 
-  void rebuild_channels() {
-    channels_.clear();
-    for (const auto& c : counters_) channels_.push_back(c.channel);
-  }
-
   SourceReport report_;
-  std::vector<Counter> counters_;
-  std::vector<Channel> channels_;
+  detail::ChannelList<Counter> counters_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "joulebench/sensors.hpp"
+#include "channel_list.hpp"
 #include "counter_tracker.hpp"
 #include "sysfs.hpp"
 
@@ -62,20 +63,17 @@ class RaplPowercapSource final : public EnergySource {
   }
 
   const SourceReport& report() const override { return report_; }
-  std::span<const Channel> channels() const override { return channels_; }
-
-  void drop_domains(DomainSet domains) override {
-    std::erase_if(zones_, [&](const Zone& z) { return domains.test(static_cast<std::size_t>(z.channel.domain)); });
-    rebuild_channels();
-  }
+  std::span<const Channel> channels() const override { return zones_.channels(); }
+  void drop_domains(DomainSet domains) override { zones_.drop_domains(domains); }
 
   void read(Clock::time_point now, std::span<ChannelReading> out) override {
-    for (std::size_t i = 0; i < zones_.size(); ++i) out[i] = read_zone(zones_[i], now);
+    auto& zones = zones_.items();
+    for (std::size_t i = 0; i < zones.size(); ++i) out[i] = read_zone(zones[i], now);
   }
 
   Seconds max_read_interval() const override {
     Seconds shortest(3600.0);
-    for (const auto& z : zones_) {
+    for (const auto& z : zones_.items()) {
       shortest = std::min(shortest, Seconds(static_cast<double>(z.max_range_uj) * 1e-6 / z.plausible_watts));
     }
     return shortest;
@@ -149,17 +147,14 @@ class RaplPowercapSource final : public EnergySource {
         }
         continue;
       }
-      zones_.push_back(std::move(z));
+      zones_.add(std::move(z));
     }
 
-    std::sort(zones_.begin(), zones_.end(), [](const Zone& a, const Zone& b) {
-      return std::pair(a.channel.domain, a.channel.device) < std::pair(b.channel.domain, b.channel.device);
-    });
-    rebuild_channels();
-    report_.channels = channels_;
+    zones_.finish();
+    report_.channels.assign(zones_.channels().begin(), zones_.channels().end());
     report_.resolution = "1 uJ counter (hardware steps of about 15 uJ); wraps at max_energy_range_uj are corrected";
 
-    if (!zones_.empty()) {
+    if (!zones_.items().empty()) {
       report_.status = SourceStatus::ok;
       if (!denied.empty()) report_.reason = fmt::format("{} zone(s) not readable: {}", denied.size(), denied.front());
     } else if (!denied.empty()) {
@@ -192,14 +187,8 @@ class RaplPowercapSource final : public EnergySource {
     return 0;
   }
 
-  void rebuild_channels() {
-    channels_.clear();
-    for (const auto& z : zones_) channels_.push_back(z.channel);
-  }
-
   SourceReport report_;
-  std::vector<Zone> zones_;
-  std::vector<Channel> channels_;
+  detail::ChannelList<Zone> zones_;
 };
 
 }  // namespace

@@ -50,13 +50,13 @@ std::string errno_text(int error) {
   return ::strerror_r(error, buffer.data(), buffer.size());
 }
 
-CounterFile::~CounterFile() {
+FileDescriptor::~FileDescriptor() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-CounterFile::CounterFile(CounterFile&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+FileDescriptor::FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
 
-CounterFile& CounterFile::operator=(CounterFile&& other) noexcept {
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(other.fd_, -1);
@@ -74,14 +74,13 @@ int CounterFile::open(const std::filesystem::path& path) {
     ::close(fd);
     return error;
   }
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
+  fd_ = FileDescriptor(fd);
   return 0;
 }
 
 std::optional<std::uint64_t> CounterFile::read() const {
   std::array<char, 32> buffer{};
-  const ssize_t n = ::pread(fd_, buffer.data(), buffer.size(), 0);
+  const ssize_t n = ::pread(fd_.get(), buffer.data(), buffer.size(), 0);
   if (n <= 0) return std::nullopt;
   return parse_u64(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
 }

@@ -19,24 +19,34 @@ std::optional<std::uint64_t> parse_u64(std::string_view text);
 /// strerror for an errno value, without the thread-safety trap of strerror().
 std::string errno_text(int error);
 
+/// Owns a file descriptor: closed when the owner goes, whatever path it takes.
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor();
+  FileDescriptor(FileDescriptor&& other) noexcept;
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
 /// A file holding one decimal counter, kept open: each read is a single pread at offset 0, which
 /// sysfs and procfs answer with a fresh value.
 class CounterFile {
  public:
-  CounterFile() = default;
-  ~CounterFile();
-  CounterFile(CounterFile&& other) noexcept;
-  CounterFile& operator=(CounterFile&& other) noexcept;
-  CounterFile(const CounterFile&) = delete;
-  CounterFile& operator=(const CounterFile&) = delete;
-
   /// 0 on success, else errno.
   int open(const std::filesystem::path& path);
-  bool is_open() const { return fd_ >= 0; }
   std::optional<std::uint64_t> read() const;
 
  private:
-  int fd_ = -1;
+  FileDescriptor fd_;
 };
 
 }  // namespace joulebench::detail

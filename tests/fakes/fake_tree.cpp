@@ -1,6 +1,7 @@
 #include "fakes/fake_tree.hpp"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -65,6 +66,36 @@ void write_proc_stat(const fs::path& procfs_root, std::uint64_t user, std::uint6
   const auto n = ::pwrite(fd, text.data(), text.size(), 0);
   ::close(fd);
   if (n != static_cast<ssize_t>(text.size())) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::optional<SourceReport> report_as_unprivileged(const std::function<std::unique_ptr<EnergySource>()>& open) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return std::nullopt;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(3);
+    const auto source = open();
+    const SourceReport& r = source->report();
+    const std::string message = std::to_string(static_cast<int>(r.status)) + '\0' + r.reason + '\0' + r.remedy;
+    const auto written = ::write(pipe_fds[1], message.data(), message.size());
+    ::_exit(written == static_cast<ssize_t>(message.size()) ? 0 : 4);
+  }
+  ::close(pipe_fds[1]);
+  std::string message;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) message.append(buffer, static_cast<std::size_t>(n));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
+  const auto first = message.find('\0');
+  const auto second = message.find('\0', first + 1);
+  SourceReport report;
+  report.status = static_cast<SourceStatus>(std::stoi(message.substr(0, first)));
+  report.reason = message.substr(first + 1, second - first - 1);
+  report.remedy = message.substr(second + 1);
+  return report;
 }
 
 }  // namespace joulebench::testing

@@ -2,9 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "joulebench/sensors.hpp"
 
 namespace joulebench::testing {
 
@@ -35,5 +40,10 @@ void make_powercap_zone(const std::filesystem::path& dir, std::string_view name,
 /// A /proc/stat with the given aggregate ticks and `cpus` per-CPU lines.
 void write_proc_stat(const std::filesystem::path& procfs_root, std::uint64_t user, std::uint64_t system,
                      std::uint64_t idle, int cpus);
+
+/// Opens a source in a child process running as an unprivileged user (uid/gid 65534 when the
+/// tests run as root, else the current user) and returns its report: how permission problems
+/// look to a normal user. Nothing if the child could not drop its privileges.
+std::optional<SourceReport> report_as_unprivileged(const std::function<std::unique_ptr<EnergySource>()>& open);
 
 }  // namespace joulebench::testing

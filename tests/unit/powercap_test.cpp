@@ -188,15 +188,18 @@ TEST(RaplPowercap, MissingTreeIsUnavailableWithAReason) {
 }
 
 TEST(RaplPowercap, UnreadableCountersAreDeniedWithRemedies) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads mode-0 files; the CLI test covers this as an unprivileged user";
   PowercapTree t;
   testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 0, kRealisticRangeUj);
-  fs::permissions(t.zones() / "intel-rapl:0" / "energy_uj", fs::perms::none);
-  const auto source = open_rapl_powercap(t.paths());
-  EXPECT_EQ(source->report().status, SourceStatus::denied);
-  EXPECT_NE(source->report().reason.find("permission denied"), std::string::npos);
-  EXPECT_NE(source->report().remedy.find("sysfs.conf"), std::string::npos);
-  EXPECT_NE(source->report().remedy.find("perf_event_paranoid"), std::string::npos);
+  fs::permissions(t.dir.path(), fs::perms::all, fs::perm_options::add);  // let "nobody" walk the tree
+  fs::permissions(t.zones() / "intel-rapl:0" / "energy_uj", fs::perms::owner_read, fs::perm_options::replace);
+  const auto report = testing::report_as_unprivileged([&] { return open_rapl_powercap(t.paths()); });
+  if (!report) GTEST_SKIP() << "cannot become an unprivileged user here";
+  EXPECT_EQ(report->status, SourceStatus::denied);
+  EXPECT_NE(report->reason.find("permission denied"), std::string::npos) << report->reason;
+  EXPECT_NE(report->reason.find("energy_uj"), std::string::npos) << report->reason;
+  EXPECT_NE(report->remedy.find("sysfs.conf"), std::string::npos);
+  EXPECT_NE(report->remedy.find("udev"), std::string::npos);
+  EXPECT_NE(report->remedy.find("perf_event_paranoid"), std::string::npos);
 }
 
 TEST(SensorSelection, RealSourcesComeBeforeTheEstimatePerDomain) {
