@@ -95,6 +95,16 @@ class Meter {
   void start();
   /// Reads every source now (the window's exact end) and stops sampling.
   MeterWindow stop();
+
+  /// A reading taken mid-window, at a region's edge.
+  struct Mark {
+    Seconds time{0};             ///< since the window's start
+    std::vector<Joules> energy;  ///< per channel, since the window's start
+  };
+  /// Reads every source now, from any thread: region energies are differences of marks, as exact
+  /// as the window's own total. The reading also closes a (shorter) timeline interval. After
+  /// stop(), it returns the window's end.
+  Mark mark();
   Seconds interval() const { return interval_; }
   bool running() const { return running_; }
 

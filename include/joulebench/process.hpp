@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "joulebench/units.hpp"
@@ -38,6 +39,15 @@ struct SpawnOptions {
   /// When joulebench holds the terminal, hand it to the child's process group so that the
   /// command can read the terminal and Ctrl-C reaches it, as a shell would.
   bool foreground = true;
+  /// Variables set in the child's environment, on top of joulebench's own.
+  std::vector<std::pair<std::string, std::string>> environment;
+  /// When set, the child's standard output / error (joulebench's own otherwise).
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  /// Descriptors the child inherits: {descriptor here, its number in the child}. Numbers from 3
+  /// to 9 suit shell scripts, whose redirections (`>&3`) take a single digit in dash. All other
+  /// descriptors are close-on-exec.
+  std::vector<std::pair<int, int>> inherited_fds;
 };
 
 /// How a process ended.
@@ -65,6 +75,8 @@ struct ProcessOutcome {
   /// Processes of the command's group still running when it exited: their later work is not
   /// part of the measurement.
   bool left_processes_running = false;
+  /// Killed by joulebench because it outlived its timeout.
+  bool timed_out = false;
 
   Seconds wall() const { return ended - started; }
   Seconds cpu() const { return user_cpu + system_cpu; }
@@ -85,8 +97,9 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   /// Sends a signal to the command's whole process group.
   void signal_group(int signal) const;
-  /// Blocks until the command exits.
-  ProcessOutcome wait();
+  /// Blocks until the command exits. With a timeout, the whole process group is killed
+  /// (SIGKILL) when the command outlives it, and the outcome says so.
+  ProcessOutcome wait(std::optional<Seconds> timeout = std::nullopt);
 
  private:
   ChildProcess(pid_t pid, Clock::time_point started, int terminal_fd);

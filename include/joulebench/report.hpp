@@ -45,3 +45,38 @@ class CsvTimelineWriter final : public TimelineSink {
 };
 
 }  // namespace joulebench
+
+// --- Export: one tidy row per run, for pandas, R or a spreadsheet -------------------------------
+// (appended by the store's engineer; `joulebench import` reads the same columns)
+
+#include <cstdint>
+
+#include "joulebench/store.hpp"
+
+namespace joulebench {
+
+/// The runs of a campaign (those the filter selects, in campaign order) as CSV: a header, then one
+/// row per run. Columns, in this order:
+///   campaign (its name), workload, repetition, status, warmup (true/false);
+///   the labels: the union of the runs' label keys, in first-seen order (a key that would shadow
+///     one of the fixed columns above or below is written label_<key>);
+///   time_s;
+///   energy_<domain>_j for each domain present (cpu, core, uncore, dram, psys, gpu, then any other
+///     in first-seen order), then energy_total_j;
+///   energy_<domain>_estimated ... energy_total_estimated (true/false);
+///   dynamic_energy_<domain>_j ... dynamic_energy_total_j;
+///   metric_<name> for each metric name, in first-seen order (a metric reported several times in a
+///     run: its last value);
+///   exit_code, signal, user_cpu_s, system_cpu_s, max_rss_kib, cooldown_s;
+///   energy_<domain>_complete ... energy_total_complete (true/false);
+///   region_<name>_time_s, region_<name>_energy_total_j for each region name in first-seen order
+///     (a region entered several times in a run: the sum of its visits).
+/// A missing value (a domain a run lacks, a not-run run's times, NaN) is an empty cell. Fields are
+/// quoted as RFC 4180 says (lines end with "\n"); numbers are written with the fewest digits that
+/// read back as the same double. Throws StoreError if the campaign does not exist.
+std::string export_csv(const Store& store, std::int64_t campaign, const RunFilter& filter = {});
+/// The same rows as a JSON array of objects (keys in the column order above; one object per
+/// line); a missing value is null.
+std::string export_json(const Store& store, std::int64_t campaign, const RunFilter& filter = {});
+
+}  // namespace joulebench

@@ -101,6 +101,9 @@ class EnergySource {
   virtual void read(Clock::time_point now, std::span<ChannelReading> out) = 0;
   /// The longest gap between reads that keeps the figures right (wrap correction, integration).
   virtual Seconds max_read_interval() const { return Seconds(3600.0); }
+  /// The hottest of the source's devices now, in degrees Celsius, if it has temperature sensors
+  /// (GPUs do). Used to wait for a machine to cool down between runs.
+  virtual std::optional<double> temperature_c() { return std::nullopt; }
 };
 
 /// Where the sources look. Tests point these at fake trees and a fake NVML library.
@@ -159,6 +162,12 @@ class MachineCpuReader {
   double seconds_per_tick_ = 0.01;
 };
 
+/// The hottest CPU and GPU temperature sensors now, where the machine has them.
+struct Temperatures {
+  std::optional<double> cpu_c;  ///< hwmon coretemp/k10temp/zenpower, else thermal zone x86_pkg_temp
+  std::optional<double> gpu_c;  ///< from NVML
+};
+
 struct SensorOptions {
   SensorPaths paths;
   EstimateModel estimate;
@@ -184,8 +193,12 @@ class SensorSet {
   /// The shortest of the sources' max_read_interval.
   Seconds max_read_interval() const;
   MachineCpuReader& machine_cpu() { return *machine_cpu_; }
+  /// Reads CPU temperatures from <sysfs>/class/hwmon (or thermal zones) and GPU ones from the
+  /// sources. Not thread-safe with `read`.
+  Temperatures temperatures();
 
  private:
+  std::vector<std::filesystem::path> cpu_temperature_files_;
   std::vector<std::unique_ptr<EnergySource>> sources_;
   std::vector<EnergySource*> active_;
   std::vector<Channel> channels_;

@@ -16,6 +16,46 @@ Seconds duration_option(const std::string& option, const std::string& text) {
   }
 }
 
+void add_selection_options(CLI::App* cmd, RunSelection& selection) {
+  cmd->add_option("--db", selection.db, "the store")->required()->check(CLI::ExistingFile)->type_name("FILE");
+  cmd->add_option("--campaign", selection.campaign, "the campaign's id (default: the latest)")->type_name("ID");
+  cmd->add_option("--workload", selection.workload, "only this workload")->type_name("NAME");
+  cmd->add_option("--status", selection.status, "only runs with this status: ok, failed, signaled, timed-out, not-run")
+      ->type_name("STATUS");
+  cmd->add_option("--warmup", selection.warmup, "yes: only warm-up runs; no: only measured runs")
+      ->check(CLI::IsMember({"yes", "no"}))
+      ->type_name("yes|no");
+  cmd->add_option("--label", selection.labels, "only runs with this label value (repeatable)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+}
+
+RunFilter run_filter(const RunSelection& selection) {
+  RunFilter filter;
+  if (!selection.workload.empty()) filter.workload = selection.workload;
+  if (!selection.status.empty()) {
+    filter.status = parse_run_status(selection.status);
+    if (!filter.status) throw CLI::ValidationError("--status", "unknown status '" + selection.status + "'");
+  }
+  if (!selection.warmup.empty()) filter.warmup = selection.warmup == "yes";
+  for (const auto& label : selection.labels) {
+    const auto equals = label.find('=');
+    if (equals == std::string::npos || equals == 0) throw CLI::ValidationError("--label", "'" + label + "' is not KEY=VALUE");
+    filter.labels.emplace_back(label.substr(0, equals), label.substr(equals + 1));
+  }
+  return filter;
+}
+
+std::int64_t selected_campaign(const Store& store, const RunSelection& selection) {
+  const auto campaigns = store.campaigns();
+  if (campaigns.empty()) throw std::runtime_error(selection.db + " holds no campaign");
+  if (selection.campaign == 0) return campaigns.back().id;
+  if (!store.campaign(selection.campaign)) {
+    throw CLI::ValidationError("--campaign", "no campaign " + std::to_string(selection.campaign) + " in " + selection.db);
+  }
+  return selection.campaign;
+}
+
 }  // namespace joulebench::cli
 
 int main(int argc, char** argv) {
@@ -27,6 +67,10 @@ int main(int argc, char** argv) {
       joulebench::cli::add_sensors(app),
       joulebench::cli::add_measure(app),
       joulebench::cli::add_workload(app),
+      joulebench::cli::add_run(app),
+      joulebench::cli::add_runs(app),
+      joulebench::cli::add_export(app),
+      joulebench::cli::add_merge(app),
   };
 
   try {

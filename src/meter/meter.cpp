@@ -94,6 +94,22 @@ MeterWindow Meter::stop() {
   return window_;
 }
 
+Meter::Mark Meter::mark() {
+  std::lock_guard lock(mutex_);
+  Mark m;
+  if (stopping_) {
+    // Asked after the window closed (an event that arrived late): the window's end.
+    m.time = window_.end - window_.start;
+  } else {
+    const auto now = Clock::now();
+    take_reading(now);
+    m.time = now - window_.start;
+  }
+  m.energy.reserve(previous_.size());
+  for (std::size_t i = 0; i < previous_.size(); ++i) m.energy.push_back(previous_[i].energy - first_[i].energy);
+  return m;
+}
+
 void Meter::sample_loop() {
   std::unique_lock lock(mutex_);
   auto next = window_.start + std::chrono::duration_cast<Clock::duration>(interval_);

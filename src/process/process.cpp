@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -142,6 +145,19 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   argv.push_back(nullptr);
   const std::string exe = executable.string();
   const std::string cwd = options.working_directory ? options.working_directory->string() : std::string();
+  std::vector<std::string> environment_entries;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const auto overridden = std::any_of(options.environment.begin(), options.environment.end(), [&](const auto& kv) {
+      return text.size() > kv.first.size() && text.starts_with(kv.first) && text[kv.first.size()] == '=';
+    });
+    if (!overridden) environment_entries.emplace_back(text);
+  }
+  for (const auto& [name, value] : options.environment) environment_entries.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  envp.reserve(environment_entries.size() + 1);
+  for (auto& entry : environment_entries) envp.push_back(entry.data());
+  envp.push_back(nullptr);
 
   int terminal = -1;
   if (options.foreground && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) terminal = STDIN_FILENO;
@@ -178,11 +194,16 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
       ::signal(signal, SIG_DFL);
     }
     int error = 0;
-    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
-      error = errno;
-    } else {
+    if (options.stdout_fd >= 0 && ::dup2(options.stdout_fd, STDOUT_FILENO) < 0) error = errno;
+    if (options.stderr_fd >= 0 && ::dup2(options.stderr_fd, STDERR_FILENO) < 0) error = errno;
+    for (const auto& [here, there] : options.inherited_fds) {
+      // dup2 onto itself would keep close-on-exec: clear the flag instead.
+      if (here == there ? ::fcntl(here, F_SETFD, 0) != 0 : ::dup2(here, there) < 0) error = errno;
+    }
+    if (error == 0 && !cwd.empty() && ::chdir(cwd.c_str()) != 0) error = errno;
+    if (error == 0) {
       ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-      ::execve(exe.c_str(), argv.data(), environ);
+      ::execve(exe.c_str(), argv.data(), envp.data());
       error = errno;
     }
     [[maybe_unused]] auto written = ::write(error_pipe[1], &error, sizeof error);
@@ -220,7 +241,32 @@ void ChildProcess::signal_group(int signal) const {
   if (pid_ > 0 && !waited_) ::kill(-pid_, signal);
 }
 
-ProcessOutcome ChildProcess::wait() {
+ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout) {
+  // The watchdog kills the whole group at the deadline; wait4 below then returns.
+  std::mutex watchdog_mutex;
+  std::condition_variable watchdog_wake;
+  bool exited = false;
+  std::atomic<bool> fired{false};
+  std::thread watchdog;
+  if (timeout) {
+    watchdog = std::thread([&, group = pid_] {
+      std::unique_lock lock(watchdog_mutex);
+      if (!watchdog_wake.wait_for(lock, *timeout, [&] { return exited; })) {
+        fired = true;
+        ::kill(-group, SIGKILL);
+      }
+    });
+  }
+  auto stop_watchdog = [&] {
+    if (!watchdog.joinable()) return;
+    {
+      std::lock_guard lock(watchdog_mutex);
+      exited = true;
+    }
+    watchdog_wake.notify_all();
+    watchdog.join();
+  };
+
   ProcessOutcome outcome;
   outcome.started = started_;
   auto add_orphan = [&](pid_t reaped, const rusage& ru) {
@@ -251,6 +297,8 @@ ProcessOutcome ChildProcess::wait() {
     break;
   }
   waited_ = true;
+  stop_watchdog();
+  outcome.timed_out = fired && outcome.status.signaled && outcome.status.signal == SIGKILL;
   // Orphans that already finished are reaped now; ones still running are reported.
   for (;;) {
     rusage ru{};

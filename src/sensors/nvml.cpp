@@ -134,6 +134,18 @@ class NvmlSource final : public EnergySource {
     }
   }
 
+  std::optional<double> temperature_c() override {
+    std::optional<double> hottest;
+    if (!api_.temperature) return hottest;
+    for (const auto& gpu : gpus_.items()) {
+      unsigned int celsius = 0;
+      if (api_.temperature(gpu.handle, NVML_TEMPERATURE_GPU, &celsius) == NVML_SUCCESS) {
+        hottest = std::max(hottest.value_or(0.0), static_cast<double>(celsius));
+      }
+    }
+    return hottest;
+  }
+
   Seconds max_read_interval() const override {
     for (const auto& gpu : gpus_.items()) {
       if (gpu.channel.method == Method::power_integration) return kPowerPollingInterval;

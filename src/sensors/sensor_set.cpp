@@ -1,5 +1,6 @@
 // Names of domains and methods, configuration from the environment, and the choice of one source
 // per domain.
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "joulebench/sensors.hpp"
+#include "sysfs.hpp"
 
 namespace joulebench {
 
@@ -31,6 +33,28 @@ double positive_from_environment(const char* name, double fallback) {
     throw std::invalid_argument(fmt::format("{}={} is not a non-negative number", name, *text));
   }
   return value;
+}
+
+/// CPU package/die temperature inputs: hwmon drivers of CPUs first, else the package thermal zone.
+std::vector<std::filesystem::path> find_cpu_temperature_files(const std::filesystem::path& sysfs_root) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& hwmon : fs::directory_iterator(sysfs_root / "class" / "hwmon", ec)) {
+    const auto name = detail::read_text(hwmon.path() / "name");
+    if (!name || (*name != "coretemp" && *name != "k10temp" && *name != "zenpower" && *name != "cpu_thermal")) continue;
+    std::error_code inner;
+    for (const auto& entry : fs::directory_iterator(hwmon.path(), inner)) {
+      const std::string file = entry.path().filename().string();
+      if (file.rfind("temp", 0) == 0 && file.ends_with("_input")) files.push_back(entry.path());
+    }
+  }
+  if (!files.empty()) return files;
+  for (const auto& zone : fs::directory_iterator(sysfs_root / "class" / "thermal", ec)) {
+    const auto type = detail::read_text(zone.path() / "type");
+    if (type && (*type == "x86_pkg_temp" || *type == "cpu-thermal")) files.push_back(zone.path() / "temp");
+  }
+  return files;
 }
 
 }  // namespace
@@ -127,7 +151,25 @@ SensorSet SensorSet::from_sources(std::vector<std::unique_ptr<EnergySource>> sou
     set.active_.push_back(source.get());
   }
   set.machine_cpu_ = std::make_unique<MachineCpuReader>(options.paths.procfs_root);
+  set.cpu_temperature_files_ = find_cpu_temperature_files(options.paths.sysfs_root);
   return set;
+}
+
+Temperatures SensorSet::temperatures() {
+  Temperatures t;
+  for (const auto& file : cpu_temperature_files_) {
+    const auto text = detail::read_text(file);
+    if (!text) continue;
+    char* end = nullptr;
+    const double millidegrees = std::strtod(text->c_str(), &end);
+    if (end == text->c_str()) continue;
+    t.cpu_c = std::max(t.cpu_c.value_or(-273.0), millidegrees / 1000.0);
+  }
+  for (auto& source : sources_) {
+    if (source->channels().empty()) continue;
+    if (const auto c = source->temperature_c()) t.gpu_c = std::max(t.gpu_c.value_or(-273.0), *c);
+  }
+  return t;
 }
 
 std::vector<const SourceReport*> SensorSet::reports() const {

@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/cli_runner.hpp"
 #include "fakes/fake_tree.hpp"
 
 extern char** environ;
@@ -39,6 +40,13 @@ namespace fs = std::filesystem;
 using joulebench::testing::make_powercap_zone;
 using joulebench::testing::TempDir;
 using nlohmann::json;
+using testing::csv_fields;
+using testing::Env;
+using testing::lines_of;
+using testing::parse_json;
+using testing::read_all;
+using testing::Result;
+using testing::Runner;
 
 const std::string kJoulebench = JOULEBENCH_BINARY;
 const std::string kCpuLoad = JOULEBENCH_CPU_LOAD;
@@ -47,204 +55,6 @@ const std::string kCpuLoad = JOULEBENCH_CPU_LOAD;
 // 3 W when busy, 1 W per GB of DRAM.
 constexpr double kIdleWattsPerCpu = 1.0;
 constexpr double kDramWattsPerGb = 1.0;
-
-struct Result {
-  int exit_code = -1;     ///< -1 if joulebench itself was killed by a signal
-  int term_signal = 0;
-  std::string out;
-  std::string err;
-  double wall_s = 0;
-  double children_user_s = 0;  ///< user CPU of joulebench and everything it reaped
-  bool exec_failed = false;    ///< joulebench could not be started at all (exec_error says why)
-  std::string exec_error;
-};
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string read_fd(int fd) {
-  std::string text;
-  ::lseek(fd, 0, SEEK_SET);
-  char buffer[4096];
-  ssize_t n = 0;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
-  return text;
-}
-
-using Env = std::map<std::string, std::optional<std::string>>;
-
-/// Runs joulebench with `args`; stdout and stderr are captured, stdin is /dev/null. The
-/// JOULEBENCH_* variables of the calling environment are dropped; the defaults below, then
-/// `overrides` (a nullopt unsets), are set. With `as_user`, the process drops to that uid/gid.
-class Runner {
- public:
-  Runner() {
-    env_["JOULEBENCH_SYSFS_ROOT"] = empty_sysfs_.path().string();
-    env_["JOULEBENCH_NVML_LIBRARY"] = (empty_sysfs_.path() / "no-such-libnvidia-ml.so.1").string();
-    env_["JOULEBENCH_ESTIMATE_CPU_IDLE_W"] = "1";
-    env_["JOULEBENCH_ESTIMATE_CPU_MAX_W"] = "3";
-    env_["JOULEBENCH_ESTIMATE_DRAM_W_PER_GB"] = "1";
-  }
-
-  /// `during`, if given, is called with joulebench's pid once it has started.
-  Result run(const std::vector<std::string>& args, const Env& overrides = {},
-             std::optional<uid_t> as_user = std::nullopt, const std::function<void(pid_t)>& during = {}) const {
-    std::vector<std::string> argv_strings{kJoulebench};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    Env env = env_;
-    for (const auto& [k, v] : overrides) env[k] = v;
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::strncmp(*e, "JOULEBENCH_", 11) != 0) env_strings.emplace_back(*e);
-    }
-    for (const auto& [k, v] : env) {
-      if (v) env_strings.push_back(k + "=" + *v);
-    }
-    std::vector<char*> argv;
-    for (auto& s : argv_strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-
-    Result result;
-    std::FILE* out = std::tmpfile();
-    std::FILE* err = std::tmpfile();
-    int error_pipe[2];
-    if (out == nullptr || err == nullptr || ::pipe2(error_pipe, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "cannot create capture files";
-      return result;
-    }
-    const auto started = std::chrono::steady_clock::now();
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const int null = ::open("/dev/null", O_RDONLY);
-      ::dup2(null, STDIN_FILENO);
-      ::dup2(::fileno(out), STDOUT_FILENO);
-      ::dup2(::fileno(err), STDERR_FILENO);
-      // joulebench gets exactly stdin, stdout and stderr (and the exec error pipe, closed on exec).
-      for (int fd = 3; fd < 1024; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-      if (sigchld_ignored) ::signal(SIGCHLD, SIG_IGN);  // kept across exec
-      const char* step = "execve";
-      if (as_user) {
-        const gid_t gid = static_cast<gid_t>(*as_user);
-        if (::setgroups(0, nullptr) != 0) step = "setgroups";
-        else if (::setgid(gid) != 0) step = "setgid";
-        else if (::setuid(*as_user) != 0) step = "setuid";
-      }
-      if (std::strcmp(step, "execve") == 0) ::execve(argv[0], argv.data(), envp.data());
-      const int error = errno;
-      char message[256];
-      const int n = std::snprintf(message, sizeof message, "%s: %s", step, std::strerror(error));
-      [[maybe_unused]] auto written = ::write(error_pipe[1], message, static_cast<std::size_t>(n));
-      ::_exit(127);
-    }
-    ::close(error_pipe[1]);
-    if (pid < 0) {
-      ::close(error_pipe[0]);
-      ADD_FAILURE() << "fork failed";
-      return result;
-    }
-    result.exec_error = read_fd_until_eof(error_pipe[0]);
-    ::close(error_pipe[0]);
-    result.exec_failed = !result.exec_error.empty();
-    if (during && !result.exec_failed) during(pid);
-
-    // Every run here takes well under 20 s; a hung joulebench fails the test instead of the suite.
-    const auto deadline = started + std::chrono::seconds(20);
-    int status = 0;
-    rusage usage{};
-    for (;;) {
-      const pid_t reaped = ::wait4(pid, &status, WNOHANG, &usage);
-      if (reaped == pid) break;
-      if (std::chrono::steady_clock::now() > deadline) {
-        ::kill(pid, SIGKILL);
-        ::wait4(pid, &status, 0, &usage);
-        ADD_FAILURE() << "joulebench did not finish within 20 s";
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    result.children_user_s = static_cast<double>(usage.ru_utime.tv_sec) + static_cast<double>(usage.ru_utime.tv_usec) * 1e-6;
-    if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
-    result.out = read_fd(::fileno(out));
-    result.err = read_fd(::fileno(err));
-    std::fclose(out);
-    std::fclose(err);
-    return result;
-  }
-
- private:
-  static std::string read_fd_until_eof(int fd) {
-    std::string text;
-    char buffer[256];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buffer, sizeof buffer)) != 0) {
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      text.append(buffer, static_cast<std::size_t>(n));
-    }
-    return text;
-  }
-
-  TempDir empty_sysfs_;
-  Env env_;
-
- public:
-  /// Start joulebench with SIGCHLD ignored, as some parents leave it.
-  bool sigchld_ignored = false;
-};
-
-/// Parses a JSON document, failing the test (not crashing it) if it is malformed.
-json parse_json(const std::string& text) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    ADD_FAILURE() << "not JSON (" << e.what() << "):\n" << text;
-    return json::object();
-  }
-}
-
-/// One CSV line split into fields, with RFC 4180 quoting.
-std::vector<std::string> csv_fields(const std::string& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        fields.back() += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        fields.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  return fields;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 /// The figure named `name` in a JSON report's "domains", or null.
 json domain(const json& report, const std::string& name) {

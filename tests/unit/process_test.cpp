@@ -374,7 +374,10 @@ TEST(ChildProcess, DoesNotChargeALeftoverOfAnEarlierCommandToTheNextOne) {
   const pid_t leftover = parse_pid(wait_for_file(pid_file));
   ASSERT_GT(leftover, 0);
 
-  ChildProcess second = ChildProcess::start(SpawnOptions{{"sleep", "0.6"}, std::nullopt, false});
+  SpawnOptions sleeper;
+  sleeper.argv = {"sleep", "0.6"};
+  sleeper.foreground = false;
+  ChildProcess second = ChildProcess::start(sleeper);
   const ProcessOutcome outcome = second.wait();
   EXPECT_EQ(process_state(leftover), 0) << "the leftover finished during the second command and was reaped";
   EXPECT_LT(outcome.cpu().count(), 0.1) << "the leftover's 0.3 s of CPU was charged to 'sleep'";

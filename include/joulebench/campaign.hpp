@@ -1,0 +1,74 @@
+// Campaigns: a plan's runs executed by a sound protocol (warm-up, cool-down, idle baselines,
+// shuffled order), each run measured, its output and events collected, and committed to the store
+// as soon as it ends, so an interrupted campaign resumes where it stopped.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "joulebench/plan.hpp"
+#include "joulebench/sensors.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench {
+
+/// What the machine looks like, for the record: CPU, topology, governor, turbo, kernel,
+/// distribution, memory, GPUs and the energy sources in use.
+KeyValues capture_environment(const SensorSet& sensors, const SensorPaths& paths);
+
+/// Told about the campaign as it goes (the CLI draws a progress line or prints log lines).
+class CampaignObserver {
+ public:
+  virtual ~CampaignObserver() = default;
+  /// `total` runs in this shard, `already_done` of them recorded before (a resumed campaign).
+  virtual void started(const CampaignInfo& campaign, std::size_t total, std::size_t already_done) = 0;
+  /// Something the protocol does between runs: setup, idle baseline, cool-down.
+  virtual void note(const std::string& text) = 0;
+  virtual void run_started(const PlannedRun& run, const WorkloadSpec& workload, std::size_t position,
+                           std::size_t total) = 0;
+  virtual void run_finished(const RunRecord& record, std::size_t position, std::size_t total) = 0;
+};
+
+struct CampaignOptions {
+  Shard shard;
+  /// Start a new campaign even if the store holds one of this plan (finished, or of another plan).
+  bool start_new = false;
+  CampaignObserver* observer = nullptr;
+  /// Raised (by a signal handler) to stop after the current run: 1 = finish the run and stop,
+  /// 2 or more = kill the current run and stop. Not owned.
+  const std::atomic<int>* stop = nullptr;
+};
+
+struct CampaignResult {
+  std::int64_t campaign = 0;
+  std::size_t planned = 0;       ///< runs in this shard
+  std::size_t done_before = 0;   ///< recorded by an earlier, interrupted invocation
+  std::size_t done_now = 0;      ///< recorded by this one
+  std::size_t not_ok = 0;        ///< recorded now with a status other than ok
+  bool interrupted = false;      ///< stopped by the user before the end
+};
+
+/// A refusal to run: the store holds another plan's unfinished campaign, or this plan's finished
+/// one. The message says what is there and what to do.
+class CampaignConflict : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Runs (or resumes) the plan's campaign in the store. Workload failures are recorded, never
+/// thrown; a StoreError or CampaignConflict is.
+CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& sensors, const CampaignOptions& options);
+
+/// Where run logs go: a folder beside the store, "<store>.logs".
+std::filesystem::path log_folder(const std::filesystem::path& store_file);
+
+/// Bounds of the kept logs: the first `kLogHeadBytes` and the last `kLogTailBytes` of each stream;
+/// what lies between is counted as dropped.
+inline constexpr std::size_t kLogHeadBytes = 8u << 20;
+inline constexpr std::size_t kLogTailBytes = 1u << 20;
+
+}  // namespace joulebench

@@ -1,0 +1,89 @@
+// What joulebench reads from a running workload besides its energy: the JSON lines it writes on
+// the events descriptor (include/joulebench/events.hpp, python/joulebench_events.py), and, for
+// workloads that know nothing of joulebench, metrics found in their standard output.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "joulebench/plan.hpp"
+
+namespace joulebench {
+
+/// The environment variable naming the file descriptor a workload may write events on.
+inline constexpr const char* kEventsFdVariable = "JOULEBENCH_EVENTS_FD";
+
+struct WorkloadEvent {
+  enum class Kind : std::uint8_t { region_begin, region_end, metric, metadata };
+  Kind kind = Kind::metric;
+  std::string name;   ///< region name, metric name or metadata key
+  double value = 0;   ///< for metrics
+  std::string unit;   ///< for metrics (may be empty)
+  std::string text;   ///< for metadata: the value as text
+  std::string origin; ///< "events", "dllogger", "mllog", "regex"
+};
+
+/// One line written on the events descriptor:
+///   {"event":"begin","region":"train"}    {"event":"end","region":"train"}
+///   {"event":"metric","name":"accuracy","value":0.91,"unit":"%"}
+///   {"event":"meta","key":"framework","value":"libtorch 1.13.1"}
+/// Nothing if the line is malformed (the caller counts and skips it).
+///
+/// Surrounding whitespace (and a CR) is ignored; unknown extra fields are ignored. Malformed: not
+/// one JSON object, an unknown or missing "event", a missing or empty region/name/key, a metric
+/// value that is not a finite number (null, which the helpers write for NaN and infinities,
+/// included), a unit that is neither a string nor null, a meta value that is not a string, number
+/// or bool. A meta number or bool becomes text ("8", "2.5", "true"). The origin is "events".
+std::optional<WorkloadEvent> parse_event_line(std::string_view line);
+
+/// Scans output lines with a workload's parsers. One scanner per run (it remembers DLLogger units);
+/// not thread-safe.
+///
+/// - dllogger: the JSON after "DLLL " anywhere on the line (loggers may add prefixes).
+///   "type": "LOG" lines: each finite number in "data" is a metric (origin "dllogger"), with the
+///   unit of an earlier "type": "METADATA" line for that metric ({"metric": NAME, "metadata":
+///   {"unit": UNIT}}) when there was one; other value types are skipped. A "step": "PARAMETER"
+///   line holds the run's settings (batch_size, lr, arch...), so its values other than null become
+///   metadata, not metrics: as text, arrays and objects as compact JSON.
+/// - mllog: the JSON after ":::MLLOG " anywhere on the line. POINT_IN_TIME with a finite number
+///   value: a metric named by "key" (origin "mllog"); with an object value ({"throughput": 5.1e6},
+///   as NVIDIA's "tracked_stats"), a metric "KEY.MEMBER" per numeric member; with a string or bool
+///   value: metadata. INTERVAL_START / INTERVAL_END: region_begin / region_end named after the
+///   key without "_start" / "_stop" (run_start -> "run", epoch_stop -> "epoch").
+/// - regex: every match on the line (pcre2_match in a loop); each named group whose text parses
+///   fully as a finite number (an optional leading '+' allowed) is a metric named after the group
+///   (origin "regex").
+///
+/// Python's json.dumps writes NaN, Infinity and -Infinity bare; DLLogger and MLPerf lines holding
+/// them are read with those values taken as null (so skipped), not counted as malformed. A line
+/// whose prefix is followed by "{" but whose JSON cannot be read, or does not have the fields its
+/// format requires ("type" and "data"; "event_type" and "key"), is counted in malformed(); the
+/// prefix followed by anything else is not such a line.
+class OutputScanner {
+ public:
+  /// Throws std::invalid_argument naming the pattern if a regex does not compile
+  /// ("invalid regex '<pattern>' at offset N: <PCRE2's message>") or has no named group (it could
+  /// never yield a metric).
+  explicit OutputScanner(const std::vector<OutputParser>& parsers);
+  ~OutputScanner();
+  OutputScanner(OutputScanner&&) noexcept;
+  OutputScanner& operator=(OutputScanner&&) noexcept;
+
+  /// The events in one line (usually none). DLLogger data values become metrics; MLPerf
+  /// POINT_IN_TIME events with numeric values become metrics, INTERVAL_START/INTERVAL_END events
+  /// become regions named after their key without "_start"/"_stop".
+  std::vector<WorkloadEvent> scan(std::string_view line);
+  /// Lines that looked like DLLogger or MLPerf lines but could not be parsed.
+  std::size_t malformed() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace joulebench

@@ -1,0 +1,277 @@
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "joulebench/campaign.hpp"
+#include "joulebench/plan.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench::cli {
+
+namespace {
+
+std::atomic<int> stop_requests{0};
+
+void on_interrupt(int) {
+  const int n = ++stop_requests;
+  const char* message = n == 1 ? "\njoulebench: stopping after the current run (Ctrl-C again to kill it)\n"
+                               : "\njoulebench: killing the current run\n";
+  [[maybe_unused]] auto written = ::write(STDERR_FILENO, message, std::char_traits<char>::length(message));
+}
+
+std::string clock_text(double seconds) {
+  const auto s = static_cast<long>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+std::string run_label(const RunRecord& r) {
+  return fmt::format("{} {} {}", r.workload, r.warmup ? "warm-up" : "rep", r.repetition);
+}
+
+std::string energy_text(const RunRecord& r) {
+  for (const auto& e : r.energy) {
+    if (e.domain == "total") return fmt::format("{:.1f} J{}", e.energy_j, e.estimated ? " (estimated)" : "");
+  }
+  return "no energy source";
+}
+
+/// Progress for people: a live line on a terminal, plain log lines otherwise.
+class ProgressPrinter final : public CampaignObserver {
+ public:
+  ProgressPrinter() : live_(::isatty(STDERR_FILENO) != 0) {}
+  ~ProgressPrinter() override { stop_ticker(); }
+
+  void started(const CampaignInfo& c, std::size_t total, std::size_t already_done) override {
+    campaign_start_ = Clock::now();
+    remaining_at_start_ = total - already_done;
+    print_line(already_done > 0 ? fmt::format("resuming campaign '{}' (id {}): {} of {} runs already recorded", c.name, c.id,
+                                              already_done, total)
+                                : fmt::format("campaign '{}' (id {}): {} runs", c.name, c.id, total));
+  }
+
+  void note(const std::string& text) override { print_line(text); }
+
+  void run_started(const PlannedRun& run, const WorkloadSpec& w, std::size_t position, std::size_t total) override {
+    std::lock_guard lock(mutex_);
+    current_ = fmt::format("[{}/{}] {} {} {}", position, total, w.name, run.warmup ? "warm-up" : "rep", run.repetition);
+    run_start_ = Clock::now();
+    total_ = total;
+    position_ = position;
+    if (live_) start_ticker();
+  }
+
+  void run_finished(const RunRecord& r, std::size_t position, std::size_t total) override {
+    stop_ticker();
+    ++finished_;
+    last_ = fmt::format("{}: {}, {:.2f} s, {}", run_label(r), run_status_name(r.status), r.time_s, energy_text(r));
+    std::string line = fmt::format("[{}/{}] {}", position, total, last_);
+    if (!r.reason.empty() && r.status != RunStatus::ok) line += fmt::format(" ({})", r.reason);
+    print_line(line);
+  }
+
+ private:
+  void print_line(const std::string& text) {
+    std::lock_guard lock(mutex_);
+    if (live_) std::fputs("\r\033[K", stderr);
+    std::fprintf(stderr, "%s\n", text.c_str());
+    if (live_ && !current_.empty() && ticker_.joinable()) draw_locked();
+    std::fflush(stderr);
+  }
+
+  void draw_locked() {
+    const double run_elapsed = Seconds(Clock::now() - run_start_).count();
+    const double campaign_elapsed = Seconds(Clock::now() - campaign_start_).count();
+    std::string eta = "ETA unknown";
+    if (finished_ > 0) {
+      const double per_run = campaign_elapsed / static_cast<double>(finished_);
+      eta = "ETA " + clock_text(per_run * static_cast<double>(remaining_at_start_ - finished_));
+    }
+    std::fprintf(stderr, "\r\033[K%s  %s  | campaign %s, %s%s", current_.c_str(), clock_text(run_elapsed).c_str(),
+                 clock_text(campaign_elapsed).c_str(), eta.c_str(), last_.empty() ? "" : ("  | last: " + last_).c_str());
+    std::fflush(stderr);
+  }
+
+  void start_ticker() {
+    ticking_ = true;
+    ticker_ = std::thread([this] {
+      std::unique_lock lock(mutex_);
+      while (ticking_) {
+        draw_locked();
+        tick_.wait_for(lock, std::chrono::seconds(1));
+      }
+    });
+  }
+
+  void stop_ticker() {
+    {
+      std::lock_guard lock(mutex_);
+      ticking_ = false;
+    }
+    tick_.notify_all();
+    if (ticker_.joinable()) ticker_.join();
+  }
+
+  bool live_;
+  std::mutex mutex_;
+  std::condition_variable tick_;
+  std::thread ticker_;
+  bool ticking_ = false;
+  std::string current_;
+  std::string last_;
+  Clock::time_point campaign_start_{};
+  Clock::time_point run_start_{};
+  std::size_t remaining_at_start_ = 0;
+  std::size_t finished_ = 0;
+  std::size_t total_ = 0;
+  std::size_t position_ = 0;
+};
+
+std::string duration_text(double seconds) {
+  if (seconds < 90) return fmt::format("{:.0f} s", seconds);
+  if (seconds < 5400) return fmt::format("{:.0f} min", seconds / 60);
+  return fmt::format("{:.1f} h", seconds / 3600);
+}
+
+/// The resolved run list, and how long it should take: run times from earlier runs of the same
+/// workloads in the store where there are any, plus the protocol's idle and cool-down time.
+int dry_run(const CampaignPlan& plan, const Shard& shard, const std::filesystem::path& db) {
+  const auto runs = shard_runs(schedule_runs(plan), shard);
+  std::map<std::string, std::vector<double>> earlier;
+  if (std::filesystem::exists(db)) {
+    const Store store(db);
+    for (const auto& c : store.campaigns()) {
+      RunFilter ok;
+      ok.status = RunStatus::ok;
+      for (const auto& r : store.runs(c.id, ok)) earlier[r.workload].push_back(r.time_s);
+    }
+  }
+  std::printf("campaign '%s': %zu runs (shard %s), order %s, seed %llu, plan %s\n", plan.name.c_str(), runs.size(),
+              shard.text().c_str(), std::string(run_order_name(plan.order)).c_str(),
+              static_cast<unsigned long long>(plan.seed), plan.hash.c_str());
+  std::printf("%6s  %-28s %-10s %s\n", "index", "workload", "run", "command");
+  for (const auto& r : runs) {
+    const auto& w = plan.workloads[r.workload];
+    std::string command;
+    for (const auto& arg : w.command) command += (command.empty() ? "" : " ") + arg;
+    std::printf("%6zu  %-28s %-10s %s\n", r.index, w.name.c_str(),
+                fmt::format("{} {}", r.warmup ? "warm-up" : "rep", r.repetition).c_str(), command.c_str());
+  }
+
+  double known = 0;
+  std::size_t unknown_runs = 0;
+  double unknown_bound = 0;
+  bool unbounded = false;
+  for (const auto& r : runs) {
+    const auto& w = plan.workloads[r.workload];
+    auto it = earlier.find(w.name);
+    if (it != earlier.end() && !it->second.empty()) {
+      auto times = it->second;
+      std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
+      known += times[times.size() / 2];
+    } else {
+      ++unknown_runs;
+      if (w.timeout) unknown_bound += w.timeout->count();
+      else unbounded = true;
+    }
+  }
+  double protocol = plan.idle.count();
+  if (plan.idle_every_runs && *plan.idle_every_runs > 0) {
+    protocol += plan.idle.count() * static_cast<double>(runs.size() / static_cast<std::size_t>(*plan.idle_every_runs));
+  }
+  const double cooldown_each =
+      plan.cooldown.kind == Cooldown::Kind::fixed ? plan.cooldown.fixed.count() : plan.cooldown.window.count();
+  if (!runs.empty()) protocol += cooldown_each * static_cast<double>(runs.size() - 1);
+  std::printf("\nestimated duration: %s of protocol (idle baselines, cool-downs%s)", duration_text(protocol).c_str(),
+              plan.cooldown.kind == Cooldown::Kind::until_stable
+                  ? fmt::format(": until stable, counted at its {:g} s window, at most {:g} s", plan.cooldown.window.count(),
+                                plan.cooldown.max.count())
+                        .c_str()
+                  : "");
+  if (runs.size() > unknown_runs) {
+    std::printf(" + %s of runs (medians of earlier runs in %s)", duration_text(known).c_str(), db.string().c_str());
+  }
+  if (unknown_runs > 0) {
+    std::printf(" + %zu runs never measured before%s", unknown_runs,
+                unbounded ? " (no timeout bounds them)" : fmt::format(" (at most {} by their timeouts)", duration_text(unknown_bound)).c_str());
+  }
+  std::printf("\n");
+  return 0;
+}
+
+struct RunArguments {
+  std::string plan;
+  std::string db;
+  std::string shard = "1/1";
+  bool dry_run = false;
+  bool start_new = false;
+};
+
+int run_command(const RunArguments& args) {
+  const CampaignPlan plan = load_plan(args.plan);
+  Shard shard;
+  try {
+    shard = Shard::parse(args.shard);
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError("--shard", e.what());
+  }
+  const std::filesystem::path db =
+      args.db.empty() ? std::filesystem::path(std::filesystem::path(args.plan).stem().string() + ".db") : std::filesystem::path(args.db);
+  if (args.dry_run) return dry_run(plan, shard, db);
+
+  SensorSet sensors = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel::from_environment(), {}});
+  Store store(db);
+  ProgressPrinter progress;
+  CampaignOptions options;
+  options.shard = shard;
+  options.start_new = args.start_new;
+  options.observer = &progress;
+  options.stop = &stop_requests;
+  struct sigaction action{};
+  action.sa_handler = on_interrupt;
+  ::sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+
+  CampaignResult result;
+  try {
+    result = run_campaign(plan, store, sensors, options);
+  } catch (const CampaignConflict& e) {
+    std::fprintf(stderr, "joulebench: %s\n", e.what());
+    return 1;
+  }
+  const std::size_t recorded = result.done_before + result.done_now;
+  std::fprintf(stderr, "\ncampaign %lld: %zu of %zu runs recorded in %s (%zu now, %zu of them not ok)%s\n",
+               static_cast<long long>(result.campaign), recorded, result.planned, db.string().c_str(), result.done_now,
+               result.not_ok,
+               result.interrupted ? "; interrupted: run the same command again to resume" : "");
+  return result.interrupted ? 130 : 0;
+}
+
+}  // namespace
+
+Command add_run(CLI::App& app) {
+  auto* cmd = app.add_subcommand("run", "Run (or resume) a campaign described by a plan file");
+  auto args = std::make_shared<RunArguments>();
+  cmd->add_option("plan", args->plan, "the plan (TOML)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--db", args->db, "the store to record into (default: PLAN's name with .db, here)")->type_name("FILE");
+  cmd->add_option("--shard", args->shard, "run only part K of N of the campaign (whole repetition rounds)")
+      ->type_name("K/N")
+      ->capture_default_str();
+  cmd->add_flag("--dry-run", args->dry_run, "print the resolved run list and an estimated duration; run nothing");
+  cmd->add_flag("--new", args->start_new, "start a new campaign even if the store holds one (of this or another plan)");
+  return {cmd, [args] { return run_command(*args); }};
+}
+
+}  // namespace joulebench::cli

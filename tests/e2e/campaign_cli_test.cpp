@@ -1,0 +1,352 @@
+// End-to-end tests of campaigns: `joulebench run` on real plans, with workloads that succeed,
+// fail, crash, hang and flood their output; interruptions (Ctrl-C, kill -9) and resume; shards
+// and merge; the store read back through the library.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <csignal>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "fakes/cli_runner.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::lines_of;
+using testing::read_all;
+using testing::Result;
+using testing::Runner;
+using testing::TempDir;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// A campaign section with a fast protocol: no idle baseline, no cool-down.
+std::string campaign_header(const std::string& name, int repetitions, int warmup, const std::string& extra = "") {
+  return "[campaign]\nname = \"" + name + "\"\nseed = 7\nrepetitions = " + std::to_string(repetitions) +
+         "\nwarmup = " + std::to_string(warmup) + "\nidle = \"0s\"\ncooldown = \"0s\"\ninterval = \"10ms\"\n" + extra + "\n";
+}
+
+std::string workload(const std::string& name, const std::string& framework, const std::string& command,
+                     const std::string& extra = "") {
+  return "[[workload]]\nname = \"" + name + "\"\nframework = \"" + framework +
+         "\"\nmodel = \"m\"\nphase = \"train\"\nshell = true\ncommand = '''" + command + "'''\n" + extra + "\n";
+}
+
+class CampaignCli : public ::testing::Test {
+ protected:
+  fs::path write_plan(const std::string& text, const std::string& name = "plan.toml") {
+    const fs::path path = dir.path() / name;
+    testing::write_file(path, text);
+    return path;
+  }
+  fs::path db(const std::string& name = "results.db") const { return dir.path() / name; }
+  Result run(const std::vector<std::string>& args, const std::function<void(pid_t)>& during = {}) {
+    return runner.run(args, {}, std::nullopt, during);
+  }
+  static std::vector<RunRecord> runs_of(const fs::path& file, bool with_timelines = false) {
+    const Store store(file);
+    return store.runs(store.campaigns().back().id, {}, with_timelines);
+  }
+
+  TempDir dir;
+  Runner runner;
+};
+
+TEST_F(CampaignCli, RecordsEveryRunWithRegionsMetricsAndTimeline) {
+  const std::string events =
+      R"(echo '{"event":"meta","key":"framework","value":"sh"}' >&$JOULEBENCH_EVENTS_FD; )"
+      R"(echo '{"event":"begin","region":"train"}' >&$JOULEBENCH_EVENTS_FD; sleep 0.2; )"
+      R"(echo '{"event":"end","region":"train"}' >&$JOULEBENCH_EVENTS_FD; )"
+      R"(echo '{"event":"metric","name":"accuracy","value":0.75,"unit":"%"}' >&$JOULEBENCH_EVENTS_FD; )"
+      R"(echo 'not json' >&$JOULEBENCH_EVENTS_FD; echo done)";
+  const fs::path plan = write_plan(campaign_header("basic", 3, 1) + workload("a", "one", events) + workload("b", "two", "sleep 0.05"));
+  const Result r = run({"run", plan.string(), "--db", db().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "8 of 8 runs recorded")) << r.err;
+
+  const Store store(db());
+  ASSERT_EQ(store.campaigns().size(), 1U);
+  EXPECT_TRUE(store.campaigns().back().finished);
+  const auto runs = store.runs(store.campaigns().back().id, {}, true);
+  ASSERT_EQ(runs.size(), 8U);
+  std::set<std::size_t> indices;
+  int warmups = 0;
+  for (const auto& run : runs) {
+    indices.insert(run.index);
+    warmups += run.warmup ? 1 : 0;
+    EXPECT_EQ(run.status, RunStatus::ok) << run.workload << " " << run.reason;
+    ASSERT_FALSE(run.energy.empty());
+    EXPECT_EQ(run.energy.back().domain, "total");
+    EXPECT_GT(run.energy.back().energy_j, 0.0);
+    EXPECT_TRUE(run.energy.back().estimated) << "this machine only has the estimate";
+    EXPECT_EQ(run.timeline.channels, (std::vector<std::string>{"cpu-0", "dram-0"}));
+    EXPECT_GE(run.timeline.time_s.size(), 3U);
+    if (run.workload != "a") continue;
+    ASSERT_EQ(run.regions.size(), 1U);
+    EXPECT_EQ(run.regions[0].name, "train");
+    EXPECT_NEAR(run.regions[0].end_s - run.regions[0].start_s, 0.2, 0.15);
+    EXPECT_GT(run.regions[0].energy.back().energy_j, 0.0);
+    EXPECT_LT(run.regions[0].energy.back().energy_j, run.energy.back().energy_j);
+    ASSERT_EQ(run.metrics.size(), 1U);
+    EXPECT_EQ(run.metrics[0].name, "accuracy");
+    EXPECT_DOUBLE_EQ(run.metrics[0].value, 0.75);
+    EXPECT_EQ(run.metrics[0].origin, "events");
+    EXPECT_EQ(run.metadata, (KeyValues{{"framework", "sh"}}));
+    EXPECT_EQ(run.malformed_events, 1U) << "'not json' is skipped and counted";
+    EXPECT_EQ(read_all(dir.path() / run.stdout_log.path), "done\n");
+  }
+  EXPECT_EQ(indices.size(), 8U);
+  EXPECT_EQ(*indices.rbegin(), 7U);
+  EXPECT_EQ(warmups, 2);
+}
+
+TEST_F(CampaignCli, FailuresCrashesHangsAndFloodsAreRecordedAndTheCampaignGoesOn) {
+  const fs::path plan = write_plan(campaign_header("trouble", 1, 0, "order = \"blocked\"") +
+                                   workload("fails", "x", "echo oops >&2; exit 3") +
+                                   workload("crashes", "x", "kill -SEGV $$") +
+                                   workload("hangs", "x", "sleep 30", "timeout = \"300ms\"") +
+                                   workload("floods", "x", "head -c 30000000 /dev/zero | tr '\\0' x") +
+                                   workload("fine", "x", "true"));
+  const Result r = run({"run", plan.string(), "--db", db().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto runs = runs_of(db());
+  ASSERT_EQ(runs.size(), 5U);
+  EXPECT_EQ(runs[0].status, RunStatus::failed);
+  EXPECT_EQ(runs[0].exit_code, 3);
+  EXPECT_EQ(read_all(dir.path() / runs[0].stderr_log.path), "oops\n");
+  EXPECT_EQ(runs[1].status, RunStatus::signaled);
+  EXPECT_EQ(runs[1].signal, SIGSEGV);
+  EXPECT_EQ(runs[2].status, RunStatus::timed_out);
+  EXPECT_LT(runs[2].time_s, 2.0) << "killed at its timeout";
+  EXPECT_TRUE(contains(runs[2].reason, "timeout"));
+  EXPECT_EQ(runs[3].status, RunStatus::ok);
+  EXPECT_EQ(runs[3].stdout_log.bytes, 30000000U);
+  EXPECT_GT(runs[3].stdout_log.dropped, 0U);
+  const auto kept = fs::file_size(dir.path() / runs[3].stdout_log.path);
+  EXPECT_LE(kept, (9U << 20) + 512U) << "the log is bounded: first 8 MiB and last 1 MiB";
+  EXPECT_EQ(runs[4].status, RunStatus::ok);
+}
+
+TEST_F(CampaignCli, SetupFailureMarksTheWorkloadsRunsNotRunAndPrepareRunsBeforeEachRun) {
+  const fs::path counter = dir.path() / "prepared";
+  const fs::path plan = write_plan(
+      campaign_header("helpers", 2, 1) +
+      workload("broken", "x", "true", "setup = ['sh', '-c', 'exit 4']") +
+      workload("prepared", "y", "true", "prepare = ['sh', '-c', 'echo run >> " + counter.string() + "']"));
+  const Result r = run({"run", plan.string(), "--db", db().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int not_run = 0;
+  for (const auto& run : runs_of(db())) {
+    if (run.workload != "broken") continue;
+    EXPECT_EQ(run.status, RunStatus::not_run);
+    EXPECT_TRUE(contains(run.reason, "setup failed")) << run.reason;
+    ++not_run;
+  }
+  EXPECT_EQ(not_run, 3);
+  EXPECT_EQ(lines_of(read_all(counter)).size(), 3U) << "prepare before each of the warm-up and 2 measured runs";
+}
+
+TEST_F(CampaignCli, MetricsFromDlloggerMllogAndRegexOutput) {
+  const std::string printing =
+      R"(echo 'DLLL {"timestamp": "1.0", "datetime": "x", "elapsedtime": 1.0, "type": "LOG", "step": [], "data": {"train.loss": 0.25}}'; )"
+      R"(echo ':::MLLOG {"namespace": "", "time_ms": 1, "event_type": "POINT_IN_TIME", "key": "eval_accuracy", "value": 0.5, "metadata": {}}'; )"
+      R"(echo 'epoch 1 throughput=123.5 img/s')";
+  const fs::path plan = write_plan(campaign_header("parsed", 1, 0) +
+                                   workload("p", "x", printing,
+                                            "parse = [\"dllogger\", \"mllog\"]\nregex = ['throughput=(?<throughput>[0-9.]+)']"));
+  const Result r = run({"run", plan.string(), "--db", db().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto runs = runs_of(db());
+  ASSERT_EQ(runs.size(), 1U);
+  std::map<std::string, std::pair<double, std::string>> metrics;
+  for (const auto& m : runs[0].metrics) metrics[m.name] = {m.value, m.origin};
+  EXPECT_EQ(metrics["train.loss"], (std::pair<double, std::string>{0.25, "dllogger"}));
+  EXPECT_EQ(metrics["eval_accuracy"], (std::pair<double, std::string>{0.5, "mllog"}));
+  EXPECT_EQ(metrics["throughput"], (std::pair<double, std::string>{123.5, "regex"}));
+}
+
+/// Kills joulebench with SIGKILL at random moments until the campaign completes: in the end the
+/// store holds exactly the planned runs, none lost, none twice, and passes SQLite's own check.
+TEST_F(CampaignCli, SurvivesKillMinus9AtRandomMomentsAndResumes) {
+  const fs::path plan = write_plan(campaign_header("killed", 4, 1) + workload("a", "one", "sleep 0.06") +
+                                   workload("b", "two", "sleep 0.04") + workload("c", "three", "sleep 0.05"));
+  std::mt19937 random(20261128);
+  std::uniform_int_distribution<int> delay_ms(20, 400);
+  int kills = 0;
+  int attempts = 0;
+  for (; attempts < 40; ++attempts) {
+    const int delay = delay_ms(random);
+    const Result r = run({"run", plan.string(), "--db", db().string()}, [&](pid_t pid) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+      if (::kill(pid, SIGKILL) == 0) ++kills;
+    });
+    if (r.exit_code == 0) break;
+    ASSERT_EQ(r.term_signal, SIGKILL) << "exit " << r.exit_code << ": " << r.err;
+  }
+  ASSERT_LT(attempts, 40) << "the campaign never completed";
+  EXPECT_GE(kills, 3) << "the test must really interrupt the campaign several times";
+
+  const Store store(db());
+  ASSERT_EQ(store.campaigns().size(), 1U) << "every restart resumed the same campaign";
+  const auto runs = store.runs(store.campaigns().back().id);
+  ASSERT_EQ(runs.size(), 15U);
+  std::set<std::size_t> indices;
+  for (const auto& run : runs) indices.insert(run.index);
+  EXPECT_EQ(indices.size(), 15U) << "no run recorded twice";
+  EXPECT_EQ(*indices.rbegin(), 14U);
+  EXPECT_TRUE(store.campaigns().back().finished);
+
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db().c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* check = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(handle, "PRAGMA integrity_check", -1, &check, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(check), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(check, 0)), "ok");
+  sqlite3_finalize(check);
+  sqlite3_close(handle);
+}
+
+TEST_F(CampaignCli, FirstCtrlCFinishesTheRunSecondKillsItAndResumeCompletes) {
+  const fs::path plan = write_plan(campaign_header("interrupted", 3, 0) + workload("slow", "one", "sleep 0.4"));
+  // One SIGINT: the current run is finished and recorded, then joulebench stops with 130.
+  Result r = run({"run", plan.string(), "--db", db().string()}, [](pid_t pid) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    ::kill(pid, SIGINT);
+  });
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_TRUE(contains(r.err, "resume")) << r.err;
+  EXPECT_EQ(runs_of(db()).size(), 1U);
+  EXPECT_EQ(runs_of(db())[0].status, RunStatus::ok) << "the interrupted run was finished, not killed";
+
+  // Two SIGINTs: the current run is killed at once and not recorded.
+  r = run({"run", plan.string(), "--db", db().string()}, [](pid_t pid) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    ::kill(pid, SIGINT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ::kill(pid, SIGINT);
+  });
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_LT(r.wall_s, 0.4) << "the run was killed, not waited for";
+  EXPECT_EQ(runs_of(db()).size(), 1U);
+
+  r = run({"run", plan.string(), "--db", db().string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "1 of 3 runs already recorded")) << r.err;
+  EXPECT_EQ(runs_of(db()).size(), 3U);
+}
+
+TEST_F(CampaignCli, AChangedPlanIsRefusedUnlessAskedForANewCampaign) {
+  const fs::path plan = write_plan(campaign_header("first", 1, 0) + workload("a", "one", "true"));
+  ASSERT_EQ(run({"run", plan.string(), "--db", db().string()}).exit_code, 0);
+
+  Result again = run({"run", plan.string(), "--db", db().string()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(contains(again.err, "already holds the finished campaign")) << again.err;
+
+  write_plan(campaign_header("first", 2, 0) + workload("a", "one", "true"));
+  Result changed = run({"run", plan.string(), "--db", db().string()});
+  EXPECT_EQ(changed.exit_code, 1);
+  EXPECT_TRUE(contains(changed.err, "is different")) << changed.err;
+  EXPECT_TRUE(contains(changed.err, "--new")) << changed.err;
+
+  Result fresh = run({"run", plan.string(), "--db", db().string(), "--new"});
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_EQ(Store(db()).campaigns().size(), 2U);
+}
+
+TEST_F(CampaignCli, ShardsRunSeparatelyAndMergeIntoTheWholeCampaign) {
+  const fs::path plan = write_plan(campaign_header("sharded", 4, 1) + workload("a", "one", "true") + workload("b", "two", "true"));
+  ASSERT_EQ(run({"run", plan.string(), "--db", db("s1.db").string(), "--shard", "1/2"}).exit_code, 0);
+  ASSERT_EQ(run({"run", plan.string(), "--db", db("s2.db").string(), "--shard", "2/2"}).exit_code, 0);
+  const Result merged = run({"merge", db("s1.db").string(), db("s2.db").string(), "-o", db("all.db").string()});
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  const auto runs = runs_of(db("all.db"));
+  // 2 workloads x 4 repetitions, and each shard warmed both workloads up once.
+  std::set<std::size_t> measured;
+  int warmups = 0;
+  for (const auto& r : runs) {
+    if (r.warmup) ++warmups;
+    else measured.insert(r.index);
+  }
+  EXPECT_EQ(measured.size(), 8U);
+  EXPECT_EQ(warmups, 4) << "each shard warms both workloads up on its own machine";
+  EXPECT_EQ(runs.size(), 12U);
+
+  const fs::path other = write_plan(campaign_header("other", 1, 0) + workload("z", "one", "true"), "other.toml");
+  ASSERT_EQ(run({"run", other.string(), "--db", db("other.db").string()}).exit_code, 0);
+  const Result refused = run({"merge", db("s1.db").string(), db("other.db").string(), "-o", db("bad.db").string()});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_FALSE(fs::exists(db("bad.db")));
+}
+
+TEST_F(CampaignCli, DryRunListsTheRunsAndRunsNothing) {
+  const fs::path marker = dir.path() / "ran";
+  const fs::path plan = write_plan(campaign_header("dry", 2, 1) + workload("a", "one", "touch " + marker.string(), "timeout = \"1m\""));
+  const Result r = run({"run", plan.string(), "--db", db().string(), "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_FALSE(fs::exists(db()));
+  EXPECT_TRUE(contains(r.out, "3 runs")) << r.out;
+  EXPECT_TRUE(contains(r.out, "warm-up 1")) << r.out;
+  EXPECT_TRUE(contains(r.out, "estimated duration")) << r.out;
+  EXPECT_TRUE(contains(r.out, "at most 3 min by their timeouts")) << r.out;
+}
+
+TEST_F(CampaignCli, ExportWritesOneTidyRowPerRun) {
+  const fs::path plan = write_plan(campaign_header("exported", 2, 1) + workload("a", "one", "true") + workload("b", "two", "true"));
+  ASSERT_EQ(run({"run", plan.string(), "--db", db().string()}).exit_code, 0);
+  const Result r = run({"export", "--db", db().string(), "--warmup", "no"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 5U) << r.out;
+  EXPECT_EQ(lines[0].rfind("campaign,workload,repetition,status,warmup,framework,model,phase,time_s,energy_cpu_j,energy_dram_j,"
+                           "energy_total_j,energy_cpu_estimated,energy_dram_estimated,energy_total_estimated",
+                           0),
+            0U)
+      << lines[0];
+  const Result listed = run({"runs", "--db", db().string(), "--workload", "a"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_TRUE(contains(listed.out, "3 run(s) of 6 planned")) << listed.out;
+}
+
+TEST_F(CampaignCli, PlanErrorsNameFileLineAndColumn) {
+  const fs::path plan = write_plan("[campaign]\nname = \"x\"\nrepetitons = 3\n" + workload("a", "one", "true"));
+  const Result r = run({"run", plan.string(), "--db", db().string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, plan.string() + ":3:1:")) << r.err;
+  EXPECT_TRUE(contains(r.err, "repetitions")) << r.err;
+  EXPECT_FALSE(fs::exists(db()));
+}
+
+TEST_F(CampaignCli, IdleBaselineGivesDynamicEnergy) {
+  const fs::path plan = write_plan("[campaign]\nname = \"idle\"\nrepetitions = 1\nwarmup = 0\nidle = \"300ms\"\ncooldown = \"0s\"\n" +
+                                   workload("a", "one", "sleep 0.1"));
+  ASSERT_EQ(run({"run", plan.string(), "--db", db().string()}).exit_code, 0);
+  const Store store(db());
+  const auto id = store.campaigns().back().id;
+  ASSERT_EQ(store.idle_baselines(id).size(), 1U);
+  EXPECT_NEAR(store.idle_baselines(id)[0].duration_s, 0.3, 0.05);
+  const auto runs = store.runs(id);
+  ASSERT_EQ(runs.size(), 1U);
+  EXPECT_TRUE(runs[0].idle_baseline.has_value());
+  for (const auto& e : runs[0].energy) {
+    ASSERT_TRUE(e.dynamic_energy_j.has_value()) << e.domain;
+    EXPECT_GE(*e.dynamic_energy_j, 0.0) << e.domain;
+  }
+  const auto environment = store.environment(id);
+  auto has = [&](const std::string& key) {
+    return std::any_of(environment.begin(), environment.end(), [&](const auto& kv) { return kv.first == key; });
+  };
+  EXPECT_TRUE(has("cpu.model"));
+  EXPECT_TRUE(has("kernel.release"));
+  EXPECT_TRUE(has("energy.cpu"));
+  EXPECT_TRUE(has("joulebench.version"));
+}
+
+}  // namespace
+}  // namespace joulebench

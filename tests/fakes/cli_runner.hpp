@@ -1,0 +1,61 @@
+// Runs the real joulebench executable in end-to-end tests: arguments, a controlled environment
+// (sensor roots redirected, a fixed estimate model), captured output and exit status.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fakes/fake_tree.hpp"
+
+namespace joulebench::testing {
+
+struct Result {
+  int exit_code = -1;     ///< -1 if joulebench itself was killed by a signal
+  int term_signal = 0;
+  std::string out;
+  std::string err;
+  double wall_s = 0;
+  double children_user_s = 0;  ///< user CPU of joulebench and everything it reaped
+  bool exec_failed = false;    ///< joulebench could not be started at all (exec_error says why)
+  std::string exec_error;
+};
+
+using Env = std::map<std::string, std::optional<std::string>>;
+
+/// Runs joulebench with `args`; stdout and stderr are captured, stdin is /dev/null. The
+/// JOULEBENCH_* variables of the calling environment are dropped; defaults (an empty sysfs, no
+/// NVML, an estimate of 1 W idle and 3 W busy per logical CPU and 1 W per GB of DRAM), then
+/// `overrides` (a nullopt unsets), are set. With `as_user`, the process drops to that uid/gid.
+class Runner {
+ public:
+  Runner();
+  /// `during`, if given, is called with joulebench's pid once it has started.
+  Result run(const std::vector<std::string>& args, const Env& overrides = {}, std::optional<uid_t> as_user = std::nullopt,
+             const std::function<void(pid_t)>& during = {}) const;
+
+  /// Start joulebench with SIGCHLD ignored, as some parents leave it.
+  bool sigchld_ignored = false;
+  /// A joulebench still running after this long is killed and the test fails.
+  std::chrono::seconds deadline{20};
+
+ private:
+  TempDir empty_sysfs_;
+  Env env_;
+};
+
+std::string read_all(const std::filesystem::path& path);
+/// Parses a JSON document, failing the test (not crashing it) if it is malformed.
+nlohmann::json parse_json(const std::string& text);
+/// One CSV line split into fields, with RFC 4180 quoting.
+std::vector<std::string> csv_fields(const std::string& line);
+std::vector<std::string> lines_of(const std::string& text);
+
+}  // namespace joulebench::testing

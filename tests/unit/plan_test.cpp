@@ -1,0 +1,489 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "joulebench/plan.hpp"
+
+namespace joulebench {
+namespace {
+
+namespace fs = std::filesystem;
+using Words = std::vector<std::string>;
+
+/// The message of the PlanError a plan raises, or "no error".
+std::string error_of(std::string_view text) {
+  try {
+    (void)parse_plan(text, "plan.toml");
+  } catch (const PlanError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+constexpr std::string_view kCampaign = "[campaign]\nname = \"c\"\n";  // lines 1-2
+
+/// A minimal valid workload, starting at line 3 after kCampaign.
+std::string workload(std::string_view name = "a", std::string_view extra = "") {
+  return "[[workload]]\nname = \"" + std::string(name) +
+         "\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"train\"\ncommand = [\"true\"]\n" + std::string(extra);
+}
+
+TEST(Plan, ReadsEveryKeyOfAFullPlan) {
+  const std::string text = R"([campaign]
+name = "frameworks"
+seed = 7
+repetitions = 12
+warmup = 2
+order = "interleaved"
+cooldown = { until = "stable", max = "90s", window = "5s", max_cv = 0.1, max_temperature_rise_c = 2 }
+idle = "30s"
+idle_every = 20
+interval = "50ms"
+
+[[workload]]
+name = "ncf-{framework}"
+framework = "libtorch"
+model = "ncf"
+phase = "train"
+command = "joulebench workload ncf --data 'my data' --phase {phase}"
+cwd = "work/{model}"
+env = { OMP_NUM_THREADS = "2", TAG = "{framework}" }
+timeout = "10m"
+setup = ["python3", "make_checkpoint.py"]
+prepare = "sync"
+repetitions = 5
+warmup = 0
+parse = ["dllogger", "mllog"]
+regex = ['loss=(?<loss>[0-9.]+)']
+labels = { dataset = "ml-1m", size = 3, fast = true }
+
+[[workload]]
+name = "shell"
+framework = "pytorch"
+model = "ncf"
+phase = "infer"
+shell = true
+command = "python3 infer.py | tee out.log"
+)";
+  const CampaignPlan plan = parse_plan(text, "plans/full.toml");
+  EXPECT_EQ(plan.name, "frameworks");
+  EXPECT_EQ(plan.seed, 7u);
+  EXPECT_EQ(plan.repetitions, 12);
+  EXPECT_EQ(plan.warmup, 2);
+  EXPECT_EQ(plan.order, RunOrder::interleaved);
+  EXPECT_EQ(plan.cooldown.kind, Cooldown::Kind::until_stable);
+  EXPECT_DOUBLE_EQ(plan.cooldown.max.count(), 90.0);
+  EXPECT_DOUBLE_EQ(plan.cooldown.window.count(), 5.0);
+  EXPECT_DOUBLE_EQ(plan.cooldown.max_cv, 0.1);
+  EXPECT_DOUBLE_EQ(plan.cooldown.max_temperature_rise_c, 2.0);
+  EXPECT_DOUBLE_EQ(plan.idle.count(), 30.0);
+  EXPECT_EQ(plan.idle_every_runs, 20);
+  EXPECT_DOUBLE_EQ(plan.interval.count(), 0.05);
+  EXPECT_EQ(plan.path, fs::path("plans/full.toml"));
+  EXPECT_EQ(plan.text, text);
+  EXPECT_EQ(plan.hash, plan_hash(text));
+  ASSERT_EQ(plan.workloads.size(), 2u);
+
+  const WorkloadSpec& a = plan.workloads[0];
+  EXPECT_EQ(a.name, "ncf-libtorch");
+  EXPECT_EQ(a.labels, (KeyValues{{"framework", "libtorch"}, {"model", "ncf"}, {"phase", "train"},
+                                    {"dataset", "ml-1m"}, {"size", "3"}, {"fast", "true"}}));
+  EXPECT_EQ(a.label("dataset"), "ml-1m");
+  EXPECT_EQ(a.label("nothing"), "");
+  EXPECT_EQ(a.command, (Words{"joulebench", "workload", "ncf", "--data", "my data", "--phase", "train"}));
+  EXPECT_FALSE(a.shell);
+  ASSERT_TRUE(a.working_directory.has_value());
+  EXPECT_EQ(*a.working_directory, fs::absolute("plans/work/ncf").lexically_normal());
+  EXPECT_EQ(a.environment, (KeyValues{{"OMP_NUM_THREADS", "2"}, {"TAG", "libtorch"}}));
+  ASSERT_TRUE(a.timeout.has_value());
+  EXPECT_DOUBLE_EQ(a.timeout->count(), 600.0);
+  EXPECT_EQ(a.setup, (Words{"python3", "make_checkpoint.py"}));
+  EXPECT_EQ(a.prepare, (Words{"sync"}));
+  EXPECT_EQ(a.repetitions, 5);
+  EXPECT_EQ(a.warmup, 0);
+  ASSERT_EQ(a.parsers.size(), 3u);
+  EXPECT_EQ(a.parsers[0].kind, OutputParser::Kind::dllogger);
+  EXPECT_EQ(a.parsers[1].kind, OutputParser::Kind::mllog);
+  EXPECT_EQ(a.parsers[2].kind, OutputParser::Kind::regex);
+  EXPECT_EQ(a.parsers[2].pattern, "loss=(?<loss>[0-9.]+)");
+  EXPECT_EQ(a.location.file, "plans/full.toml");
+  EXPECT_EQ(a.location.line, 12);
+  EXPECT_EQ(a.location.column, 1);
+
+  const WorkloadSpec& b = plan.workloads[1];
+  EXPECT_EQ(b.name, "shell");
+  EXPECT_TRUE(b.shell);
+  EXPECT_EQ(b.command, (Words{"/bin/sh", "-c", "python3 infer.py | tee out.log"}));
+  EXPECT_EQ(b.repetitions, 12);  // the campaign's defaults
+  EXPECT_EQ(b.warmup, 2);
+  EXPECT_FALSE(b.working_directory.has_value());
+  EXPECT_FALSE(b.timeout.has_value());
+  EXPECT_EQ(b.location.line, 29);
+}
+
+TEST(Plan, AppliesDefaults) {
+  const std::string text = std::string(kCampaign) + workload();
+  const CampaignPlan plan = parse_plan(text, "plan.toml");
+  EXPECT_EQ(plan.name, "c");
+  EXPECT_EQ(plan.seed, 42u);
+  EXPECT_EQ(plan.repetitions, 10);
+  EXPECT_EQ(plan.warmup, 1);
+  EXPECT_EQ(plan.order, RunOrder::shuffled);
+  EXPECT_EQ(plan.cooldown.kind, Cooldown::Kind::fixed);
+  EXPECT_DOUBLE_EQ(plan.cooldown.fixed.count(), 5.0) << "a cool-down by default, as DESIGN.md asks";
+  EXPECT_DOUBLE_EQ(plan.idle.count(), 10.0);
+  EXPECT_FALSE(plan.idle_every_runs.has_value());
+  EXPECT_DOUBLE_EQ(plan.interval.count(), 0.1);
+  ASSERT_EQ(plan.workloads.size(), 1u);
+  const WorkloadSpec& w = plan.workloads[0];
+  EXPECT_EQ(w.repetitions, 10);
+  EXPECT_EQ(w.warmup, 1);
+  EXPECT_FALSE(w.shell);
+  EXPECT_TRUE(w.environment.empty());
+  EXPECT_TRUE(w.setup.empty());
+  EXPECT_TRUE(w.prepare.empty());
+  EXPECT_TRUE(w.parsers.empty());
+  EXPECT_EQ(w.labels, (KeyValues{{"framework", "f"}, {"model", "m"}, {"phase", "train"}}));
+  EXPECT_EQ(w.command, (Words{"true"}));
+}
+
+TEST(Plan, ReadsCooldownDurationsAndIdleNone) {
+  const std::string text = "[campaign]\nname = \"c\"\ncooldown = \"5s\"\nidle = \"0s\"\n" + workload();
+  const CampaignPlan plan = parse_plan(text, "plan.toml");
+  EXPECT_EQ(plan.cooldown.kind, Cooldown::Kind::fixed);
+  EXPECT_DOUBLE_EQ(plan.cooldown.fixed.count(), 5.0);
+  EXPECT_DOUBLE_EQ(plan.idle.count(), 0.0);
+  // A cooldown table's defaults.
+  const CampaignPlan stable = parse_plan("[campaign]\nname = \"c\"\ncooldown = { until = \"stable\" }\n" + workload(), "plan.toml");
+  EXPECT_EQ(stable.cooldown.kind, Cooldown::Kind::until_stable);
+  EXPECT_DOUBLE_EQ(stable.cooldown.max.count(), 120.0);
+  EXPECT_DOUBLE_EQ(stable.cooldown.window.count(), 10.0);
+  EXPECT_DOUBLE_EQ(stable.cooldown.max_cv, 0.05);
+  EXPECT_DOUBLE_EQ(stable.cooldown.max_temperature_rise_c, 3.0);
+}
+
+TEST(Plan, ExpandsAMatrixInWrittenKeyOrder) {
+  const std::string text = std::string(kCampaign) + R"([[workload]]
+name = "ncf-{framework}-b{batch}"
+framework = "libtorch"
+model = "ncf"
+phase = "train"
+command = ["run", "--batch", "{batch}", "--threads={threads}", "--lr", "{lr}", "{{literal}}", "awk '{print $1}'"]
+setup = "prep {batch}"
+prepare = ["echo", "{threads}"]
+cwd = "out/{batch}"
+env = { THREADS = "{threads}" }
+labels = { note = "b{batch}" }
+matrix = { threads = [1, 2], batch = [32, 64, 128], lr = [0.50, 1e-4] }
+)";
+  const CampaignPlan plan = parse_plan(text, "dir/plan.toml");
+  ASSERT_EQ(plan.workloads.size(), 12u);  // 2 x 3 x 2
+  // threads (written first) varies slowest, lr (written last) fastest. The name mentions batch
+  // but neither threads nor lr, so they are appended.
+  std::vector<std::string> names;
+  for (const auto& w : plan.workloads) names.push_back(w.name);
+  EXPECT_EQ(names, (Words{"ncf-libtorch-b32-threads1-lr0.50", "ncf-libtorch-b32-threads1-lr1e-4",
+                                 "ncf-libtorch-b64-threads1-lr0.50", "ncf-libtorch-b64-threads1-lr1e-4",
+                                 "ncf-libtorch-b128-threads1-lr0.50", "ncf-libtorch-b128-threads1-lr1e-4",
+                                 "ncf-libtorch-b32-threads2-lr0.50", "ncf-libtorch-b32-threads2-lr1e-4",
+                                 "ncf-libtorch-b64-threads2-lr0.50", "ncf-libtorch-b64-threads2-lr1e-4",
+                                 "ncf-libtorch-b128-threads2-lr0.50", "ncf-libtorch-b128-threads2-lr1e-4"}));
+  const WorkloadSpec& w = plan.workloads[9];  // threads 2, batch 64, lr 1e-4
+  EXPECT_EQ(w.labels, (KeyValues{{"framework", "libtorch"}, {"model", "ncf"}, {"phase", "train"},
+                                    {"note", "b64"}, {"threads", "2"}, {"batch", "64"}, {"lr", "1e-4"}}));
+  EXPECT_EQ(w.command, (Words{"run", "--batch", "64", "--threads=2", "--lr", "1e-4", "{literal}", "awk '{print $1}'"}));
+  EXPECT_EQ(w.setup, (Words{"prep", "64"}));
+  EXPECT_EQ(w.prepare, (Words{"echo", "2"}));
+  EXPECT_EQ(*w.working_directory, fs::absolute("dir/out/64").lexically_normal());
+  EXPECT_EQ(w.environment, (KeyValues{{"THREADS", "2"}}));
+  for (const auto& each : plan.workloads) EXPECT_EQ(each.location.line, 3);
+}
+
+TEST(Plan, MatrixValuesMayVaryTheFrameworkAndBeBooleans) {
+  const std::string text = std::string(kCampaign) + R"([[workload]]
+name = "{model}"
+framework = "{fw}"
+model = "m"
+phase = "train"
+command = "run --fw {fw} --amp {amp}"
+matrix = { fw = ["torch", "tf"], amp = [true, false] }
+)";
+  const CampaignPlan plan = parse_plan(text, "plan.toml");
+  ASSERT_EQ(plan.workloads.size(), 4u);
+  EXPECT_EQ(plan.workloads[0].name, "m-fwtorch-amptrue");
+  EXPECT_EQ(plan.workloads[3].name, "m-fwtf-ampfalse");
+  EXPECT_EQ(plan.workloads[3].label("framework"), "tf");
+  EXPECT_EQ(plan.workloads[3].label("amp"), "false");
+  EXPECT_EQ(plan.workloads[2].command, (Words{"run", "--fw", "tf", "--amp", "true"}));
+}
+
+TEST(Plan, ResolvesRelativeWorkingDirectoriesAgainstThePlansFolder) {
+  const std::string text = std::string(kCampaign) + workload("a", "cwd = \"../data\"\n") + workload("b", "cwd = \"/abs/dir\"\n");
+  const CampaignPlan plan = parse_plan(text, "/srv/plans/x.toml");
+  EXPECT_EQ(*plan.workloads[0].working_directory, fs::path("/srv/data"));
+  EXPECT_EQ(*plan.workloads[1].working_directory, fs::path("/abs/dir"));
+}
+
+TEST(ShellWords, SplitsLikeAShell) {
+  EXPECT_EQ(split_shell_words("  a  b\tc\n"), (Words{"a", "b", "c"}));
+  EXPECT_EQ(split_shell_words("say 'hello world' \"and $you\""), (Words{"say", "hello world", "and $you"}));
+  EXPECT_EQ(split_shell_words(R"(a\ b c\"d 'x\y' "p\"q\\r\s")"), (Words{"a b", "c\"d", "x\\y", "p\"q\\r\\s"}));
+  EXPECT_EQ(split_shell_words(R"(--opt='' "" x)"), (Words{"--opt=", "", "x"}));
+  EXPECT_EQ(split_shell_words("ab'cd'\"ef\"gh"), (Words{"abcdefgh"}));
+  EXPECT_EQ(split_shell_words("a \\\nb"), (Words{"a", "b"}));
+  EXPECT_EQ(split_shell_words("echo a|b > c"), (Words{"echo", "a|b", ">", "c"}));  // no shell syntax
+  EXPECT_TRUE(split_shell_words("   ").empty());
+}
+
+TEST(ShellWords, RefusesUnterminatedQuotes) {
+  try {
+    (void)split_shell_words("echo 'oops");
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "unterminated single quote (') in: echo 'oops");
+  }
+  try {
+    (void)split_shell_words("echo \"oops\\\"");
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "unterminated double quote (\") in: echo \"oops\\\"");
+  }
+}
+
+TEST(PlanHash, IsFnv1a64) {
+  EXPECT_EQ(plan_hash(""), "fnv1a64:cbf29ce484222325");
+  EXPECT_EQ(plan_hash("a"), "fnv1a64:af63dc4c8601ec8c");
+  EXPECT_EQ(plan_hash("foobar"), "fnv1a64:85944171f73967e8");
+}
+
+TEST(RunOrderName, NamesEachOrder) {
+  EXPECT_EQ(run_order_name(RunOrder::shuffled), "shuffled");
+  EXPECT_EQ(run_order_name(RunOrder::interleaved), "interleaved");
+  EXPECT_EQ(run_order_name(RunOrder::blocked), "blocked");
+}
+
+TEST(PlanErrors, ReportTomlSyntaxErrorsWithTheirLocation) {
+  const std::string message = error_of("[campaign]\nname = \"c\"\nseed = = 3\n");
+  EXPECT_EQ(message.rfind("plan.toml:3:8: ", 0), 0u) << message;
+  EXPECT_NE(message.find("Error while parsing"), std::string::npos) << message;
+  try {
+    (void)parse_plan("[campaign]\nname = \"c\nx", "plan.toml");
+    FAIL() << "no exception";
+  } catch (const PlanError& e) {
+    EXPECT_EQ(e.where().file, "plan.toml");
+    EXPECT_EQ(e.where().line, 2);
+    EXPECT_FALSE(e.message().empty());
+    EXPECT_EQ(std::string(e.what()), "plan.toml:2:" + std::to_string(e.where().column) + ": " + e.message());
+  }
+}
+
+TEST(PlanErrors, NameUnknownKeysAndTheNearestValidOne) {
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\n  repetiton = 3\n" + workload()),
+            "plan.toml:3:3: unknown key 'repetiton' in [campaign] (did you mean 'repetitions'?)");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\nsede = 3\n" + workload()),
+            "plan.toml:3:1: unknown key 'sede' in [campaign] (did you mean 'seed'?)");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncolour = \"red\"\n" + workload()),
+            "plan.toml:3:1: unknown key 'colour' in [campaign] (valid keys: name, seed, repetitions, warmup, order, "
+            "cooldown, idle, idle_every, interval)");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "comand = \"x\"\n")),
+            "plan.toml:9:1: unknown key 'comand' in [[workload]] (did you mean 'command'?)");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "Timeout = \"1s\"\n")),
+            "plan.toml:9:1: unknown key 'Timeout' in [[workload]] (did you mean 'timeout'?)");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = { until = \"stable\", windw = \"5s\" }\n" + workload()),
+            "plan.toml:3:32: unknown key 'windw' in [campaign.cooldown] (did you mean 'window'?)");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload() + "[campain]\nname = \"x\"\n"),
+            "plan.toml:9:2: unknown table [campain] (did you mean [campaign]?)");
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workloads]]\nname = \"x\"\n"),
+            "plan.toml:3:3: unknown table [[workloads]] (did you mean [[workload]]?)");
+  EXPECT_EQ(error_of("title = \"x\"\n" + std::string(kCampaign) + workload()),
+            "plan.toml:1:1: unknown key 'title' (a plan has [campaign] and [[workload]] tables)");
+}
+
+TEST(PlanErrors, NameWrongTypesAtTheValue) {
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\nrepetitions = \"10\"\n" + workload()),
+            "plan.toml:3:15: 'repetitions' must be an integer >= 1, not a string");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\nrepetitions = 0\n" + workload()),
+            "plan.toml:3:15: 'repetitions' must be an integer >= 1, not 0");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\nseed = -1\n" + workload()),
+            "plan.toml:3:8: 'seed' must be an integer >= 0, not -1");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\nwarmup = 1.5\n" + workload()),
+            "plan.toml:3:10: 'warmup' must be an integer >= 0, not a float");
+  EXPECT_EQ(error_of("[campaign]\nname = 3\n" + workload()), "plan.toml:2:8: 'name' must be a string, not an integer");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\norder = \"shufled\"\n" + workload()),
+            "plan.toml:3:9: 'order' must be \"shuffled\", \"interleaved\" or \"blocked\", not \"shufled\" (did you mean \"shuffled\"?)");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\nidle = 10\n" + workload()),
+            "plan.toml:3:8: 'idle' must be a duration such as \"100ms\", \"10s\" or \"5m\", not an integer");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\nidle = \"10\"\n" + workload()),
+            "plan.toml:3:8: 'idle': '10' has no unit (write 100ms, 10s, 5m or 1h)");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ninterval = \"500us\"\n" + workload()),
+            "plan.toml:3:12: 'interval' must be at least 1ms, not \"500us\"");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = { until = \"cool\" }\n" + workload()),
+            "plan.toml:3:22: 'until' must be \"stable\", not \"cool\"");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = { until = \"stable\", max = \"5s\" }\n" + workload()),
+            "plan.toml:3:38: 'window' (10s by default) must not be longer than 'max' (5s): power could never be judged stable");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = 5\n" + workload()),
+            "plan.toml:3:12: 'cooldown' must be a duration such as \"60s\" or a table such as "
+            "{ until = \"stable\", max = \"120s\" }, not an integer");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "shell = \"yes\"\n")),
+            "plan.toml:9:9: 'shell' must be true or false, not a string");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "env = { N = 2 }\n")),
+            "plan.toml:9:13: 'env.N' must be a string, not an integer");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "labels = { x = [1] }\n")),
+            "plan.toml:9:16: 'labels.x' must be a string, number or boolean, not an array");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "timeout = \"0s\"\n")),
+            "plan.toml:9:11: 'timeout' must be more than 0s");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "parse = [\"dlloger\"]\n")),
+            "plan.toml:9:10: 'parse' must name \"dllogger\" or \"mllog\", not \"dlloger\" (did you mean \"dllogger\"?)");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "matrix = { batch = [] }\n")),
+            "plan.toml:9:20: 'matrix.batch' must be a non-empty array of values, not an empty array");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "matrix = { batch = 32 }\n")),
+            "plan.toml:9:20: 'matrix.batch' must be a non-empty array of values, not an integer");
+  EXPECT_EQ(error_of(std::string(kCampaign) +
+                     "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\ncommand = [\"x\", 3]\n"),
+            "plan.toml:8:17: 'command[1]' must be a string, not an integer");
+  EXPECT_EQ(error_of("workload = { name = \"x\" }\n" + std::string(kCampaign)),
+            "plan.toml:1:12: 'workload' must be an array of tables ([[workload]]), not a table");
+}
+
+TEST(PlanErrors, NameMissingRequiredKeysAtTheTable) {
+  EXPECT_EQ(error_of("[campaign]\nseed = 1\n" + workload()), "plan.toml:1:1: missing required key 'name' in [campaign]");
+  EXPECT_EQ(error_of(workload()), "plan.toml:1:1: missing required table [campaign]");
+  EXPECT_EQ(error_of(std::string(kCampaign) + "\n  [[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"),
+            "plan.toml:4:3: missing required key 'command' in [[workload]]");
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\ncommand = \"x\"\n"),
+            "plan.toml:3:1: missing required key 'framework' in [[workload]]");
+  EXPECT_EQ(error_of(std::string(kCampaign)), "plan.toml:1:1: the plan has no [[workload]] tables: nothing to run");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = { max = \"1s\" }\n" + workload()),
+            "plan.toml:3:12: missing required key 'until' in [campaign.cooldown]");
+}
+
+TEST(PlanErrors, RefuseAnArrayCommandWithShell) {
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "shell = true\n")),
+            "plan.toml:8:11: 'command' must be a string when shell = true, not an array");
+}
+
+TEST(PlanErrors, RefuseUnterminatedQuotesInCommandStrings) {
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
+                                              "command = \"echo 'oops\"\n"),
+            "plan.toml:8:11: 'command': unterminated single quote (') in: echo 'oops");
+}
+
+TEST(PlanErrors, RefuseEmptyCommands) {
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
+                                              "command = \"  \"\n"),
+            "plan.toml:8:11: 'command' must not be empty");
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
+                                              "command = []\n"),
+            "plan.toml:8:11: 'command' must not be empty");
+}
+
+TEST(PlanErrors, RefuseDuplicateNamesAtTheSecondTable) {
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a") + workload("b") + workload("a")),
+            "plan.toml:15:1: duplicate workload name 'a' (already used by the [[workload]] at line 3, column 1)");
+  // After expansion: "x-batch1" from the matrix, then a plain workload with that name.
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("x", "matrix = { batch = [1, 2] }\n") + workload("x-batch2")),
+            "plan.toml:10:1: duplicate workload name 'x-batch2' (already used by the [[workload]] at line 3, column 1)");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("x", "matrix = { batch = [1, 1] }\n")),
+            "plan.toml:3:1: duplicate workload name 'x-batch1': the matrix gives two workloads this name");
+}
+
+TEST(PlanErrors, NameUnknownPlaceholdersAndTheNearestValidOne) {
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
+                                              "command = [\"run\", \"--batch\", \"{bach}\"]\nmatrix = { batch = [1] }\n"),
+            "plan.toml:8:30: unknown placeholder '{bach}' in 'command' (did you mean '{batch}'?)");
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"{framwork}-x\"\nframework = \"f\"\nmodel = \"m\"\n"
+                                              "phase = \"p\"\ncommand = \"x\"\n"),
+            "plan.toml:4:8: unknown placeholder '{framwork}' in 'name' (did you mean '{framework}'?)");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "env = { P = \"{HOME}/x\" }\n")),
+            "plan.toml:9:13: unknown placeholder '{HOME}' in 'env.P' (valid placeholders: {framework}, {model}, {phase}; "
+            "write '{{HOME}}' for literal braces)");
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"{model}\"\nmodel = \"m\"\n"
+                                              "phase = \"p\"\ncommand = \"x\"\n"),
+            "plan.toml:5:13: unknown placeholder '{model}' in 'framework' (no placeholders can be used here; "
+            "write '{{model}}' for literal braces)");
+}
+
+TEST(Plan, LeavesShellVariablesJsonAndEscapedPlaceholdersAlone) {
+  const std::string text = std::string(kCampaign) +
+                           "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\nshell = true\n"
+                           "command = '''echo ${HOME} {{phase}} {phase} '{\"a\": {\"b\": 1}}' '''\n";
+  const CampaignPlan plan = parse_plan(text, "plan.toml");
+  EXPECT_EQ(plan.workloads.at(0).command.back(), "echo ${HOME} {phase} p '{\"a\": {\"b\": 1}}' ");
+}
+
+TEST(PlanErrors, RefuseLabelsAndMatrixKeysThatClash) {
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "labels = { model = \"x\" }\n")),
+            "plan.toml:9:12: label 'model' is set by the workload's own 'model' key");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "labels = { batch = \"x\" }\nmatrix = { batch = [1] }\n")),
+            "plan.toml:10:12: matrix key 'batch' is also a label in 'labels'");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "matrix = { framework = [\"a\", \"b\"] }\n")),
+            "plan.toml:9:12: matrix key 'framework' would replace the workload's own 'framework': give the key another "
+            "name and use it as a placeholder, e.g. framework = \"{fw}\"");
+}
+
+TEST(PlanFiles, LoadsTheQuickExample) {
+  const fs::path example = fs::path(__FILE__).parent_path().parent_path().parent_path() / "examples" / "quick.toml";
+  const CampaignPlan plan = load_plan(example);
+  EXPECT_EQ(plan.name, "quick");
+  EXPECT_EQ(plan.path, example);
+  std::ifstream in(example, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(plan.text, text);
+  EXPECT_EQ(plan.hash, plan_hash(text));
+  ASSERT_EQ(plan.workloads.size(), 2u);
+  EXPECT_EQ(plan.workloads[0].name, "cpu-1thread");
+  EXPECT_EQ(plan.workloads[0].label("framework"), "one");
+  EXPECT_EQ(plan.workloads[1].name, "cpu-2threads");
+  EXPECT_EQ(plan.workloads[1].label("framework"), "two");
+  for (const auto& w : plan.workloads) {
+    EXPECT_EQ(w.label("model"), "cpu-load");
+    EXPECT_EQ(w.label("phase"), "train");
+    ASSERT_GE(w.command.size(), 3u);
+    EXPECT_EQ(Words(w.command.begin(), w.command.begin() + 3), (Words{"joulebench", "workload", "cpu-load"}));
+  }
+  EXPECT_FALSE(schedule_runs(plan).empty());
+}
+
+TEST(PlanFiles, ReportsAFileThatCannotBeRead) {
+  EXPECT_THROW((void)load_plan("/nonexistent/plan.toml"), std::runtime_error);
+  const fs::path dir = fs::temp_directory_path() / ("joulebench-plan-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  {
+    std::ofstream out(dir / "bad.toml");
+    out << "[campaign]\nname = \"x\"\nrepetitions = \"3\"\n";
+  }
+  try {
+    (void)load_plan(dir / "bad.toml");
+    FAIL() << "no exception";
+  } catch (const PlanError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "bad.toml").string() + ":3:15: 'repetitions' must be an integer >= 1, not a string");
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Shard, ParsesKOfN) {
+  EXPECT_EQ(Shard::parse("2/3"), (Shard{2, 3}));
+  EXPECT_EQ(Shard::parse("1/1"), (Shard{1, 1}));
+  EXPECT_EQ(Shard::parse("10/12").text(), "10/12");
+  auto reason = [](const std::string& text) {
+    try {
+      (void)Shard::parse(text);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(reason("0/3"), "shard '0/3': K must be from 1 to 3");
+  EXPECT_EQ(reason("4/3"), "shard '4/3': K must be from 1 to 3");
+  EXPECT_EQ(reason("1/0"), "shard '1/0': N must be at least 1");
+  EXPECT_EQ(reason("a/b"), "'a/b' is not a shard: K and N in K/N must be whole numbers, e.g. 2/4");
+  EXPECT_EQ(reason("-1/3"), "'-1/3' is not a shard: K and N in K/N must be whole numbers, e.g. 2/4");
+  EXPECT_EQ(reason("1/99999999999"), "'1/99999999999' is not a shard: K and N in K/N must be whole numbers, e.g. 2/4");
+  EXPECT_EQ(reason("3"), "'3' is not a shard: write K/N, e.g. 2/4 for the second of four parts");
+}
+
+}  // namespace
+}  // namespace joulebench
