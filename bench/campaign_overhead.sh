@@ -26,8 +26,7 @@ model = "none"
 phase = "none"
 command = ["true"]
 PLAN
-    rm -f "$work/runs.db"*
-    rm -rf "$work/runs.db.logs"
+    rm -rf "$work/runs.db" "$work/runs.db-wal" "$work/runs.db-shm" "$work/runs.db.logs"
     start=$(date +%s.%N)
     /usr/bin/time -f "%M" -o "$work/rss" build/joulebench run "$work/plan.toml" --db "$work/runs.db" 2>/dev/null
     end=$(date +%s.%N)

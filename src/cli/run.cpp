@@ -41,6 +41,7 @@ std::string run_label(const RunRecord& r) {
 }
 
 std::string energy_text(const RunRecord& r) {
+  if (r.status == RunStatus::not_run) return "not measured";
   for (const auto& e : r.energy) {
     if (e.domain == "total") return fmt::format("{:.1f} J{}", e.energy_j, e.estimated ? " (estimated)" : "");
   }

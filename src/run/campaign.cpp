@@ -40,6 +40,17 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+/// A plan's `joulebench ...` commands run this very joulebench, wherever it is installed or
+/// built: the workloads then come from the same version as the runner.
+std::vector<std::string> resolve_self(std::vector<std::string> argv) {
+  if (!argv.empty() && argv.front() == "joulebench") {
+    std::error_code ec;
+    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) argv.front() = self.string();
+  }
+  return argv;
+}
+
 std::string file_safe(const std::string& name) {
   std::string out = name;
   for (char& c : out) {
@@ -180,7 +191,7 @@ std::optional<std::string> run_helper(const RunContext& ctx, const WorkloadSpec&
   detail::Pipe out;
   detail::Pipe err;
   SpawnOptions options;
-  options.argv = argv;
+  options.argv = resolve_self(argv);
   options.working_directory = w.working_directory;
   options.environment = w.environment;
   options.foreground = false;
@@ -223,7 +234,7 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
   detail::Pipe err;
   detail::Pipe events;
   SpawnOptions options;
-  options.argv = w.command;
+  options.argv = resolve_self(w.command);
   options.working_directory = w.working_directory;
   options.environment = w.environment;
   options.environment.emplace_back(kEventsFdVariable, std::to_string(kEventsFdInChild));

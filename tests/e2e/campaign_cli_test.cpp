@@ -350,3 +350,23 @@ TEST_F(CampaignCli, IdleBaselineGivesDynamicEnergy) {
 
 }  // namespace
 }  // namespace joulebench
+
+namespace joulebench {
+namespace {
+
+TEST_F(CampaignCli, APlansJoulebenchCommandsRunThisJoulebench) {
+  // PATH holds no joulebench here: the built-in workload must still be found, through the
+  // running binary itself.
+  const fs::path plan = write_plan(campaign_header("self", 1, 0) +
+                                   "[[workload]]\nname = \"load\"\nframework = \"x\"\nmodel = \"m\"\nphase = \"p\"\n"
+                                   "command = [\"joulebench\", \"workload\", \"cpu-load\", \"--seconds\", \"0.05\"]\n");
+  const Result r = runner.run({"run", plan.string(), "--db", db().string()}, {{"PATH", "/usr/bin:/bin"}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto runs = runs_of(db());
+  ASSERT_EQ(runs.size(), 1U);
+  EXPECT_EQ(runs[0].status, RunStatus::ok) << runs[0].reason;
+  EXPECT_GT(runs[0].user_cpu_s, 0.02);
+}
+
+}  // namespace
+}  // namespace joulebench
