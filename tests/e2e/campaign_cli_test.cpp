@@ -370,3 +370,30 @@ TEST_F(CampaignCli, APlansJoulebenchCommandsRunThisJoulebench) {
 
 }  // namespace
 }  // namespace joulebench
+
+namespace joulebench {
+namespace {
+
+TEST_F(CampaignCli, CoolsDownUntilStableAndRepeatsTheIdleBaseline) {
+  const fs::path plan = write_plan(
+      "[campaign]\nname = \"stable\"\nrepetitions = 4\nwarmup = 0\nidle = \"200ms\"\nidle_every = 2\n"
+      "cooldown = { until = \"stable\", max = \"3s\", window = \"400ms\", max_cv = 0.25 }\n" +
+      workload("a", "one", "true"));
+  const Result r = run({"run", plan.string(), "--db", db().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "cool-down stable after")) << r.err;
+  const Store store(db());
+  const auto id = store.campaigns().back().id;
+  EXPECT_EQ(store.idle_baselines(id).size(), 2U) << "one before the campaign, one after every 2 runs";
+  const auto runs = store.runs(id);
+  ASSERT_EQ(runs.size(), 4U);
+  EXPECT_EQ(runs[0].cooldown_s, 0.0) << "no cool-down before the first run";
+  for (std::size_t i = 1; i < runs.size(); ++i) {
+    EXPECT_GE(runs[i].cooldown_s, 0.4) << "at least one window of samples";
+    EXPECT_LE(runs[i].cooldown_s, 3.5) << "never past the maximum";
+  }
+  EXPECT_NE(runs[3].idle_baseline, runs[0].idle_baseline) << "later runs use the newer baseline";
+}
+
+}  // namespace
+}  // namespace joulebench
