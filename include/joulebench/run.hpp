@@ -77,6 +77,10 @@ IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval
 /// cannot be started (before anything is measured).
 Measurement measure_command(SensorSet& sensors, const MeasureOptions& options);
 
+/// The command tree's CPU time over the machine's busy CPU time in the window, capped at 1;
+/// nothing when the machine's CPU time is unknown.
+std::optional<double> cpu_share(const ProcessOutcome& process, const MeterWindow& window);
+
 /// Builds the figures from a metered window (exposed for tests and the campaign runner).
 std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBaseline* idle,
                                          std::optional<double> cpu_share);

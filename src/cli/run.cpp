@@ -68,8 +68,6 @@ class ProgressPrinter final : public CampaignObserver {
     std::lock_guard lock(mutex_);
     current_ = fmt::format("[{}/{}] {} {} {}", position, total, w.name, run.warmup ? "warm-up" : "rep", run.repetition);
     run_start_ = Clock::now();
-    total_ = total;
-    position_ = position;
     if (live_) start_ticker();
   }
 
@@ -135,8 +133,6 @@ class ProgressPrinter final : public CampaignObserver {
   Clock::time_point run_start_{};
   std::size_t remaining_at_start_ = 0;
   std::size_t finished_ = 0;
-  std::size_t total_ = 0;
-  std::size_t position_ = 0;
 };
 
 std::string duration_text(double seconds) {

@@ -338,11 +338,7 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
     r.reason += (r.reason.empty() ? "" : "; ") + std::string("left processes running (killed after the run)");
   }
 
-  std::optional<double> cpu_share;
-  if (window.machine_cpu_busy && window.machine_cpu_busy->count() > 0) {
-    cpu_share = std::min(1.0, outcome.cpu() / *window.machine_cpu_busy);
-  }
-  const auto figures = energy_figures(window, ctx.idle, cpu_share);
+  const auto figures = energy_figures(window, ctx.idle, cpu_share(outcome, window));
   for (const auto& f : figures) r.energy.push_back(stored(f));
   if (!figures.empty()) r.energy.push_back(stored(total_figure(figures, window.duration())));
 

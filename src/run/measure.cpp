@@ -22,6 +22,11 @@ IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval
   return IdleBaseline{window.duration(), energy_by_domain(window), window.complete()};
 }
 
+std::optional<double> cpu_share(const ProcessOutcome& process, const MeterWindow& window) {
+  if (!window.machine_cpu_busy || window.machine_cpu_busy->count() <= 0) return std::nullopt;
+  return std::min(1.0, process.cpu() / *window.machine_cpu_busy);
+}
+
 std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBaseline* idle,
                                          std::optional<double> cpu_share) {
   std::vector<EnergyFigure> figures;
@@ -121,9 +126,7 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   }
   m.window = meter.stop();
 
-  if (m.window.machine_cpu_busy && m.window.machine_cpu_busy->count() > 0) {
-    m.cpu_share = std::min(1.0, m.process.cpu() / *m.window.machine_cpu_busy);
-  }
+  m.cpu_share = cpu_share(m.process, m.window);
   m.domains = energy_figures(m.window, m.idle ? &*m.idle : nullptr, m.cpu_share);
   m.total = total_figure(m.domains, m.window.duration());
   for (const SourceReport* report : sensors.reports()) {
