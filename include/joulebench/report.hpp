@@ -2,13 +2,18 @@
 // (JSON, CSV). Kept apart from measuring, so a new format never touches the meter.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 
+#include "joulebench/analysis.hpp"
 #include "joulebench/meter.hpp"
 #include "joulebench/run.hpp"
 #include "joulebench/sensors.hpp"
+#include "joulebench/store.hpp"
 
 namespace joulebench {
 
@@ -47,11 +52,8 @@ class CsvTimelineWriter final : public TimelineSink {
 }  // namespace joulebench
 
 // --- Export: one tidy row per run, for pandas, R or a spreadsheet -------------------------------
-// (appended by the store's engineer; `joulebench import` reads the same columns)
+// (`joulebench import` reads the same columns)
 
-#include <cstdint>
-
-#include "joulebench/store.hpp"
 
 namespace joulebench {
 
@@ -78,5 +80,26 @@ std::string export_csv(const Store& store, std::int64_t campaign, const RunFilte
 /// The same rows as a JSON array of objects (keys in the column order above; one object per
 /// line); a missing value is null.
 std::string export_json(const Store& store, std::int64_t campaign, const RunFilter& filter = {});
+
+}  // namespace joulebench
+
+// --- Comparisons: what `joulebench compare` and `joulebench bench` print ------------------------
+
+
+namespace joulebench {
+
+enum class TableFormat : std::uint8_t {
+  text,      ///< for a terminal: a block per group and pair of sides, verdicts under each
+  markdown,  ///< one table for a README or an issue, verdicts as a list
+  csv,       ///< one row per comparison, every number unrounded
+  json,      ///< everything, nested
+  latex,     ///< a booktabs table for a paper
+};
+/// "table", "md", "csv", "json", "latex" into a format; std::nullopt for anything else.
+std::optional<TableFormat> parse_table_format(std::string_view name);
+
+/// The comparison in the chosen format. Estimated figures are marked in every format; excluded
+/// runs (warm-up, failed) are counted; the win summary and the notes follow the comparisons.
+std::string comparison_report(const ComparisonTable& table, TableFormat format);
 
 }  // namespace joulebench

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -162,6 +163,8 @@ class Store {
   /// Commits one run and everything measured with it, atomically. Recording the same index twice
   /// is refused (StoreError): a run is never duplicated.
   void record_run(std::int64_t campaign, const RunRecord& run);
+  /// Many runs in one transaction (an import): all are committed, or none.
+  void record_runs(std::int64_t campaign, std::span<const RunRecord> runs);
 
   /// Runs in campaign order; timelines are only loaded when asked for.
   std::vector<RunRecord> runs(std::int64_t campaign, const RunFilter& filter = {}, bool with_timelines = false) const;
@@ -175,5 +178,35 @@ class Store {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// A CSV that cannot be imported: what() names the file and lists the problems, each with its line.
+class ImportError : public StoreError {
+ public:
+  ImportError(const std::string& file, std::vector<std::string> problems);
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+struct ImportOptions {
+  std::string campaign_name;  ///< empty: the CSV's campaign column, else the file's name
+};
+
+struct ImportResult {
+  std::int64_t campaign = 0;
+  std::size_t runs = 0;
+  std::string name;
+};
+
+/// Reads a tidy CSV with the columns export_csv writes (report.hpp) into a new campaign. Only
+/// labels (any column export does not define; label_<key> for a key that would clash) and at
+/// least one measured column (time_s, energy_<domain>_j, dynamic_energy_<domain>_j,
+/// metric_<name>, region_<name>_time_s, region_<name>_energy_total_j) are needed; absent columns
+/// are absent values. Without a workload column, the labels' values name the workload; without
+/// repetition, rows are counted per workload; status defaults to ok, warmup to false, estimated
+/// to false. Every malformed row is reported with its line number and nothing is imported
+/// (ImportError); the same file twice is refused.
+ImportResult import_csv(Store& store, const std::filesystem::path& csv, const ImportOptions& options = {});
 
 }  // namespace joulebench

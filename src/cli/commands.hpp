@@ -2,13 +2,17 @@
 // returns the action to run after parsing. Parsing and printing only; the work is the library's.
 #pragma once
 
-#include <functional>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "joulebench/analysis.hpp"
+#include "joulebench/campaign.hpp"
+#include "joulebench/report.hpp"
 #include "joulebench/store.hpp"
 #include "joulebench/units.hpp"
 
@@ -26,6 +30,9 @@ Command add_run(CLI::App& app);
 Command add_runs(CLI::App& app);
 Command add_export(CLI::App& app);
 Command add_merge(CLI::App& app);
+Command add_compare(CLI::App& app);
+Command add_import(CLI::App& app);
+Command add_bench(CLI::App& app);
 
 /// Which campaign of a store and which of its runs a command reads.
 struct RunSelection {
@@ -41,6 +48,34 @@ void add_selection_options(CLI::App* cmd, RunSelection& selection);
 /// The filter and campaign id a selection means in `store`; throws CLI::ValidationError.
 RunFilter run_filter(const RunSelection& selection);
 std::int64_t selected_campaign(const Store& store, const RunSelection& selection);
+
+/// Runs (or resumes) a campaign with a progress display on standard error; the first Ctrl-C
+/// finishes the current run and stops, a second kills it. Throws what run_campaign throws.
+CampaignResult run_with_progress(const CampaignPlan& plan, Store& store, CampaignOptions options);
+
+/// The options of a comparison, as `compare` and `bench` take them.
+struct CompareArguments {
+  std::string group_by;  ///< comma-separated; "" and not given: model,phase where those labels exist
+  bool group_by_given = false;
+  std::string between = "framework";
+  std::vector<std::string> metrics;
+  std::string test = "mwu";
+  double alpha = 0.05;
+  std::string correction = "holm";
+  std::string thresholds = "standard";
+  std::string ratio = "mean";
+  std::string interval = "bca";
+  double confidence = 0.95;
+  std::size_t resamples = 5000;
+  std::uint64_t seed = 42;
+  std::string format = "table";
+  std::string output;
+};
+void add_compare_options(CLI::App* cmd, CompareArguments& args);
+/// The library's options from the arguments; the runs decide the default grouping.
+CompareOptions compare_options(const CompareArguments& args, std::span<const RunRecord> runs);
+/// Compares and writes the report to standard output or --output.
+void print_comparison(const CompareArguments& args, std::span<const RunRecord> runs);
 
 /// Parses a duration option, turning the library's message into a CLI11 validation error.
 Seconds duration_option(const std::string& option, const std::string& text);

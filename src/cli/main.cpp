@@ -71,6 +71,9 @@ int main(int argc, char** argv) {
       joulebench::cli::add_runs(app),
       joulebench::cli::add_export(app),
       joulebench::cli::add_merge(app),
+      joulebench::cli::add_compare(app),
+      joulebench::cli::add_import(app),
+      joulebench::cli::add_bench(app),
   };
 
   try {

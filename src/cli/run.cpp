@@ -227,23 +227,13 @@ int run_command(const RunArguments& args) {
       args.db.empty() ? std::filesystem::path(std::filesystem::path(args.plan).stem().string() + ".db") : std::filesystem::path(args.db);
   if (args.dry_run) return dry_run(plan, shard, db);
 
-  SensorSet sensors = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel::from_environment(), {}});
   Store store(db);
-  ProgressPrinter progress;
   CampaignOptions options;
   options.shard = shard;
   options.start_new = args.start_new;
-  options.observer = &progress;
-  options.stop = &stop_requests;
-  struct sigaction action{};
-  action.sa_handler = on_interrupt;
-  ::sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, nullptr);
-  ::sigaction(SIGTERM, &action, nullptr);
-
   CampaignResult result;
   try {
-    result = run_campaign(plan, store, sensors, options);
+    result = run_with_progress(plan, store, options);
   } catch (const CampaignConflict& e) {
     std::fprintf(stderr, "joulebench: %s\n", e.what());
     return 1;
@@ -257,6 +247,19 @@ int run_command(const RunArguments& args) {
 }
 
 }  // namespace
+
+CampaignResult run_with_progress(const CampaignPlan& plan, Store& store, CampaignOptions options) {
+  SensorSet sensors = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel::from_environment(), {}});
+  ProgressPrinter progress;
+  options.observer = &progress;
+  options.stop = &stop_requests;
+  struct sigaction action{};
+  action.sa_handler = on_interrupt;
+  ::sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  return run_campaign(plan, store, sensors, options);
+}
 
 Command add_run(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Run (or resume) a campaign described by a plan file");

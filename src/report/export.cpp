@@ -16,10 +16,13 @@
 
 #include "joulebench/report.hpp"
 #include "joulebench/store.hpp"
+#include "report/csv.hpp"
 
 namespace joulebench {
 
 namespace {
+
+using report_detail::csv_field;
 
 /// One cell: missing, text, a real, an integer or a flag.
 using Cell = std::variant<std::monostate, std::string, double, std::int64_t, bool>;
@@ -184,18 +187,6 @@ Table build_table(const Store& store, std::int64_t campaign, const RunFilter& fi
     table.rows.push_back(std::move(row));
   }
   return table;
-}
-
-/// RFC 4180: a field with a comma, a double quote or a line break is quoted, quotes doubled.
-std::string csv_field(std::string_view text) {
-  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
 }
 
 std::string csv_cell(const Cell& cell) {

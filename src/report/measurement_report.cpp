@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "joulebench/report.hpp"
+#include "report/csv.hpp"
 
 namespace joulebench {
 
@@ -43,13 +44,6 @@ nlohmann::json figure_json(const EnergyFigure& f) {
   }
   if (f.attributed_energy) j["attributed_energy_j"] = f.attributed_energy->value;
   return j;
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 }  // namespace
@@ -185,7 +179,7 @@ std::string measurement_json(const Measurement& m) {
 std::string measurement_csv(const Measurement& m) {
   const auto& p = m.process;
   std::vector<std::pair<std::string, std::string>> columns = {
-      {"command", csv_field(joined_command(m.command))},
+      {"command", report_detail::csv_field(joined_command(m.command))},
       {"status", p.status.signaled ? "signaled" : "exited"},
       {"exit_code", p.status.signaled ? "" : std::to_string(p.status.code)},
       {"signal", p.status.signaled ? std::to_string(p.status.signal) : ""},

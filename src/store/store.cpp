@@ -339,17 +339,20 @@ std::vector<IdleRecord> Store::idle_baselines(std::int64_t campaign) const {
 }
 
 void Store::record_run(std::int64_t campaign, const RunRecord& run) {
+  record_runs(campaign, std::span<const RunRecord>(&run, 1));
+}
+
+void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) {
   Db& db = impl_->db;
+  const RunRecord* current = nullptr;
   try {
     // Encoded before the transaction: the write lock is held only for the writes.
-    std::vector<std::uint8_t> timeline;
-    const bool has_timeline = !run.timeline.channels.empty() || !run.timeline.time_s.empty();
-    std::string channels;
-    if (has_timeline) {
-      timeline = store_detail::encode_timeline(run.timeline);
-      channels = store_detail::channels_to_text(run.timeline.channels);
+    std::vector<std::optional<std::vector<std::uint8_t>>> timelines(runs.size());
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      if (!runs[i].timeline.channels.empty() || !runs[i].timeline.time_s.empty()) {
+        timelines[i] = store_detail::encode_timeline(runs[i].timeline);
+      }
     }
-    const std::int64_t index = to_db(run.index);
 
     Transaction tx(db);
     std::int64_t shard_index = 0;
@@ -359,86 +362,94 @@ void Store::record_run(std::int64_t campaign, const RunRecord& run) {
       if (!st.step()) db.fail_plain("no such campaign");
       shard_index = st.integer(0);
     }
-    {
-      auto st = db.prepare("SELECT 1 FROM runs WHERE campaign_id = ?1 AND run_index = ?2");
-      st.bind(1, campaign).bind(2, index);
-      if (st.step()) db.fail_plain("it is already recorded (a run is never stored twice)");
-    }
-    {
-      auto st = db.prepare(
-          "INSERT INTO runs (campaign_id, run_index, shard_index, workload, repetition, warmup, status, exit_code, "
-          "signal, reason, started_unix_s, time_s, user_cpu_s, system_cpu_s, max_rss_kib, idle_baseline_id, "
-          "cooldown_s, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
-          "malformed_events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-          "?18, ?19, ?20, ?21, ?22, ?23, ?24)");
-      st.bind(1, campaign)
-          .bind(2, index)
-          .bind(3, shard_index)
-          .bind(4, run.workload)
-          .bind(5, run.repetition)
-          .bind(6, run.warmup)
-          .bind(7, run_status_name(run.status))
-          .bind(8, run.exit_code)
-          .bind(9, run.signal)
-          .bind(10, run.reason)
-          .bind(11, run.started_unix_s)
-          .bind(12, run.time_s)
-          .bind(13, run.user_cpu_s)
-          .bind(14, run.system_cpu_s)
-          .bind(15, run.max_rss_kib)
-          .bind(16, run.idle_baseline)
-          .bind(17, run.cooldown_s)
-          .bind(18, run.stdout_log.path)
-          .bind(19, bits_of(run.stdout_log.bytes))
-          .bind(20, bits_of(run.stdout_log.dropped))
-          .bind(21, run.stderr_log.path)
-          .bind(22, bits_of(run.stderr_log.bytes))
-          .bind(23, bits_of(run.stderr_log.dropped))
-          .bind(24, to_db(run.malformed_events));
-      st.run();
-    }
-    const std::int64_t run_id = db.last_insert_id();
-    insert_key_values(db, "INSERT INTO run_labels (run_id, position, key, value) VALUES (?1, ?2, ?3, ?4)", run_id,
-                      run.labels);
-    insert_energy(db,
-                  "INSERT INTO run_energy (run_id, position, domain, energy_j, source, method, estimated, complete, "
-                  "unmeasured_s, dynamic_energy_j) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                  run_id, run.energy);
-    if (!run.regions.empty()) {
-      std::int64_t position = 0;
-      for (const auto& region : run.regions) {
-        {
-          auto st = db.prepare("INSERT INTO regions (run_id, position, name, start_s, end_s) VALUES (?1, ?2, ?3, ?4, ?5)");
-          st.bind(1, run_id).bind(2, position++).bind(3, region.name).bind(4, region.start_s).bind(5, region.end_s);
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      const RunRecord& run = runs[i];
+      current = &run;
+      const std::int64_t index = to_db(run.index);
+      const bool has_timeline = timelines[i].has_value();
+      const std::string channels = has_timeline ? store_detail::channels_to_text(run.timeline.channels) : std::string();
+      {
+        auto st = db.prepare("SELECT 1 FROM runs WHERE campaign_id = ?1 AND run_index = ?2");
+        st.bind(1, campaign).bind(2, index);
+        if (st.step()) db.fail_plain("it is already recorded (a run is never stored twice)");
+      }
+      {
+        auto st = db.prepare(
+            "INSERT INTO runs (campaign_id, run_index, shard_index, workload, repetition, warmup, status, exit_code, "
+            "signal, reason, started_unix_s, time_s, user_cpu_s, system_cpu_s, max_rss_kib, idle_baseline_id, "
+            "cooldown_s, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
+            "malformed_events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+            "?18, ?19, ?20, ?21, ?22, ?23, ?24)");
+        st.bind(1, campaign)
+            .bind(2, index)
+            .bind(3, shard_index)
+            .bind(4, run.workload)
+            .bind(5, run.repetition)
+            .bind(6, run.warmup)
+            .bind(7, run_status_name(run.status))
+            .bind(8, run.exit_code)
+            .bind(9, run.signal)
+            .bind(10, run.reason)
+            .bind(11, run.started_unix_s)
+            .bind(12, run.time_s)
+            .bind(13, run.user_cpu_s)
+            .bind(14, run.system_cpu_s)
+            .bind(15, run.max_rss_kib)
+            .bind(16, run.idle_baseline)
+            .bind(17, run.cooldown_s)
+            .bind(18, run.stdout_log.path)
+            .bind(19, bits_of(run.stdout_log.bytes))
+            .bind(20, bits_of(run.stdout_log.dropped))
+            .bind(21, run.stderr_log.path)
+            .bind(22, bits_of(run.stderr_log.bytes))
+            .bind(23, bits_of(run.stderr_log.dropped))
+            .bind(24, to_db(run.malformed_events));
+        st.run();
+      }
+      const std::int64_t run_id = db.last_insert_id();
+      insert_key_values(db, "INSERT INTO run_labels (run_id, position, key, value) VALUES (?1, ?2, ?3, ?4)", run_id,
+                        run.labels);
+      insert_energy(db,
+                    "INSERT INTO run_energy (run_id, position, domain, energy_j, source, method, estimated, complete, "
+                    "unmeasured_s, dynamic_energy_j) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    run_id, run.energy);
+      if (!run.regions.empty()) {
+        std::int64_t position = 0;
+        for (const auto& region : run.regions) {
+          {
+            auto st = db.prepare("INSERT INTO regions (run_id, position, name, start_s, end_s) VALUES (?1, ?2, ?3, ?4, ?5)");
+            st.bind(1, run_id).bind(2, position++).bind(3, region.name).bind(4, region.start_s).bind(5, region.end_s);
+            st.run();
+          }
+          insert_energy(db,
+                        "INSERT INTO region_energy (region_id, position, domain, energy_j, source, method, estimated, "
+                        "complete, unmeasured_s, dynamic_energy_j) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        db.last_insert_id(), region.energy);
+        }
+      }
+      if (!run.metrics.empty()) {
+        auto st = db.prepare(
+            "INSERT INTO metrics (run_id, position, name, value, unit, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        std::int64_t position = 0;
+        for (const auto& m : run.metrics) {
+          st.bind(1, run_id).bind(2, position++).bind(3, m.name).bind(4, m.value).bind(5, m.unit).bind(6, m.origin);
           st.run();
         }
-        insert_energy(db,
-                      "INSERT INTO region_energy (region_id, position, domain, energy_j, source, method, estimated, "
-                      "complete, unmeasured_s, dynamic_energy_j) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                      db.last_insert_id(), region.energy);
       }
-    }
-    if (!run.metrics.empty()) {
-      auto st = db.prepare(
-          "INSERT INTO metrics (run_id, position, name, value, unit, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-      std::int64_t position = 0;
-      for (const auto& m : run.metrics) {
-        st.bind(1, run_id).bind(2, position++).bind(3, m.name).bind(4, m.value).bind(5, m.unit).bind(6, m.origin);
+      insert_key_values(db, "INSERT INTO run_metadata (run_id, position, key, value) VALUES (?1, ?2, ?3, ?4)", run_id,
+                        run.metadata);
+      if (has_timeline) {
+        auto st = db.prepare("INSERT INTO timelines (run_id, encoding, channels, samples, data) VALUES (?1, 1, ?2, ?3, ?4)");
+        st.bind(1, run_id).bind(2, channels).bind(3, to_db(run.timeline.time_s.size()));
+        st.bind_blob(4, timelines[i]->data(), timelines[i]->size());
         st.run();
       }
     }
-    insert_key_values(db, "INSERT INTO run_metadata (run_id, position, key, value) VALUES (?1, ?2, ?3, ?4)", run_id,
-                      run.metadata);
-    if (has_timeline) {
-      auto st = db.prepare("INSERT INTO timelines (run_id, encoding, channels, samples, data) VALUES (?1, 1, ?2, ?3, ?4)");
-      st.bind(1, run_id).bind(2, channels).bind(3, to_db(run.timeline.time_s.size()));
-      st.bind_blob(4, timeline.data(), timeline.size());
-      st.run();
-    }
     tx.commit();
   } catch (...) {
-    store_detail::rethrow_with_context(db.file(),
-                                       fmt::format("cannot record run {} of campaign {}", run.index, campaign));
+    store_detail::rethrow_with_context(
+        db.file(), current ? fmt::format("cannot record run {} of campaign {}", current->index, campaign)
+                           : fmt::format("cannot record runs of campaign {}", campaign));
   }
 }
 

@@ -1,0 +1,161 @@
+// Analysis: the study's question asked of a store's runs. Runs are grouped (by model and phase,
+// say), the sides being contrasted (the frameworks) are compared metric by metric with a
+// significance test, an effect size, a bootstrap interval for the ratio and a correction for
+// multiple comparisons, and each comparison ends in a one-line verdict. Nothing is printed here:
+// report.hpp turns a ComparisonTable into terminal, Markdown, CSV, JSON or LaTeX text.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "joulebench/plan.hpp"
+#include "joulebench/stats.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench {
+
+/// Whether less is better (time, energy) or the direction is the workload's (accuracy, throughput).
+enum class MetricKind : std::uint8_t { cost, quality };
+
+/// A quantity measured in every run that can be compared, named as `joulebench export` names its
+/// column: time_s, energy_<domain>_j, dynamic_energy_<domain>_j, region_<name>_time_s,
+/// region_<name>_energy_total_j, metric_<name>.
+struct MetricColumn {
+  std::string name;
+  std::string description;  ///< for sentences: "time", "CPU energy", "idle-adjusted total energy", "accuracy"
+  std::string unit;         ///< "s", "J", or the workload's own unit
+  MetricKind kind = MetricKind::cost;
+};
+
+/// One value of one run: absent (not reported, a run that did not start) or measured; an energy
+/// figure with unmeasured intervals is kept apart as incomplete (a lower bound, not comparable).
+struct MetricCell {
+  double value = 0;
+  bool present = false;
+  bool incomplete = false;
+  bool estimated = false;
+};
+
+/// Every comparable metric of every run, in columns (built once; compare reads only this).
+struct MetricTable {
+  std::vector<MetricColumn> columns;
+  std::vector<std::vector<MetricCell>> cells;  ///< [column][run]
+};
+MetricTable metric_table(std::span<const RunRecord> runs);
+
+/// Which metrics a selector names: an exact column name, or a family: "time" (time_s), "energy"
+/// (energy_<each domain>_j and energy_total_j), "dynamic" (dynamic_energy_*), "regions"
+/// (region_*), "metrics" (metric_*). Empty selectors: time, energy, dynamic_energy_total_j,
+/// regions, metrics. Throws std::invalid_argument naming an unknown selector and what exists.
+std::vector<std::size_t> select_metrics(const MetricTable& table, std::span<const std::string> selectors);
+
+enum class TestChoice : std::uint8_t {
+  mann_whitney,  ///< the rank-sum test (the default: no normality assumed, as the study)
+  welch,         ///< Welch's t-test
+  automatic,     ///< Welch when Shapiro-Wilk rejects normality on neither side at alpha, else Mann-Whitney
+};
+
+struct CompareOptions {
+  std::vector<std::string> group_by;   ///< label keys ("workload" also works); empty: one group
+  std::string between = "framework";   ///< the label whose values are contrasted
+  std::vector<std::string> metrics;    ///< selectors (select_metrics)
+  TestChoice test = TestChoice::mann_whitney;
+  double alpha = 0.05;
+  stats::Correction correction = stats::Correction::holm;
+  stats::EffectThresholds a12_thresholds = stats::kA12Standard;
+  bool study_thresholds = false;  ///< for the table's legend: a12_thresholds are the study's
+  /// The ratio's interval. Each comparison's seed is derived from this seed and the comparison's
+  /// group, metric and sides, so adding a group never changes another's interval.
+  stats::BootstrapOptions bootstrap{stats::RatioOf::mean, stats::BootstrapMethod::bca, 0.95, 5000, 42};
+  /// The label the win summary is split by (the study's "per phase"); absent or not a label: one scope.
+  std::string summary_by = "phase";
+  std::size_t threads = 0;  ///< 0: one per core
+};
+
+/// One side of a comparison in one group for one metric.
+struct SideSummary {
+  std::string name;  ///< the value of the `between` label
+  std::vector<double> values;
+  stats::StatResult<stats::Descriptive> descriptive = stats::StatResult<stats::Descriptive>::unavailable("no runs");
+  std::size_t warmup_excluded = 0;
+  std::size_t failed_excluded = 0;  ///< status other than ok
+  std::size_t missing = 0;          ///< ok runs that do not have this metric
+  std::size_t incomplete = 0;       ///< ok runs whose energy figure has unmeasured intervals
+  bool estimated = false;           ///< some value is a model estimate, not a measurement
+};
+
+/// Two sides compared on one metric in one group.
+struct PairComparison {
+  KeyValues group;  ///< group_by key = value
+  std::size_t metric = 0;  ///< into ComparisonTable::metrics
+  SideSummary first;   ///< the sides in name order
+  SideSummary second;
+  std::string test;    ///< "Mann-Whitney U (exact)", "Mann-Whitney U (normal approximation)", "Welch's t"
+  stats::StatResult<double> p_value = stats::StatResult<double>::unavailable("not tested");
+  std::optional<double> p_adjusted;  ///< over every pairwise p-value of the table
+  /// 0: `first` has the higher mean, 1: `second`; absent when the means are equal or unknown.
+  std::optional<int> higher;
+  /// A12 and Cliff's delta of the higher side against the lower (A12 > 0.5: the higher side's runs
+  /// tend to be higher, as the means say).
+  stats::StatResult<stats::EffectSize> a12 = stats::StatResult<stats::EffectSize>::unavailable("not computed");
+  stats::StatResult<stats::EffectSize> cliffs_delta = stats::StatResult<stats::EffectSize>::unavailable("not computed");
+  /// higher / lower, with its bootstrap interval.
+  stats::StatResult<stats::RatioInterval> ratio = stats::StatResult<stats::RatioInterval>::unavailable("not computed");
+  bool significant = false;  ///< p_adjusted < alpha
+  /// The one-line answer, e.g. "pytorch uses 1.50x [1.41, 1.60] less CPU energy than tensorflow;
+  /// p = 0.0002 (Holm); A12 = 1.00, large".
+  std::string verdict;
+};
+
+/// Three or more sides in one group on one metric: Kruskal-Wallis before the pairwise tests.
+struct OmnibusTest {
+  KeyValues group;
+  std::size_t metric = 0;
+  std::vector<std::string> sides;
+  stats::StatResult<stats::KruskalWallisResult> kruskal_wallis =
+      stats::StatResult<stats::KruskalWallisResult>::unavailable("not tested");
+  std::optional<double> p_adjusted;  ///< over the table's omnibus tests
+};
+
+/// How often a side won, over cost metrics only (time and energy): significantly cheaper, and
+/// significantly cheaper with a large effect.
+struct WinCount {
+  std::string scope;  ///< the summary_by label's value, or "all"
+  std::string side;
+  std::size_t comparisons = 0;
+  std::size_t significant_wins = 0;
+  std::size_t large_wins = 0;
+};
+
+struct ComparisonTable {
+  CompareOptions options;
+  std::vector<MetricColumn> metrics;  ///< those compared
+  std::vector<bool> metric_estimated;  ///< per metric: some value compared is an estimate
+  std::vector<std::string> sides;     ///< every value of `between` seen, in name order
+  std::vector<PairComparison> pairs;
+  std::vector<OmnibusTest> omnibus;
+  std::vector<WinCount> wins;
+  std::size_t runs = 0;             ///< runs read
+  std::size_t warmup_excluded = 0;  ///< over the whole table
+  std::size_t failed_excluded = 0;
+  std::size_t without_side = 0;     ///< runs that lack the `between` label (not compared)
+  std::vector<std::string> notes;   ///< things a reader must know (estimates, runs without the label...)
+};
+
+/// Compares the runs. Throws std::invalid_argument for options that cannot work (an unknown
+/// metric selector, alpha outside (0, 1)); degenerate data never throws: it gives reasons.
+ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptions& options);
+
+/// Numbers as tables and verdicts write them: `significant` significant digits, no exponent for
+/// everyday magnitudes ("1.23", "0.0123", "1230").
+std::string format_number(double value, int significant = 3);
+/// "0.0123", "0.43", "< 0.0001".
+std::string format_p_value(double p);
+/// "1.50x [1.41, 1.60]".
+std::string format_ratio(const stats::RatioInterval& ratio);
+
+}  // namespace joulebench

@@ -1,0 +1,357 @@
+// compare_runs: groups, sides, tests, effect sizes, intervals, correction, verdicts.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "joulebench/analysis.hpp"
+
+namespace joulebench {
+
+namespace {
+
+std::string label_of(const RunRecord& run, const std::string& key) {
+  if (key == "workload") return run.workload;
+  for (const auto& [k, v] : run.labels) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+bool has_label(const RunRecord& run, const std::string& key) {
+  if (key == "workload") return true;
+  return std::any_of(run.labels.begin(), run.labels.end(), [&](const auto& kv) { return kv.first == key; });
+}
+
+/// A seed for one comparison that depends only on what is compared, never on what else is.
+std::uint64_t comparison_seed(std::uint64_t base, const KeyValues& group, const std::string& metric,
+                              const std::string& first, const std::string& second) {
+  std::string identity = metric + '\x1f' + first + '\x1f' + second;
+  for (const auto& [k, v] : group) identity += '\x1f' + k + '=' + v;
+  const std::string hash = plan_hash(identity);  // "fnv1a64:<16 hex digits>"
+  return base ^ std::stoull(hash.substr(hash.find(':') + 1), nullptr, 16);
+}
+
+/// Group values -> side name -> indices of the runs that count (measured, ok, not warm-up).
+struct Grouping {
+  std::map<std::vector<std::string>, std::map<std::string, std::vector<std::size_t>>> groups;
+  /// Excluded runs per group and side: warm-ups, then failures.
+  std::map<std::vector<std::string>, std::map<std::string, std::pair<std::size_t, std::size_t>>> excluded;
+};
+
+SideSummary summarise_side(const std::string& name, const std::vector<std::size_t>& runs,
+                           const std::vector<MetricCell>& cells, std::pair<std::size_t, std::size_t> excluded) {
+  SideSummary side;
+  side.name = name;
+  side.warmup_excluded = excluded.first;
+  side.failed_excluded = excluded.second;
+  for (std::size_t r : runs) {
+    const MetricCell& cell = cells[r];
+    if (cell.incomplete) {
+      ++side.incomplete;
+    } else if (!cell.present) {
+      ++side.missing;
+    } else {
+      side.values.push_back(cell.value);
+      side.estimated = side.estimated || cell.estimated;
+    }
+  }
+  side.descriptive = stats::describe(side.values);
+  return side;
+}
+
+/// The smallest two-sided p-value the exact rank-sum test can give with these sample sizes:
+/// 2 / C(n1 + n2, n1). Below alpha nothing can be significant, whatever the data.
+double smallest_exact_p(std::size_t n1, std::size_t n2) {
+  double combinations = 1;
+  for (std::size_t i = 1; i <= n1; ++i) combinations = combinations * static_cast<double>(n2 + i) / static_cast<double>(i);
+  return std::min(1.0, 2.0 / combinations);
+}
+
+void run_test(PairComparison& pair, const CompareOptions& options) {
+  const auto& x = pair.first.values;
+  const auto& y = pair.second.values;
+  bool welch = options.test == TestChoice::welch;
+  std::string choice;
+  if (options.test == TestChoice::automatic) {
+    const auto sx = stats::shapiro_wilk(x);
+    const auto sy = stats::shapiro_wilk(y);
+    welch = sx && sy && sx->p_value > options.alpha && sy->p_value > options.alpha;
+    choice = welch ? " (both sides pass Shapiro-Wilk)" : " (normality rejected or untestable)";
+  }
+  if (welch) {
+    pair.test = "Welch's t" + choice;
+    const auto result = stats::welch_t_test(x, y);
+    pair.p_value = result ? stats::StatResult<double>(result->p_value)
+                          : stats::StatResult<double>::unavailable(result.reason());
+    return;
+  }
+  const auto result = stats::mann_whitney(x, y);
+  if (!result) {
+    pair.test = "Mann-Whitney U" + choice;
+    pair.p_value = stats::StatResult<double>::unavailable(result.reason());
+    return;
+  }
+  pair.test = fmt::format("Mann-Whitney U ({}){}",
+                          result->method == stats::MannWhitneyMethod::exact ? "exact" : "normal approximation", choice);
+  pair.p_value = result->p_value;
+}
+
+void compute_pair(PairComparison& pair, const CompareOptions& options, const std::string& metric_name) {
+  const auto& first = pair.first;
+  const auto& second = pair.second;
+  if (first.values.size() < 2 || second.values.size() < 2) {
+    const auto& small = first.values.size() < 2 ? first : second;
+    const std::string reason =
+        fmt::format("n = {} for {}: at least 2 runs per side are needed", small.values.size(), small.name);
+    pair.p_value = stats::StatResult<double>::unavailable(reason);
+    pair.ratio = stats::StatResult<stats::RatioInterval>::unavailable(reason);
+    pair.a12 = stats::StatResult<stats::EffectSize>::unavailable(reason);
+    pair.cliffs_delta = stats::StatResult<stats::EffectSize>::unavailable(reason);
+    pair.test = "none";
+    return;
+  }
+  run_test(pair, options);
+  const double m1 = first.descriptive->mean;
+  const double m2 = second.descriptive->mean;
+  if (m1 != m2) pair.higher = m1 > m2 ? 0 : 1;
+  const auto& high = pair.higher.value_or(0) == 0 ? first.values : second.values;
+  const auto& low = pair.higher.value_or(0) == 0 ? second.values : first.values;
+  pair.a12 = stats::vargha_delaney_a12(high, low, options.a12_thresholds);
+  pair.cliffs_delta = stats::cliffs_delta(high, low);
+  stats::BootstrapOptions bootstrap = options.bootstrap;
+  bootstrap.seed = comparison_seed(options.bootstrap.seed, pair.group, metric_name, first.name, second.name);
+  pair.ratio = stats::bootstrap_ratio(high, low, bootstrap);
+}
+
+/// Runs `work(i)` for i in [0, n) on `threads` threads; each i is independent.
+template <class Work>
+void parallel_for(std::size_t n, std::size_t threads, Work work) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = std::min(threads, n);
+  std::atomic<std::size_t> next{0};
+  const auto loop = [&] {
+    for (std::size_t i = next++; i < n; i = next++) work(i);
+  };
+  std::vector<std::jthread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(loop);
+  loop();
+}
+
+std::string correction_label(stats::Correction c) {
+  switch (c) {
+    case stats::Correction::holm: return "Holm";
+    case stats::Correction::bonferroni: return "Bonferroni";
+    case stats::Correction::none: return "uncorrected";
+  }
+  return {};
+}
+
+std::string p_phrase(double p) {
+  const std::string text = format_p_value(p);
+  return text.starts_with("<") ? "p " + text : "p = " + text;
+}
+
+/// The one-line answer. Cost metrics say who needs less; quality metrics say who has more.
+std::string verdict(const PairComparison& pair, const MetricColumn& metric, bool estimated,
+                    const CompareOptions& options) {
+  const std::string what = metric.description + (estimated ? " (estimated)" : "");
+  if (!pair.p_value) {
+    return fmt::format("cannot compare {} and {} on {}: {}", pair.first.name, pair.second.name, what,
+                       pair.p_value.reason());
+  }
+  const std::string evidence =
+      fmt::format("{} ({}); {}", p_phrase(pair.p_adjusted.value_or(*pair.p_value)), correction_label(options.correction),
+                  pair.a12 ? fmt::format("A12 = {:.2f}, {}", pair.a12->value, stats::effect_magnitude_name(pair.a12->magnitude))
+                           : "A12 unavailable: " + pair.a12.reason());
+  if (!pair.higher) {
+    return fmt::format("{} and {} have the same mean {}; {}", pair.first.name, pair.second.name, what, evidence);
+  }
+  const SideSummary& high = *pair.higher == 0 ? pair.first : pair.second;
+  const SideSummary& low = *pair.higher == 0 ? pair.second : pair.first;
+  const std::string ratio = pair.ratio ? format_ratio(*pair.ratio) : "(no ratio: " + pair.ratio.reason() + ")";
+  if (!pair.significant) {
+    return fmt::format("no significant difference in {} between {} and {} ({} / {} = {}); {}", what, pair.first.name,
+                       pair.second.name, high.name, low.name, ratio, evidence);
+  }
+  if (metric.kind == MetricKind::quality) {
+    return fmt::format("{} has {} higher {} than {}; {}", high.name, ratio, what, low.name, evidence);
+  }
+  const char* verb = metric.unit == "s" ? "takes" : "uses";
+  return fmt::format("{} {} {} less {} than {}; {}", low.name, verb, ratio, what, high.name, evidence);
+}
+
+std::string group_scope(const KeyValues& group, const std::string& key) {
+  for (const auto& [k, v] : group) {
+    if (k == key) return v;
+  }
+  return "all";
+}
+
+}  // namespace
+
+ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptions& options) {
+  if (!(options.alpha > 0 && options.alpha < 1)) throw std::invalid_argument("alpha must lie strictly between 0 and 1");
+  if (options.between.empty()) throw std::invalid_argument("--between needs a label name (framework, say)");
+  if (std::find(options.group_by.begin(), options.group_by.end(), options.between) != options.group_by.end()) {
+    throw std::invalid_argument(fmt::format("'{}' cannot both group and be compared", options.between));
+  }
+
+  ComparisonTable table;
+  table.options = options;
+  table.runs = runs.size();
+  const MetricTable metrics = metric_table(runs);
+  const std::vector<std::size_t> selected = select_metrics(metrics, options.metrics);
+  for (std::size_t m : selected) table.metrics.push_back(metrics.columns[m]);
+  table.metric_estimated.assign(selected.size(), false);
+
+  Grouping grouping;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const RunRecord& run = runs[r];
+    if (!has_label(run, options.between)) {
+      ++table.without_side;
+      continue;
+    }
+    std::vector<std::string> key;
+    for (const auto& g : options.group_by) key.push_back(label_of(run, g));
+    const std::string side = label_of(run, options.between);
+    auto& sides = grouping.groups[key];
+    auto& excluded = grouping.excluded[key][side];
+    sides[side];  // a side whose runs all failed still shows, with n = 0
+    if (run.warmup) {
+      ++excluded.first;
+      ++table.warmup_excluded;
+    } else if (run.status != RunStatus::ok) {
+      ++excluded.second;
+      ++table.failed_excluded;
+    } else {
+      sides[side].push_back(r);
+    }
+    if (std::find(table.sides.begin(), table.sides.end(), side) == table.sides.end()) table.sides.push_back(side);
+  }
+  std::sort(table.sides.begin(), table.sides.end());
+
+  for (const auto& [key, sides] : grouping.groups) {
+    KeyValues group;
+    for (std::size_t i = 0; i < key.size(); ++i) group.emplace_back(options.group_by[i], key[i]);
+    const auto& excluded = grouping.excluded.at(key);
+    for (std::size_t m = 0; m < selected.size(); ++m) {
+      const auto& cells = metrics.cells[selected[m]];
+      std::vector<SideSummary> summaries;
+      for (const auto& [name, indices] : sides) summaries.push_back(summarise_side(name, indices, cells, excluded.at(name)));
+      const std::size_t with_values = static_cast<std::size_t>(std::count_if(
+          summaries.begin(), summaries.end(), [](const SideSummary& s) { return !s.values.empty(); }));
+      // A metric nobody in this group reported (a region only one framework has) is left out.
+      if (with_values == 0) continue;
+      for (const auto& s : summaries) table.metric_estimated[m] = table.metric_estimated[m] || s.estimated;
+      if (summaries.size() >= 3) {
+        OmnibusTest omnibus;
+        omnibus.group = group;
+        omnibus.metric = m;
+        std::vector<std::vector<double>> samples;
+        for (const auto& s : summaries) {
+          omnibus.sides.push_back(s.name);
+          samples.push_back(s.values);
+        }
+        omnibus.kruskal_wallis = stats::kruskal_wallis(samples);
+        table.omnibus.push_back(std::move(omnibus));
+      }
+      for (std::size_t i = 0; i < summaries.size(); ++i) {
+        for (std::size_t j = i + 1; j < summaries.size(); ++j) {
+          PairComparison pair;
+          pair.group = group;
+          pair.metric = m;
+          pair.first = summaries[i];
+          pair.second = summaries[j];
+          table.pairs.push_back(std::move(pair));
+        }
+      }
+    }
+  }
+
+  // The costly part (tests and bootstrap intervals), each comparison on its own.
+  parallel_for(table.pairs.size(), options.threads, [&](std::size_t i) {
+    compute_pair(table.pairs[i], options, table.metrics[table.pairs[i].metric].name);
+  });
+
+  // Multiple testing: every pairwise p-value of the table is one family; the omnibus tests another.
+  {
+    std::vector<double> p;
+    std::vector<std::size_t> owner;
+    for (std::size_t i = 0; i < table.pairs.size(); ++i) {
+      if (table.pairs[i].p_value) {
+        p.push_back(*table.pairs[i].p_value);
+        owner.push_back(i);
+      }
+    }
+    const auto adjusted = stats::adjust_p_values(p, options.correction);
+    for (std::size_t k = 0; k < owner.size(); ++k) {
+      auto& pair = table.pairs[owner[k]];
+      pair.p_adjusted = adjusted[k];
+      pair.significant = adjusted[k] < options.alpha && pair.higher.has_value();
+    }
+  }
+  {
+    std::vector<double> p;
+    std::vector<std::size_t> owner;
+    for (std::size_t i = 0; i < table.omnibus.size(); ++i) {
+      if (table.omnibus[i].kruskal_wallis) {
+        p.push_back(table.omnibus[i].kruskal_wallis->p_value);
+        owner.push_back(i);
+      }
+    }
+    const auto adjusted = stats::adjust_p_values(p, options.correction);
+    for (std::size_t k = 0; k < owner.size(); ++k) table.omnibus[owner[k]].p_adjusted = adjusted[k];
+  }
+
+  for (auto& pair : table.pairs) {
+    const bool estimated = pair.first.estimated || pair.second.estimated;
+    pair.verdict = verdict(pair, table.metrics[pair.metric], estimated, options);
+    if (pair.p_value && pair.test.starts_with("Mann-Whitney U (exact)")) {
+      const double floor = smallest_exact_p(pair.first.values.size(), pair.second.values.size());
+      if (floor >= options.alpha) {
+        pair.verdict += fmt::format(" (with n = {} and {}, no p-value below {} is possible)", pair.first.values.size(),
+                                    pair.second.values.size(), format_number(floor));
+      }
+    }
+  }
+
+  // Wins, over cost metrics, per scope.
+  std::map<std::pair<std::string, std::string>, WinCount> wins;
+  for (const auto& pair : table.pairs) {
+    if (table.metrics[pair.metric].kind != MetricKind::cost) continue;
+    const std::string scope = group_scope(pair.group, options.summary_by);
+    for (const auto* side : {&pair.first, &pair.second}) {
+      auto& w = wins[{scope, side->name}];
+      w.scope = scope;
+      w.side = side->name;
+      ++w.comparisons;
+    }
+    if (!pair.significant) continue;
+    const auto& lower = *pair.higher == 0 ? pair.second : pair.first;
+    auto& w = wins[{scope, lower.name}];
+    ++w.significant_wins;
+    if (pair.a12 && pair.a12->magnitude == stats::EffectMagnitude::large) ++w.large_wins;
+  }
+  for (auto& [key, w] : wins) table.wins.push_back(std::move(w));
+
+  if (std::find(table.metric_estimated.begin(), table.metric_estimated.end(), true) != table.metric_estimated.end()) {
+    table.notes.push_back(
+        "figures marked (estimated) come from a power model, not from a sensor: compare them with care");
+  }
+  if (table.without_side > 0) {
+    table.notes.push_back(fmt::format("{} run(s) have no '{}' label and are not compared", table.without_side,
+                                      options.between));
+  }
+  if (table.sides.size() < 2) {
+    table.notes.push_back(fmt::format("fewer than two values of '{}' were found: nothing to compare", options.between));
+  }
+  return table;
+}
+
+}  // namespace joulebench

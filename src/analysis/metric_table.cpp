@@ -1,0 +1,191 @@
+// The runs' comparable quantities, in columns named as `joulebench export` names them.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "joulebench/analysis.hpp"
+
+namespace joulebench {
+
+namespace {
+
+/// Domains in the order export writes them; any other follows in first-seen order.
+constexpr std::array<std::string_view, 6> kDomainOrder{"cpu", "core", "uncore", "dram", "psys", "gpu"};
+
+std::string domain_description(std::string_view domain) {
+  if (domain == "total") return "total energy";
+  if (domain == "cpu" || domain == "gpu" || domain == "dram") {
+    std::string upper(domain);
+    std::transform(upper.begin(), upper.end(), upper.begin(), [](char c) { return static_cast<char>(c - 'a' + 'A'); });
+    return upper + " energy";
+  }
+  return fmt::format("{} energy", domain);
+}
+
+/// Builds columns in a fixed family order, each family's members in first-seen order.
+class TableBuilder {
+ public:
+  explicit TableBuilder(std::size_t runs) : runs_(runs) {}
+
+  MetricCell& cell(const std::string& name, std::size_t run, const auto& make_column) {
+    auto it = index_.find(name);
+    if (it == index_.end()) {
+      it = index_.emplace(name, columns_.size()).first;
+      columns_.push_back(make_column());
+      cells_.emplace_back(runs_);
+    }
+    return cells_[it->second][run];
+  }
+
+  /// Columns ordered: time, energy by domain (known order, then others, then total), dynamic
+  /// energy likewise, regions, workload metrics.
+  MetricTable finish() && {
+    std::vector<std::size_t> order(columns_.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return rank(columns_[a].name) < rank(columns_[b].name);
+    });
+    MetricTable table;
+    for (std::size_t i : order) {
+      table.columns.push_back(std::move(columns_[i]));
+      table.cells.push_back(std::move(cells_[i]));
+    }
+    return table;
+  }
+
+ private:
+  static int rank(const std::string& name) {
+    const auto energy_rank = [](std::string_view domain, int base) {
+      if (domain == "total") return base + 9;
+      const auto known = std::find(kDomainOrder.begin(), kDomainOrder.end(), domain);
+      return known != kDomainOrder.end() ? base + static_cast<int>(known - kDomainOrder.begin()) : base + 8;
+    };
+    const std::string_view n = name;
+    if (n == "time_s") return 0;
+    if (n.starts_with("energy_")) return energy_rank(n.substr(7, n.size() - 9), 10);
+    if (n.starts_with("dynamic_energy_")) return energy_rank(n.substr(15, n.size() - 17), 20);
+    if (n.starts_with("region_")) return 30;
+    return 40;
+  }
+
+  std::size_t runs_;
+  std::unordered_map<std::string, std::size_t> index_;
+  std::vector<MetricColumn> columns_;
+  std::vector<std::vector<MetricCell>> cells_;
+};
+
+void set(MetricCell& cell, double value, bool estimated = false, bool complete = true) {
+  // A NaN (a figure the store could not keep) is as good as absent.
+  if (!std::isfinite(value)) return;
+  cell.value = value;
+  cell.present = complete;
+  cell.incomplete = !complete;
+  cell.estimated = estimated;
+}
+
+}  // namespace
+
+MetricTable metric_table(std::span<const RunRecord> runs) {
+  TableBuilder builder(runs.size());
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const RunRecord& run = runs[r];
+    // A run that never started has no measured time; its other figures are absent anyway.
+    if (run.status != RunStatus::not_run) {
+      set(builder.cell("time_s", r, [] { return MetricColumn{"time_s", "time", "s", MetricKind::cost}; }), run.time_s);
+    }
+    for (const auto& e : run.energy) {
+      const std::string description = domain_description(e.domain);
+      set(builder.cell(fmt::format("energy_{}_j", e.domain), r,
+                       [&] {
+                         return MetricColumn{fmt::format("energy_{}_j", e.domain), description, "J", MetricKind::cost};
+                       }),
+          e.energy_j, e.estimated, e.complete);
+      if (e.dynamic_energy_j) {
+        const std::string name = fmt::format("dynamic_energy_{}_j", e.domain);
+        set(builder.cell(name, r,
+                         [&] { return MetricColumn{name, "idle-adjusted " + description, "J", MetricKind::cost}; }),
+            *e.dynamic_energy_j, e.estimated, e.complete);
+      }
+    }
+    // A region entered several times counts as the sum of its visits (as export writes it).
+    struct RegionFigures {
+      double time_s = 0;
+      std::optional<double> energy_j = 0.0;  ///< absent once a visit lacks a complete total
+      bool estimated = false;
+    };
+    std::map<std::string, RegionFigures> regions;
+    for (const auto& region : run.regions) {
+      RegionFigures& figures = regions[region.name];
+      figures.time_s += region.end_s - region.start_s;
+      const auto total = std::find_if(region.energy.begin(), region.energy.end(),
+                                      [](const StoredEnergy& e) { return e.domain == "total"; });
+      if (total != region.energy.end() && std::isfinite(total->energy_j) && total->complete && figures.energy_j) {
+        *figures.energy_j += total->energy_j;
+        figures.estimated = figures.estimated || total->estimated;
+      } else {
+        figures.energy_j.reset();
+      }
+    }
+    for (const auto& [name, figures] : regions) {
+      const std::string time_name = fmt::format("region_{}_time_s", name);
+      set(builder.cell(time_name, r,
+                       [&] { return MetricColumn{time_name, fmt::format("'{}' time", name), "s", MetricKind::cost}; }),
+          figures.time_s);
+      if (!figures.energy_j) continue;
+      const std::string energy_name = fmt::format("region_{}_energy_total_j", name);
+      set(builder.cell(energy_name, r,
+                       [&] { return MetricColumn{energy_name, fmt::format("'{}' energy", name), "J", MetricKind::cost}; }),
+          *figures.energy_j, figures.estimated);
+    }
+    // A metric reported several times (per epoch, say) counts with its last value.
+    for (const auto& m : run.metrics) {
+      const std::string name = "metric_" + m.name;
+      set(builder.cell(name, r, [&] { return MetricColumn{name, m.name, m.unit, MetricKind::quality}; }), m.value);
+    }
+  }
+  return std::move(builder).finish();
+}
+
+std::vector<std::size_t> select_metrics(const MetricTable& table, std::span<const std::string> selectors) {
+  const auto family = [](std::string_view selector, std::string_view name) {
+    if (selector == "time") return name == "time_s";
+    if (selector == "energy") return name.starts_with("energy_");
+    if (selector == "dynamic") return name.starts_with("dynamic_energy_");
+    if (selector == "regions") return name.starts_with("region_");
+    if (selector == "metrics") return name.starts_with("metric_");
+    return selector == name;
+  };
+  static const std::vector<std::string> kDefault{"time", "energy", "dynamic_energy_total_j", "regions", "metrics"};
+  const bool defaults = selectors.empty();
+  const std::span<const std::string> chosen = defaults ? std::span<const std::string>(kDefault) : selectors;
+
+  std::vector<std::size_t> out;
+  for (const auto& selector : chosen) {
+    bool matched = false;
+    for (std::size_t i = 0; i < table.columns.size(); ++i) {
+      if (!family(selector, table.columns[i].name)) continue;
+      matched = true;
+      if (std::find(out.begin(), out.end(), i) == out.end()) out.push_back(i);
+    }
+    const bool is_family = selector == "time" || selector == "energy" || selector == "dynamic" ||
+                           selector == "regions" || selector == "metrics";
+    if (!matched && !defaults && !is_family) {
+      std::string known;
+      for (const auto& c : table.columns) known += (known.empty() ? "" : ", ") + c.name;
+      throw std::invalid_argument(fmt::format(
+          "no metric '{}' in these runs; use a family (time, energy, dynamic, regions, metrics) or one of: {}", selector,
+          known.empty() ? "(none)" : known));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace joulebench

@@ -1,0 +1,145 @@
+// `joulebench compare`: does one framework cost more than another, by how much, how sure are we.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+
+namespace joulebench::cli {
+
+namespace {
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+bool any_run_has(std::span<const RunRecord> runs, const std::string& key) {
+  for (const auto& run : runs) {
+    for (const auto& [k, v] : run.labels) {
+      if (k == key) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void add_compare_options(CLI::App* cmd, CompareArguments& args) {
+  cmd->add_option("--group-by", args.group_by,
+                  "labels whose values form the groups compared separately, comma-separated (default: model,phase, "
+                  "those the runs have)")
+      ->type_name("KEYS")
+      ->each([&args](const std::string&) { args.group_by_given = true; });
+  cmd->add_option("--between", args.between, "the label whose values are compared ('workload' also works)")
+      ->type_name("KEY")
+      ->capture_default_str();
+  cmd->add_option("--metrics", args.metrics,
+                  "what to compare: time, energy, dynamic, regions, metrics, or column names as export writes them "
+                  "(energy_cpu_j, metric_accuracy...); default: time, energy, dynamic_energy_total_j, regions, metrics")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->type_name("LIST");
+  cmd->add_option("--test", args.test,
+                  "mwu: Mann-Whitney U (rank-sum); welch: Welch's t; auto: Welch where Shapiro-Wilk accepts normality "
+                  "on both sides")
+      ->check(CLI::IsMember({"auto", "mwu", "welch"}))
+      ->capture_default_str();
+  cmd->add_option("--alpha", args.alpha, "significance level")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--correction", args.correction, "multiple-testing correction over the table's comparisons")
+      ->check(CLI::IsMember({"holm", "bonferroni", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--thresholds", args.thresholds,
+                  "A12 magnitude thresholds: standard (0.56/0.64/0.71) or study (0.6/0.7/0.8, for replication)")
+      ->check(CLI::IsMember({"standard", "study"}))
+      ->capture_default_str();
+  cmd->add_option("--ratio", args.ratio, "the ratio reported: of means or of medians")
+      ->check(CLI::IsMember({"mean", "median"}))
+      ->capture_default_str();
+  cmd->add_option("--interval", args.interval, "bootstrap interval: bca or percentile")
+      ->check(CLI::IsMember({"bca", "percentile"}))
+      ->capture_default_str();
+  cmd->add_option("--confidence", args.confidence, "the interval's confidence level")
+      ->check(CLI::Range(0.5, 0.9999))
+      ->capture_default_str();
+  cmd->add_option("--resamples", args.resamples, "bootstrap resamples")->check(CLI::Range(100, 1000000))->capture_default_str();
+  cmd->add_option("--seed", args.seed, "the bootstrap's seed (intervals are reproducible)")->capture_default_str();
+  cmd->add_option("--format", args.format, "table, md, csv, json or latex")
+      ->check(CLI::IsMember({"table", "md", "csv", "json", "latex"}))
+      ->capture_default_str();
+  cmd->add_option("-o,--output", args.output, "write to this file instead of standard output")->type_name("FILE");
+}
+
+CompareOptions compare_options(const CompareArguments& args, std::span<const RunRecord> runs) {
+  CompareOptions o;
+  if (args.group_by_given) {
+    o.group_by = split_commas(args.group_by);
+  } else {
+    for (const char* key : {"model", "phase"}) {
+      if (key != args.between && any_run_has(runs, key)) o.group_by.emplace_back(key);
+    }
+  }
+  o.between = args.between;
+  if (o.between != "workload" && !runs.empty() && !any_run_has(runs, o.between)) {
+    throw CLI::ValidationError("--between", fmt::format("no run has a '{}' label; try --between workload, or one of the "
+                                                        "labels the plan gives its workloads",
+                                                        o.between));
+  }
+  o.metrics = args.metrics;
+  o.test = args.test == "welch" ? TestChoice::welch : args.test == "auto" ? TestChoice::automatic : TestChoice::mann_whitney;
+  o.alpha = args.alpha;
+  o.correction = args.correction == "bonferroni" ? stats::Correction::bonferroni
+                 : args.correction == "none"     ? stats::Correction::none
+                                                 : stats::Correction::holm;
+  o.study_thresholds = args.thresholds == "study";
+  o.a12_thresholds = o.study_thresholds ? stats::kA12Study : stats::kA12Standard;
+  o.bootstrap.ratio_of = args.ratio == "median" ? stats::RatioOf::median : stats::RatioOf::mean;
+  o.bootstrap.method = args.interval == "percentile" ? stats::BootstrapMethod::percentile : stats::BootstrapMethod::bca;
+  o.bootstrap.confidence = args.confidence;
+  o.bootstrap.resamples = args.resamples;
+  o.bootstrap.seed = args.seed;
+  return o;
+}
+
+void print_comparison(const CompareArguments& args, std::span<const RunRecord> runs) {
+  ComparisonTable table;
+  try {
+    table = compare_runs(runs, compare_options(args, runs));
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError("compare", e.what());
+  }
+  const std::string text = comparison_report(table, *parse_table_format(args.format));
+  if (args.output.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return;
+  }
+  std::ofstream out(args.output);
+  out << text;
+  out.close();
+  if (!out) throw std::runtime_error(fmt::format("cannot write {}", args.output));
+}
+
+Command add_compare(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "compare", "Compare the sides of a campaign (frameworks, say) metric by metric: test, effect size, ratio, verdict");
+  auto selection = std::make_shared<RunSelection>();
+  auto args = std::make_shared<CompareArguments>();
+  add_selection_options(cmd, *selection);
+  add_compare_options(cmd, *args);
+  return {cmd, [selection, args] {
+            const Store store(selection->db);
+            const std::int64_t id = selected_campaign(store, *selection);
+            const auto runs = store.runs(id, run_filter(*selection));
+            print_comparison(*args, runs);
+            return 0;
+          }};
+}
+
+}  // namespace joulebench::cli

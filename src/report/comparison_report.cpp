@@ -1,0 +1,443 @@
+// A ComparisonTable as text for a terminal, Markdown, CSV, JSON or LaTeX.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "joulebench/report.hpp"
+#include "report/csv.hpp"
+
+namespace joulebench {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+std::string correction_title(stats::Correction c) {
+  switch (c) {
+    case stats::Correction::holm: return "Holm";
+    case stats::Correction::bonferroni: return "Bonferroni";
+    case stats::Correction::none: return "unadjusted";
+  }
+  return {};
+}
+
+std::string group_text(const KeyValues& group) {
+  if (group.empty()) return "all runs";
+  std::string out;
+  for (const auto& [k, v] : group) out += fmt::format("{}{}={}", out.empty() ? "" : " ", k, v.empty() ? "(none)" : v);
+  return out;
+}
+
+std::string metric_title(const ComparisonTable& table, std::size_t m) {
+  const auto& metric = table.metrics[m];
+  return fmt::format("{}{}{}", metric.description, metric.unit.empty() ? "" : " [" + metric.unit + "]",
+                     table.metric_estimated[m] ? " (estimated)" : "");
+}
+
+std::string mean_sd(const SideSummary& side) {
+  if (!side.descriptive) return "-";
+  const auto& d = *side.descriptive;
+  return d.sd ? fmt::format("{} ± {}", format_number(d.mean), format_number(*d.sd, 2)) : format_number(d.mean);
+}
+
+std::string median(const SideSummary& side) { return side.descriptive ? format_number(side.descriptive->median) : "-"; }
+
+std::string ratio_cell(const PairComparison& pair) {
+  if (!pair.ratio) return "-";
+  const auto& high = *pair.higher == 0 ? pair.first : pair.second;
+  return fmt::format("{} ({} higher)", format_ratio(*pair.ratio), high.name);
+}
+
+std::string p_cell(const PairComparison& pair) {
+  if (!pair.p_adjusted) return "-";
+  return format_p_value(*pair.p_adjusted) + (pair.significant ? " *" : "");
+}
+
+std::string a12_cell(const PairComparison& pair) {
+  if (!pair.a12) return "-";
+  return fmt::format("{:.2f} {}", pair.a12->value, stats::effect_magnitude_name(pair.a12->magnitude));
+}
+
+std::string excluded_text(const SideSummary& side) {
+  std::vector<std::string> parts;
+  if (side.warmup_excluded) parts.push_back(fmt::format("{} warm-up", side.warmup_excluded));
+  if (side.failed_excluded) parts.push_back(fmt::format("{} failed", side.failed_excluded));
+  if (parts.empty()) return {};
+  std::string out = "; excluded ";
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
+  return out;
+}
+
+/// Pairs grouped by (group, first, second), in table order.
+std::vector<std::vector<const PairComparison*>> blocks_of(const ComparisonTable& table) {
+  std::vector<std::vector<const PairComparison*>> blocks;
+  for (const auto& pair : table.pairs) {
+    if (blocks.empty() || blocks.back().front()->group != pair.group ||
+        blocks.back().front()->first.name != pair.first.name || blocks.back().front()->second.name != pair.second.name) {
+      blocks.emplace_back();
+    }
+    blocks.back().push_back(&pair);
+  }
+  return blocks;
+}
+
+std::string method_line(const ComparisonTable& table) {
+  const auto& o = table.options;
+  const char* test = o.test == TestChoice::welch ? "Welch's t-test"
+                     : o.test == TestChoice::automatic
+                         ? "Welch's t-test where Shapiro-Wilk accepts normality on both sides, else Mann-Whitney U"
+                         : "Mann-Whitney U (rank-sum)";
+  return fmt::format(
+      "{}, two-sided; p-values adjusted by {} over {} comparison(s); significant: adjusted p < {:g}; effect size "
+      "Vargha-Delaney A12 ({} thresholds {:g}/{:g}/{:g}); ratio = higher / lower {} with a {:g}% {} bootstrap interval "
+      "({} resamples)",
+      test, correction_title(o.correction), table.pairs.size(), o.alpha,
+      o.study_thresholds ? "the study's" : "standard", o.a12_thresholds.small, o.a12_thresholds.medium,
+      o.a12_thresholds.large,
+      o.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median", o.bootstrap.confidence * 100,
+      o.bootstrap.method == stats::BootstrapMethod::bca ? "BCa" : "percentile", o.bootstrap.resamples);
+}
+
+std::string runs_line(const ComparisonTable& table) {
+  return fmt::format("{} run(s) read; excluded: {} warm-up, {} failed or not run", table.runs, table.warmup_excluded,
+                     table.failed_excluded);
+}
+
+std::string omnibus_line(const ComparisonTable& table, const OmnibusTest& o) {
+  std::string sides;
+  for (const auto& s : o.sides) sides += (sides.empty() ? "" : ", ") + s;
+  if (!o.kruskal_wallis) {
+    return fmt::format("{}, {}: Kruskal-Wallis over {}: not tested: {}", group_text(o.group),
+                       table.metrics[o.metric].description, sides, o.kruskal_wallis.reason());
+  }
+  return fmt::format("{}, {}: Kruskal-Wallis over {}: H = {}, df = {}, p = {} ({})", group_text(o.group),
+                     table.metrics[o.metric].description, sides, format_number(o.kruskal_wallis->h),
+                     format_number(o.kruskal_wallis->df), format_p_value(o.p_adjusted.value_or(o.kruskal_wallis->p_value)),
+                     correction_title(table.options.correction));
+}
+
+// ---- text -------------------------------------------------------------------------------------
+
+/// Left-aligned columns, each as wide as its widest cell.
+std::string align(const std::vector<std::vector<std::string>>& rows, const std::string& indent) {
+  std::vector<std::size_t> width;
+  const auto display_width = [](const std::string& s) {
+    // UTF-8: count code points, not bytes ("±" is two bytes, one column).
+    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  };
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], display_width(row[i]));
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line = indent;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - display_width(row[i]) + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string wins_text(const ComparisonTable& table) {
+  if (table.wins.empty()) return {};
+  std::vector<std::vector<std::string>> rows{{"scope", "side", "cost comparisons", "significantly cheaper", "of which large"}};
+  for (const auto& w : table.wins) {
+    rows.push_back({w.scope, w.side, std::to_string(w.comparisons), std::to_string(w.significant_wins),
+                    std::to_string(w.large_wins)});
+  }
+  return align(rows, "  ");
+}
+
+std::string text_report(const ComparisonTable& table) {
+  std::string out = fmt::format("Comparing {}: {}\n", table.options.between, [&] {
+    std::string s;
+    for (const auto& side : table.sides) s += (s.empty() ? "" : ", ") + side;
+    return s.empty() ? std::string("(nothing)") : s;
+  }());
+  out += "Method: " + method_line(table) + "\n";
+  out += "Runs: " + runs_line(table) + "\n";
+  for (const auto& block : blocks_of(table)) {
+    const auto& head = *block.front();
+    out += fmt::format("\n{}: {} (n = {}{}) vs {} (n = {}{})\n", group_text(head.group), head.first.name,
+                       head.first.values.size(), excluded_text(head.first), head.second.name, head.second.values.size(),
+                       excluded_text(head.second));
+    std::vector<std::vector<std::string>> rows{{"metric", head.first.name + " mean ± sd", "median",
+                                                head.second.name + " mean ± sd", "median", "ratio [CI]",
+                                                "p (" + correction_title(table.options.correction) + ")", "A12"}};
+    for (const auto* pair : block) {
+      const auto n_note = [&](const SideSummary& side, std::size_t n) {
+        return side.values.size() == n ? std::string() : fmt::format(" (n={})", side.values.size());
+      };
+      rows.push_back({metric_title(table, pair->metric), mean_sd(pair->first) + n_note(pair->first, head.first.values.size()),
+                      median(pair->first), mean_sd(pair->second) + n_note(pair->second, head.second.values.size()),
+                      median(pair->second), pair->ratio ? format_ratio(*pair->ratio) : "-", p_cell(*pair),
+                      a12_cell(*pair)});
+    }
+    out += align(rows, "  ");
+    for (const auto* pair : block) out += "  - " + pair->verdict + "\n";
+  }
+  if (!table.omnibus.empty()) {
+    out += "\nThree or more sides (Kruskal-Wallis before the pairwise tests):\n";
+    for (const auto& o : table.omnibus) out += "  " + omnibus_line(table, o) + "\n";
+  }
+  if (!table.wins.empty()) {
+    out += fmt::format("\nSummary (cost metrics: time and energy; significant at adjusted p < {:g}):\n",
+                       table.options.alpha);
+    out += wins_text(table);
+  }
+  if (!table.notes.empty()) {
+    out += "\nNotes:\n";
+    for (const auto& n : table.notes) out += "  - " + n + "\n";
+  }
+  out += "\n* significant; ratio = higher mean / lower mean; A12 = probability that a run of the higher side is "
+         "higher than one of the lower side\n";
+  return out;
+}
+
+// ---- Markdown ---------------------------------------------------------------------------------
+
+std::string md_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string markdown_report(const ComparisonTable& table) {
+  std::string out = "Method: " + method_line(table) + ".\n\n" + runs_line(table) + ".\n\n";
+  out += "| group | metric | sides | n | mean ± sd | median | ratio (higher / lower) [CI] | test | p (" +
+         correction_title(table.options.correction) + ") | A12 |\n";
+  out += "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& pair : table.pairs) {
+    out += fmt::format("| {} | {} | {} / {} | {} / {} | {} / {} | {} / {} | {} | {} | {} | {} |\n",
+                       md_escape(group_text(pair.group)), md_escape(metric_title(table, pair.metric)),
+                       md_escape(pair.first.name), md_escape(pair.second.name), pair.first.values.size(),
+                       pair.second.values.size(), mean_sd(pair.first), mean_sd(pair.second), median(pair.first),
+                       median(pair.second), md_escape(pair.ratio && pair.higher ? ratio_cell(pair) : "-"), pair.test,
+                       p_cell(pair), a12_cell(pair));
+  }
+  out += "\n";
+  for (const auto& pair : table.pairs) out += "- " + group_text(pair.group) + ": " + md_escape(pair.verdict) + "\n";
+  if (!table.omnibus.empty()) {
+    out += "\n";
+    for (const auto& o : table.omnibus) out += "- " + omnibus_line(table, o) + "\n";
+  }
+  if (!table.wins.empty()) {
+    out += "\n| scope | side | cost comparisons | significantly cheaper | of which large |\n|---|---|---|---|---|\n";
+    for (const auto& w : table.wins) {
+      out += fmt::format("| {} | {} | {} | {} | {} |\n", md_escape(w.scope), md_escape(w.side), w.comparisons,
+                         w.significant_wins, w.large_wins);
+    }
+  }
+  for (const auto& n : table.notes) out += "\n> " + n + "\n";
+  return out;
+}
+
+// ---- CSV and JSON -------------------------------------------------------------------------------
+
+/// The facts of one comparison, flat, unrounded: the CSV's columns and the JSON's keys.
+ordered_json pair_json(const ComparisonTable& table, const PairComparison& pair) {
+  const auto optional_number = [](const std::optional<double>& v) -> ordered_json {
+    return v && std::isfinite(*v) ? ordered_json(*v) : ordered_json(nullptr);
+  };
+  ordered_json j = ordered_json::object();
+  for (const auto& [k, v] : pair.group) j[k] = v;
+  const auto& metric = table.metrics[pair.metric];
+  j["metric"] = metric.name;
+  j["unit"] = metric.unit;
+  j["kind"] = metric.kind == MetricKind::cost ? "cost" : "quality";
+  j["estimated"] = table.metric_estimated[pair.metric];
+  for (const auto* side : {&pair.first, &pair.second}) {
+    const std::string p = side == &pair.first ? "first" : "second";
+    j[p] = side->name;
+    j["n_" + p] = side->values.size();
+    const bool ok = side->descriptive.ok();
+    j["mean_" + p] = ok ? ordered_json(side->descriptive->mean) : ordered_json(nullptr);
+    j["sd_" + p] = ok ? optional_number(side->descriptive->sd) : ordered_json(nullptr);
+    j["median_" + p] = ok ? ordered_json(side->descriptive->median) : ordered_json(nullptr);
+    j["iqr_" + p] = ok ? ordered_json(side->descriptive->iqr) : ordered_json(nullptr);
+    j["cv_" + p] = ok ? optional_number(side->descriptive->cv) : ordered_json(nullptr);
+    j["min_" + p] = ok ? ordered_json(side->descriptive->min) : ordered_json(nullptr);
+    j["max_" + p] = ok ? ordered_json(side->descriptive->max) : ordered_json(nullptr);
+    j["outliers_" + p] = ok ? side->descriptive->outliers.size() : 0;
+    j["warmup_excluded_" + p] = side->warmup_excluded;
+    j["failed_excluded_" + p] = side->failed_excluded;
+    j["missing_" + p] = side->missing;
+    j["incomplete_" + p] = side->incomplete;
+  }
+  j["test"] = pair.test;
+  j["p_value"] = pair.p_value ? ordered_json(*pair.p_value) : ordered_json(nullptr);
+  j["p_adjusted"] = optional_number(pair.p_adjusted);
+  j["correction"] = std::string(stats::correction_name(table.options.correction));
+  j["significant"] = pair.significant;
+  j["higher"] = pair.higher ? ordered_json(*pair.higher == 0 ? pair.first.name : pair.second.name) : ordered_json(nullptr);
+  j["ratio"] = pair.ratio ? ordered_json(pair.ratio->estimate) : ordered_json(nullptr);
+  j["ratio_lower"] = pair.ratio ? ordered_json(pair.ratio->lower) : ordered_json(nullptr);
+  j["ratio_upper"] = pair.ratio ? ordered_json(pair.ratio->upper) : ordered_json(nullptr);
+  j["ratio_of"] = table.options.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median";
+  j["a12"] = pair.a12 ? ordered_json(pair.a12->value) : ordered_json(nullptr);
+  j["a12_magnitude"] = pair.a12 ? ordered_json(stats::effect_magnitude_name(pair.a12->magnitude)) : ordered_json(nullptr);
+  j["cliffs_delta"] = pair.cliffs_delta ? ordered_json(pair.cliffs_delta->value) : ordered_json(nullptr);
+  j["cliffs_delta_magnitude"] =
+      pair.cliffs_delta ? ordered_json(stats::effect_magnitude_name(pair.cliffs_delta->magnitude)) : ordered_json(nullptr);
+  j["reason"] = pair.p_value ? "" : pair.p_value.reason();
+  j["verdict"] = pair.verdict;
+  return j;
+}
+
+std::string csv_cell(const ordered_json& value) {
+  std::string text;
+  if (value.is_null()) return {};
+  if (value.is_string()) {
+    text = value.get<std::string>();
+  } else if (value.is_number_float()) {
+    text = fmt::format("{}", value.get<double>());
+  } else {
+    text = value.dump();
+  }
+  return report_detail::csv_field(text);
+}
+
+std::string csv_report(const ComparisonTable& table) {
+  std::vector<ordered_json> rows;
+  for (const auto& pair : table.pairs) rows.push_back(pair_json(table, pair));
+  // Every row has the same keys except the group's, which are the same across rows too.
+  std::vector<std::string> keys;
+  if (!rows.empty()) {
+    for (const auto& item : rows.front().items()) keys.push_back(item.key());
+  } else {
+    keys = {"metric", "first", "second", "p_value", "verdict"};
+  }
+  std::string out;
+  for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + report_detail::csv_field(keys[i]);
+  out += "\n";
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + csv_cell(row.value(keys[i], ordered_json()));
+    out += "\n";
+  }
+  return out;
+}
+
+std::string json_report(const ComparisonTable& table) {
+  const auto& o = table.options;
+  ordered_json j = ordered_json::object();
+  j["between"] = o.between;
+  j["group_by"] = o.group_by;
+  j["sides"] = table.sides;
+  j["method"] = {
+      {"test", o.test == TestChoice::welch ? "welch" : o.test == TestChoice::automatic ? "auto" : "mann-whitney"},
+      {"alternative", "two-sided"},
+      {"alpha", o.alpha},
+      {"correction", std::string(stats::correction_name(o.correction))},
+      {"a12_thresholds", {o.a12_thresholds.small, o.a12_thresholds.medium, o.a12_thresholds.large}},
+      {"ratio_of", o.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median"},
+      {"interval", o.bootstrap.method == stats::BootstrapMethod::bca ? "bca" : "percentile"},
+      {"confidence", o.bootstrap.confidence},
+      {"resamples", o.bootstrap.resamples},
+      {"seed", o.bootstrap.seed},
+  };
+  j["runs"] = {{"read", table.runs},
+               {"warmup_excluded", table.warmup_excluded},
+               {"failed_excluded", table.failed_excluded},
+               {"without_side", table.without_side}};
+  j["comparisons"] = ordered_json::array();
+  for (const auto& pair : table.pairs) j["comparisons"].push_back(pair_json(table, pair));
+  j["omnibus"] = ordered_json::array();
+  for (const auto& om : table.omnibus) {
+    ordered_json x = ordered_json::object();
+    for (const auto& [k, v] : om.group) x[k] = v;
+    x["metric"] = table.metrics[om.metric].name;
+    x["sides"] = om.sides;
+    x["test"] = "kruskal-wallis";
+    x["h"] = om.kruskal_wallis ? ordered_json(om.kruskal_wallis->h) : ordered_json(nullptr);
+    x["df"] = om.kruskal_wallis ? ordered_json(om.kruskal_wallis->df) : ordered_json(nullptr);
+    x["p_value"] = om.kruskal_wallis ? ordered_json(om.kruskal_wallis->p_value) : ordered_json(nullptr);
+    x["p_adjusted"] = om.p_adjusted ? ordered_json(*om.p_adjusted) : ordered_json(nullptr);
+    x["reason"] = om.kruskal_wallis ? "" : om.kruskal_wallis.reason();
+    j["omnibus"].push_back(std::move(x));
+  }
+  j["wins"] = ordered_json::array();
+  for (const auto& w : table.wins) {
+    j["wins"].push_back({{"scope", w.scope},
+                         {"side", w.side},
+                         {"comparisons", w.comparisons},
+                         {"significant_wins", w.significant_wins},
+                         {"large_wins", w.large_wins}});
+  }
+  j["notes"] = table.notes;
+  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+// ---- LaTeX ------------------------------------------------------------------------------------
+
+std::string tex(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': case '%': case '$': case '#': case '_': case '{': case '}': out += '\\'; out += c; break;
+      case '~': out += "\\textasciitilde{}"; break;
+      case '^': out += "\\textasciicircum{}"; break;
+      case '\\': out += "\\textbackslash{}"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string tex_mean_sd(const SideSummary& side) {
+  if (!side.descriptive) return "--";
+  const auto& d = *side.descriptive;
+  return d.sd ? fmt::format("${} \\pm {}$", format_number(d.mean), format_number(*d.sd, 2)) : format_number(d.mean);
+}
+
+std::string latex_report(const ComparisonTable& table) {
+  std::string out = "% " + method_line(table) + "\n% " + runs_line(table) + "\n";
+  for (const auto& n : table.notes) out += "% " + n + "\n";
+  out += "% Needs \\usepackage{booktabs}.\n";
+  out += "\\begin{tabular}{lllrrlrl}\n\\toprule\n";
+  out += "Group & Metric & Sides & Mean $\\pm$ sd (first) & Mean $\\pm$ sd (second) & Ratio [95\\% CI] & $p$ (" +
+         correction_title(table.options.correction) + ") & $\\hat{A}_{12}$ \\\\\n\\midrule\n";
+  for (const auto& pair : table.pairs) {
+    out += fmt::format("{} & {} & {} / {} & {} & {} & {} & {}{} & {} \\\\\n", tex(group_text(pair.group)),
+                       tex(metric_title(table, pair.metric)), tex(pair.first.name), tex(pair.second.name),
+                       tex_mean_sd(pair.first), tex_mean_sd(pair.second), pair.ratio ? tex(format_ratio(*pair.ratio)) : "--",
+                       pair.p_adjusted ? tex(format_p_value(*pair.p_adjusted)) : "--", pair.significant ? "$^{*}$" : "",
+                       tex(a12_cell(pair)));
+  }
+  out += "\\bottomrule\n\\end{tabular}\n";
+  return out;
+}
+
+}  // namespace
+
+std::optional<TableFormat> parse_table_format(std::string_view name) {
+  if (name == "table" || name == "text") return TableFormat::text;
+  if (name == "md" || name == "markdown") return TableFormat::markdown;
+  if (name == "csv") return TableFormat::csv;
+  if (name == "json") return TableFormat::json;
+  if (name == "latex" || name == "tex") return TableFormat::latex;
+  return std::nullopt;
+}
+
+std::string comparison_report(const ComparisonTable& table, TableFormat format) {
+  switch (format) {
+    case TableFormat::text: return text_report(table);
+    case TableFormat::markdown: return markdown_report(table);
+    case TableFormat::csv: return csv_report(table);
+    case TableFormat::json: return json_report(table);
+    case TableFormat::latex: return latex_report(table);
+  }
+  return {};
+}
+
+}  // namespace joulebench

@@ -1,0 +1,306 @@
+// End-to-end tests of `joulebench import`, `compare` and `bench`: runs go in through the real
+// executable, and the comparison's numbers are checked against SciPy 1.10's (the calls are named
+// next to each value).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "fakes/cli_runner.hpp"
+#include "joulebench/store.hpp"
+
+namespace joulebench {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::lines_of;
+using testing::parse_json;
+using testing::Result;
+using testing::Runner;
+using testing::TempDir;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Six measured runs per framework, plus a warm-up and a failed run that must be excluded.
+//   time:     pytorch 10.1 10.3 9.9 10.2 10.0 10.4; tensorflow 12.0 12.5 11.8 12.2 12.1 11.9
+//   energy:   pytorch 300 310 305 298 302 307;      tensorflow 301 309 303 300 306 304 (estimated)
+//   accuracy: pytorch .91 .90 .92 .91 .93 .90;      tensorflow .91 .89 .90 .92 .90 .91
+const char* kTwoFrameworks =
+    "workload,framework,model,phase,warmup,status,time_s,energy_total_j,energy_total_estimated,metric_accuracy\n"
+    "pt,pytorch,ncf,train,true,ok,30.0,900,true,0.5\n"
+    "pt,pytorch,ncf,train,false,ok,10.1,300,true,0.91\n"
+    "tf,tensorflow,ncf,train,false,ok,12.0,301,true,0.91\n"
+    "pt,pytorch,ncf,train,false,ok,10.3,310,true,0.90\n"
+    "tf,tensorflow,ncf,train,false,ok,12.5,309,true,0.89\n"
+    "pt,pytorch,ncf,train,false,ok,9.9,305,true,0.92\n"
+    "tf,tensorflow,ncf,train,false,ok,11.8,303,true,0.90\n"
+    "tf,tensorflow,ncf,train,false,failed,1.0,10,true,\n"
+    "pt,pytorch,ncf,train,false,ok,10.2,298,true,0.91\n"
+    "tf,tensorflow,ncf,train,false,ok,12.2,300,true,0.92\n"
+    "pt,pytorch,ncf,train,false,ok,10.0,302,true,0.93\n"
+    "tf,tensorflow,ncf,train,false,ok,12.1,306,true,0.90\n"
+    "pt,pytorch,ncf,train,false,ok,10.4,307,true,0.90\n"
+    "tf,tensorflow,ncf,train,false,ok,11.9,304,true,0.91\n";
+
+class CompareCli : public ::testing::Test {
+ protected:
+  fs::path write(const std::string& name, const std::string& text) {
+    const fs::path path = dir.path() / name;
+    testing::write_file(path, text);
+    return path;
+  }
+  fs::path db() const { return dir.path() / "runs.db"; }
+  Result import(const std::string& csv_text, const std::string& name = "runs.csv") {
+    return runner.run({"import", write(name, csv_text).string(), "--db", db().string()});
+  }
+  Result compare(std::vector<std::string> extra) {
+    std::vector<std::string> args{"compare", "--db", db().string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return runner.run(args);
+  }
+  static const nlohmann::json& find(const nlohmann::json& comparisons, const std::string& metric) {
+    for (const auto& c : comparisons) {
+      if (c["metric"] == metric) return c;
+    }
+    ADD_FAILURE() << "no comparison of " << metric;
+    static const nlohmann::json none;
+    return none;
+  }
+
+  TempDir dir;
+  Runner runner;
+};
+
+TEST_F(CompareCli, AnswersTheStudysQuestionWithSciPysNumbers) {
+  const Result imported = import(kTwoFrameworks);
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_TRUE(contains(imported.err, "imported 14 run(s)")) << imported.err;
+
+  const Result r = compare({"--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = parse_json(r.out);
+  EXPECT_EQ(j["runs"]["read"], 14);
+  EXPECT_EQ(j["runs"]["warmup_excluded"], 1);
+  EXPECT_EQ(j["runs"]["failed_excluded"], 1);
+  EXPECT_EQ(j["group_by"], nlohmann::json({"model", "phase"}));
+  const auto& comparisons = j["comparisons"];
+  ASSERT_EQ(comparisons.size(), 3u) << r.out;
+
+  const auto& time = find(comparisons, "time_s");
+  EXPECT_EQ(time["first"], "pytorch");
+  EXPECT_EQ(time["n_first"], 6);
+  EXPECT_EQ(time["warmup_excluded_first"], 1);
+  EXPECT_EQ(time["failed_excluded_second"], 1);
+  // scipy.stats.mannwhitneyu(tf, pt, method="exact").pvalue == 0.0021645021645021645 (= 2 / C(12, 6))
+  EXPECT_NEAR(time["p_value"].get<double>(), 0.0021645021645021645, 1e-12);
+  EXPECT_EQ(time["test"], "Mann-Whitney U (exact)");
+  // Holm over the table's three p-values (0.0021645, 1.0, 0.40554): 3 x 0.0021645.
+  EXPECT_NEAR(time["p_adjusted"].get<double>(), 0.0064935064935064935, 1e-12);
+  EXPECT_EQ(time["higher"], "tensorflow");
+  EXPECT_DOUBLE_EQ(time["a12"].get<double>(), 1.0);
+  EXPECT_EQ(time["a12_magnitude"], "large");
+  EXPECT_DOUBLE_EQ(time["cliffs_delta"].get<double>(), 1.0);
+  // mean(tf) / mean(pt) = 72.5 / 60.9
+  EXPECT_NEAR(time["ratio"].get<double>(), 72.5 / 60.9, 1e-12);
+  EXPECT_LE(time["ratio_lower"].get<double>(), time["ratio"].get<double>());
+  EXPECT_GE(time["ratio_upper"].get<double>(), time["ratio"].get<double>());
+  EXPECT_GT(time["ratio_lower"].get<double>(), 1.0);
+  EXPECT_TRUE(time["significant"].get<bool>());
+  EXPECT_FALSE(time["estimated"].get<bool>());
+  EXPECT_TRUE(contains(time["verdict"], "pytorch takes 1.19x [")) << time["verdict"];
+  EXPECT_TRUE(contains(time["verdict"], "less time than tensorflow; p = 0.0065 (Holm); A12 = 1.00, large"))
+      << time["verdict"];
+
+  const auto& energy = find(comparisons, "energy_total_j");
+  EXPECT_TRUE(energy["estimated"].get<bool>());
+  // Ties (300 on both sides): the normal approximation with tie and continuity corrections.
+  // scipy.stats.mannwhitneyu(pe, te, method="asymptotic").pvalue == 1.0
+  EXPECT_EQ(energy["test"], "Mann-Whitney U (normal approximation)");
+  EXPECT_NEAR(energy["p_value"].get<double>(), 1.0, 1e-12);
+  EXPECT_FALSE(energy["significant"].get<bool>());
+  EXPECT_TRUE(contains(energy["verdict"], "no significant difference in total energy (estimated) between pytorch and "
+                                          "tensorflow"))
+      << energy["verdict"];
+
+  const auto& accuracy = find(comparisons, "metric_accuracy");
+  EXPECT_EQ(accuracy["kind"], "quality");
+  // scipy.stats.mannwhitneyu(pa, ta).pvalue == 0.4055446969502646 (ties: normal approximation)
+  EXPECT_NEAR(accuracy["p_value"].get<double>(), 0.4055446969502646, 1e-12);
+  EXPECT_NEAR(accuracy["p_adjusted"].get<double>(), 2 * 0.4055446969502646, 1e-12);
+  EXPECT_EQ(accuracy["n_second"], 6);
+
+  ASSERT_EQ(j["wins"].size(), 2u);
+  for (const auto& w : j["wins"]) {
+    EXPECT_EQ(w["scope"], "train");
+    EXPECT_EQ(w["comparisons"], 2);  // time and energy; accuracy is not a cost
+    EXPECT_EQ(w["significant_wins"], w["side"] == "pytorch" ? 1 : 0);
+  }
+}
+
+TEST_F(CompareCli, PrintsEveryFormatWithEstimatesMarked) {
+  ASSERT_EQ(import(kTwoFrameworks).exit_code, 0);
+  const Result table = compare({});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_TRUE(contains(table.out, "model=ncf phase=train: pytorch (n = 6; excluded 1 warm-up) vs tensorflow (n = 6; "
+                                  "excluded 1 failed)"))
+      << table.out;
+  EXPECT_TRUE(contains(table.out, "total energy [J] (estimated)")) << table.out;
+  EXPECT_TRUE(contains(table.out, "Summary")) << table.out;
+  EXPECT_TRUE(contains(table.out, "power model")) << table.out;
+
+  const Result md = compare({"--format", "md"});
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_TRUE(contains(md.out, "| group | metric |")) << md.out;
+  EXPECT_TRUE(contains(md.out, "(estimated)")) << md.out;
+
+  const Result csv = compare({"--format", "csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  const auto lines = lines_of(csv.out);
+  ASSERT_EQ(lines.size(), 4u) << csv.out;
+  const auto header = testing::csv_fields(lines[0]);
+  const auto estimated = std::find(header.begin(), header.end(), "estimated") - header.begin();
+  ASSERT_LT(static_cast<std::size_t>(estimated), header.size());
+  bool some_estimated = false;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto row = testing::csv_fields(lines[i]);
+    ASSERT_EQ(row.size(), header.size()) << lines[i];
+    some_estimated = some_estimated || row[static_cast<std::size_t>(estimated)] == "true";
+  }
+  EXPECT_TRUE(some_estimated);
+
+  const Result latex = compare({"--format", "latex"});
+  ASSERT_EQ(latex.exit_code, 0) << latex.err;
+  EXPECT_TRUE(contains(latex.out, "\\begin{tabular}")) << latex.out;
+  EXPECT_TRUE(contains(latex.out, "(estimated)")) << latex.out;
+}
+
+TEST_F(CompareCli, ThreeFrameworksGetKruskalWallisThenCorrectedPairs) {
+  std::string csv = "framework,model,phase,time_s\n";
+  const std::vector<std::pair<std::string, std::vector<double>>> sides{
+      {"pytorch", {10.1, 10.3, 9.9, 10.2, 10.0, 10.4}},
+      {"tensorflow", {12.0, 12.5, 11.8, 12.2, 12.1, 11.9}},
+      {"jax", {11.0, 11.2, 10.9, 11.1, 11.3, 10.8}}};
+  for (const auto& [name, values] : sides) {
+    for (double v : values) csv += name + ",m,train," + std::to_string(v) + "\n";
+  }
+  ASSERT_EQ(import(csv).exit_code, 0);
+  const Result r = compare({"--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = parse_json(r.out);
+  ASSERT_EQ(j["omnibus"].size(), 1u);
+  // scipy.stats.kruskal(pt, tf, jx): statistic 15.157894736842096, pvalue 0.0005110989388394336
+  EXPECT_NEAR(j["omnibus"][0]["h"].get<double>(), 15.157894736842096, 1e-9);
+  EXPECT_NEAR(j["omnibus"][0]["p_value"].get<double>(), 0.0005110989388394336, 1e-12);
+  ASSERT_EQ(j["comparisons"].size(), 3u);
+  for (const auto& c : j["comparisons"]) {
+    // Each pair separates completely: exact p = 2 / C(12, 6); Holm over three equal p-values: x 3.
+    EXPECT_NEAR(c["p_value"].get<double>(), 0.0021645021645021645, 1e-12);
+    EXPECT_NEAR(c["p_adjusted"].get<double>(), 3 * 0.0021645021645021645, 1e-12);
+  }
+}
+
+TEST_F(CompareCli, SaysWhyInsteadOfPrintingAnUnjustifiedNumber) {
+  ASSERT_EQ(import("framework,model,phase,time_s\npytorch,m,train,1.0\ntensorflow,m,train,2.0\ntensorflow,m,train,2.1\n")
+                .exit_code,
+            0);
+  const Result r = compare({"--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = parse_json(r.out);
+  ASSERT_EQ(j["comparisons"].size(), 1u);
+  EXPECT_TRUE(j["comparisons"][0]["p_value"].is_null());
+  EXPECT_TRUE(contains(j["comparisons"][0]["reason"], "n = 1 for pytorch")) << j["comparisons"][0];
+  EXPECT_TRUE(contains(j["comparisons"][0]["verdict"], "cannot compare")) << j["comparisons"][0];
+}
+
+TEST_F(CompareCli, WarnsWhenTheSamplesAreTooSmallForSignificance) {
+  ASSERT_EQ(import("framework,model,phase,time_s\na,m,t,1\na,m,t,2\na,m,t,3\nb,m,t,4\nb,m,t,5\nb,m,t,6\n").exit_code, 0);
+  const Result r = compare({"--metrics", "time"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // n = 3 and 3: the smallest exact two-sided p is 2 / C(6, 3) = 0.1.
+  EXPECT_TRUE(contains(r.out, "no p-value below 0.100 is possible")) << r.out;
+}
+
+TEST_F(CompareCli, RejectsOptionsThatCannotWork) {
+  ASSERT_EQ(import(kTwoFrameworks).exit_code, 0);
+  const Result metric = compare({"--metrics", "energy_gpu_j"});
+  EXPECT_EQ(metric.exit_code, 2);
+  EXPECT_TRUE(contains(metric.err, "no metric 'energy_gpu_j'")) << metric.err;
+  EXPECT_TRUE(contains(metric.err, "energy_total_j")) << metric.err;
+  const Result between = compare({"--between", "backend"});
+  EXPECT_EQ(between.exit_code, 2);
+  EXPECT_TRUE(contains(between.err, "no run has a 'backend' label")) << between.err;
+}
+
+TEST_F(CompareCli, ImportReportsEveryMalformedRowWithItsLineAndImportsNothing) {
+  const Result r = import(
+      "framework,time_s,energy_cpu_j,warmup\n"
+      "a,1.0,5,false\n"
+      "a,fast,5,false\n"
+      "\"b, quoted\nover two lines\",1.0,-3,false\n"
+      "b,1.0,5\n"
+      "b,1.0,5,perhaps\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(contains(r.err, "line 3, column 'time_s': 'fast' is not a finite number")) << r.err;
+  EXPECT_TRUE(contains(r.err, "line 4, column 'energy_cpu_j': -3 is negative")) << r.err;
+  EXPECT_TRUE(contains(r.err, "line 6: 3 field(s), the header has 4")) << r.err;
+  EXPECT_TRUE(contains(r.err, "line 7, column 'warmup': 'perhaps' is not true or false")) << r.err;
+  const Store store(db());
+  EXPECT_TRUE(store.campaigns().empty());
+}
+
+TEST_F(CompareCli, ImportNeedsAMeasuredColumnAndRefusesTheSameFileTwice) {
+  const Result labels_only = import("framework,model\na,m\n", "labels.csv");
+  EXPECT_EQ(labels_only.exit_code, 1);
+  EXPECT_TRUE(contains(labels_only.err, "no measured column")) << labels_only.err;
+
+  ASSERT_EQ(import(kTwoFrameworks).exit_code, 0);
+  const Result again = runner.run({"import", (dir.path() / "runs.csv").string(), "--db", db().string()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(contains(again.err, "already in the store as campaign 1")) << again.err;
+}
+
+TEST_F(CompareCli, ExportThenImportKeepsEveryComparedFigure) {
+  ASSERT_EQ(import(kTwoFrameworks).exit_code, 0);
+  const Result exported = runner.run({"export", "--db", db().string()});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const fs::path second_db = dir.path() / "second.db";
+  const fs::path csv = write("exported.csv", exported.out);
+  const Result reimported = runner.run({"import", csv.string(), "--db", second_db.string(), "--name", "again"});
+  ASSERT_EQ(reimported.exit_code, 0) << reimported.err;
+  const Result a = compare({"--format", "csv"});
+  const Result b = runner.run({"compare", "--db", second_db.string(), "--format", "csv"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(a.out, b.out);
+}
+
+TEST_F(CompareCli, BenchComparesCommandsLikeHyperfineForEnergy) {
+  const std::string load = JOULEBENCH_CPU_LOAD;
+  runner.deadline = std::chrono::seconds(60);
+  const fs::path kept = dir.path() / "bench.db";
+  // Five runs each: the smallest exact p, 2 / C(10, 5), survives Holm over the four metrics.
+  const Result r = runner.run({"bench", "-r", "5", "-w", "1", "--cooldown", "0s", "--idle", "0s", "-n", "short", "-n",
+                               "long", "--db", kept.string(), load + " --iterations 5 --threads 1",
+                               load + " --iterations 20 --threads 1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "Comparing workload: long, short")) << r.out;
+  EXPECT_TRUE(contains(r.out, "all runs: long (n = 5; excluded 1 warm-up) vs short (n = 5; excluded 1 warm-up)")) << r.out;
+  EXPECT_TRUE(contains(r.out, "short takes")) << r.out;
+  // The runs and a plan that reruns them are kept.
+  EXPECT_TRUE(fs::exists(dir.path() / "bench.toml"));
+  const Store store(kept);
+  EXPECT_EQ(store.runs(store.campaigns().back().id).size(), 12u);
+  const Result rerun = runner.run({"run", (dir.path() / "bench.toml").string(), "--db", (dir.path() / "again.db").string(),
+                                   "--dry-run"});
+  EXPECT_EQ(rerun.exit_code, 0) << rerun.err;
+}
+
+TEST_F(CompareCli, BenchNeedsTwoCommandsAndOneNameEach) {
+  const Result one = runner.run({"bench", "true"});
+  EXPECT_EQ(one.exit_code, 2);
+  EXPECT_TRUE(contains(one.err, "at least two commands")) << one.err;
+  const Result names = runner.run({"bench", "-n", "a", "true", "false"});
+  EXPECT_EQ(names.exit_code, 2);
+  EXPECT_TRUE(contains(names.err, "1 name(s) for 2 command(s)")) << names.err;
+}
+
+}  // namespace
+}  // namespace joulebench
