@@ -65,7 +65,8 @@ struct Descriptive {
 /// Unavailable for an empty sample or one holding NaN or infinity.
 StatResult<Descriptive> describe(std::span<const double> sample);
 
-/// The p-quantile (0 <= p <= 1) of sorted data by linear interpolation (R type 7).
+/// The p-quantile (0 <= p <= 1) of sorted data by linear interpolation (R type 7). Throws
+/// std::invalid_argument for empty data or p outside [0, 1].
 double quantile_sorted(std::span<const double> sorted, double p);
 
 /// Ranks 1..n, ties given the average of the ranks they span.
@@ -86,7 +87,7 @@ StatResult<ShapiroWilkResult> shapiro_wilk(std::span<const double> sample);
 
 enum class MannWhitneyMethod : std::uint8_t {
   automatic,  ///< exact when there are no ties and both samples have at most kMannWhitneyExactMax values
-  exact,      ///< the exact null distribution of U (unavailable when there are ties)
+  exact,      ///< the exact null distribution of U (unavailable with ties, or when n1 * n2 > 10000)
   normal,     ///< normal approximation with tie correction and continuity correction
 };
 inline constexpr std::size_t kMannWhitneyExactMax = 50;
@@ -174,7 +175,8 @@ struct BootstrapOptions {
   double confidence = 0.95;
   std::size_t resamples = 10000;
   /// The generator and the draws are defined exactly (not by the standard library's
-  /// implementation-defined distributions), so a seed gives the same interval everywhere.
+  /// implementation-defined distributions), so a seed gives the same interval everywhere; the
+  /// samples are sorted before resampling, so neither does the interval depend on their order.
   std::uint64_t seed = 42;
 };
 
@@ -197,7 +199,8 @@ StatResult<RatioInterval> bootstrap_ratio(std::span<const double> x, std::span<c
 
 enum class Correction : std::uint8_t { holm, bonferroni, none };
 std::string_view correction_name(Correction correction);
-/// Adjusted p-values in the input's order (as R's p.adjust), capped at 1.
+/// Adjusted p-values in the input's order (as R's p.adjust), capped at 1. As R, a NaN p-value
+/// stays NaN in place and does not count towards the number of tests.
 std::vector<double> adjust_p_values(std::span<const double> p_values, Correction correction);
 
 }  // namespace joulebench::stats
