@@ -59,6 +59,13 @@ enum class TestChoice : std::uint8_t {
   automatic,     ///< Welch when Shapiro-Wilk rejects normality on neither side at alpha, else Mann-Whitney
 };
 
+/// Which p-values are adjusted together (one family for the multiple-testing correction).
+enum class CorrectionFamily : std::uint8_t {
+  metric,  ///< the pairwise comparisons of one metric in one group (the post-hoc family; the default)
+  group,   ///< every metric and pair of one group
+  table,   ///< every comparison of the table (the most conservative)
+};
+
 struct CompareOptions {
   std::vector<std::string> group_by;   ///< label keys ("workload" also works); empty: one group
   std::string between = "framework";   ///< the label whose values are contrasted
@@ -66,11 +73,15 @@ struct CompareOptions {
   TestChoice test = TestChoice::mann_whitney;
   double alpha = 0.05;
   stats::Correction correction = stats::Correction::holm;
+  CorrectionFamily family = CorrectionFamily::metric;
   stats::EffectThresholds a12_thresholds = stats::kA12Standard;
   bool study_thresholds = false;  ///< for the table's legend: a12_thresholds are the study's
   /// The ratio's interval. Each comparison's seed is derived from this seed and the comparison's
-  /// group, metric and sides, so adding a group never changes another's interval.
-  stats::BootstrapOptions bootstrap{stats::RatioOf::mean, stats::BootstrapMethod::bca, 0.95, 5000, 42};
+  /// group and pair of sides, not its metric, so adding a group or a metric never changes another's
+  /// interval. The metrics of one group and pair of sides thus resample the same positions (into
+  /// each sample sorted on its own, see stats::bootstrap_ratios), drawn once for all of them: each
+  /// interval is exactly stats::bootstrap_ratio(higher side, lower side) with that seed.
+  stats::BootstrapOptions bootstrap{stats::RatioOf::mean, stats::BootstrapMethod::bca, 0.95, 2000, 42};
   /// The label the win summary is split by (the study's "per phase"); absent or not a label: one scope.
   std::string summary_by = "phase";
   std::size_t threads = 0;  ///< 0: one per core
@@ -96,7 +107,7 @@ struct PairComparison {
   SideSummary second;
   std::string test;    ///< "Mann-Whitney U (exact)", "Mann-Whitney U (normal approximation)", "Welch's t"
   stats::StatResult<double> p_value = stats::StatResult<double>::unavailable("not tested");
-  std::optional<double> p_adjusted;  ///< over every pairwise p-value of the table
+  std::optional<double> p_adjusted;  ///< within its family (CompareOptions::family)
   /// 0: `first` has the higher mean, 1: `second`; absent when the means are equal or unknown.
   std::optional<int> higher;
   /// A12 and Cliff's delta of the higher side against the lower (A12 > 0.5: the higher side's runs
@@ -118,7 +129,7 @@ struct OmnibusTest {
   std::vector<std::string> sides;
   stats::StatResult<stats::KruskalWallisResult> kruskal_wallis =
       stats::StatResult<stats::KruskalWallisResult>::unavailable("not tested");
-  std::optional<double> p_adjusted;  ///< over the table's omnibus tests
+  std::optional<double> p_adjusted;  ///< over the omnibus tests of its family (per group for `group`, all for `table`)
 };
 
 /// How often a side won, over cost metrics only (time and energy): significantly cheaper, and

@@ -195,6 +195,19 @@ struct RatioInterval {
 StatResult<RatioInterval> bootstrap_ratio(std::span<const double> x, std::span<const double> y,
                                           const BootstrapOptions& options = {});
 
+/// The two samples of one ratio statistic(x) / statistic(y).
+struct RatioSamples {
+  std::span<const double> x;
+  std::span<const double> y;
+};
+/// Several ratios bootstrapped with one random stream: result i is, to the bit,
+/// bootstrap_ratio(samples[i].x, samples[i].y, options). Resample b draws the same positions into
+/// every sorted x (and into every sorted y), so the draws are made once for all ratios; their
+/// intervals then share their Monte-Carlo error. Every x must have the same size, and every y:
+/// throws std::invalid_argument otherwise.
+std::vector<StatResult<RatioInterval>> bootstrap_ratios(std::span<const RatioSamples> samples,
+                                                        const BootstrapOptions& options = {});
+
 // ---- Multiple testing -----------------------------------------------------------------------
 
 enum class Correction : std::uint8_t { holm, bonferroni, none };

@@ -3,9 +3,14 @@
 #include <atomic>
 #include <cmath>
 #include <map>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -15,7 +20,7 @@ namespace joulebench {
 
 namespace {
 
-std::string label_of(const RunRecord& run, const std::string& key) {
+std::string_view label_of(const RunRecord& run, const std::string& key) {
   if (key == "workload") return run.workload;
   for (const auto& [k, v] : run.labels) {
     if (k == key) return v;
@@ -28,10 +33,11 @@ bool has_label(const RunRecord& run, const std::string& key) {
   return std::any_of(run.labels.begin(), run.labels.end(), [&](const auto& kv) { return kv.first == key; });
 }
 
-/// A seed for one comparison that depends only on what is compared, never on what else is.
-std::uint64_t comparison_seed(std::uint64_t base, const KeyValues& group, const std::string& metric,
-                              const std::string& first, const std::string& second) {
-  std::string identity = metric + '\x1f' + first + '\x1f' + second;
+/// The bootstrap's seed for one group and pair of sides, whatever the metric: it depends only on
+/// what is compared, never on what else is (other groups, other metrics).
+std::uint64_t comparison_seed(std::uint64_t base, const KeyValues& group, const std::string& first,
+                              const std::string& second) {
+  std::string identity = first + '\x1f' + second;
   for (const auto& [k, v] : group) identity += '\x1f' + k + '=' + v;
   const std::string hash = plan_hash(identity);  // "fnv1a64:<16 hex digits>"
   return base ^ std::stoull(hash.substr(hash.find(':') + 1), nullptr, 16);
@@ -50,6 +56,7 @@ SideSummary summarise_side(const std::string& name, const std::vector<std::size_
   side.name = name;
   side.warmup_excluded = excluded.first;
   side.failed_excluded = excluded.second;
+  side.values.reserve(runs.size());
   for (std::size_t r : runs) {
     const MetricCell& cell = cells[r];
     if (cell.incomplete) {
@@ -71,6 +78,14 @@ double smallest_exact_p(std::size_t n1, std::size_t n2) {
   double combinations = 1;
   for (std::size_t i = 1; i <= n1; ++i) combinations = combinations * static_cast<double>(n2 + i) / static_cast<double>(i);
   return std::min(1.0, 2.0 / combinations);
+}
+
+/// The values of the side with the higher mean (the first when the means are equal), and of the other.
+const std::vector<double>& higher_values(const PairComparison& pair) {
+  return pair.higher.value_or(0) == 0 ? pair.first.values : pair.second.values;
+}
+const std::vector<double>& lower_values(const PairComparison& pair) {
+  return pair.higher.value_or(0) == 0 ? pair.second.values : pair.first.values;
 }
 
 void run_test(PairComparison& pair, const CompareOptions& options) {
@@ -102,7 +117,9 @@ void run_test(PairComparison& pair, const CompareOptions& options) {
   pair.p_value = result->p_value;
 }
 
-void compute_pair(PairComparison& pair, const CompareOptions& options, const std::string& metric_name) {
+/// Tests and effect sizes of one comparison; false when it has too few runs for any statistic
+/// (the bootstrap included), with the reasons set.
+bool test_pair(PairComparison& pair, const CompareOptions& options) {
   const auto& first = pair.first;
   const auto& second = pair.second;
   if (first.values.size() < 2 || second.values.size() < 2) {
@@ -114,19 +131,47 @@ void compute_pair(PairComparison& pair, const CompareOptions& options, const std
     pair.a12 = stats::StatResult<stats::EffectSize>::unavailable(reason);
     pair.cliffs_delta = stats::StatResult<stats::EffectSize>::unavailable(reason);
     pair.test = "none";
-    return;
+    return false;
   }
   run_test(pair, options);
   const double m1 = first.descriptive->mean;
   const double m2 = second.descriptive->mean;
   if (m1 != m2) pair.higher = m1 > m2 ? 0 : 1;
-  const auto& high = pair.higher.value_or(0) == 0 ? first.values : second.values;
-  const auto& low = pair.higher.value_or(0) == 0 ? second.values : first.values;
-  pair.a12 = stats::vargha_delaney_a12(high, low, options.a12_thresholds);
-  pair.cliffs_delta = stats::cliffs_delta(high, low);
+  pair.a12 = stats::vargha_delaney_a12(higher_values(pair), lower_values(pair), options.a12_thresholds);
+  pair.cliffs_delta = stats::cliffs_delta(higher_values(pair), lower_values(pair));
+  return true;
+}
+
+/// The comparisons of one group and one pair of sides, one per metric. Their intervals share the
+/// pair's seed, so the metrics whose samples have the same sizes are bootstrapped together on one
+/// stream of draws (stats::bootstrap_ratios); each interval is still the one its metric gets alone.
+void compute_pairs(std::span<PairComparison> pairs, std::span<const std::size_t> members,
+                   const CompareOptions& options) {
+  std::map<std::pair<std::size_t, std::size_t>, std::vector<std::size_t>> by_sizes;  // (n higher, n lower)
+  for (std::size_t i : members) {
+    if (!test_pair(pairs[i], options)) continue;
+    by_sizes[{higher_values(pairs[i]).size(), lower_values(pairs[i]).size()}].push_back(i);
+  }
+  if (by_sizes.empty()) return;
+  const PairComparison& any = pairs[members.front()];
   stats::BootstrapOptions bootstrap = options.bootstrap;
-  bootstrap.seed = comparison_seed(options.bootstrap.seed, pair.group, metric_name, first.name, second.name);
-  pair.ratio = stats::bootstrap_ratio(high, low, bootstrap);
+  bootstrap.seed = comparison_seed(options.bootstrap.seed, any.group, any.first.name, any.second.name);
+  for (const auto& [sizes, same] : by_sizes) {
+    std::vector<stats::RatioSamples> samples;
+    for (std::size_t i : same) samples.push_back({higher_values(pairs[i]), lower_values(pairs[i])});
+    auto intervals = stats::bootstrap_ratios(samples, bootstrap);
+    for (std::size_t k = 0; k < same.size(); ++k) {
+      pairs[same[k]].ratio = std::move(intervals[k]);
+      // BCa is undefined where every jackknife ratio is equal (constant samples, a deterministic
+      // metric); the percentile interval still is, and says it is one.
+      if (!pairs[same[k]].ratio && bootstrap.method == stats::BootstrapMethod::bca) {
+        stats::BootstrapOptions percentile = bootstrap;
+        percentile.method = stats::BootstrapMethod::percentile;
+        auto fallback = stats::bootstrap_ratio(samples[k].x, samples[k].y, percentile);
+        if (fallback) pairs[same[k]].ratio = std::move(fallback);
+      }
+    }
+  }
 }
 
 /// Runs `work(i)` for i in [0, n) on `threads` threads; each i is independent.
@@ -211,32 +256,49 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
   table.metric_estimated.assign(selected.size(), false);
 
   Grouping grouping;
+  // Runs of one group and side mostly come one after another: the maps are searched again only
+  // when the group or the side changes (the views point into `runs`).
+  std::vector<std::string_view> run_key(options.group_by.size());
+  std::string_view run_side;
+  std::vector<std::string_view> last_key;
+  std::string_view last_side;
+  std::vector<std::size_t>* side_runs = nullptr;
+  std::pair<std::size_t, std::size_t>* side_excluded = nullptr;
   for (std::size_t r = 0; r < runs.size(); ++r) {
     const RunRecord& run = runs[r];
     if (!has_label(run, options.between)) {
       ++table.without_side;
       continue;
     }
-    std::vector<std::string> key;
-    for (const auto& g : options.group_by) key.push_back(label_of(run, g));
-    const std::string side = label_of(run, options.between);
-    auto& sides = grouping.groups[key];
-    auto& excluded = grouping.excluded[key][side];
-    sides[side];  // a side whose runs all failed still shows, with n = 0
+    for (std::size_t g = 0; g < run_key.size(); ++g) run_key[g] = label_of(run, options.group_by[g]);
+    run_side = label_of(run, options.between);
+    if (side_runs == nullptr || run_key != last_key || run_side != last_side) {
+      const std::vector<std::string> names(run_key.begin(), run_key.end());
+      const std::string side_name(run_side);
+      side_runs = &grouping.groups[names][side_name];  // a side whose runs all failed still shows, with n = 0
+      side_excluded = &grouping.excluded[names][side_name];
+      if (std::find(table.sides.begin(), table.sides.end(), run_side) == table.sides.end()) {
+        table.sides.push_back(side_name);
+      }
+      last_key = run_key;
+      last_side = run_side;
+    }
     if (run.warmup) {
-      ++excluded.first;
+      ++side_excluded->first;
       ++table.warmup_excluded;
     } else if (run.status != RunStatus::ok) {
-      ++excluded.second;
+      ++side_excluded->second;
       ++table.failed_excluded;
     } else {
-      sides[side].push_back(r);
+      side_runs->push_back(r);
     }
-    if (std::find(table.sides.begin(), table.sides.end(), side) == table.sides.end()) table.sides.push_back(side);
   }
   std::sort(table.sides.begin(), table.sides.end());
 
+  // Indices into table.pairs of each group's comparisons of one pair of sides, over the metrics.
+  std::vector<std::vector<std::size_t>> pair_sets;
   for (const auto& [key, sides] : grouping.groups) {
+    std::map<std::pair<std::size_t, std::size_t>, std::size_t> set_of;  // sides (i, j) -> into pair_sets
     KeyValues group;
     for (std::size_t i = 0; i < key.size(); ++i) group.emplace_back(options.group_by[i], key[i]);
     const auto& excluded = grouping.excluded.at(key);
@@ -268,46 +330,58 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
           pair.metric = m;
           pair.first = summaries[i];
           pair.second = summaries[j];
+          const auto [set, added] = set_of.try_emplace({i, j}, pair_sets.size());
+          if (added) pair_sets.emplace_back();
+          pair_sets[set->second].push_back(table.pairs.size());
           table.pairs.push_back(std::move(pair));
         }
       }
     }
   }
 
-  // The costly part (tests and bootstrap intervals), each comparison on its own.
-  parallel_for(table.pairs.size(), options.threads, [&](std::size_t i) {
-    compute_pair(table.pairs[i], options, table.metrics[table.pairs[i].metric].name);
+  // The costly part (tests and bootstrap intervals), each group's pair of sides on its own.
+  parallel_for(pair_sets.size(), options.threads,
+               [&](std::size_t i) { compute_pairs(table.pairs, pair_sets[i], options); });
+
+  // Read as a table: each group's pair of sides together, metrics in column order.
+  std::stable_sort(table.pairs.begin(), table.pairs.end(), [](const PairComparison& a, const PairComparison& b) {
+    return std::tie(a.group, a.first.name, a.second.name) < std::tie(b.group, b.first.name, b.second.name);
   });
 
-  // Multiple testing: every pairwise p-value of the table is one family; the omnibus tests another.
-  {
-    std::vector<double> p;
-    std::vector<std::size_t> owner;
-    for (std::size_t i = 0; i < table.pairs.size(); ++i) {
-      if (table.pairs[i].p_value) {
-        p.push_back(*table.pairs[i].p_value);
-        owner.push_back(i);
-      }
+  // Multiple testing, family by family; the omnibus tests form families of their own.
+  const auto family_of = [&](const KeyValues& group, std::size_t metric) {
+    switch (options.family) {
+      case CorrectionFamily::metric: return std::pair{group, metric};
+      case CorrectionFamily::group: return std::pair{group, std::size_t{0}};
+      case CorrectionFamily::table: break;
     }
-    const auto adjusted = stats::adjust_p_values(p, options.correction);
-    for (std::size_t k = 0; k < owner.size(); ++k) {
-      auto& pair = table.pairs[owner[k]];
-      pair.p_adjusted = adjusted[k];
-      pair.significant = adjusted[k] < options.alpha && pair.higher.has_value();
+    return std::pair{KeyValues{}, std::size_t{0}};
+  };
+  const auto adjust = [&](auto& items, auto p_of, auto set) {
+    std::map<std::pair<KeyValues, std::size_t>, std::vector<std::size_t>> families;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (p_of(items[i])) families[family_of(items[i].group, items[i].metric)].push_back(i);
     }
-  }
-  {
-    std::vector<double> p;
-    std::vector<std::size_t> owner;
-    for (std::size_t i = 0; i < table.omnibus.size(); ++i) {
-      if (table.omnibus[i].kruskal_wallis) {
-        p.push_back(table.omnibus[i].kruskal_wallis->p_value);
-        owner.push_back(i);
-      }
+    for (const auto& [family, members] : families) {
+      std::vector<double> p;
+      for (std::size_t i : members) p.push_back(*p_of(items[i]));
+      const auto adjusted = stats::adjust_p_values(p, options.correction);
+      for (std::size_t k = 0; k < members.size(); ++k) set(items[members[k]], adjusted[k]);
     }
-    const auto adjusted = stats::adjust_p_values(p, options.correction);
-    for (std::size_t k = 0; k < owner.size(); ++k) table.omnibus[owner[k]].p_adjusted = adjusted[k];
-  }
+  };
+  adjust(
+      table.pairs,
+      [](const PairComparison& pair) { return pair.p_value ? std::optional<double>(*pair.p_value) : std::nullopt; },
+      [&](PairComparison& pair, double p) {
+        pair.p_adjusted = p;
+        pair.significant = p < options.alpha && pair.higher.has_value();
+      });
+  adjust(
+      table.omnibus,
+      [](const OmnibusTest& o) {
+        return o.kruskal_wallis ? std::optional<double>(o.kruskal_wallis->p_value) : std::nullopt;
+      },
+      [](OmnibusTest& o, double p) { o.p_adjusted = p; });
 
   for (auto& pair : table.pairs) {
     const bool estimated = pair.first.estimated || pair.second.estimated;

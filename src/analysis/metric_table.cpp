@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "joulebench/analysis.hpp"
 
@@ -177,8 +178,9 @@ std::vector<std::size_t> select_metrics(const MetricTable& table, std::span<cons
     const bool is_family = selector == "time" || selector == "energy" || selector == "dynamic" ||
                            selector == "regions" || selector == "metrics";
     if (!matched && !defaults && !is_family) {
-      std::string known;
-      for (const auto& c : table.columns) known += (known.empty() ? "" : ", ") + c.name;
+      std::vector<std::string> names;
+      for (const auto& c : table.columns) names.push_back(c.name);
+      const std::string known = fmt::format("{}", fmt::join(names, ", "));
       throw std::invalid_argument(fmt::format(
           "no metric '{}' in these runs; use a family (time, energy, dynamic, regions, metrics) or one of: {}", selector,
           known.empty() ? "(none)" : known));

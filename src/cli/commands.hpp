@@ -62,11 +62,12 @@ struct CompareArguments {
   std::string test = "mwu";
   double alpha = 0.05;
   std::string correction = "holm";
+  std::string family = "metric";
   std::string thresholds = "standard";
   std::string ratio = "mean";
   std::string interval = "bca";
   double confidence = 0.95;
-  std::size_t resamples = 5000;
+  std::size_t resamples = 2000;
   std::uint64_t seed = 42;
   std::string format = "table";
   std::string output;

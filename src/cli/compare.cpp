@@ -56,6 +56,11 @@ void add_compare_options(CLI::App* cmd, CompareArguments& args) {
   cmd->add_option("--correction", args.correction, "multiple-testing correction over the table's comparisons")
       ->check(CLI::IsMember({"holm", "bonferroni", "none"}))
       ->capture_default_str();
+  cmd->add_option("--family", args.family,
+                  "which p-values are corrected together: metric (the sides' pairwise comparisons of one metric in one "
+                  "group), group (all of a group) or table (everything)")
+      ->check(CLI::IsMember({"metric", "group", "table"}))
+      ->capture_default_str();
   cmd->add_option("--thresholds", args.thresholds,
                   "A12 magnitude thresholds: standard (0.56/0.64/0.71) or study (0.6/0.7/0.8, for replication)")
       ->check(CLI::IsMember({"standard", "study"}))
@@ -98,6 +103,9 @@ CompareOptions compare_options(const CompareArguments& args, std::span<const Run
   o.correction = args.correction == "bonferroni" ? stats::Correction::bonferroni
                  : args.correction == "none"     ? stats::Correction::none
                                                  : stats::Correction::holm;
+  o.family = args.family == "table"   ? CorrectionFamily::table
+             : args.family == "group" ? CorrectionFamily::group
+                                      : CorrectionFamily::metric;
   o.study_thresholds = args.thresholds == "study";
   o.a12_thresholds = o.study_thresholds ? stats::kA12Study : stats::kA12Standard;
   o.bootstrap.ratio_of = args.ratio == "median" ? stats::RatioOf::median : stats::RatioOf::mean;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "joulebench/report.hpp"
@@ -68,9 +69,7 @@ std::string excluded_text(const SideSummary& side) {
   if (side.warmup_excluded) parts.push_back(fmt::format("{} warm-up", side.warmup_excluded));
   if (side.failed_excluded) parts.push_back(fmt::format("{} failed", side.failed_excluded));
   if (parts.empty()) return {};
-  std::string out = "; excluded ";
-  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : "") + parts[i];
-  return out;
+  return fmt::format("; excluded {}", fmt::join(parts, ", "));
 }
 
 /// Pairs grouped by (group, first, second), in table order.
@@ -93,10 +92,14 @@ std::string method_line(const ComparisonTable& table) {
                          ? "Welch's t-test where Shapiro-Wilk accepts normality on both sides, else Mann-Whitney U"
                          : "Mann-Whitney U (rank-sum)";
   return fmt::format(
-      "{}, two-sided; p-values adjusted by {} over {} comparison(s); significant: adjusted p < {:g}; effect size "
+      "{}, two-sided; p-values adjusted by {} {}; significant: adjusted p < {:g}; effect size "
       "Vargha-Delaney A12 ({} thresholds {:g}/{:g}/{:g}); ratio = higher / lower {} with a {:g}% {} bootstrap interval "
       "({} resamples)",
-      test, correction_title(o.correction), table.pairs.size(), o.alpha,
+      test, correction_title(o.correction),
+      o.family == CorrectionFamily::metric  ? "within each group and metric (the pairwise comparisons of its sides)"
+      : o.family == CorrectionFamily::group ? "within each group (all its metrics and pairs)"
+                                            : fmt::format("over all {} comparison(s) of the table", table.pairs.size()),
+      o.alpha,
       o.study_thresholds ? "the study's" : "standard", o.a12_thresholds.small, o.a12_thresholds.medium,
       o.a12_thresholds.large,
       o.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median", o.bootstrap.confidence * 100,
@@ -109,8 +112,7 @@ std::string runs_line(const ComparisonTable& table) {
 }
 
 std::string omnibus_line(const ComparisonTable& table, const OmnibusTest& o) {
-  std::string sides;
-  for (const auto& s : o.sides) sides += (sides.empty() ? "" : ", ") + s;
+  const std::string sides = fmt::format("{}", fmt::join(o.sides, ", "));
   if (!o.kruskal_wallis) {
     return fmt::format("{}, {}: Kruskal-Wallis over {}: not tested: {}", group_text(o.group),
                        table.metrics[o.metric].description, sides, o.kruskal_wallis.reason());
@@ -157,11 +159,8 @@ std::string wins_text(const ComparisonTable& table) {
 }
 
 std::string text_report(const ComparisonTable& table) {
-  std::string out = fmt::format("Comparing {}: {}\n", table.options.between, [&] {
-    std::string s;
-    for (const auto& side : table.sides) s += (s.empty() ? "" : ", ") + side;
-    return s.empty() ? std::string("(nothing)") : s;
-  }());
+  std::string out = fmt::format("Comparing {}: {}\n", table.options.between,
+                                table.sides.empty() ? "(nothing)" : fmt::format("{}", fmt::join(table.sides, ", ")));
   out += "Method: " + method_line(table) + "\n";
   out += "Runs: " + runs_line(table) + "\n";
   for (const auto& block : blocks_of(table)) {
@@ -285,6 +284,9 @@ ordered_json pair_json(const ComparisonTable& table, const PairComparison& pair)
   j["ratio_lower"] = pair.ratio ? ordered_json(pair.ratio->lower) : ordered_json(nullptr);
   j["ratio_upper"] = pair.ratio ? ordered_json(pair.ratio->upper) : ordered_json(nullptr);
   j["ratio_of"] = table.options.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median";
+  // BCa where defined; the percentile interval where BCa is not (constant samples).
+  j["ratio_interval"] = pair.ratio ? ordered_json(pair.ratio->method == stats::BootstrapMethod::bca ? "bca" : "percentile")
+                                   : ordered_json(nullptr);
   j["a12"] = pair.a12 ? ordered_json(pair.a12->value) : ordered_json(nullptr);
   j["a12_magnitude"] = pair.a12 ? ordered_json(stats::effect_magnitude_name(pair.a12->magnitude)) : ordered_json(nullptr);
   j["cliffs_delta"] = pair.cliffs_delta ? ordered_json(pair.cliffs_delta->value) : ordered_json(nullptr);
@@ -318,12 +320,13 @@ std::string csv_report(const ComparisonTable& table) {
   } else {
     keys = {"metric", "first", "second", "p_value", "verdict"};
   }
-  std::string out;
-  for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + report_detail::csv_field(keys[i]);
-  out += "\n";
+  std::vector<std::string> cells;
+  for (const auto& key : keys) cells.push_back(report_detail::csv_field(key));
+  std::string out = fmt::format("{}\n", fmt::join(cells, ","));
   for (const auto& row : rows) {
-    for (std::size_t i = 0; i < keys.size(); ++i) out += (i ? "," : "") + csv_cell(row.value(keys[i], ordered_json()));
-    out += "\n";
+    cells.clear();
+    for (const auto& key : keys) cells.push_back(csv_cell(row.value(key, ordered_json())));
+    out += fmt::format("{}\n", fmt::join(cells, ","));
   }
   return out;
 }
@@ -339,6 +342,7 @@ std::string json_report(const ComparisonTable& table) {
       {"alternative", "two-sided"},
       {"alpha", o.alpha},
       {"correction", std::string(stats::correction_name(o.correction))},
+      {"family", o.family == CorrectionFamily::metric ? "metric" : o.family == CorrectionFamily::group ? "group" : "table"},
       {"a12_thresholds", {o.a12_thresholds.small, o.a12_thresholds.medium, o.a12_thresholds.large}},
       {"ratio_of", o.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median"},
       {"interval", o.bootstrap.method == stats::BootstrapMethod::bca ? "bca" : "percentile"},

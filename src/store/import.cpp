@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "joulebench/store.hpp"
 
@@ -163,7 +164,7 @@ ImportError::ImportError(const std::string& file, std::vector<std::string> probl
     : StoreError([&] {
         std::string text = fmt::format("{}: cannot import: ", file);
         const std::size_t shown = std::min<std::size_t>(problems.size(), 20);
-        for (std::size_t i = 0; i < shown; ++i) text += (i ? "\n  " : "") + problems[i];
+        text += fmt::format("{}", fmt::join(problems.begin(), problems.begin() + static_cast<long>(shown), "\n  "));
         if (problems.size() > shown) text += fmt::format("\n  ... and {} more", problems.size() - shown);
         return text;
       }()),
@@ -324,7 +325,9 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
     if (!row_ok) continue;
     if (run.workload.empty()) {
       // No workload column: the labels name it ("pytorch/ncf/train"), as plans name matrix workloads.
-      for (const auto& [k, v] : run.labels) run.workload += (run.workload.empty() ? "" : "/") + v;
+      std::vector<std::string> values;
+      for (const auto& label : run.labels) values.push_back(label.second);
+      run.workload = fmt::format("{}", fmt::join(values, "/"));
       if (run.workload.empty()) run.workload = "imported";
     }
     int& count = repetitions[{run.workload, run.warmup}];

@@ -1,4 +1,5 @@
 // The results store on SQLite: see store.hpp for the contract and schema.cpp for the tables.
+#include <algorithm>
 #include <ctime>
 #include <exception>
 #include <limits>
@@ -457,7 +458,6 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
   Db& db = impl_->db;
   std::vector<RunRecord> out;
   std::vector<std::int64_t> ids;
-  std::unordered_map<std::int64_t, std::size_t> by_id;
   try {
     {
       // The text varies only in how many label conditions it has; every value is bound.
@@ -480,54 +480,84 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
         st.bind(static_cast<int>(5 + 2 * i), filter.labels[i].first);
         st.bind(static_cast<int>(6 + 2 * i), filter.labels[i].second);
       }
+      // Unfiltered, every run of the campaign comes back: room for them all (counted on the
+      // campaign's index alone) spares moving the records as the vector grows.
+      if (!filter.workload && !filter.status && !filter.warmup && filter.labels.empty()) {
+        auto count = db.prepare("SELECT count(*) FROM runs WHERE campaign_id = ?1");
+        count.bind(1, campaign);
+        if (count.step()) {
+          out.reserve(to_size(count.integer(0)));
+          ids.reserve(out.capacity());
+        }
+      }
       while (st.step()) {
-        const std::int64_t id = st.integer(0);
-        by_id.emplace(id, out.size());
-        ids.push_back(id);
+        ids.push_back(st.integer(0));
         out.push_back(read_run(db, st));
       }
     }
     if (out.empty()) return out;
 
-    // Children: one query per table over the whole campaign, rows of unselected runs skipped.
+    // Children: one range scan per table over the selected runs' ids, in primary-key order, so
+    // with neither a join nor a sort; rows of runs in the range that were not selected (filtered
+    // out, or another campaign's) are skipped. A cursor over the ids, sorted, follows the rows.
+    std::vector<std::pair<std::int64_t, std::size_t>> by_id;  // run id, position in out
+    by_id.reserve(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) by_id.emplace_back(ids[i], i);
+    // Ids mostly follow run order already.
+    if (!std::is_sorted(by_id.begin(), by_id.end())) std::sort(by_id.begin(), by_id.end());
     const auto for_each_child = [&](const char* sql, auto&& add) {
       auto st = db.prepare(sql);
-      st.bind(1, campaign);
+      st.bind(1, by_id.front().first).bind(2, by_id.back().first);
+      auto next = by_id.begin();
       while (st.step()) {
-        const auto it = by_id.find(st.integer(0));
-        if (it != by_id.end()) add(out[it->second], st);
+        const std::int64_t id = st.integer(0);
+        while (next != by_id.end() && next->first < id) ++next;
+        if (next == by_id.end()) break;
+        if (next->first == id) add(out[next->second], st);
       }
     };
-    for_each_child(
-        "SELECT x.run_id, x.key, x.value FROM run_labels x JOIN runs r ON r.id = x.run_id WHERE r.campaign_id = ?1 "
-        "ORDER BY r.run_index, r.shard_index, x.position",
-        [](RunRecord& run, const Statement& st) { run.labels.emplace_back(st.text(1), st.text(2)); });
-    for_each_child(
-        "SELECT x.run_id, x.domain, x.energy_j, x.source, x.method, x.estimated, x.complete, x.unmeasured_s, "
-        "x.dynamic_energy_j FROM run_energy x JOIN runs r ON r.id = x.run_id WHERE r.campaign_id = ?1 "
-        "ORDER BY r.run_index, r.shard_index, x.position",
-        [](RunRecord& run, const Statement& st) { run.energy.push_back(read_energy(st)); });
-    for_each_child(
-        "SELECT x.run_id, x.name, x.value, x.unit, x.origin FROM metrics x JOIN runs r ON r.id = x.run_id "
-        "WHERE r.campaign_id = ?1 ORDER BY r.run_index, r.shard_index, x.position",
-        [](RunRecord& run, const Statement& st) {
-          run.metrics.push_back({st.text(1), st.real_or_nan(2), st.text(3), st.text(4)});
-        });
-    for_each_child(
-        "SELECT x.run_id, x.key, x.value FROM run_metadata x JOIN runs r ON r.id = x.run_id WHERE r.campaign_id = ?1 "
-        "ORDER BY r.run_index, r.shard_index, x.position",
-        [](RunRecord& run, const Statement& st) { run.metadata.emplace_back(st.text(1), st.text(2)); });
+    // A list of each run: room for as many items as the previous run had (a campaign's runs mostly
+    // have as many labels, energies... each) spares regrowing it item by item.
+    const auto for_each_list = [&]<class T>(const char* sql, std::vector<T> RunRecord::*list, auto&& read) {
+      const RunRecord* previous = nullptr;
+      for_each_child(sql, [&](RunRecord& run, const Statement& st) {
+        auto& items = run.*list;
+        if (items.empty() && previous != nullptr) items.reserve((previous->*list).size());
+        items.push_back(read(st));
+        previous = &run;
+      });
+    };
+    for_each_list("SELECT x.run_id, x.key, x.value FROM run_labels x WHERE x.run_id BETWEEN ?1 AND ?2 "
+                  "ORDER BY x.run_id, x.position",
+                  &RunRecord::labels, [](const Statement& st) { return std::pair{st.text(1), st.text(2)}; });
+    for_each_list("SELECT x.run_id, x.domain, x.energy_j, x.source, x.method, x.estimated, x.complete, "
+                  "x.unmeasured_s, x.dynamic_energy_j FROM run_energy x WHERE x.run_id BETWEEN ?1 AND ?2 "
+                  "ORDER BY x.run_id, x.position",
+                  &RunRecord::energy, read_energy);
+    for_each_list("SELECT x.run_id, x.name, x.value, x.unit, x.origin FROM metrics x WHERE x.run_id BETWEEN ?1 AND ?2 "
+                  "ORDER BY x.run_id, x.position",
+                  &RunRecord::metrics, [](const Statement& st) {
+                    return StoredMetric{st.text(1), st.real_or_nan(2), st.text(3), st.text(4)};
+                  });
+    for_each_list("SELECT x.run_id, x.key, x.value FROM run_metadata x WHERE x.run_id BETWEEN ?1 AND ?2 "
+                  "ORDER BY x.run_id, x.position",
+                  &RunRecord::metadata, [](const Statement& st) { return std::pair{st.text(1), st.text(2)}; });
 
-    // Regions, then their energies (keyed by region id).
+    // Regions, then their energies (keyed by region id, over the range of the regions read).
     std::unordered_map<std::int64_t, StoredRegion*> regions;
+    std::int64_t first_region = std::numeric_limits<std::int64_t>::max();
+    std::int64_t last_region = std::numeric_limits<std::int64_t>::min();
     {
       std::vector<std::pair<std::int64_t, std::size_t>> order;  // region id, run position
       for_each_child(
-          "SELECT x.run_id, x.name, x.start_s, x.end_s, x.id FROM regions x JOIN runs r ON r.id = x.run_id "
-          "WHERE r.campaign_id = ?1 ORDER BY r.run_index, r.shard_index, x.position",
+          "SELECT x.run_id, x.name, x.start_s, x.end_s, x.id FROM regions x WHERE x.run_id BETWEEN ?1 AND ?2 "
+          "ORDER BY x.run_id, x.position",
           [&](RunRecord& run, const Statement& st) {
             run.regions.push_back({st.text(1), st.real_or_nan(2), st.real_or_nan(3), {}});
-            order.emplace_back(st.integer(4), static_cast<std::size_t>(&run - out.data()));
+            const std::int64_t id = st.integer(4);
+            order.emplace_back(id, static_cast<std::size_t>(&run - out.data()));
+            first_region = std::min(first_region, id);
+            last_region = std::max(last_region, id);
           });
       // Pointers only once every region vector has stopped growing.
       std::unordered_map<std::size_t, std::size_t> next;  // run position -> next region
@@ -536,9 +566,8 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
     if (!regions.empty()) {
       auto st = db.prepare(
           "SELECT e.region_id, e.domain, e.energy_j, e.source, e.method, e.estimated, e.complete, e.unmeasured_s, "
-          "e.dynamic_energy_j FROM region_energy e JOIN regions g ON g.id = e.region_id JOIN runs r ON r.id = g.run_id "
-          "WHERE r.campaign_id = ?1 ORDER BY r.run_index, r.shard_index, g.position, e.position");
-      st.bind(1, campaign);
+          "e.dynamic_energy_j FROM region_energy e WHERE e.region_id BETWEEN ?1 AND ?2 ORDER BY e.region_id, e.position");
+      st.bind(1, first_region).bind(2, last_region);
       while (st.step()) {
         const auto it = regions.find(st.integer(0));
         if (it != regions.end()) it->second->energy.push_back(read_energy(st));

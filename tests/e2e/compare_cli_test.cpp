@@ -75,9 +75,10 @@ TEST_F(CompareCli, AnswersTheStudysQuestionWithSciPysNumbers) {
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
   EXPECT_TRUE(contains(imported.err, "imported 14 run(s)")) << imported.err;
 
-  const Result r = compare({"--format", "json"});
+  const Result r = compare({"--format", "json", "--family", "table"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = parse_json(r.out);
+  EXPECT_EQ(j["method"]["family"], "table");
   EXPECT_EQ(j["runs"]["read"], 14);
   EXPECT_EQ(j["runs"]["warmup_excluded"], 1);
   EXPECT_EQ(j["runs"]["failed_excluded"], 1);
@@ -134,6 +135,17 @@ TEST_F(CompareCli, AnswersTheStudysQuestionWithSciPysNumbers) {
     EXPECT_EQ(w["comparisons"], 2);  // time and energy; accuracy is not a cost
     EXPECT_EQ(w["significant_wins"], w["side"] == "pytorch" ? 1 : 0);
   }
+}
+
+TEST_F(CompareCli, CorrectsWithinEachMetricByDefault) {
+  ASSERT_EQ(import(kTwoFrameworks).exit_code, 0);
+  const Result r = compare({"--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = parse_json(r.out);
+  EXPECT_EQ(j["method"]["family"], "metric");
+  // Two sides: each metric's family holds one comparison, which Holm leaves as it is.
+  for (const auto& c : j["comparisons"]) EXPECT_EQ(c["p_adjusted"], c["p_value"]) << c["metric"];
+  EXPECT_TRUE(contains(find(j["comparisons"], "time_s")["verdict"], "p = 0.0022 (Holm)"));
 }
 
 TEST_F(CompareCli, PrintsEveryFormatWithEstimatesMarked) {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -153,6 +155,71 @@ TEST(StatsBootstrap, ASeedReproducesTheIntervalAndAnotherChangesIt) {
     EXPECT_EQ(reordered->lower, first->lower);
     EXPECT_EQ(reordered->upper, first->upper);
   }
+}
+
+TEST(StatsBootstrap, SharedDrawsGiveEachRatioTheIntervalItGetsAlone) {
+  // More ratios than one block of the mean's kernel (8), one unavailable from the start (a NaN)
+  // and one whose resampled denominator becomes 0: none changes any other's interval.
+  std::vector<std::vector<double>> xs;
+  std::vector<std::vector<double>> ys;
+  for (std::int64_t k = 0; k < 11; ++k) {
+    xs.push_back(normalish(70 + k, 30, 100 + 5 * static_cast<double>(k), 15));
+    ys.push_back(skewed(90 + k, 25, 70, 30));
+  }
+  xs[3][4] = std::nan("");
+  ys[6] = std::vector<double>(25, 1);
+  ys[6][0] = 0;
+  ys[6][1] = -24;  // mean 0 in a resample that draws -24 once and 1 24 times (p = 0.13)
+  std::vector<RatioSamples> samples;
+  for (std::size_t k = 0; k < xs.size(); ++k) samples.push_back({xs[k], ys[k]});
+  for (auto ratio_of : {RatioOf::mean, RatioOf::median}) {
+    for (auto method : {BootstrapMethod::bca, BootstrapMethod::percentile}) {
+      const BootstrapOptions options{ratio_of, method, 0.95, 2000, 99};
+      const auto shared = bootstrap_ratios(samples, options);
+      ASSERT_EQ(shared.size(), samples.size());
+      for (std::size_t k = 0; k < samples.size(); ++k) {
+        SCOPED_TRACE(testing::Message() << "ratio " << k << (ratio_of == RatioOf::mean ? " mean " : " median ")
+                                        << (method == BootstrapMethod::bca ? "bca" : "percentile"));
+        const auto alone = bootstrap_ratio(xs[k], ys[k], options);
+        ASSERT_EQ(shared[k].ok(), alone.ok()) << shared[k].reason() << " / " << alone.reason();
+        if (!alone.ok()) {
+          EXPECT_EQ(shared[k].reason(), alone.reason());
+          continue;
+        }
+        EXPECT_EQ(shared[k]->estimate, alone->estimate);
+        EXPECT_EQ(shared[k]->lower, alone->lower);
+        EXPECT_EQ(shared[k]->upper, alone->upper);
+      }
+      EXPECT_NE(shared[3].reason().find("x[4] is NaN"), std::string::npos) << shared[3].reason();
+      if (ratio_of == RatioOf::mean) {
+        EXPECT_NE(shared[6].reason().find("is 0 in resample"), std::string::npos) << shared[6].reason();
+      }
+      EXPECT_TRUE(shared[0].ok() && shared[10].ok());
+    }
+  }
+}
+
+TEST(StatsBootstrap, SharedDrawsReplaySciPysInterval) {
+  // The first case of SameResamplesGiveSciPysInterval, as one of two ratios sharing the draws.
+  const auto x = normalish(60, 25, 100, 15);
+  const auto y = skewed(61, 30, 70, 30);
+  const auto other_x = normalish(80, 25, 50, 5);
+  const auto other_y = normalish(81, 30, 40, 5);
+  const std::vector<RatioSamples> samples{{other_x, other_y}, {x, y}};
+  const auto r = bootstrap_ratios(samples, {RatioOf::mean, BootstrapMethod::bca, 0.95, 2000, 42});
+  ASSERT_TRUE(r[1].ok()) << r[1].reason();
+  EXPECT_TRUE(near_relative(r[1]->lower, 1.1592182261630839, 1e-12));
+  EXPECT_TRUE(near_relative(r[1]->upper, 1.367408704908829, 1e-12));
+}
+
+TEST(StatsBootstrap, SharedDrawsNeedSamplesOfOneSize) {
+  const std::vector<double> three{1, 2, 3};
+  const std::vector<double> four{1, 2, 3, 4};
+  EXPECT_TRUE(bootstrap_ratios({}).empty());
+  const std::vector<RatioSamples> different_x{{three, four}, {four, four}};
+  EXPECT_THROW(bootstrap_ratios(different_x), std::invalid_argument);
+  const std::vector<RatioSamples> different_y{{three, four}, {three, three}};
+  EXPECT_THROW(bootstrap_ratios(different_y), std::invalid_argument);
 }
 
 TEST(StatsBootstrap, IntervalContainsTheEstimateAndNarrowsWithLowerConfidence) {
