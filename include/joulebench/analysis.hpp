@@ -166,6 +166,8 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
 std::string format_number(double value, int significant = 3);
 /// "0.0123", "0.43", "< 0.0001".
 std::string format_p_value(double p);
+/// "Holm", "Bonferroni", "uncorrected": how tables and verdicts name a correction.
+std::string correction_title(stats::Correction correction);
 /// "1.50x [1.41, 1.60]".
 std::string format_ratio(const stats::RatioInterval& ratio);
 

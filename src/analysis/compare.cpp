@@ -188,15 +188,6 @@ void parallel_for(std::size_t n, std::size_t threads, Work work) {
   loop();
 }
 
-std::string correction_label(stats::Correction c) {
-  switch (c) {
-    case stats::Correction::holm: return "Holm";
-    case stats::Correction::bonferroni: return "Bonferroni";
-    case stats::Correction::none: return "uncorrected";
-  }
-  return {};
-}
-
 std::string p_phrase(double p) {
   const std::string text = format_p_value(p);
   return text.starts_with("<") ? "p " + text : "p = " + text;
@@ -211,7 +202,7 @@ std::string verdict(const PairComparison& pair, const MetricColumn& metric, bool
                        pair.p_value.reason());
   }
   const std::string evidence =
-      fmt::format("{} ({}); {}", p_phrase(pair.p_adjusted.value_or(*pair.p_value)), correction_label(options.correction),
+      fmt::format("{} ({}); {}", p_phrase(pair.p_adjusted.value_or(*pair.p_value)), correction_title(options.correction),
                   pair.a12 ? fmt::format("A12 = {:.2f}, {}", pair.a12->value, stats::effect_magnitude_name(pair.a12->magnitude))
                            : "A12 unavailable: " + pair.a12.reason());
   if (!pair.higher) {

@@ -23,6 +23,15 @@ std::string format_p_value(double p) {
   return format_number(p, 2);
 }
 
+std::string correction_title(stats::Correction correction) {
+  switch (correction) {
+    case stats::Correction::holm: return "Holm";
+    case stats::Correction::bonferroni: return "Bonferroni";
+    case stats::Correction::none: return "uncorrected";
+  }
+  return {};
+}
+
 std::string format_ratio(const stats::RatioInterval& ratio) {
   return fmt::format("{:.2f}x [{:.2f}, {:.2f}]", ratio.estimate, ratio.lower, ratio.upper);
 }

@@ -18,15 +18,6 @@ namespace {
 
 using nlohmann::ordered_json;
 
-std::string correction_title(stats::Correction c) {
-  switch (c) {
-    case stats::Correction::holm: return "Holm";
-    case stats::Correction::bonferroni: return "Bonferroni";
-    case stats::Correction::none: return "unadjusted";
-  }
-  return {};
-}
-
 std::string group_text(const KeyValues& group) {
   if (group.empty()) return "all runs";
   std::string out;
@@ -92,10 +83,10 @@ std::string method_line(const ComparisonTable& table) {
                          ? "Welch's t-test where Shapiro-Wilk accepts normality on both sides, else Mann-Whitney U"
                          : "Mann-Whitney U (rank-sum)";
   return fmt::format(
-      "{}, two-sided; p-values adjusted by {} {}; significant: adjusted p < {:g}; effect size "
+      "{}, two-sided; p-values: {} {}; significant: adjusted p < {:g}; effect size "
       "Vargha-Delaney A12 ({} thresholds {:g}/{:g}/{:g}); ratio = higher / lower {} with a {:g}% {} bootstrap interval "
       "({} resamples)",
-      test, correction_title(o.correction),
+      test, o.correction == stats::Correction::none ? "not adjusted" : "adjusted by " + correction_title(o.correction),
       o.family == CorrectionFamily::metric  ? "within each group and metric (the pairwise comparisons of its sides)"
       : o.family == CorrectionFamily::group ? "within each group (all its metrics and pairs)"
                                             : fmt::format("over all {} comparison(s) of the table", table.pairs.size()),
