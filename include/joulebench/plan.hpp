@@ -73,6 +73,9 @@ struct WorkloadSpec {
   std::vector<std::string> setup;    ///< unmeasured, once before the workload's first run (may be empty)
   std::vector<std::string> prepare;  ///< unmeasured, before every run (may be empty)
   std::vector<OutputParser> parsers;
+  /// Profile modes ("python", "cprofile", "torch", "perf"): one extra profiled run each, after
+  /// every measured run, never part of the statistics (profile.hpp).
+  std::vector<std::string> profile;
   int repetitions = 10;
   int warmup = 1;
   PlanLocation location;  ///< the [[workload]] table it came from
@@ -116,6 +119,7 @@ struct PlannedRun {
   std::size_t workload = 0;  ///< into CampaignPlan::workloads
   int repetition = 1;        ///< 1-based, counted separately for warm-up and measured runs
   bool warmup = false;
+  std::string profile;  ///< a profiled run: its mode; empty for measured and warm-up runs
 };
 
 /// The whole campaign's runs in execution order. Each workload's warm-up runs come right before
@@ -130,7 +134,8 @@ struct PlannedRun {
 /// uniformly random permutation, every workload's repetitions spread evenly over the campaign,
 /// and repetition r of each workload is in round r. `blocked` runs every repetition of workload 1,
 /// then of workload 2... A workload's warm-up runs (repetition 1..warmup, flagged) come right
-/// before its first measured run. Indices are 0..N-1 in execution order.
+/// before its first measured run. Profiled runs (WorkloadSpec::profile) come after all of them, in
+/// plan order, one per workload and mode, with repetition 1. Indices are 0..N-1 in execution order.
 std::vector<PlannedRun> schedule_runs(const CampaignPlan& plan);
 /// The runs of one shard, in the same order: measured runs of repetitions r with
 /// (r - 1) % N == K - 1, and every warm-up run (each machine warms up itself).
@@ -152,6 +157,25 @@ class PlanError : public std::runtime_error {
 CampaignPlan load_plan(const std::filesystem::path& path);
 /// The same from text; `source_name` is used in messages and to resolve relative paths.
 CampaignPlan parse_plan(std::string_view text, const std::filesystem::path& source_name);
+
+/// Changes to a resolved plan for one `joulebench run`, without editing its file: a short trial of
+/// a long campaign, or CI running the main job at reduced size. Every workload gets the value.
+struct PlanOverrides {
+  std::optional<int> repetitions;  ///< measured runs per workload, >= 1
+  std::optional<int> warmup;       ///< warm-up runs per workload, >= 0
+  std::optional<Seconds> cooldown;  ///< a fixed cool-down (replaces any until-stable rule)
+  std::optional<Seconds> idle;      ///< the idle baseline's length (0: none)
+
+  bool empty() const { return !repetitions && !warmup && !cooldown && !idle; }
+  /// As command-line options, e.g. "--repetitions 2 --warmup 0".
+  std::string text() const;
+};
+
+/// Applies the overrides. The plan's hash then covers them too (the text's hash followed by
+/// theirs), so a store refuses to resume a campaign under different overrides, and the overrides
+/// are kept in the plan text (as a trailing comment) so the stored plan says how it was run.
+/// Throws std::invalid_argument for a value out of range.
+void apply_overrides(CampaignPlan& plan, const PlanOverrides& overrides);
 
 /// Splits a command string like a POSIX shell splits words (quotes, backslashes), without
 /// expansions. Throws std::invalid_argument on an unterminated quote.

@@ -32,6 +32,10 @@ class LaunchError : public std::runtime_error {
 /// The executable a command name refers to: a path with a slash is taken as is, anything else is
 /// searched in PATH. Throws LaunchError when there is none or it cannot be executed.
 std::filesystem::path find_executable(const std::string& name);
+/// A command whose program is the bare word `joulebench` runs this very joulebench (from
+/// /proc/self/exe), wherever it is installed or built: a plan's or a profile's `joulebench
+/// workload ...` then uses the workloads of the same version as the runner.
+std::vector<std::string> resolve_joulebench(std::vector<std::string> argv);
 
 struct SpawnOptions {
   std::vector<std::string> argv;  ///< argv[0] is looked up with find_executable

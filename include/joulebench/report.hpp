@@ -103,3 +103,33 @@ std::optional<TableFormat> parse_table_format(std::string_view name);
 std::string comparison_report(const ComparisonTable& table, TableFormat format);
 
 }  // namespace joulebench
+
+// --- Profiles side by side: what `joulebench profiles` prints -----------------------------------
+
+namespace joulebench {
+
+/// One profiled run, as a column of the side-by-side table.
+struct ProfileColumn {
+  std::string side;               ///< the value of the `between` label (the framework)
+  const RunRecord* run = nullptr;  ///< not owned; its `profile` is set
+};
+
+/// The profiled runs of one group (e.g. model=ncf phase=train) and one profile mode.
+struct ProfileGroup {
+  KeyValues key;  ///< the group's labels and values
+  std::string mode;
+  std::vector<ProfileColumn> columns;  ///< sorted by side
+};
+
+/// Groups the profiled runs among `runs` by the `group_by` labels and the profile mode, one column
+/// per value of `between`; `mode`, unless empty, keeps only profiles of that mode.
+std::vector<ProfileGroup> group_profiles(const std::vector<RunRecord>& runs, const std::vector<std::string>& group_by,
+                                         const std::string& between, const std::string& mode);
+
+/// Each group's top functions per side: name, self time, energy (estimated energy marked). Text
+/// and Markdown put the sides side by side; CSV has one row per function; JSON everything.
+/// `top` = 0 keeps every function. LaTeX is not offered (text is returned).
+std::string profiles_report(const std::vector<ProfileGroup>& groups, const std::vector<std::string>& group_by, std::size_t top,
+                            TableFormat format);
+
+}  // namespace joulebench

@@ -74,6 +74,28 @@ struct StoredLog {
   std::uint64_t dropped = 0;  ///< not kept because the log reached its bound
 };
 
+/// One function of a profiled run (profile.hpp says how time and energy are attributed).
+struct StoredProfileFunction {
+  std::string name;
+  std::optional<std::uint64_t> calls;
+  double self_s = 0;
+  double total_s = 0;
+  std::optional<double> energy_j;  ///< attributed to its self time
+  std::optional<double> total_energy_j;
+  std::optional<double> idle_energy_j;
+  std::optional<double> dynamic_energy_j;
+};
+
+/// The profile of a profiled run. Profiled runs are extra runs, never part of the statistics.
+struct StoredProfile {
+  std::string mode;         ///< "python", "cprofile", "torch", "perf"
+  std::string energy_rule;  ///< "timeline", "average power", or "" (no energy)
+  bool estimated = false;   ///< the energy comes from a model
+  double interval_s = 0;    ///< the sampling interval
+  std::string problem;      ///< why there is no profile (the profiler failed), else empty
+  std::vector<StoredProfileFunction> functions;  ///< by self energy (or time), highest first
+};
+
 struct RunRecord {
   std::size_t index = 0;  ///< position in the campaign's full run list (all shards)
   std::string workload;
@@ -99,6 +121,8 @@ struct RunRecord {
   StoredLog stderr_log;
   std::size_t malformed_events = 0;  ///< event or output lines that could not be parsed (skipped)
   StoredTimeline timeline;
+  /// Set for a profiled run (plan key `profile`): excluded from comparisons and exports.
+  std::optional<StoredProfile> profile;
 };
 
 /// Idle power measured with nothing running.
@@ -131,6 +155,9 @@ struct RunFilter {
   std::optional<RunStatus> status;
   std::optional<bool> warmup;
   KeyValues labels;  ///< every one must match
+  /// false (the default): only unprofiled runs, so profiled runs never enter statistics; true:
+  /// only profiled runs (with their profiles); nothing: both.
+  std::optional<bool> profiled = false;
 };
 
 class Store {

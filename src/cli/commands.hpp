@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <span>
 #include <string>
@@ -33,6 +34,8 @@ Command add_merge(CLI::App& app);
 Command add_compare(CLI::App& app);
 Command add_import(CLI::App& app);
 Command add_bench(CLI::App& app);
+Command add_profile(CLI::App& app);
+Command add_profiles(CLI::App& app);
 
 /// Which campaign of a store and which of its runs a command reads.
 struct RunSelection {
@@ -75,10 +78,20 @@ struct CompareArguments {
 void add_compare_options(CLI::App* cmd, CompareArguments& args);
 /// The library's options from the arguments; the runs decide the default grouping.
 CompareOptions compare_options(const CompareArguments& args, std::span<const RunRecord> runs);
+/// The labels that form the groups: `group_by` split at commas when the user gave it, else model and
+/// phase, those of them the runs have (and that are not `between`).
+std::vector<std::string> grouping(const std::string& group_by, bool given, const std::string& between,
+                                  std::span<const RunRecord> runs);
 /// Compares and writes the report to standard output or --output.
 void print_comparison(const CompareArguments& args, std::span<const RunRecord> runs);
 
+/// Writes a command's report to `path`, or to `otherwise` (stdout, stderr) when the path is empty;
+/// throws std::runtime_error naming the file when it cannot be written (a full disk, no folder).
+void write_report(const std::string& text, const std::string& path, std::FILE* otherwise);
+
 /// Parses a duration option, turning the library's message into a CLI11 validation error.
 Seconds duration_option(const std::string& option, const std::string& text);
+/// Parses a share written "1%" or "0.01" (--threshold); throws CLI::ValidationError.
+double threshold_option(const std::string& text);
 
 }  // namespace joulebench::cli

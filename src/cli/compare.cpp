@@ -1,6 +1,5 @@
 // `joulebench compare`: does one framework cost more than another, by how much, how sure are we.
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -31,6 +30,16 @@ bool any_run_has(std::span<const RunRecord> runs, const std::string& key) {
 }
 
 }  // namespace
+
+std::vector<std::string> grouping(const std::string& group_by, bool given, const std::string& between,
+                                  std::span<const RunRecord> runs) {
+  if (given) return split_commas(group_by);
+  std::vector<std::string> keys;
+  for (const char* key : {"model", "phase"}) {
+    if (key != between && any_run_has(runs, key)) keys.emplace_back(key);
+  }
+  return keys;
+}
 
 void add_compare_options(CLI::App* cmd, CompareArguments& args) {
   cmd->add_option("--group-by", args.group_by,
@@ -84,13 +93,7 @@ void add_compare_options(CLI::App* cmd, CompareArguments& args) {
 
 CompareOptions compare_options(const CompareArguments& args, std::span<const RunRecord> runs) {
   CompareOptions o;
-  if (args.group_by_given) {
-    o.group_by = split_commas(args.group_by);
-  } else {
-    for (const char* key : {"model", "phase"}) {
-      if (key != args.between && any_run_has(runs, key)) o.group_by.emplace_back(key);
-    }
-  }
+  o.group_by = grouping(args.group_by, args.group_by_given, args.between, runs);
   o.between = args.between;
   if (o.between != "workload" && !runs.empty() && !any_run_has(runs, o.between)) {
     throw CLI::ValidationError("--between", fmt::format("no run has a '{}' label; try --between workload, or one of the "
@@ -124,14 +127,7 @@ void print_comparison(const CompareArguments& args, std::span<const RunRecord> r
     throw CLI::ValidationError("compare", e.what());
   }
   const std::string text = comparison_report(table, *parse_table_format(args.format));
-  if (args.output.empty()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return;
-  }
-  std::ofstream out(args.output);
-  out << text;
-  out.close();
-  if (!out) throw std::runtime_error(fmt::format("cannot write {}", args.output));
+  write_report(text, args.output, stdout);
 }
 
 Command add_compare(CLI::App& app) {

@@ -1,5 +1,4 @@
 #include <cstdio>
-#include <fstream>
 
 #include <fmt/format.h>
 
@@ -22,14 +21,7 @@ Command add_export(CLI::App& app) {
             const std::int64_t id = selected_campaign(store, *selection);
             const RunFilter filter = run_filter(*selection);
             const std::string text = *format == "json" ? export_json(store, id, filter) : export_csv(store, id, filter);
-            if (output->empty()) {
-              std::fwrite(text.data(), 1, text.size(), stdout);
-              return 0;
-            }
-            std::ofstream out(*output);
-            out << text;
-            out.close();
-            if (!out) throw std::runtime_error(fmt::format("cannot write {}", *output));
+            write_report(text, *output, stdout);
             return 0;
           }};
 }

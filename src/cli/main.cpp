@@ -1,12 +1,27 @@
 // joulebench: measure what deep-learning workloads cost in energy and time.
 #include <cstdio>
 #include <exception>
+#include <fstream>
+#include <stdexcept>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "commands.hpp"
 #include "joulebench/version.hpp"
 
 namespace joulebench::cli {
+
+void write_report(const std::string& text, const std::string& path, std::FILE* otherwise) {
+  if (path.empty()) {
+    std::fwrite(text.data(), 1, text.size(), otherwise);
+    return;
+  }
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) throw std::runtime_error(fmt::format("cannot write {}", path));
+}
 
 Seconds duration_option(const std::string& option, const std::string& text) {
   try {
@@ -74,6 +89,8 @@ int main(int argc, char** argv) {
       joulebench::cli::add_compare(app),
       joulebench::cli::add_import(app),
       joulebench::cli::add_bench(app),
+      joulebench::cli::add_profile(app),
+      joulebench::cli::add_profiles(app),
   };
 
   try {

@@ -1,6 +1,5 @@
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 
 #include <fmt/format.h>
@@ -30,7 +29,7 @@ int run_measure(const MeasureArguments& args) {
   const Seconds interval = duration_option("--interval", args.interval);
   if (interval < kShortestInterval * 0.999) throw CLI::ValidationError("--interval", "must be 1ms or more");
   MeasureOptions options;
-  options.command.argv = args.command;
+  options.command.argv = resolve_joulebench(args.command);
   options.interval = interval;
   if (!args.idle.empty()) options.idle = duration_option("--idle", args.idle);
 
@@ -62,14 +61,7 @@ int run_measure(const MeasureArguments& args) {
   if (timeline) timeline->close();
 
   const std::string report = args.json ? measurement_json(m) : args.csv ? measurement_csv(m) : measurement_text(m);
-  if (args.output.empty()) {
-    std::fputs(report.c_str(), stderr);
-  } else {
-    std::ofstream out(args.output);
-    out << report;
-    out.close();
-    if (!out) throw std::runtime_error(fmt::format("cannot write the report to {}", args.output));
-  }
+  write_report(report, args.output, stderr);
   // The command's own status, as a shell would report it, so scripts can wrap commands.
   return m.process.status.shell_status();
 }

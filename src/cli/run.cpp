@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -37,6 +38,7 @@ std::string clock_text(double seconds) {
 }
 
 std::string run_label(const RunRecord& r) {
+  if (r.profile) return fmt::format("{} profile {}", r.workload, r.profile->mode);
   return fmt::format("{} {} {}", r.workload, r.warmup ? "warm-up" : "rep", r.repetition);
 }
 
@@ -66,7 +68,9 @@ class ProgressPrinter final : public CampaignObserver {
 
   void run_started(const PlannedRun& run, const WorkloadSpec& w, std::size_t position, std::size_t total) override {
     std::lock_guard lock(mutex_);
-    current_ = fmt::format("[{}/{}] {} {} {}", position, total, w.name, run.warmup ? "warm-up" : "rep", run.repetition);
+    current_ = run.profile.empty()
+                   ? fmt::format("[{}/{}] {} {} {}", position, total, w.name, run.warmup ? "warm-up" : "rep", run.repetition)
+                   : fmt::format("[{}/{}] {} profile {}", position, total, w.name, run.profile);
     run_start_ = Clock::now();
     if (live_) start_ticker();
   }
@@ -163,7 +167,9 @@ int dry_run(const CampaignPlan& plan, const Shard& shard, const std::filesystem:
     std::string command;
     for (const auto& arg : w.command) command += (command.empty() ? "" : " ") + arg;
     std::printf("%6zu  %-28s %-10s %s\n", r.index, w.name.c_str(),
-                fmt::format("{} {}", r.warmup ? "warm-up" : "rep", r.repetition).c_str(), command.c_str());
+                r.profile.empty() ? fmt::format("{} {}", r.warmup ? "warm-up" : "rep", r.repetition).c_str()
+                                  : ("profile " + r.profile).c_str(),
+                command.c_str());
   }
 
   double known = 0;
@@ -213,10 +219,25 @@ struct RunArguments {
   std::string shard = "1/1";
   bool dry_run = false;
   bool start_new = false;
+  std::optional<int> repetitions;
+  std::optional<int> warmup;
+  std::string cooldown;
+  std::string idle;
 };
 
 int run_command(const RunArguments& args) {
-  const CampaignPlan plan = load_plan(args.plan);
+  CampaignPlan plan = load_plan(args.plan);
+  PlanOverrides overrides;
+  overrides.repetitions = args.repetitions;
+  overrides.warmup = args.warmup;
+  if (!args.cooldown.empty()) overrides.cooldown = duration_option("--cooldown", args.cooldown);
+  if (!args.idle.empty()) overrides.idle = duration_option("--idle", args.idle);
+  try {
+    apply_overrides(plan, overrides);
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError("run", e.what());
+  }
+  if (!overrides.empty()) std::fprintf(stderr, "plan %s with %s\n", args.plan.c_str(), overrides.text().c_str());
   Shard shard;
   try {
     shard = Shard::parse(args.shard);
@@ -270,6 +291,11 @@ Command add_run(CLI::App& app) {
       ->type_name("K/N")
       ->capture_default_str();
   cmd->add_flag("--dry-run", args->dry_run, "print the resolved run list and an estimated duration; run nothing");
+  cmd->add_option("--repetitions", args->repetitions, "measured runs per workload, instead of the plan's (a trial, or CI)")
+      ->type_name("N");
+  cmd->add_option("--warmup", args->warmup, "warm-up runs per workload, instead of the plan's")->type_name("N");
+  cmd->add_option("--cooldown", args->cooldown, "a fixed cool-down between runs, instead of the plan's")->type_name("DURATION");
+  cmd->add_option("--idle", args->idle, "the idle baseline's length, instead of the plan's (0s: none)")->type_name("DURATION");
   cmd->add_flag("--new", args->start_new, "start a new campaign even if the store holds one (of this or another plan)");
   return {cmd, [args] { return run_command(*args); }};
 }

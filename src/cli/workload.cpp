@@ -17,24 +17,13 @@
 
 #include "commands.hpp"
 #include "joulebench/process.hpp"
+#include "joulebench/profile.hpp"
 
 namespace joulebench::cli {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-/// Beside the joulebench executable (a build tree), then in ../libexec/joulebench (an install).
-std::optional<fs::path> locate(const std::string& file) {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return std::nullopt;
-  for (const fs::path& dir : {self.parent_path(), self.parent_path().parent_path() / "libexec" / "joulebench"}) {
-    const fs::path candidate = dir / file;
-    if (::access(candidate.c_str(), R_OK) == 0) return candidate;
-  }
-  return std::nullopt;
-}
 
 std::string environment_or(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
@@ -93,14 +82,14 @@ bool python_has_torch() {
 
 int list_workloads() {
   std::printf("%-12s %-10s %-10s %s\n", "workload", "framework", "available", "description");
-  const auto cpu_load = locate("joulebench-cpu-load");
+  const auto cpu_load = find_helper("joulebench-cpu-load");
   std::printf("%-12s %-10s %-10s %s\n", "cpu-load", "-", cpu_load ? "yes" : "no",
               "a busy floating-point loop on N threads (C++, no framework)");
   const bool torch = python_has_torch();
   for (const char* model : {"ncf", "transformer", "resnet"}) {
     for (const auto& f : frameworks()) {
       if (std::find(f.models.begin(), f.models.end(), model) == f.models.end()) continue;
-      const auto path = locate(f.program);
+      const auto path = find_helper(f.program);
       std::string available = path ? "yes" : "no";
       std::string why;
       if (!path) why = " [not built here: its framework was not installed at build time]";
@@ -152,7 +141,7 @@ std::optional<fs::path> ensure_data(const std::string& model, const std::string&
                                     const fs::path& root) {
   const fs::path dir = root / fmt::format("{}-{}-seed{}", model, size, seed);
   if (fs::exists(dir / "manifest.json")) return dir;
-  const auto generator = locate("joulebench-data");
+  const auto generator = find_helper("joulebench-data");
   if (!generator) {
     std::fprintf(stderr, "joulebench: joulebench-data is not built here\n");
     return std::nullopt;
@@ -184,7 +173,7 @@ int run_model(const std::string& model, std::vector<std::string> args) {
   const std::string size = take_option(args, "--size").value_or(environment_or("JOULEBENCH_WORKLOAD_SIZE", "quick"));
   const std::string seed = take_option(args, "--seed").value_or("42");
   const fs::path root = take_option(args, "--data-dir").value_or(data_root().string());
-  const auto program = locate(f->program);
+  const auto program = find_helper(f->program);
   if (!program) {
     std::fprintf(stderr, "joulebench: the %s workloads are not built on this machine (%s not found)\n", f->name,
                  f->program);
@@ -193,8 +182,26 @@ int run_model(const std::string& model, std::vector<std::string> args) {
   const auto data = ensure_data(model, size, seed, root);
   if (!data) return 2;
   std::vector<std::string> argv;
-  if (f->script) argv = {python(), program->string()};
-  else argv = {program->string()};
+  if (f->script) {
+    argv = {python()};
+    // Under `joulebench profile` (or a plan's profiled run) in a Python mode, the script runs
+    // under the Python profiler, which writes the trace where joulebench reads it.
+    const auto mode = parse_profile_mode(environment_or("JOULEBENCH_PROFILE_MODE", ""));
+    const std::string trace = environment_or("JOULEBENCH_PROFILE_OUT", "");
+    if (mode && *mode != ProfileMode::perf && !trace.empty()) {
+      const long long interval_ns = std::atoll(environment_or("JOULEBENCH_PROFILE_INTERVAL_NS", "5000000").c_str());
+      try {
+        const auto launcher = python_profiler_launcher(*mode, trace, interval_ns);
+        argv.insert(argv.end(), launcher.begin(), launcher.end());
+      } catch (const std::runtime_error& e) {
+        std::fprintf(stderr, "joulebench: %s\n", e.what());
+        return 2;
+      }
+    }
+    argv.push_back(program->string());
+  } else {
+    argv = {program->string()};
+  }
   for (const std::string& a : {std::string("--model"), model, std::string("--phase"), phase, std::string("--data"),
                                data->string()}) {
     argv.push_back(a);
@@ -204,7 +211,7 @@ int run_model(const std::string& model, std::vector<std::string> args) {
 }
 
 int run_data(std::vector<std::string> args) {
-  const auto generator = locate("joulebench-data");
+  const auto generator = find_helper("joulebench-data");
   if (!generator) {
     std::fprintf(stderr, "joulebench: joulebench-data is not built here\n");
     return 127;
@@ -245,7 +252,7 @@ Command add_workload(CLI::App& app) {
             if (name == "ncf" || name == "transformer" || name == "resnet") return run_model(name, std::move(args));
             if (name == "data") return run_data(std::move(args));
             if (name == "cpu-load") {
-              const auto program = locate("joulebench-cpu-load");
+              const auto program = find_helper("joulebench-cpu-load");
               if (!program) {
                 std::fprintf(stderr, "joulebench: workload 'cpu-load' is not built on this machine\n");
                 return 127;

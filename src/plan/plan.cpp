@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "joulebench/plan.hpp"
 
@@ -74,6 +75,36 @@ std::string plan_hash(std::string_view text) {
     hash *= 1099511628211ULL;
   }
   return fmt::format("fnv1a64:{:016x}", hash);
+}
+
+std::string PlanOverrides::text() const {
+  std::vector<std::string> parts;
+  if (repetitions) parts.push_back(fmt::format("--repetitions {}", *repetitions));
+  if (warmup) parts.push_back(fmt::format("--warmup {}", *warmup));
+  if (cooldown) parts.push_back(fmt::format("--cooldown {:g}s", cooldown->count()));
+  if (idle) parts.push_back(fmt::format("--idle {:g}s", idle->count()));
+  return fmt::format("{}", fmt::join(parts, " "));
+}
+
+void apply_overrides(CampaignPlan& plan, const PlanOverrides& overrides) {
+  if (overrides.empty()) return;
+  if (overrides.repetitions && *overrides.repetitions < 1) throw std::invalid_argument("repetitions must be at least 1");
+  if (overrides.warmup && *overrides.warmup < 0) throw std::invalid_argument("warm-up runs must not be negative");
+  if (overrides.cooldown && overrides.cooldown->count() < 0) throw std::invalid_argument("the cool-down must not be negative");
+  if (overrides.idle && overrides.idle->count() < 0) throw std::invalid_argument("the idle baseline must not be negative");
+  if (overrides.repetitions) plan.repetitions = *overrides.repetitions;
+  if (overrides.warmup) plan.warmup = *overrides.warmup;
+  for (auto& w : plan.workloads) {
+    if (overrides.repetitions) w.repetitions = *overrides.repetitions;
+    if (overrides.warmup) w.warmup = *overrides.warmup;
+  }
+  if (overrides.cooldown) {
+    plan.cooldown = Cooldown{};
+    plan.cooldown.fixed = *overrides.cooldown;
+  }
+  if (overrides.idle) plan.idle = *overrides.idle;
+  plan.text += fmt::format("\n# run with: {}\n", overrides.text());
+  plan.hash = plan_hash(plan.text);
 }
 
 std::vector<std::string> split_shell_words(std::string_view text) {
@@ -258,6 +289,7 @@ struct WorkloadTemplate {
   int repetitions = 10;
   int warmup = 1;
   std::vector<OutputParser> parsers;
+  std::vector<std::string> profile;
   std::vector<std::pair<std::string, Text>> labels;
   std::vector<MatrixKey> matrix;
 };
@@ -268,7 +300,7 @@ const std::vector<std::string> kCampaignKeys = {"name",     "seed", "repetitions
 const std::vector<std::string> kCooldownKeys = {"until", "max", "window", "max_cv", "max_temperature_rise_c"};
 const std::vector<std::string> kWorkloadKeys = {"name",    "framework", "model",   "phase",       "command", "shell",
                                                 "cwd",     "env",       "timeout", "setup",       "prepare", "repetitions",
-                                                "warmup",  "parse",     "regex",   "labels",      "matrix"};
+                                                "warmup",  "parse",     "regex",   "labels",      "matrix", "profile"};
 const std::vector<std::string> kBuiltinPlaceholders = {"framework", "model", "phase"};
 
 class Reader {
@@ -644,6 +676,22 @@ class Reader {
         }
       }
     }
+    if (const auto* n = table.get("profile")) {
+      // One extra profiled run per mode (include/joulebench/profile.hpp); the names are
+      // ProfileMode's, spelled here so that plans do not depend on the profiler.
+      const std::vector<std::string> modes = {"python", "cprofile", "torch", "perf"};
+      for (const auto& [value, where] : strings(*n, "profile")) {
+        if (std::find(modes.begin(), modes.end(), value) == modes.end()) {
+          const auto suggestion = nearest(value, modes);
+          fail(where, fmt::format("'profile' must name \"python\", \"cprofile\", \"torch\" or \"perf\", not \"{}\"{}", value,
+                                  suggestion ? fmt::format(" (did you mean \"{}\"?)", *suggestion) : ""));
+        }
+        if (std::find(w.profile.begin(), w.profile.end(), value) != w.profile.end()) {
+          fail(where, fmt::format("'profile' names \"{}\" twice", value));
+        }
+        w.profile.push_back(value);
+      }
+    }
     if (const auto* n = table.get("regex")) {
       for (const auto& [value, where] : strings(*n, "regex")) {
         if (value.empty()) fail(where, "'regex' must not be empty");
@@ -801,6 +849,7 @@ class Reader {
     for (const Text& word : w.setup) spec.setup.push_back(substitute(word, vars));
     for (const Text& word : w.prepare) spec.prepare.push_back(substitute(word, vars));
     spec.parsers = w.parsers;
+    spec.profile = w.profile;
     spec.repetitions = w.repetitions;
     spec.warmup = w.warmup;
     spec.location = PlanLocation{file_, static_cast<int>(w.where.begin.line), static_cast<int>(w.where.begin.column)};

@@ -43,9 +43,9 @@ std::vector<PlannedRun> schedule_runs(const CampaignPlan& plan) {
   auto measured = [&](std::size_t workload, int repetition) {
     if (!warmed[workload]) {
       warmed[workload] = true;
-      for (int k = 1; k <= plan.workloads[workload].warmup; ++k) runs.push_back(PlannedRun{0, workload, k, true});
+      for (int k = 1; k <= plan.workloads[workload].warmup; ++k) runs.push_back(PlannedRun{0, workload, k, true, {}});
     }
-    runs.push_back(PlannedRun{0, workload, repetition, false});
+    runs.push_back(PlannedRun{0, workload, repetition, false, {}});
   };
 
   if (plan.order == RunOrder::blocked) {
@@ -67,6 +67,11 @@ std::vector<PlannedRun> schedule_runs(const CampaignPlan& plan) {
       if (plan.order == RunOrder::shuffled) shuffle(round, engine);
       for (const std::size_t w : round) measured(w, r);
     }
+  }
+  // Profiled runs last: profilers slow a workload down and may heat the machine, so they come
+  // after every measured run (repetition 1, so in shard 1 only).
+  for (std::size_t w = 0; w < count; ++w) {
+    for (const auto& mode : plan.workloads[w].profile) runs.push_back(PlannedRun{0, w, 1, false, mode});
   }
   for (std::size_t i = 0; i < runs.size(); ++i) runs[i].index = i;
   return runs;

@@ -19,6 +19,7 @@
 #include "joulebench/event_parser.hpp"
 #include "joulebench/meter.hpp"
 #include "joulebench/process.hpp"
+#include "joulebench/profile.hpp"
 #include "joulebench/run.hpp"
 #include "output_collector.hpp"
 
@@ -40,17 +41,6 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-/// A plan's `joulebench ...` commands run this very joulebench, wherever it is installed or
-/// built: the workloads then come from the same version as the runner.
-std::vector<std::string> resolve_self(std::vector<std::string> argv) {
-  if (!argv.empty() && argv.front() == "joulebench") {
-    std::error_code ec;
-    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) argv.front() = self.string();
-  }
-  return argv;
-}
-
 std::string file_safe(const std::string& name) {
   std::string out = name;
   for (char& c : out) {
@@ -58,21 +48,6 @@ std::string file_safe(const std::string& name) {
   }
   return out;
 }
-
-/// The run's power timeline, kept compactly until the run is committed with it.
-class TimelineRecorder final : public TimelineSink {
- public:
-  void begin(std::span<const Channel> channels) override {
-    for (const auto& c : channels) timeline.channels.push_back(c.id);
-  }
-  void add(const TimelineSample& sample) override {
-    timeline.time_s.push_back(sample.time.count());
-    for (const auto& c : sample.channels) {
-      timeline.power_w.push_back(c.counted ? static_cast<float>(c.power.value) : std::numeric_limits<float>::quiet_NaN());
-    }
-  }
-  StoredTimeline timeline;
-};
 
 StoredEnergy stored(const EnergyFigure& f) {
   return StoredEnergy{f.name,     f.energy.value, f.source,          f.method,
@@ -108,6 +83,19 @@ std::vector<StoredEnergy> region_energy(const std::vector<Channel>& channels, co
   if (!out.empty()) out.push_back(total);
   return out;
 }
+
+/// The sampling interval of profiled runs, and the meter's interval for them at most: energy
+/// follows the functions only as closely as the power timeline does.
+constexpr Seconds kProfileInterval{0.005};
+constexpr Seconds kProfileMeterInterval{0.01};
+
+/// A profiled run's profiler: the rewritten command, its files, and what went wrong.
+struct ProfileSetup {
+  ProfileMode mode = ProfileMode::python;
+  fs::path work_dir;
+  std::optional<ProfiledCommand> command;
+  std::string problem;
+};
 
 /// Everything a run needs from the campaign around it.
 struct RunContext {
@@ -191,7 +179,7 @@ std::optional<std::string> run_helper(const RunContext& ctx, const WorkloadSpec&
   detail::Pipe out;
   detail::Pipe err;
   SpawnOptions options;
-  options.argv = resolve_self(argv);
+  options.argv = resolve_joulebench(argv);
   options.working_directory = w.working_directory;
   options.environment = w.environment;
   options.foreground = false;
@@ -234,7 +222,7 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
   detail::Pipe err;
   detail::Pipe events;
   SpawnOptions options;
-  options.argv = resolve_self(w.command);
+  options.argv = resolve_joulebench(w.command);
   options.working_directory = w.working_directory;
   options.environment = w.environment;
   options.environment.emplace_back(kEventsFdVariable, std::to_string(kEventsFdInChild));
@@ -243,8 +231,38 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
   options.stderr_fd = err.write_fd;
   options.inherited_fds = {{events.write_fd, kEventsFdInChild}};
 
-  TimelineRecorder timeline;
-  Meter meter(ctx.sensors, MeterOptions{ctx.plan.interval, &timeline});
+  std::optional<ProfileSetup> profiler;
+  if (!run.profile.empty()) {
+    profiler.emplace();
+    profiler->mode = parse_profile_mode(run.profile).value_or(ProfileMode::perf);
+    profiler->work_dir = ctx.log_dir / fmt::format("{:05}-profile-{}", run.index, run.profile);
+    try {
+      fs::create_directories(profiler->work_dir);
+      profiler->command = profiled_command(profiler->mode, options.argv, kProfileInterval, profiler->work_dir);
+      options.argv = profiler->command->argv;
+      options.environment.insert(options.environment.end(), profiler->command->environment.begin(),
+                                 profiler->command->environment.end());
+    } catch (const std::exception& e) {
+      profiler->problem = e.what();
+    }
+  }
+  const auto cleanup_profiler = [&] {
+    std::error_code ec;
+    if (profiler) fs::remove_all(profiler->work_dir, ec);
+  };
+  if (profiler && !profiler->problem.empty()) {
+    logs.finish();
+    cleanup_profiler();
+    r.status = RunStatus::not_run;
+    r.reason = "the profiler cannot run: " + profiler->problem;
+    r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), profiler->problem, {}};
+    r.stdout_log = logs.out;
+    r.stderr_log = logs.err;
+    return r;
+  }
+
+  TimelineKeeper timeline;  // kept compactly until the run is committed with it
+  Meter meter(ctx.sensors, MeterOptions{profiler ? std::min(ctx.plan.interval, kProfileMeterInterval) : ctx.plan.interval, &timeline});
   const std::vector<Channel> channels(ctx.sensors.channels().begin(), ctx.sensors.channels().end());
 
   // Events arrive on the collector's thread; regions are measured with the meter's marks.
@@ -289,8 +307,10 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
   } catch (const LaunchError& e) {
     meter.stop();
     logs.finish();
+    cleanup_profiler();
     r.status = RunStatus::not_run;
     r.reason = e.what();
+    if (profiler) r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), e.what(), {}};
     r.stdout_log = logs.out;
     r.stderr_log = logs.err;
     return r;
@@ -315,7 +335,10 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
     r.malformed_events = collector.malformed_events() + scanner.malformed();
   }
   logs.finish();
-  if (killed_by_user) return std::nullopt;
+  if (killed_by_user) {
+    cleanup_profiler();
+    return std::nullopt;
+  }
 
   r.time_s = outcome.wall().count();
   r.user_cpu_s = outcome.user_cpu.count();
@@ -340,7 +363,19 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
 
   const auto figures = energy_figures(window, ctx.idle, cpu_share(outcome, window));
   for (const auto& f : figures) r.energy.push_back(stored(f));
-  if (!figures.empty()) r.energy.push_back(stored(total_figure(figures, window.duration())));
+  const EnergyFigure total = total_figure(figures, window.duration());
+  if (!figures.empty()) r.energy.push_back(stored(total));
+  if (profiler) {
+    try {
+      const Trace trace = collect_trace(*profiler->command, profiler->mode);
+      const Profile profile = attribute(trace, profiler->mode, run_energy(window, timeline.timeline, total),
+                                        AttributionOptions{kProfileInterval});
+      r.profile = stored_profile(profile);
+    } catch (const std::exception& e) {
+      r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), e.what(), {}};
+    }
+    cleanup_profiler();
+  }
 
   // Regions still open when the command ended close with it.
   std::vector<Joules> end_energy;
@@ -564,6 +599,8 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
       record->status = RunStatus::not_run;
       record->reason = *not_run_reason;
       record->started_unix_s = unix_now();
+      // Still flagged as profiled, so that it never counts among the measured runs.
+      if (!run.profile.empty()) record->profile = StoredProfile{run.profile, "", false, 0, *not_run_reason, {}};
     } else {
       record = execute_run(ctx, run, w);
       ran_one = true;

@@ -130,6 +130,15 @@ void copy_campaign(Db& db, std::int64_t src_id, std::int64_t out_id) {
        "x.channels, x.samples, x.data FROM src.timelines x JOIN src.runs r ON r.id = x.run_id "
        "WHERE r.campaign_id = ?1",
        run_offset);
+  copy("INSERT INTO main.profiles (run_id, mode, energy_rule, estimated, interval_s, problem) SELECT x.run_id + ?2, "
+       "x.mode, x.energy_rule, x.estimated, x.interval_s, x.problem FROM src.profiles x JOIN src.runs r ON r.id = x.run_id "
+       "WHERE r.campaign_id = ?1",
+       run_offset);
+  copy("INSERT INTO main.profile_functions (run_id, position, name, calls, self_s, total_s, energy_j, total_energy_j, "
+       "idle_energy_j, dynamic_energy_j) SELECT x.run_id + ?2, x.position, x.name, x.calls, x.self_s, x.total_s, "
+       "x.energy_j, x.total_energy_j, x.idle_energy_j, x.dynamic_energy_j FROM src.profile_functions x "
+       "JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
+       run_offset);
 }
 
 }  // namespace

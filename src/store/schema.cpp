@@ -169,9 +169,38 @@ CREATE TABLE timelines (
 );
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations{{
+// Version 2: function profiles. A run with a `profiles` row is a profiled run (an extra run a
+// plan asks for): it is never part of the statistics. Its functions are kept whole (no folding
+// into "other"), by self energy (or time) highest first.
+constexpr std::string_view kVersion2 = R"sql(
+CREATE TABLE profiles (
+  run_id       INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  mode         TEXT    NOT NULL CONSTRAINT profile_mode_not_empty CHECK (mode <> ''),
+  energy_rule  TEXT    NOT NULL,
+  estimated    INTEGER NOT NULL CHECK (estimated IN (0, 1)),
+  interval_s   REAL,
+  problem      TEXT    NOT NULL
+);
+
+CREATE TABLE profile_functions (
+  run_id            INTEGER NOT NULL REFERENCES profiles(run_id) ON DELETE CASCADE,
+  position          INTEGER NOT NULL,
+  name              TEXT    NOT NULL CONSTRAINT profile_function_not_empty CHECK (name <> ''),
+  calls             INTEGER,
+  self_s            REAL,
+  total_s           REAL,
+  energy_j          REAL,
+  total_energy_j    REAL,
+  idle_energy_j     REAL,
+  dynamic_energy_j  REAL,
+  PRIMARY KEY (run_id, position)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations{{
     {1, "campaigns, environment, idle baselines, runs with energies, regions, metrics, metadata, timelines",
      kVersion1},
+    {2, "function profiles of profiled runs", kVersion2},
 }};
 
 }  // namespace

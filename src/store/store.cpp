@@ -439,6 +439,37 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
       }
       insert_key_values(db, "INSERT INTO run_metadata (run_id, position, key, value) VALUES (?1, ?2, ?3, ?4)", run_id,
                         run.metadata);
+      if (run.profile) {
+        const StoredProfile& profile = *run.profile;
+        {
+          auto st = db.prepare(
+              "INSERT INTO profiles (run_id, mode, energy_rule, estimated, interval_s, problem) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+          st.bind(1, run_id)
+              .bind(2, profile.mode)
+              .bind(3, profile.energy_rule)
+              .bind(4, profile.estimated)
+              .bind(5, profile.interval_s)
+              .bind(6, profile.problem);
+          st.run();
+        }
+        auto st = db.prepare(
+            "INSERT INTO profile_functions (run_id, position, name, calls, self_s, total_s, energy_j, total_energy_j, "
+            "idle_energy_j, dynamic_energy_j) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        std::int64_t position = 0;
+        for (const auto& f : profile.functions) {
+          st.bind(1, run_id)
+              .bind(2, position++)
+              .bind(3, f.name)
+              .bind(4, f.calls ? std::optional<std::int64_t>(bits_of(*f.calls)) : std::nullopt)
+              .bind(5, f.self_s)
+              .bind(6, f.total_s)
+              .bind(7, f.energy_j)
+              .bind(8, f.total_energy_j)
+              .bind(9, f.idle_energy_j)
+              .bind(10, f.dynamic_energy_j);
+          st.run();
+        }
+      }
       if (has_timeline) {
         auto st = db.prepare("INSERT INTO timelines (run_id, encoding, channels, samples, data) VALUES (?1, 1, ?2, ?3, ?4)");
         st.bind(1, run_id).bind(2, channels).bind(3, to_db(run.timeline.time_s.size()));
@@ -463,12 +494,13 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
       // The text varies only in how many label conditions it has; every value is bound.
       std::string sql = fmt::format(
           "SELECT {} FROM runs r WHERE r.campaign_id = ?1 AND (?2 IS NULL OR r.workload = ?2) "
-          "AND (?3 IS NULL OR r.status = ?3) AND (?4 IS NULL OR r.warmup = ?4)",
+          "AND (?3 IS NULL OR r.status = ?3) AND (?4 IS NULL OR r.warmup = ?4) "
+          "AND (?5 IS NULL OR EXISTS (SELECT 1 FROM profiles p WHERE p.run_id = r.id) = ?5)",
           kRunColumns);
       for (std::size_t i = 0; i < filter.labels.size(); ++i) {
         sql += fmt::format(
-            " AND EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id AND l.key = ?{} AND l.value = ?{})", 5 + 2 * i,
-            6 + 2 * i);
+            " AND EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id AND l.key = ?{} AND l.value = ?{})", 6 + 2 * i,
+            7 + 2 * i);
       }
       sql += " ORDER BY r.run_index, r.shard_index";
       auto st = db.prepare(sql);
@@ -476,13 +508,14 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
       if (filter.workload) st.bind(2, *filter.workload);
       if (filter.status) st.bind(3, run_status_name(*filter.status));
       if (filter.warmup) st.bind(4, *filter.warmup);
+      if (filter.profiled) st.bind(5, *filter.profiled);
       for (std::size_t i = 0; i < filter.labels.size(); ++i) {
-        st.bind(static_cast<int>(5 + 2 * i), filter.labels[i].first);
-        st.bind(static_cast<int>(6 + 2 * i), filter.labels[i].second);
+        st.bind(static_cast<int>(6 + 2 * i), filter.labels[i].first);
+        st.bind(static_cast<int>(7 + 2 * i), filter.labels[i].second);
       }
       // Unfiltered, every run of the campaign comes back: room for them all (counted on the
       // campaign's index alone) spares moving the records as the vector grows.
-      if (!filter.workload && !filter.status && !filter.warmup && filter.labels.empty()) {
+      if (!filter.workload && !filter.status && !filter.warmup && !filter.profiled && filter.labels.empty()) {
         auto count = db.prepare("SELECT count(*) FROM runs WHERE campaign_id = ?1");
         count.bind(1, campaign);
         if (count.step()) {
@@ -572,6 +605,25 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
         const auto it = regions.find(st.integer(0));
         if (it != regions.end()) it->second->energy.push_back(read_energy(st));
       }
+    }
+
+    if (!filter.profiled || *filter.profiled) {
+      for_each_child("SELECT x.run_id, x.mode, x.energy_rule, x.estimated, x.interval_s, x.problem FROM profiles x "
+                     "WHERE x.run_id BETWEEN ?1 AND ?2 ORDER BY x.run_id",
+                     [](RunRecord& run, const Statement& st) {
+                       run.profile = StoredProfile{st.text(1), st.text(2), st.integer(3) != 0, st.real_or_nan(4), st.text(5), {}};
+                     });
+      for_each_child("SELECT x.run_id, x.name, x.calls, x.self_s, x.total_s, x.energy_j, x.total_energy_j, x.idle_energy_j, "
+                     "x.dynamic_energy_j FROM profile_functions x WHERE x.run_id BETWEEN ?1 AND ?2 "
+                     "ORDER BY x.run_id, x.position",
+                     [](RunRecord& run, const Statement& st) {
+                       if (!run.profile) return;
+                       const auto calls = st.optional_integer(2);
+                       run.profile->functions.push_back(
+                           {st.text(1), calls ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(*calls)) : std::nullopt,
+                            st.real_or_nan(3), st.real_or_nan(4), st.optional_real(5), st.optional_real(6),
+                            st.optional_real(7), st.optional_real(8)});
+                     });
     }
 
     if (with_timelines) {

@@ -131,7 +131,7 @@ Result Runner::run(const std::vector<std::string>& args, const Env& overrides, s
   result.exec_failed = !result.exec_error.empty();
   if (during && !result.exec_failed) during(pid);
 
-  // Every run here takes well under 20 s; a hung joulebench fails the test instead of the suite.
+  // A hung joulebench fails the test instead of hanging the suite.
   const auto deadline_at = started + deadline;
   int status = 0;
   rusage usage{};
@@ -139,8 +139,21 @@ Result Runner::run(const std::vector<std::string>& args, const Env& overrides, s
     const pid_t reaped = ::wait4(pid, &status, WNOHANG, &usage);
     if (reaped == pid) break;
     if (std::chrono::steady_clock::now() > deadline_at) {
-      ::kill(pid, SIGKILL);
-      ::wait4(pid, &status, 0, &usage);
+      // Two interrupts: joulebench forwards them to the workload's process group (measure) or
+      // kills the current run on the second (run), so no workload outlives the test. SIGKILL,
+      // which would leave the workload running, only if that fails.
+      ::kill(pid, SIGINT);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      ::kill(pid, SIGINT);
+      const auto grace_end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (::wait4(pid, &status, WNOHANG, &usage) != pid) {
+        if (std::chrono::steady_clock::now() > grace_end) {
+          ::kill(pid, SIGKILL);
+          ::wait4(pid, &status, 0, &usage);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
       ADD_FAILURE() << "joulebench did not finish within " << deadline.count() << " s";
       break;
     }

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <unistd.h>
 
@@ -445,6 +446,68 @@ TEST(PlanFiles, LoadsTheQuickExample) {
     EXPECT_EQ(Words(w.command.begin(), w.command.begin() + 3), (Words{"joulebench", "workload", "cpu-load"}));
   }
   EXPECT_FALSE(schedule_runs(plan).empty());
+}
+
+TEST(PlanFiles, TheMainJobHasEveryModelFrameworkAndPhaseWithEnoughRepetitions) {
+  const fs::path example = fs::path(__FILE__).parent_path().parent_path().parent_path() / "examples" / "frameworks.toml";
+  const CampaignPlan plan = load_plan(example);
+  ASSERT_EQ(plan.workloads.size(), 16u);  // 3 models x {libtorch, pytorch} x 2 phases + 2 models x dlib x 2
+  EXPECT_EQ(plan.order, RunOrder::shuffled);
+  for (const auto& w : plan.workloads) {
+    EXPECT_GE(w.repetitions, 5) << w.name;  // the fewest with which the rank-sum test can reach significance
+    EXPECT_GE(w.warmup, 1) << w.name;
+    // Inference loads a checkpoint made by an unmeasured setup step.
+    EXPECT_EQ(w.setup.empty(), w.label("phase") == "train") << w.name;
+  }
+  EXPECT_GT(plan.cooldown.fixed.count(), 0);
+  EXPECT_GT(plan.idle.count(), 0);
+}
+
+TEST(PlanFiles, TheDeepLearningExamplesPlanParsesItsOutputThroughDlLogger) {
+  const fs::path example =
+      fs::path(__FILE__).parent_path().parent_path().parent_path() / "examples" / "deeplearningexamples.toml";
+  const CampaignPlan plan = load_plan(example);
+  std::set<std::string> frameworks;
+  for (const auto& w : plan.workloads) {
+    frameworks.insert(w.label("framework"));
+    ASSERT_EQ(w.parsers.size(), 1u) << w.name;
+    EXPECT_EQ(w.parsers[0].kind, OutputParser::Kind::dllogger) << w.name;
+  }
+  EXPECT_EQ(frameworks, (std::set<std::string>{"pytorch", "tensorflow"}));
+}
+
+TEST(PlanOverrides, ChangeEveryWorkloadAndTheHash) {
+  CampaignPlan plan = parse_plan(std::string(kCampaign) + workload("a") + workload("b", "repetitions = 7\n"), "plan.toml");
+  const std::string original_hash = plan.hash;
+  PlanOverrides overrides;
+  EXPECT_TRUE(overrides.empty());
+  apply_overrides(plan, overrides);
+  EXPECT_EQ(plan.hash, original_hash);  // nothing changed, nothing to record
+
+  overrides.repetitions = 2;
+  overrides.warmup = 0;
+  overrides.cooldown = Seconds(0);
+  overrides.idle = Seconds(1.5);
+  EXPECT_EQ(overrides.text(), "--repetitions 2 --warmup 0 --cooldown 0s --idle 1.5s");
+  apply_overrides(plan, overrides);
+  for (const auto& w : plan.workloads) {
+    EXPECT_EQ(w.repetitions, 2) << w.name;
+    EXPECT_EQ(w.warmup, 0) << w.name;
+  }
+  EXPECT_EQ(plan.cooldown.kind, Cooldown::Kind::fixed);
+  EXPECT_EQ(plan.cooldown.fixed.count(), 0);
+  EXPECT_EQ(plan.idle.count(), 1.5);
+  EXPECT_NE(plan.hash, original_hash);  // a store will not resume this campaign under other overrides
+  EXPECT_EQ(plan.hash, plan_hash(plan.text));
+  EXPECT_NE(plan.text.find("# run with: --repetitions 2 --warmup 0 --cooldown 0s --idle 1.5s"), std::string::npos);
+  EXPECT_EQ(schedule_runs(plan).size(), 4u);
+
+  PlanOverrides bad;
+  bad.repetitions = 0;
+  EXPECT_THROW(apply_overrides(plan, bad), std::invalid_argument);
+  bad.repetitions.reset();
+  bad.warmup = -1;
+  EXPECT_THROW(apply_overrides(plan, bad), std::invalid_argument);
 }
 
 TEST(PlanFiles, ReportsAFileThatCannotBeRead) {

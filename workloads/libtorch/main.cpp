@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "joulebench/events.hpp"
+#include "joulebench/torch_profile.hpp"
 #include "models.hpp"
 #include "npy.hpp"
 
@@ -727,6 +728,8 @@ int run(const Arguments& arguments) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Operator profile for `joulebench profile --mode torch`; nothing without its variables.
+  const joulebench::torch_profile::Session profile;
   Arguments arguments;
   try {
     arguments = parse_arguments(argc, argv);

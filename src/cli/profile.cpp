@@ -1,0 +1,197 @@
+// `joulebench profile`: run a command under a profiler and the meter, then attribute the run's
+// time and energy to its functions.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "joulebench/profile.hpp"
+#include "joulebench/run.hpp"
+
+namespace joulebench::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ProfileArguments {
+  std::string mode = "auto";
+  std::string interval = "5ms";
+  std::string meter_interval = "10ms";
+  std::size_t top = 20;
+  std::string threshold = "1%";
+  std::string format = "table";
+  std::string folded_weight = "time";
+  std::string output;
+  std::string idle;
+  std::string keep_trace;
+  std::vector<std::string> sources;
+  std::vector<std::string> command;
+};
+
+/// A private folder for the trace and perf's data, removed with everything in it.
+class WorkDir {
+ public:
+  WorkDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = (fs::path(tmp && *tmp ? tmp : "/tmp") / "joulebench-profile-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a folder for the profile in " + pattern);
+    path_ = pattern;
+  }
+  ~WorkDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace
+
+/// "1%" or a fraction ("0.01"): the share under which functions are folded into "other".
+double threshold_option(const std::string& text) {
+  std::string number = text;
+  double scale = 1.0;
+  if (!number.empty() && number.back() == '%') {
+    number.pop_back();
+    scale = 0.01;
+  }
+  try {
+    std::size_t used = 0;
+    const double value = std::stod(number, &used) * scale;
+    if (used == number.size() && value >= 0 && value <= 1) return value;
+  } catch (const std::exception&) {
+  }
+  throw CLI::ValidationError("--threshold", fmt::format("'{}' is not a share: write it as 1% or 0.01", text));
+}
+
+namespace {
+
+int run_profile(const ProfileArguments& args) {
+  const Seconds interval = duration_option("--interval", args.interval);
+  if (interval < Seconds(1e-4) || interval > Seconds(1.0)) throw CLI::ValidationError("--interval", "must be between 0.1ms and 1s");
+  const Seconds meter_interval = duration_option("--meter-interval", args.meter_interval);
+  if (meter_interval < Seconds(1e-3) * 0.999) throw CLI::ValidationError("--meter-interval", "must be 1ms or more");
+  const double threshold = threshold_option(args.threshold);
+  const ProfileFormat format = *parse_profile_format(args.format);
+
+  ProfileMode mode = ProfileMode::perf;
+  if (args.mode == "auto") {
+    mode = auto_profile_mode(args.command);
+    std::fprintf(stderr, "joulebench profile: mode %s (auto: %s)\n", std::string(profile_mode_name(mode)).c_str(),
+                 mode == ProfileMode::python  ? (is_python_command(args.command) ? "a Python interpreter" : "a PyTorch workload")
+                 : mode == ProfileMode::torch ? "a LibTorch workload"
+                                              : "native code");
+  } else {
+    mode = *parse_profile_mode(args.mode);
+  }
+
+  SensorSet sensors = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel::from_environment(), args.sources});
+  for (const auto& name : args.sources) {
+    bool known = false;
+    for (const auto* report : sensors.reports()) known = known || report->name == name;
+    if (!known) throw CLI::ValidationError("--source", fmt::format("unknown source '{}' (see 'joulebench sensors')", name));
+  }
+
+  WorkDir work;
+  ProfiledCommand profiled;
+  try {
+    profiled = profiled_command(mode, args.command, interval, work.path());
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "joulebench: %s\n", e.what());
+    return mode == ProfileMode::perf ? 1 : 2;
+  }
+
+  TimelineKeeper timeline;
+  MeasureOptions options;
+  options.command.argv = resolve_joulebench(profiled.argv);
+  options.command.environment = profiled.environment;
+  // Standard output carries the profile; the command's own output goes to standard error.
+  if (args.output.empty()) options.command.stdout_fd = STDERR_FILENO;
+  options.interval = meter_interval;
+  if (!args.idle.empty()) options.idle = duration_option("--idle", args.idle);
+  options.timeline = &timeline;
+
+  Measurement m;
+  try {
+    m = measure_command(sensors, options);
+  } catch (const LaunchError& e) {
+    std::fprintf(stderr, "joulebench: %s\n", e.what());
+    return e.shell_status();
+  }
+  for (const auto& warning : m.warnings) std::fprintf(stderr, "joulebench: warning: %s\n", warning.c_str());
+  const int status = m.process.status.shell_status();
+
+  Trace trace;
+  try {
+    trace = collect_trace(profiled, mode);
+  } catch (const TraceError& e) {
+    std::fprintf(stderr, "joulebench: no profile: %s%s\n", e.what(),
+                 status != 0 ? fmt::format(" (the command ended with {})", m.process.status.describe()).c_str() : "");
+    return status != 0 ? status : 1;
+  }
+  if (!args.keep_trace.empty()) {
+    std::error_code ec;
+    if (mode == ProfileMode::perf) fs::copy_file(profiled.perf_data, args.keep_trace, fs::copy_options::overwrite_existing, ec);
+    else fs::copy_file(profiled.trace, args.keep_trace, fs::copy_options::overwrite_existing, ec);
+    if (ec) std::fprintf(stderr, "joulebench: warning: cannot keep the trace in %s: %s\n", args.keep_trace.c_str(), ec.message().c_str());
+  }
+
+  const Profile profile = attribute(trace, mode, run_energy(m.window, timeline.timeline, m.total), AttributionOptions{interval});
+  const std::string report = format_profile(profile, format, args.top, threshold, args.folded_weight == "energy");
+  write_report(report, args.output, stdout);
+  if (status != 0) std::fprintf(stderr, "joulebench: the command ended with %s\n", m.process.status.describe().c_str());
+  return status;
+}
+
+}  // namespace
+
+Command add_profile(CLI::App& app) {
+  auto* cmd = app.add_subcommand("profile", "Run a command under a profiler: the time and energy of each of its functions");
+  auto args = std::make_shared<ProfileArguments>();
+  cmd->add_option("--mode", args->mode,
+                  "auto (from the command), python (a sampler for Python scripts), cprofile (Python's cProfile: exact "
+                  "calls), torch (framework operators), perf (native code, Linux perf)")
+      ->check(CLI::IsMember({"auto", "python", "cprofile", "torch", "perf"}))
+      ->capture_default_str();
+  cmd->add_option("--interval", args->interval, "the sampling interval (python and perf modes)")
+      ->capture_default_str()
+      ->type_name("DURATION");
+  cmd->add_option("--meter-interval", args->meter_interval, "how often the meter samples power for the attribution")
+      ->capture_default_str()
+      ->type_name("DURATION");
+  cmd->add_option("--top", args->top, "show at most this many functions (0: all); the rest are folded into 'other'")
+      ->capture_default_str();
+  cmd->add_option("--threshold", args->threshold,
+                  "functions under this share of the run's energy (of its time where there is no energy) are folded "
+                  "into 'other'")
+      ->capture_default_str()
+      ->type_name("SHARE");
+  cmd->add_option("--format", args->format, "table, md, csv, json, or folded (stacks for flame-graph tools)")
+      ->check(CLI::IsMember({"table", "md", "csv", "json", "folded"}))
+      ->capture_default_str();
+  cmd->add_option("--folded-weight", args->folded_weight, "folded stacks weighed by time (microseconds) or energy (microjoules)")
+      ->check(CLI::IsMember({"time", "energy"}))
+      ->capture_default_str();
+  cmd->add_option("-o,--output", args->output, "write the profile to this file (the command's output then stays on standard output)")
+      ->type_name("FILE");
+  cmd->add_option("--idle", args->idle, "first measure idle power this long (e.g. 5s): idle and dynamic energy per function")
+      ->type_name("DURATION");
+  cmd->add_option("--keep-trace", args->keep_trace, "keep the raw trace (perf mode: perf's data) in this file")->type_name("FILE");
+  cmd->add_option("--source", args->sources, "use only this energy source (repeatable)")->type_name("NAME")->allow_extra_args(false);
+  cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();
+  cmd->footer(
+      "Put the command after --: joulebench profile --mode python -- python3 train.py --epochs 1\n"
+      "The profile goes to standard output (or -o FILE); the command's own standard output then goes to standard error.");
+  return {cmd, [args] { return run_profile(*args); }};
+}
+
+}  // namespace joulebench::cli

@@ -1,0 +1,230 @@
+// The profiled runs of a campaign side by side: per group (e.g. model x phase), each framework's
+// top functions, with their time and energy. What `joulebench profiles` prints.
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "joulebench/report.hpp"
+#include "report/csv.hpp"
+
+namespace joulebench {
+
+namespace {
+
+using report_detail::csv_field;
+
+/// Function names in the terminal table are cut to this many characters.
+constexpr std::size_t kNameWidth = 48;
+
+std::string label(const RunRecord& run, const std::string& key) {
+  if (key == "workload") return run.workload;
+  for (const auto& [k, v] : run.labels) {
+    if (k == key) return v;
+  }
+  return "";
+}
+
+std::optional<double> total_energy(const RunRecord& run) {
+  for (const auto& e : run.energy) {
+    if (e.domain == "total") return e.energy_j;
+  }
+  return std::nullopt;
+}
+
+std::string group_title(const ProfileGroup& g) {
+  std::string title;
+  for (const auto& [k, v] : g.key) title += fmt::format("{}{}={}", title.empty() ? "" : " ", k, v);
+  return fmt::format("{}{}{} mode", title, title.empty() ? "" : ", ", g.mode);
+}
+
+std::string energy_cell(const StoredProfile& p, const StoredProfileFunction& f) {
+  if (!f.energy_j) return "-";
+  return fmt::format("{:.3f}{}", *f.energy_j, p.estimated ? "*" : "");
+}
+
+std::string side_by_side(const std::vector<ProfileGroup>& groups, std::size_t top, bool markdown) {
+  std::string out;
+  bool estimated = false;
+  for (const auto& g : groups) {
+    // Header rows, then one row per rank; each column: function, self s, energy J.
+    std::vector<std::vector<std::string>> grid;
+    std::vector<std::string> sides{"#"};
+    std::vector<std::string> header{""};
+    for (const auto& c : g.columns) {
+      const StoredProfile& p = *c.run->profile;
+      estimated = estimated || p.estimated;
+      const auto energy = total_energy(*c.run);
+      sides.push_back(fmt::format("{} (run {}, {:.3f} s{})", c.side, c.run->index, c.run->time_s,
+                                  energy ? fmt::format(", {:.3f} J{}", *energy, p.estimated ? "*" : "") : std::string()));
+      sides.emplace_back("");
+      sides.emplace_back("");
+      header.emplace_back("function");
+      header.emplace_back("self s");
+      header.emplace_back(p.energy_rule == "average power" ? "energy J (avg)" : "energy J");
+    }
+    grid.push_back(sides);
+    grid.push_back(header);
+    std::size_t ranks = 0;
+    for (const auto& c : g.columns) ranks = std::max(ranks, std::min(top == 0 ? c.run->profile->functions.size() : top, c.run->profile->functions.size()));
+    for (std::size_t r = 0; r < ranks; ++r) {
+      std::vector<std::string> row{std::to_string(r + 1)};
+      for (const auto& c : g.columns) {
+        const StoredProfile& p = *c.run->profile;
+        if (r < p.functions.size()) {
+          const auto& f = p.functions[r];
+          std::string name = f.name;
+          if (!markdown && name.size() > kNameWidth) name = name.substr(0, kNameWidth - 3) + "...";
+          row.push_back(name);
+          row.push_back(fmt::format("{:.3f}", f.self_s));
+          row.push_back(energy_cell(p, f));
+        } else {
+          row.insert(row.end(), {"", "", ""});
+        }
+      }
+      grid.push_back(std::move(row));
+    }
+    out += (markdown ? "### " : "") + group_title(g) + "\n\n";
+    for (const auto& c : g.columns) {
+      if (!c.run->profile->problem.empty()) out += fmt::format("{}: no profile: {}\n", c.side, c.run->profile->problem);
+    }
+    if (markdown) {
+      for (std::size_t i = 0; i < grid.size(); ++i) {
+        std::string line = "|";
+        for (const auto& cell : grid[i]) line += " " + cell + " |";
+        out += line + "\n";
+        if (i == 0) {
+          line = "|";
+          for (std::size_t k = 0; k < grid[i].size(); ++k) line += k % 3 == 1 ? "---|" : "--:|";
+          out += line + "\n";
+        }
+      }
+    } else {
+      std::vector<std::size_t> width(grid[1].size(), 0);
+      for (std::size_t i = 1; i < grid.size(); ++i) {
+        for (std::size_t k = 0; k < grid[i].size(); ++k) width[k] = std::max(width[k], grid[i][k].size());
+      }
+      for (std::size_t i = 0; i < grid.size(); ++i) {
+        std::string line;
+        for (std::size_t k = 0; k < grid[i].size(); ++k) {
+          const bool name = k % 3 == 1;
+          // The side's title spans its three columns.
+          if (i == 0) {
+            if (k == 0 || name) line += fmt::format("{:<{}}  ", grid[i][k], k == 0 ? width[0] : width[k] + width[k + 1] + width[k + 2] + 4);
+            continue;
+          }
+          line += name || k == 0 ? fmt::format("{:<{}}  ", grid[i][k], width[k]) : fmt::format("{:>{}}  ", grid[i][k], width[k]);
+        }
+        while (!line.empty() && line.back() == ' ') line.pop_back();
+        out += line + "\n";
+      }
+    }
+    out += "\n";
+  }
+  if (groups.empty()) out += "no profiled runs (a plan's workload asks for them with profile = [\"python\", \"perf\"])\n";
+  if (estimated) out += "*: estimated energy (from a model, not a sensor)\n";
+  return out;
+}
+
+std::string as_csv(const std::vector<ProfileGroup>& groups, const std::vector<std::string>& group_by, std::size_t top) {
+  std::string out;
+  for (const auto& key : group_by) out += csv_field(key) + ",";
+  out += "mode,side,workload,run,rank,function,calls,self_s,total_s,energy_j,energy_pct,total_energy_j,energy_estimated,energy_rule\n";
+  const auto num = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string(); };
+  for (const auto& g : groups) {
+    for (const auto& c : g.columns) {
+      const StoredProfile& p = *c.run->profile;
+      const auto energy = total_energy(*c.run);
+      for (std::size_t r = 0; r < p.functions.size() && (top == 0 || r < top); ++r) {
+        const auto& f = p.functions[r];
+        for (const auto& [k, v] : g.key) out += csv_field(v) + ",";
+        const std::optional<double> pct = f.energy_j && energy && *energy > 0 ? std::optional<double>(100 * *f.energy_j / *energy) : std::nullopt;
+        out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", g.mode, csv_field(c.side), csv_field(c.run->workload),
+                           c.run->index, r + 1, csv_field(f.name), f.calls ? fmt::format("{}", *f.calls) : "", f.self_s,
+                           f.total_s, num(f.energy_j), num(pct), num(f.total_energy_j), p.estimated, csv_field(p.energy_rule));
+      }
+    }
+  }
+  return out;
+}
+
+std::string as_json(const std::vector<ProfileGroup>& groups, std::size_t top) {
+  nlohmann::json j = nlohmann::json::array();
+  const auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  for (const auto& g : groups) {
+    nlohmann::json group{{"mode", g.mode}, {"group", nlohmann::json::object()}, {"sides", nlohmann::json::array()}};
+    for (const auto& [k, v] : g.key) group["group"][k] = v;
+    for (const auto& c : g.columns) {
+      const StoredProfile& p = *c.run->profile;
+      nlohmann::json side{{"side", c.side},          {"workload", c.run->workload},   {"run", c.run->index},
+                          {"time_s", c.run->time_s}, {"energy_j", opt(total_energy(*c.run))},
+                          {"estimated", p.estimated}, {"energy_rule", p.energy_rule}, {"problem", p.problem},
+                          {"functions", nlohmann::json::array()}};
+      for (std::size_t r = 0; r < p.functions.size() && (top == 0 || r < top); ++r) {
+        const auto& f = p.functions[r];
+        side["functions"].push_back({{"name", f.name},
+                                     {"calls", f.calls ? nlohmann::json(*f.calls) : nlohmann::json(nullptr)},
+                                     {"self_s", f.self_s},
+                                     {"total_s", f.total_s},
+                                     {"energy_j", opt(f.energy_j)},
+                                     {"total_energy_j", opt(f.total_energy_j)},
+                                     {"idle_energy_j", opt(f.idle_energy_j)},
+                                     {"dynamic_energy_j", opt(f.dynamic_energy_j)}});
+      }
+      group["sides"].push_back(std::move(side));
+    }
+    j.push_back(std::move(group));
+  }
+  return j.dump(2) + "\n";
+}
+
+}  // namespace
+
+std::vector<ProfileGroup> group_profiles(const std::vector<RunRecord>& runs, const std::vector<std::string>& group_by,
+                                         const std::string& between, const std::string& mode) {
+  std::map<std::pair<std::vector<std::string>, std::string>, ProfileGroup> groups;
+  for (const auto& run : runs) {
+    if (!run.profile || (!mode.empty() && run.profile->mode != mode)) continue;
+    std::vector<std::string> values;
+    ProfileGroup g;
+    for (const auto& key : group_by) {
+      values.push_back(label(run, key));
+      g.key.emplace_back(key, values.back());
+    }
+    g.mode = run.profile->mode;
+    auto [it, added] = groups.try_emplace({values, g.mode}, std::move(g));
+    std::string side = label(run, between);
+    it->second.columns.push_back({side.empty() ? run.workload : side, &run});
+  }
+  std::vector<ProfileGroup> out;
+  for (auto& [key, g] : groups) {
+    std::stable_sort(g.columns.begin(), g.columns.end(), [](const ProfileColumn& a, const ProfileColumn& b) { return a.side < b.side; });
+    // Two runs of one side in a group (matrix variants): name them by workload too.
+    for (std::size_t i = 0; i < g.columns.size(); ++i) {
+      const bool shared = (i > 0 && g.columns[i - 1].side == g.columns[i].side) ||
+                          (i + 1 < g.columns.size() && g.columns[i + 1].side == g.columns[i].side);
+      if (shared) g.columns[i].side += " (" + g.columns[i].run->workload + ")";
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+std::string profiles_report(const std::vector<ProfileGroup>& groups, const std::vector<std::string>& group_by, std::size_t top,
+                            TableFormat format) {
+  switch (format) {
+    case TableFormat::csv:
+      return as_csv(groups, group_by, top);
+    case TableFormat::json:
+      return as_json(groups, top);
+    case TableFormat::markdown:
+      return side_by_side(groups, top, true);
+    case TableFormat::text:
+    case TableFormat::latex:
+      break;
+  }
+  return side_by_side(groups, top, false);
+}
+
+}  // namespace joulebench
