@@ -25,7 +25,7 @@ trap 'rm -rf "$work"' EXIT
 data=${JOULEBENCH_DATA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/joulebench/data}/ncf-quick-seed42
 step_args=${steps:+--steps $steps}
 
-perf_record="perf record -q -e cpu-clock -c 5000000 -g --clockid CLOCK_MONOTONIC -o $work/perf.data --"
+perf_record="perf record -q -e cpu-clock -c 5000000 -g --clockid CLOCK_MONOTONIC --no-bpf-event --no-buildid --no-buildid-cache -o $work/perf.data --"
 if ! perf record -q -e cpu-clock -o "$work/check.data" -- true 2>/dev/null; then
   echo "perf cannot record here (kernel.perf_event_paranoid = $(cat /proc/sys/kernel/perf_event_paranoid)): perf rows left out" >&2
   perf_record=""
