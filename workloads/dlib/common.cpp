@@ -215,6 +215,15 @@ void print_summary_header(const Options& options, const Meta& meta, long paramet
               options.threads, options.threads > 1 ? "s" : "", with_commas(parameters).c_str());
 }
 
+void report_training(const TrainPlan& plan, double train_seconds, double loss) {
+  namespace jb = joulebench::events;
+  const double examples_per_s = static_cast<double>(plan.steps * plan.batch) / train_seconds;
+  jb::metric("loss", loss);
+  jb::metric("train_examples_per_s", examples_per_s, "examples/s");
+  std::printf("  train  %7.3f s  %ld steps of %ld  %s examples/s  loss %.4f\n", train_seconds, plan.steps, plan.batch,
+              with_commas(std::lround(examples_per_s)).c_str(), loss);
+}
+
 void report_inference(std::vector<double> latencies_ms, long examples_per_pass, long passes, long batch,
                       double seconds, const std::string& metrics_text) {
   namespace jb = joulebench::events;

@@ -152,6 +152,10 @@ std::string with_commas(long value);
 /// "dlib 19.24.0  resnet train  size quick seed 0  cpu, 1 thread  19,074 parameters".
 void print_summary_header(const Options& options, const Meta& meta, long parameters);
 
+/// Emits the training metrics of workloads/README.md (the mean loss of the last steps, examples/s
+/// over the train region) and prints them.
+void report_training(const TrainPlan& plan, double train_seconds, double loss);
+
 /// Emits the inference metrics of workloads/README.md (throughput over all passes, per-batch
 /// latency percentiles) and prints them with the model's metrics (`metrics_text`, already emitted).
 void report_inference(std::vector<double> latencies_ms, long examples_per_pass, long passes, long batch,

@@ -281,13 +281,7 @@ int train(const Options& options) {
       recent_losses.add(loss);
     }
   }
-  const double train_seconds = seconds_since(train_start);
-  const double loss = recent_losses.mean();
-  const double examples_per_s = static_cast<double>(plan.steps * plan.batch) / train_seconds;
-  jb::metric("loss", loss);
-  jb::metric("train_examples_per_s", examples_per_s, "examples/s");
-  std::printf("  train  %7.3f s  %ld steps of %ld  %s examples/s  loss %.4f\n", train_seconds, plan.steps, plan.batch,
-              with_commas(std::lround(examples_per_s)).c_str(), loss);
+  report_training(plan, seconds_since(train_start), recent_losses.mean());
 
   const auto eval_start = Clock::now();
   double accuracy = 0;
