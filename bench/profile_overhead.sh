@@ -9,6 +9,8 @@
 # ROUNDS (default 5): each round runs every command once (hyperfine --runs 1), in an order rotated
 # from round to round, so drift spreads evenly over the commands; medians over the rounds.
 # STEPS: training steps of the NCF workloads (default: the quick size's own).
+# MODES (default "python cprofile torch perf") the profile modes measured, e.g. MODES="python perf"
+# for long runs, where torch mode's event conversion takes minutes.
 # BUILD (default build) is the build folder with joulebench and the workloads; HELPERS (default
 # BUILD) the one with the Python profilers (joulebench_profile.py, joulebench_torch_profile.py).
 set -euo pipefail
@@ -32,9 +34,18 @@ if ! perf record -q -e cpu-clock -o "$work/check.data" -- true 2>/dev/null; then
 fi
 profile_env="JOULEBENCH_PROFILE_OUT=$work/trace JOULEBENCH_PROFILE_INTERVAL_NS=5000000"
 
+modes=" ${MODES:-python cprofile torch perf} "
 names=()
 commands=()
-add() { names+=("$1"); commands+=("$2"); }
+# Bare runs always; a profiled one only when its mode was asked for.
+add() {
+  local mode=${1#*: }
+  mode=${mode#python }
+  case "$mode" in bare | sampler) ;; *) [[ "$modes" == *" $mode "* ]] || return 0 ;; esac
+  [[ "$mode" != sampler || "$modes" == *" python "* ]] || return 0
+  names+=("$1")
+  commands+=("$2")
+}
 
 script="$build/joulebench_pytorch.py --model ncf --phase train --data $data --threads 1 --checkpoint $work/py.ckpt $step_args"
 add "pytorch: bare" "$python $script"
@@ -75,23 +86,28 @@ python3 - "$work" "$rounds" "$out" <<'PY'
 import json, statistics, sys
 work, rounds, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 times = {}
+cpu = {}  # user + system CPU seconds of each run (hyperfine --runs 1 reports the run's own)
 order = []
 for r in range(rounds):
     for result in json.load(open(f"{work}/round{r}.json"))["results"]:
-        if result["command"] not in times:
-            times[result["command"]] = []
-        times[result["command"]].extend(result["times"])
+        times.setdefault(result["command"], []).extend(result["times"])
+        cpu.setdefault(result["command"], []).append(result["user"] + result["system"])
 for r in json.load(open(f"{work}/round0.json"))["results"]:
     order.append(r["command"])
 order.sort(key=lambda name: (name.split(":")[0], not name.endswith("bare"), name))
-print(f"\n{'command':<26}{'median (s)':>12}{'min (s)':>10}{'max (s)':>10}{'inflation':>11}")
+print(f"\n{'command':<26}{'median (s)':>12}{'min (s)':>10}{'max (s)':>10}{'inflation':>11}{'CPU (s)':>10}{'CPU infl.':>11}")
 medians = {}
+cpu_medians = {}
 for name in order:
     workload = name.split(":")[0]
     m = statistics.median(times[name])
     medians[name] = m
+    c = statistics.median(cpu[name])
+    cpu_medians[name] = c
     bare = medians.get(workload + ": bare", m)
-    print(f"{name:<26}{m:>12.3f}{min(times[name]):>10.3f}{max(times[name]):>10.3f}{(m / bare - 1) * 100:>10.1f}%")
-json.dump({"rounds": rounds, "times": times, "medians": medians}, open(out, "w"), indent=2)
+    bare_cpu = cpu_medians.get(workload + ": bare", c)
+    print(f"{name:<26}{m:>12.3f}{min(times[name]):>10.3f}{max(times[name]):>10.3f}{(m / bare - 1) * 100:>10.1f}%"
+          f"{c:>10.3f}{(c / bare_cpu - 1) * 100:>10.1f}%")
+json.dump({"rounds": rounds, "times": times, "cpu": cpu, "medians": medians, "cpu_medians": cpu_medians}, open(out, "w"), indent=2)
 print(f"\n{rounds} rounds, interleaved; times in {out}")
 PY

@@ -142,8 +142,16 @@ struct WinCount {
   std::size_t large_wins = 0;
 };
 
+/// The runs one group's statistics are computed from: per side, the measured runs that count
+/// (ok, not warm-up), as positions in the runs compare_runs was given.
+struct ComparedGroup {
+  KeyValues key;  ///< group_by key = value
+  std::vector<std::pair<std::string, std::vector<std::size_t>>> sides;  ///< by side name
+};
+
 struct ComparisonTable {
   CompareOptions options;
+  std::vector<ComparedGroup> groups;  ///< in the order of their values
   std::vector<MetricColumn> metrics;  ///< those compared
   std::vector<bool> metric_estimated;  ///< per metric: some value compared is an estimate
   std::vector<std::string> sides;     ///< every value of `between` seen, in name order
@@ -156,6 +164,9 @@ struct ComparisonTable {
   std::size_t without_side = 0;     ///< runs that lack the `between` label (not compared)
   std::vector<std::string> notes;   ///< things a reader must know (estimates, runs without the label...)
 };
+
+/// A run's value of a label ("workload" is its workload's name); empty when it has no such label.
+std::string_view label_value(const RunRecord& run, const std::string& key);
 
 /// Compares the runs. Throws std::invalid_argument for options that cannot work (an unknown
 /// metric selector, alpha outside (0, 1)); degenerate data never throws: it gives reasons.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -102,6 +103,14 @@ std::optional<TableFormat> parse_table_format(std::string_view name);
 /// runs (warm-up, failed) are counted; the win summary and the notes follow the comparisons.
 std::string comparison_report(const ComparisonTable& table, TableFormat format);
 
+/// How the table was computed and which runs it read, in one paragraph.
+std::string comparison_method(const ComparisonTable& table);
+/// One group's comparisons as an HTML fragment (every text escaped): a table, its verdicts, the
+/// omnibus test; for the report page, which places each group's table beside its figures.
+std::string comparison_group_html(const ComparisonTable& table, const KeyValues& group);
+/// The win summary as an HTML table (empty when there is none).
+std::string comparison_wins_html(const ComparisonTable& table);
+
 }  // namespace joulebench
 
 // --- Profiles side by side: what `joulebench profiles` prints -----------------------------------
@@ -131,5 +140,58 @@ std::vector<ProfileGroup> group_profiles(const std::vector<RunRecord>& runs, con
 /// `top` = 0 keeps every function. LaTeX is not offered (text is returned).
 std::string profiles_report(const std::vector<ProfileGroup>& groups, const std::vector<std::string>& group_by, std::size_t top,
                             TableFormat format);
+
+}  // namespace joulebench
+
+// --- The HTML report: what `joulebench report` writes -------------------------------------------
+
+namespace joulebench {
+
+/// The report cannot be written (gnuplot missing or failing, the folder not writable).
+class ReportError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Writes a file whole (replacing it); throws ReportError naming the file when it cannot be written.
+void write_text_file(const std::filesystem::path& path, std::string_view text);
+
+enum class FigureFormat : std::uint8_t { svg, png, pdf };
+/// "svg", "png", "pdf"; std::nullopt for anything else.
+std::optional<FigureFormat> parse_figure_format(std::string_view name);
+
+/// Energy into grams of CO2-equivalent: a conversion with factors the user gives, not a measurement.
+struct CarbonConversion {
+  double grid_g_per_kwh = 0;  ///< the grid's carbon intensity, g CO2e per kWh
+  double pue = 1.0;           ///< power usage effectiveness: facility energy / IT energy (>= 1)
+  /// joules / 3.6e6 kWh x PUE x grid intensity.
+  double grams(double joules) const { return joules / 3.6e6 * pue * grid_g_per_kwh; }
+};
+
+struct HtmlReportOptions {
+  std::filesystem::path directory;  ///< created if missing; an earlier report's files are replaced
+  /// The kept figure files; the page embeds SVG (PNG when png is chosen), a PDF is drawn beside.
+  FigureFormat figure_format = FigureFormat::svg;
+  std::optional<CarbonConversion> carbon;  ///< absent: the page says how to convert
+  CompareOptions compare;      ///< groups, sides and statistics of the tables
+  std::string quality_metric;  ///< metric name for cost against quality; empty: each group's first unitless metric
+  std::size_t top_functions = 10;
+  std::string gnuplot = "gnuplot";  ///< the program that draws the figures
+};
+
+struct HtmlReportResult {
+  std::filesystem::path index;  ///< directory / "index.html"
+  std::size_t figures = 0;
+  std::size_t groups = 0;
+};
+
+/// Writes the report of one campaign of `store`:
+///   index.html         one page, self-contained: figures embedded as data, no script, no network;
+///   figures/NAME.gp    a gnuplot script per figure, with its data NAME*.dat and the drawn figure
+///                      (NAME.svg, .png or .pdf); `cd figures && gnuplot NAME.gp` redraws it, and
+///                      `gnuplot -e "format='pdf'" NAME.gp` in another format;
+///   tables/*.md, *.tex the comparison and the per-side summary as Markdown and LaTeX (booktabs).
+/// Throws ReportError (gnuplot missing or failing, a file not writable) and StoreError.
+HtmlReportResult write_html_report(const Store& store, std::int64_t campaign, const HtmlReportOptions& options);
 
 }  // namespace joulebench

@@ -158,6 +158,8 @@ struct RunFilter {
   /// false (the default): only unprofiled runs, so profiled runs never enter statistics; true:
   /// only profiled runs (with their profiles); nothing: both.
   std::optional<bool> profiled = false;
+  /// Only the runs at these positions in the campaign (RunRecord::index); empty: every position.
+  std::vector<std::size_t> indices;
 };
 
 class Store {

@@ -18,15 +18,15 @@
 
 namespace joulebench {
 
-namespace {
-
-std::string_view label_of(const RunRecord& run, const std::string& key) {
+std::string_view label_value(const RunRecord& run, const std::string& key) {
   if (key == "workload") return run.workload;
   for (const auto& [k, v] : run.labels) {
     if (k == key) return v;
   }
   return {};
 }
+
+namespace {
 
 bool has_label(const RunRecord& run, const std::string& key) {
   if (key == "workload") return true;
@@ -261,8 +261,8 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
       ++table.without_side;
       continue;
     }
-    for (std::size_t g = 0; g < run_key.size(); ++g) run_key[g] = label_of(run, options.group_by[g]);
-    run_side = label_of(run, options.between);
+    for (std::size_t g = 0; g < run_key.size(); ++g) run_key[g] = label_value(run, options.group_by[g]);
+    run_side = label_value(run, options.between);
     if (side_runs == nullptr || run_key != last_key || run_side != last_side) {
       const std::vector<std::string> names(run_key.begin(), run_key.end());
       const std::string side_name(run_side);
@@ -292,6 +292,7 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
     std::map<std::pair<std::size_t, std::size_t>, std::size_t> set_of;  // sides (i, j) -> into pair_sets
     KeyValues group;
     for (std::size_t i = 0; i < key.size(); ++i) group.emplace_back(options.group_by[i], key[i]);
+    table.groups.push_back({group, {sides.begin(), sides.end()}});
     const auto& excluded = grouping.excluded.at(key);
     for (std::size_t m = 0; m < selected.size(); ++m) {
       const auto& cells = metrics.cells[selected[m]];

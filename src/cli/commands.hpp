@@ -36,6 +36,7 @@ Command add_import(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_profile(CLI::App& app);
 Command add_profiles(CLI::App& app);
+Command add_report(CLI::App& app);
 
 /// Which campaign of a store and which of its runs a command reads.
 struct RunSelection {
@@ -46,6 +47,8 @@ struct RunSelection {
   std::string warmup;  ///< "", "yes", "no"
   std::vector<std::string> labels;  ///< "key=value"
 };
+/// Adds --db and --campaign: a command that reads a whole campaign.
+void add_store_options(CLI::App* cmd, RunSelection& selection);
 /// Adds --db, --campaign, --workload, --status, --warmup, --label to a subcommand.
 void add_selection_options(CLI::App* cmd, RunSelection& selection);
 /// The filter and campaign id a selection means in `store`; throws CLI::ValidationError.
@@ -75,7 +78,8 @@ struct CompareArguments {
   std::string format = "table";
   std::string output;
 };
-void add_compare_options(CLI::App* cmd, CompareArguments& args);
+/// The comparison's options; with_output adds --format and --output (the report has its own).
+void add_compare_options(CLI::App* cmd, CompareArguments& args, bool with_output = true);
 /// The library's options from the arguments; the runs decide the default grouping.
 CompareOptions compare_options(const CompareArguments& args, std::span<const RunRecord> runs);
 /// The labels that form the groups: `group_by` split at commas when the user gave it, else model and

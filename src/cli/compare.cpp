@@ -41,7 +41,7 @@ std::vector<std::string> grouping(const std::string& group_by, bool given, const
   return keys;
 }
 
-void add_compare_options(CLI::App* cmd, CompareArguments& args) {
+void add_compare_options(CLI::App* cmd, CompareArguments& args, bool with_output) {
   cmd->add_option("--group-by", args.group_by,
                   "labels whose values form the groups compared separately, comma-separated (default: model,phase, "
                   "those the runs have)")
@@ -85,6 +85,7 @@ void add_compare_options(CLI::App* cmd, CompareArguments& args) {
       ->capture_default_str();
   cmd->add_option("--resamples", args.resamples, "bootstrap resamples")->check(CLI::Range(100, 1000000))->capture_default_str();
   cmd->add_option("--seed", args.seed, "the bootstrap's seed (intervals are reproducible)")->capture_default_str();
+  if (!with_output) return;
   cmd->add_option("--format", args.format, "table, md, csv, json or latex")
       ->check(CLI::IsMember({"table", "md", "csv", "json", "latex"}))
       ->capture_default_str();

@@ -1,7 +1,6 @@
 // joulebench: measure what deep-learning workloads cost in energy and time.
 #include <cstdio>
 #include <exception>
-#include <fstream>
 #include <stdexcept>
 #include <vector>
 
@@ -17,10 +16,7 @@ void write_report(const std::string& text, const std::string& path, std::FILE* o
     std::fwrite(text.data(), 1, text.size(), otherwise);
     return;
   }
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  if (!out) throw std::runtime_error(fmt::format("cannot write {}", path));
+  write_text_file(path, text);
 }
 
 Seconds duration_option(const std::string& option, const std::string& text) {
@@ -31,9 +27,13 @@ Seconds duration_option(const std::string& option, const std::string& text) {
   }
 }
 
-void add_selection_options(CLI::App* cmd, RunSelection& selection) {
+void add_store_options(CLI::App* cmd, RunSelection& selection) {
   cmd->add_option("--db", selection.db, "the store")->required()->check(CLI::ExistingFile)->type_name("FILE");
   cmd->add_option("--campaign", selection.campaign, "the campaign's id (default: the latest)")->type_name("ID");
+}
+
+void add_selection_options(CLI::App* cmd, RunSelection& selection) {
+  add_store_options(cmd, selection);
   cmd->add_option("--workload", selection.workload, "only this workload")->type_name("NAME");
   cmd->add_option("--status", selection.status, "only runs with this status: ok, failed, signaled, timed-out, not-run")
       ->type_name("STATUS");
@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
       joulebench::cli::add_bench(app),
       joulebench::cli::add_profile(app),
       joulebench::cli::add_profiles(app),
+      joulebench::cli::add_report(app),
   };
 
   try {

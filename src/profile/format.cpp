@@ -6,7 +6,7 @@
 
 #include "joulebench/analysis.hpp"
 #include "joulebench/profile.hpp"
-#include "report/csv.hpp"
+#include "report/escape.hpp"
 
 namespace joulebench {
 

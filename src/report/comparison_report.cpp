@@ -10,13 +10,16 @@
 #include <nlohmann/json.hpp>
 
 #include "joulebench/report.hpp"
-#include "report/csv.hpp"
+#include "report/escape.hpp"
 
 namespace joulebench {
 
 namespace {
 
 using nlohmann::ordered_json;
+using report_detail::html_escape;
+using report_detail::md_escape;
+using report_detail::tex_escape;
 
 std::string group_text(const KeyValues& group) {
   if (group.empty()) return "all runs";
@@ -194,15 +197,6 @@ std::string text_report(const ComparisonTable& table) {
 
 // ---- Markdown ---------------------------------------------------------------------------------
 
-std::string md_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += '\\';
-    out += c;
-  }
-  return out;
-}
-
 std::string markdown_report(const ComparisonTable& table) {
   std::string out = "Method: " + method_line(table) + ".\n\n" + runs_line(table) + ".\n\n";
   out += "| group | metric | sides | n | mean ± sd | median | ratio (higher / lower) [CI] | test | p (" +
@@ -230,6 +224,35 @@ std::string markdown_report(const ComparisonTable& table) {
     }
   }
   for (const auto& n : table.notes) out += "\n> " + n + "\n";
+  return out;
+}
+
+// ---- HTML (one group, for the report page) ------------------------------------------------------
+
+std::string html_group(const ComparisonTable& table, const KeyValues& group) {
+  std::string rows;
+  std::string verdicts;
+  for (const auto& pair : table.pairs) {
+    if (pair.group != group) continue;
+    rows += fmt::format(
+        "<tr><td>{}</td><td>{} / {}</td><td class=\"num\">{} / {}</td><td class=\"num\">{} / {}</td>"
+        "<td class=\"num\">{} / {}</td><td>{}</td><td>{}</td><td class=\"num{}\">{}</td><td>{}</td></tr>\n",
+        html_escape(metric_title(table, pair.metric)), html_escape(pair.first.name), html_escape(pair.second.name),
+        pair.first.values.size(), pair.second.values.size(), html_escape(mean_sd(pair.first)),
+        html_escape(mean_sd(pair.second)), median(pair.first), median(pair.second),
+        html_escape(pair.ratio && pair.higher ? ratio_cell(pair) : "-"), html_escape(pair.test),
+        pair.significant ? " significant" : "", html_escape(p_cell(pair)), html_escape(a12_cell(pair)));
+    verdicts += "<li>" + html_escape(pair.verdict) + "</li>\n";
+  }
+  if (rows.empty()) return "<p>No comparison: this group has runs of fewer than two sides.</p>\n";
+  std::string out = fmt::format(
+      "<table class=\"comparison\">\n<thead><tr><th>metric</th><th>sides</th><th>n</th><th>mean &plusmn; sd</th>"
+      "<th>median</th><th>ratio (higher / lower) [CI]</th><th>test</th><th>p ({})</th><th>A12</th></tr></thead>\n"
+      "<tbody>\n{}</tbody>\n</table>\n<ul class=\"verdicts\">\n{}</ul>\n",
+      html_escape(correction_title(table.options.correction)), rows, verdicts);
+  for (const auto& o : table.omnibus) {
+    if (o.group == group) out += "<p class=\"omnibus\">" + html_escape(omnibus_line(table, o)) + "</p>\n";
+  }
   return out;
 }
 
@@ -375,20 +398,6 @@ std::string json_report(const ComparisonTable& table) {
 
 // ---- LaTeX ------------------------------------------------------------------------------------
 
-std::string tex(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': case '%': case '$': case '#': case '_': case '{': case '}': out += '\\'; out += c; break;
-      case '~': out += "\\textasciitilde{}"; break;
-      case '^': out += "\\textasciicircum{}"; break;
-      case '\\': out += "\\textbackslash{}"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string tex_mean_sd(const SideSummary& side) {
   if (!side.descriptive) return "--";
   const auto& d = *side.descriptive;
@@ -403,11 +412,11 @@ std::string latex_report(const ComparisonTable& table) {
   out += "Group & Metric & Sides & Mean $\\pm$ sd (first) & Mean $\\pm$ sd (second) & Ratio [95\\% CI] & $p$ (" +
          correction_title(table.options.correction) + ") & $\\hat{A}_{12}$ \\\\\n\\midrule\n";
   for (const auto& pair : table.pairs) {
-    out += fmt::format("{} & {} & {} / {} & {} & {} & {} & {}{} & {} \\\\\n", tex(group_text(pair.group)),
-                       tex(metric_title(table, pair.metric)), tex(pair.first.name), tex(pair.second.name),
-                       tex_mean_sd(pair.first), tex_mean_sd(pair.second), pair.ratio ? tex(format_ratio(*pair.ratio)) : "--",
-                       pair.p_adjusted ? tex(format_p_value(*pair.p_adjusted)) : "--", pair.significant ? "$^{*}$" : "",
-                       tex(a12_cell(pair)));
+    out += fmt::format("{} & {} & {} / {} & {} & {} & {} & {}{} & {} \\\\\n", tex_escape(group_text(pair.group)),
+                       tex_escape(metric_title(table, pair.metric)), tex_escape(pair.first.name), tex_escape(pair.second.name),
+                       tex_mean_sd(pair.first), tex_mean_sd(pair.second), pair.ratio ? tex_escape(format_ratio(*pair.ratio)) : "--",
+                       pair.p_adjusted ? tex_escape(format_p_value(*pair.p_adjusted)) : "--", pair.significant ? "$^{*}$" : "",
+                       tex_escape(a12_cell(pair)));
   }
   out += "\\bottomrule\n\\end{tabular}\n";
   return out;
@@ -422,6 +431,22 @@ std::optional<TableFormat> parse_table_format(std::string_view name) {
   if (name == "json") return TableFormat::json;
   if (name == "latex" || name == "tex") return TableFormat::latex;
   return std::nullopt;
+}
+
+std::string comparison_method(const ComparisonTable& table) { return method_line(table) + ". " + runs_line(table) + "."; }
+
+std::string comparison_group_html(const ComparisonTable& table, const KeyValues& group) { return html_group(table, group); }
+
+std::string comparison_wins_html(const ComparisonTable& table) {
+  if (table.wins.empty()) return {};
+  std::string out =
+      "<table class=\"wins\">\n<thead><tr><th>scope</th><th>side</th><th>cost comparisons</th>"
+      "<th>significantly cheaper</th><th>of which large</th></tr></thead>\n<tbody>\n";
+  for (const auto& w : table.wins) {
+    out += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                       html_escape(w.scope), html_escape(w.side), w.comparisons, w.significant_wins, w.large_wins);
+  }
+  return out + "</tbody>\n</table>\n";
 }
 
 std::string comparison_report(const ComparisonTable& table, TableFormat format) {

@@ -16,7 +16,7 @@
 
 #include "joulebench/report.hpp"
 #include "joulebench/store.hpp"
-#include "report/csv.hpp"
+#include "report/escape.hpp"
 
 namespace joulebench {
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "joulebench/report.hpp"
-#include "report/csv.hpp"
+#include "report/escape.hpp"
 
 namespace joulebench {
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "joulebench/report.hpp"
-#include "report/csv.hpp"
+#include "report/escape.hpp"
 
 namespace joulebench {
 
@@ -17,14 +17,6 @@ using report_detail::csv_field;
 
 /// Function names in the terminal table are cut to this many characters.
 constexpr std::size_t kNameWidth = 48;
-
-std::string label(const RunRecord& run, const std::string& key) {
-  if (key == "workload") return run.workload;
-  for (const auto& [k, v] : run.labels) {
-    if (k == key) return v;
-  }
-  return "";
-}
 
 std::optional<double> total_energy(const RunRecord& run) {
   for (const auto& e : run.energy) {
@@ -189,12 +181,12 @@ std::vector<ProfileGroup> group_profiles(const std::vector<RunRecord>& runs, con
     std::vector<std::string> values;
     ProfileGroup g;
     for (const auto& key : group_by) {
-      values.push_back(label(run, key));
+      values.push_back(std::string(label_value(run, key)));
       g.key.emplace_back(key, values.back());
     }
     g.mode = run.profile->mode;
     auto [it, added] = groups.try_emplace({values, g.mode}, std::move(g));
-    std::string side = label(run, between);
+    std::string side(label_value(run, between));
     it->second.columns.push_back({side.empty() ? run.workload : side, &run});
   }
   std::vector<ProfileGroup> out;

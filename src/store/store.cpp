@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "joulebench/store.hpp"
 #include "store/schema.hpp"
@@ -502,6 +503,10 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
             " AND EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id AND l.key = ?{} AND l.value = ?{})", 6 + 2 * i,
             7 + 2 * i);
       }
+      if (!filter.indices.empty()) {
+        // Positions are numbers the store wrote, not user text: they go into the statement as such.
+        sql += fmt::format(" AND r.run_index IN ({})", fmt::join(filter.indices, ","));
+      }
       sql += " ORDER BY r.run_index, r.shard_index";
       auto st = db.prepare(sql);
       st.bind(1, campaign);
@@ -515,7 +520,8 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
       }
       // Unfiltered, every run of the campaign comes back: room for them all (counted on the
       // campaign's index alone) spares moving the records as the vector grows.
-      if (!filter.workload && !filter.status && !filter.warmup && !filter.profiled && filter.labels.empty()) {
+      if (!filter.workload && !filter.status && !filter.warmup && !filter.profiled && filter.labels.empty() &&
+          filter.indices.empty()) {
         auto count = db.prepare("SELECT count(*) FROM runs WHERE campaign_id = ?1");
         count.bind(1, campaign);
         if (count.step()) {

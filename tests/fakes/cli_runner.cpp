@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -76,17 +77,16 @@ Result Runner::run(const std::vector<std::string>& args, const Env& overrides, s
   for (const auto& [k, v] : overrides) env[k] = v;
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "JOULEBENCH_", 11) != 0) env_strings.emplace_back(*e);
+    // A variable the test sets (PATH, say) replaces the inherited one: getenv reads the first.
+    const std::string_view entry(*e);
+    if (entry.starts_with("JOULEBENCH_") || env.contains(std::string(entry.substr(0, entry.find('='))))) continue;
+    env_strings.emplace_back(*e);
   }
   for (const auto& [k, v] : env) {
     if (v) env_strings.push_back(k + "=" + *v);
   }
-  std::vector<char*> argv;
-  for (auto& s : argv_strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
+  std::vector<char*> argv = exec_array(argv_strings);
+  std::vector<char*> envp = exec_array(env_strings);
 
   Result result;
   std::FILE* out = std::tmpfile();

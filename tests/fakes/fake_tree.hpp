@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "joulebench/sensors.hpp"
 
@@ -25,6 +26,9 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+/// The null-terminated array of pointers execve takes for argv or envp; points into `strings`.
+std::vector<char*> exec_array(std::vector<std::string>& strings);
 
 /// Creates `path` (and its parents) holding `content`.
 void write_file(const std::filesystem::path& path, std::string_view content);

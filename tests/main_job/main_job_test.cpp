@@ -170,6 +170,20 @@ TEST(MainJob, FrameworksPlanRunsLearnsAndCompares) {
     EXPECT_FALSE(row[ratio].empty()) << lines[i];
   }
   EXPECT_EQ(groups.size(), 6U) << compare.out;  // three models x two phases
+
+  // The report the README's first command ends with: every group has its figures.
+  const fs::path report = dir.path() / "report";
+  const Result written = runner.run({"report", "--db", db.string(), "-o", report.string()}, env);
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  for (const std::string m : {"ncf", "transformer", "resnet"}) {
+    for (const std::string p : {"train", "infer"}) {
+      for (const std::string& figure : {"box-" + m + "-" + p + "-total", "quality-" + m + "-" + p, "power-" + m + "-" + p + "-libtorch"}) {
+        EXPECT_TRUE(fs::exists(report / "figures" / (figure + ".svg"))) << figure;
+      }
+    }
+  }
+  const std::string page = testing::read_all(report / "index.html");
+  EXPECT_TRUE(contains(page, "model=resnet phase=infer")) << "every group has its section";
 }
 
 }  // namespace

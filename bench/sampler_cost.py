@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The Python sampler's own cost, where it is highest, measured without the noise of whole runs.
+
+A main thread that runs pure Python holds the GIL all the time, so every sample (every 5 ms) has to
+take the GIL from it: the worst case for joulebench_profile.py's sampler. This runs a fixed amount
+of such work in short trials, alternating sampler off and on inside one process (the order flips
+each trial), so drift of the machine cancels out of the paired ratios; whole-run comparisons
+(bench/profile_overhead.sh) scatter by 10 % or more from run to run on a shared VM.
+
+    python3 bench/sampler_cost.py [--trials 40] [--trial-seconds 0.25] [--interval-ms 5] [HELPER]
+
+HELPER is joulebench_profile.py (default: build/joulebench_profile.py). Prints the median trial
+time off and on, the median of the paired on/off ratios with its spread, and the sampler thread's
+own CPU time per sample.
+"""
+import argparse
+import importlib.util
+import statistics
+import sys
+import time
+
+
+def load_sampler(path):
+    spec = importlib.util.spec_from_file_location("joulebench_profile", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Sampler
+
+
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("helper", nargs="?", default="build/joulebench_profile.py")
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--trial-seconds", type=float, default=0.25)
+    parser.add_argument("--interval-ms", type=float, default=5.0)
+    options = parser.parse_args()
+    Sampler = load_sampler(options.helper)
+    default_switch = sys.getswitchinterval()
+
+    # Calibrate the work to the trial length with the sampler off.
+    n = 100_000
+    while True:
+        start = time.perf_counter()
+        work(n)
+        if time.perf_counter() - start >= options.trial_seconds / 4:
+            break
+        n *= 2
+    n = int(n * options.trial_seconds / (time.perf_counter() - start))
+
+    off, on, ratios, samples, sampler_cpu = [], [], [], 0, 0.0
+    for trial in range(options.trials):
+        times = {}
+        for sampled in ((False, True) if trial % 2 == 0 else (True, False)):
+            sampler = None
+            if sampled:
+                sampler = Sampler(int(options.interval_ms * 1e6), __file__)
+                sampler.start()
+            start = time.perf_counter()
+            work(n)
+            times[sampled] = time.perf_counter() - start
+            if sampler is not None:
+                sampler.stop()
+                samples += len(sampler.samples)
+                sampler_cpu += getattr(sampler, "cpu_s", 0.0)
+            sys.setswitchinterval(default_switch)  # what an unprofiled program runs with
+        off.append(times[False])
+        on.append(times[True])
+        ratios.append(times[True] / times[False])
+
+    q = statistics.quantiles(ratios, n=4)
+    print(f"pure-Python main thread, {options.trials} paired trials of {statistics.median(off):.3f} s, "
+          f"sampler every {options.interval_ms:g} ms")
+    print(f"  median trial: off {statistics.median(off):.4f} s, on {statistics.median(on):.4f} s")
+    print(f"  inflation (median of paired ratios): {(statistics.median(ratios) - 1) * 100:+.2f} % "
+          f"(quartiles {(q[0] - 1) * 100:+.2f} % .. {(q[2] - 1) * 100:+.2f} %)")
+    print(f"  samples taken: {samples} ({samples / max(sum(on), 1e-9):.0f} per second)")
+    if sampler_cpu:
+        print(f"  sampler thread CPU: {sampler_cpu / max(samples, 1) * 1e6:.1f} us per sample, "
+              f"{sampler_cpu / sum(on) * 100:.2f} % of the sampled time")
+
+
+if __name__ == "__main__":
+    main()

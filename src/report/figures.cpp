@@ -1,0 +1,267 @@
+// gnuplot scripts and data for the report's figures, and drawing them.
+#include "report/figures.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "joulebench/process.hpp"
+#include "joulebench/report.hpp"
+
+namespace joulebench::report_detail {
+
+namespace {
+
+/// Colour-blind-safe qualitative colours (ColorBrewer "Dark2"), by a side's place among all sides.
+constexpr std::array<const char*, 8> kColours{"#1b9e77", "#d95f02", "#7570b3", "#e7298a",
+                                              "#66a61e", "#e6ab02", "#a6761d", "#666666"};
+
+std::string colour(std::size_t index) { return gnuplot_string(kColours[index % kColours.size()]); }
+
+/// Every script starts alike: the output format is a variable (svg unless given with
+/// `gnuplot -e "format='pdf'"`), the terminal is chosen from it, text is never "enhanced" (so `_`
+/// and `^` in a label stay themselves).
+std::string preamble(const std::string& name, const std::string& title, int width_px, int height_px) {
+  const double width_in = width_px / 128.0;
+  const double height_in = height_px / 128.0;
+  return fmt::format(
+      "# {title}\n"
+      "# Drawn by joulebench report. Redraw: gnuplot {name}.gp (SVG); gnuplot -e \"format='pdf'\" {name}.gp (or png).\n"
+      "reset\n"
+      "if (!exists(\"format\")) format = 'svg'\n"
+      "set encoding utf8\n"
+      "if (format eq 'png') {{\n"
+      "  set terminal pngcairo size {w2},{h2} font 'sans,20' noenhanced background rgb 'white'\n"
+      "}} else {{\n"
+      "  if (format eq 'pdf') {{\n"
+      "    set terminal pdfcairo size {wi:.2f}in,{hi:.2f}in font 'sans,8' noenhanced\n"
+      "  }} else {{\n"
+      "    set terminal svg size {w},{h} font 'sans,11' noenhanced background rgb 'white'\n"
+      "  }}\n"
+      "}}\n"
+      "set output '{name}.'.format\n"
+      "set title {quoted_title}\n"
+      "set border 3\n"
+      "set tics nomirror\n",
+      fmt::arg("title", gnuplot_string(title)), fmt::arg("name", name), fmt::arg("w", width_px),
+      fmt::arg("h", height_px), fmt::arg("w2", 2 * width_px), fmt::arg("h2", 2 * height_px), fmt::arg("wi", width_in),
+      fmt::arg("hi", height_in), fmt::arg("quoted_title", gnuplot_string(title)));
+}
+
+/// The plot command of a figure's curves; a figure with none draws empty axes.
+std::string plot_command(const std::vector<std::string>& plots) {
+  if (plots.empty()) return "plot NaN notitle\n";
+  std::string out = "plot ";
+  out += fmt::format("{}", fmt::join(plots, ", \\\n     "));
+  out += "\n";
+  return out;
+}
+
+/// A number for a data file: NaN is gnuplot's missing value.
+std::string number(double value) { return std::isfinite(value) ? fmt::format("{:.9g}", value) : "NaN"; }
+
+}  // namespace
+
+std::string gnuplot_string(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      out += "''";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+void write_box_plot(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+                    const std::string& y_label, const std::vector<BoxSeries>& series) {
+  // One data block per side (blocks are separated by two blank lines: gnuplot's `index`); the
+  // second column places each run's point across the box, spread evenly and reproducibly.
+  std::string data = "# value\tx (the side's position, spread so runs do not hide each other)\n";
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    const auto& values = series[s].values;
+    data += fmt::format("# {}\n", series[s].side);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const double spread = values.size() > 1 ? (static_cast<double>(i) / static_cast<double>(values.size() - 1) - 0.5) * 0.3 : 0;
+      data += fmt::format("{}\t{}\n", number(values[i]), number(static_cast<double>(s + 1) + spread));
+    }
+    data += "\n\n";
+  }
+  write_text_file(folder / (name + ".dat"), data);
+
+  std::string gp = preamble(name, title, 640, 400);
+  std::string tics;
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    tics += fmt::format("{}{} {}", s == 0 ? "" : ", ", gnuplot_string(series[s].side), s + 1);
+  }
+  gp += fmt::format(
+      "set ylabel {}\n"
+      "set xrange [0.4:{}]\n"
+      "set xtics ({})\n"
+      "set grid ytics\n"
+      "set key off\n"
+      "set style fill solid 0.25 border\n"
+      "set style boxplot nooutliers\n"
+      "set boxwidth 0.5\n",
+      gnuplot_string(y_label), number(static_cast<double>(series.size()) + 0.6), tics);
+  std::vector<std::string> plots;
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    if (series[s].values.empty()) continue;
+    plots.push_back(fmt::format("'{}.dat' index {} using ({}):1 with boxplot lc rgb {}", name, s, s + 1,
+                                colour(series[s].colour)));
+    plots.push_back(fmt::format("'{}.dat' index {} using 2:1 with points pt 7 ps 0.5 lc rgb {}", name, s,
+                                colour(series[s].colour)));
+  }
+  gp += plot_command(plots);
+  write_text_file(folder / (name + ".gp"), gp);
+}
+
+void write_power_plot(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+                      const std::vector<double>& time_s, const std::vector<PowerChannel>& channels,
+                      const std::vector<ShadedRegion>& regions) {
+  // Column 1 is the time; column k + 1 the sum of channels 1..k, so each filled band is a channel
+  // and the top edge is the total. A sample is the average power over its interval, so it is
+  // drawn flat from the interval's start to its end (two rows). An unmeasured interval leaves a gap.
+  std::string data = "# time_s";
+  for (const auto& c : channels) data += "\tup to " + c.name + " (W)";
+  data += "\n";
+  for (std::size_t i = 0; i < time_s.size(); ++i) {
+    std::string row;
+    double sum = 0;
+    for (const auto& c : channels) {
+      sum += i < c.watts.size() ? c.watts[i] : NAN;
+      row += "\t" + number(sum);
+    }
+    data += number(i == 0 ? 0.0 : time_s[i - 1]) + row + "\n" + number(time_s[i]) + row + "\n";
+  }
+  write_text_file(folder / (name + ".dat"), data);
+
+  std::string gp = preamble(name, title, 800, 360);
+  gp += "set xlabel 'time since the run started (s)'\nset ylabel 'power (W)'\nset yrange [0:*]\n"
+        "set key outside right top\nset style fill solid 0.6 noborder\n";
+  for (std::size_t r = 0; r < regions.size(); ++r) {
+    const auto& region = regions[r];
+    gp += fmt::format(
+        "set object {} rect from {}, graph 0 to {}, graph 1 behind fillcolor rgb '{}' fillstyle solid 1.0 noborder\n"
+        "set label {} {} at {}, graph 0.96 center front\n",
+        r + 1, number(region.start_s), number(region.end_s), r % 2 == 0 ? "#eeeeee" : "#dddddd", r + 1,
+        gnuplot_string(region.name), number((region.start_s + region.end_s) / 2));
+  }
+  std::vector<std::string> plots;
+  for (std::size_t k = channels.size(); k-- > 0;) {
+    const std::string below = k == 0 ? "(0)" : fmt::format("{}", k + 1);
+    plots.push_back(fmt::format("'{}.dat' using 1:{}:{} with filledcurves lc rgb {} title {}", name, below, k + 2,
+                                colour(k), gnuplot_string(channels[k].name)));
+  }
+  gp += plot_command(plots);
+  write_text_file(folder / (name + ".gp"), gp);
+}
+
+void write_scatter_plot(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+                        const std::string& x_label, const std::string& y_label, const std::vector<ScatterSeries>& series) {
+  std::string data = "# x\ty\n";
+  for (const auto& s : series) {
+    data += fmt::format("# {}\n", s.side);
+    for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) data += number(s.x[i]) + "\t" + number(s.y[i]) + "\n";
+    data += "\n\n";
+  }
+  write_text_file(folder / (name + ".dat"), data);
+
+  std::string gp = preamble(name, title, 640, 400);
+  gp += fmt::format("set xlabel {}\nset ylabel {}\nset grid\nset key outside right top\n", gnuplot_string(x_label),
+                    gnuplot_string(y_label));
+  std::vector<std::string> plots;
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    if (series[s].x.empty()) continue;
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:2 with points pt 7 ps 0.8 lc rgb {} title {}", name, s,
+                                colour(series[s].colour), gnuplot_string(series[s].side)));
+  }
+  gp += plot_command(plots);
+  write_text_file(folder / (name + ".gp"), gp);
+}
+
+void write_function_bars(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+                         const std::vector<FunctionShare>& functions) {
+  // Names stay in the script (as tic labels), the data file holds only the numbers.
+  constexpr std::size_t kNameChars = 60;
+  std::string data = "# rank (0 = top)\t% of run time\t% of run energy\n";
+  std::string tics;
+  std::size_t widest = 10;
+  for (std::size_t i = 0; i < functions.size(); ++i) {
+    std::string label = functions[i].function;
+    if (label.size() > kNameChars) label = label.substr(0, kNameChars - 3) + "...";
+    widest = std::max(widest, label.size());
+    tics += fmt::format("{}{} {}", i == 0 ? "" : ", ", gnuplot_string(label), i);
+    data += fmt::format("{}\t{}\t{}\n", i, number(functions[i].time_percent), number(functions[i].energy_percent));
+  }
+  write_text_file(folder / (name + ".dat"), data);
+
+  const int height = 110 + 26 * static_cast<int>(std::max<std::size_t>(functions.size(), 1));
+  std::string gp = preamble(name, title, 960, height);
+  gp += fmt::format(
+      "set xlabel 'share of the profiled run (%)'\n"
+      "set yrange [{}:-0.6]\n"
+      "set ytics ({}) font ',9'\n"
+      "set xrange [0:*]\n"
+      "set grid xtics\n"
+      "set lmargin {}\n"
+      "set key outside right top\n"
+      "set style fill solid 0.7 noborder\n",
+      number(static_cast<double>(functions.size()) - 0.4), tics.empty() ? "'' 0" : tics, widest * 6 / 10 + 4);
+  gp += functions.empty()
+            ? "plot NaN notitle\n"
+            : fmt::format("plot '{0}.dat' using (0):($1-0.19):(0):2:($1-0.38):($1) with boxxyerror lc rgb '#4c72b0' "
+                          "title 'time', \\\n     '{0}.dat' using (0):($1+0.19):(0):3:($1):($1+0.38) with boxxyerror lc rgb "
+                          "'#dd8452' title 'energy'\n",
+                          name);
+  write_text_file(folder / (name + ".gp"), gp);
+}
+
+void draw_figures(const std::filesystem::path& folder, const std::vector<std::string>& names, const std::string& format,
+                  const std::string& gnuplot) {
+  if (names.empty()) return;
+  std::string all = "# Draws every figure of the report: gnuplot draw_all.gp (SVG), or gnuplot -e \"format='pdf'\" draw_all.gp\n";
+  for (const auto& name : names) all += fmt::format("load '{}.gp'\n", name);
+  write_text_file(folder / "draw_all.gp", all);
+
+  const std::filesystem::path messages = folder / ".gnuplot-messages";
+  const int err = ::open(messages.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (err < 0) throw ReportError(fmt::format("cannot write {}", messages.string()));
+  SpawnOptions spawn;
+  spawn.argv = {gnuplot, "-e", fmt::format("format='{}'", format), "draw_all.gp"};
+  spawn.working_directory = folder;
+  spawn.foreground = false;
+  spawn.stderr_fd = err;
+  spawn.stdout_fd = err;
+  ProcessOutcome outcome;
+  try {
+    auto child = ChildProcess::start(spawn);
+    ::close(err);
+    outcome = child.wait();
+  } catch (const LaunchError& e) {
+    ::close(err);
+    std::filesystem::remove(messages);
+    throw ReportError(fmt::format("cannot draw the figures: {} (on Debian: apt-get install gnuplot-nox)", e.what()));
+  }
+  std::ifstream in(messages);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::filesystem::remove(messages);
+  if (outcome.status.signaled || outcome.status.code != 0) {
+    throw ReportError(fmt::format("gnuplot failed ({}) drawing {}:\n{}", outcome.status.describe(),
+                                  (folder / "draw_all.gp").string(), text.str()));
+  }
+}
+
+}  // namespace joulebench::report_detail
