@@ -7,6 +7,7 @@
 // Its own executable, because it takes minutes (ctest's timeout for it is set in CMakeLists.txt).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -181,6 +182,22 @@ TEST(MainJob, FrameworksPlanRunsLearnsAndCompares) {
         EXPECT_TRUE(fs::exists(report / "figures" / (figure + ".svg"))) << figure;
       }
     }
+  }
+  // NCF training's operator profiles, one per framework, side by side.
+  RunFilter profiled;
+  profiled.profiled = true;
+  const auto profiles = store.runs(store.campaigns().back().id, profiled);
+  ASSERT_EQ(profiles.size(), 2U);
+  for (const auto& r : profiles) {
+    ASSERT_TRUE(r.profile.has_value()) << r.workload;
+    EXPECT_EQ(r.profile->mode, "torch") << r.workload;
+    EXPECT_TRUE(r.profile->problem.empty()) << r.workload << ": " << r.profile->problem;
+    const bool addmm = std::any_of(r.profile->functions.begin(), r.profile->functions.end(),
+                                   [](const StoredProfileFunction& f) { return f.name == "aten::addmm"; });
+    EXPECT_TRUE(addmm) << r.workload << " has no aten::addmm";
+  }
+  for (const std::string fw : {"libtorch", "pytorch"}) {
+    EXPECT_TRUE(fs::exists(report / "figures" / ("profile-ncf-train-torch-" + fw + ".svg"))) << fw;
   }
   const std::string page = testing::read_all(report / "index.html");
   EXPECT_TRUE(contains(page, "model=resnet phase=infer")) << "every group has its section";
