@@ -65,6 +65,15 @@ std::string plot_command(const std::vector<std::string>& plots) {
   return out;
 }
 
+/// Text for a data file's comment line: a line break in a label would start a data line.
+std::string comment_text(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
 /// A number for a data file: NaN is gnuplot's missing value.
 std::string number(double value) { return std::isfinite(value) ? fmt::format("{:.9g}", value) : "NaN"; }
 
@@ -91,7 +100,7 @@ void write_box_plot(const std::filesystem::path& folder, const std::string& name
   std::string data = "# value\tx (the side's position, spread so runs do not hide each other)\n";
   for (std::size_t s = 0; s < series.size(); ++s) {
     const auto& values = series[s].values;
-    data += fmt::format("# {}\n", series[s].side);
+    data += fmt::format("# {}\n", comment_text(series[s].side));
     for (std::size_t i = 0; i < values.size(); ++i) {
       const double spread = values.size() > 1 ? (static_cast<double>(i) / static_cast<double>(values.size() - 1) - 0.5) * 0.3 : 0;
       data += fmt::format("{}\t{}\n", number(values[i]), number(static_cast<double>(s + 1) + spread));
@@ -134,7 +143,7 @@ void write_power_plot(const std::filesystem::path& folder, const std::string& na
   // and the top edge is the total. A sample is the average power over its interval, so it is
   // drawn flat from the interval's start to its end (two rows). An unmeasured interval leaves a gap.
   std::string data = "# time_s";
-  for (const auto& c : channels) data += "\tup to " + c.name + " (W)";
+  for (const auto& c : channels) data += "\tup to " + comment_text(c.name) + " (W)";
   data += "\n";
   for (std::size_t i = 0; i < time_s.size(); ++i) {
     std::string row;
@@ -172,7 +181,7 @@ void write_scatter_plot(const std::filesystem::path& folder, const std::string& 
                         const std::string& x_label, const std::string& y_label, const std::vector<ScatterSeries>& series) {
   std::string data = "# x\ty\n";
   for (const auto& s : series) {
-    data += fmt::format("# {}\n", s.side);
+    data += fmt::format("# {}\n", comment_text(s.side));
     for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) data += number(s.x[i]) + "\t" + number(s.y[i]) + "\n";
     data += "\n\n";
   }

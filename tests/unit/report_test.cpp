@@ -2,6 +2,7 @@
 // CO2e conversion, the figure scripts' data.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -57,6 +58,15 @@ TEST(ReportFigures, PowerDataAreStepsOfStackedChannels) {
   const std::string gp = read_all(dir.path() / "p.gp");
   EXPECT_NE(gp.find("'train'"), std::string::npos);
   EXPECT_NE(gp.find("set output 'p.'.format"), std::string::npos);
+}
+
+TEST(ReportFigures, ALabelCannotAddDataPoints) {
+  testing::TempDir dir;
+  report_detail::write_box_plot(dir.path(), "b", "title", "J", {{"side\n1\t2", 0, {3}}});
+  const auto lines = testing::lines_of(read_all(dir.path() / "b.dat"));
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "1\t2"), 0) << read_all(dir.path() / "b.dat");
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "3\t1"), 1);
+  EXPECT_NE(read_all(dir.path() / "b.gp").find("'side 1 2'"), std::string::npos);
 }
 
 TEST(ReportFigures, FigureFormatNames) {
