@@ -12,6 +12,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "joulebench/plan.hpp"
@@ -45,6 +46,9 @@ struct StoredEnergy {
   double unmeasured_s = 0;
   std::optional<double> dynamic_energy_j;  ///< energy minus the idle baseline's power x time
 };
+
+/// The figure of `domain` ("cpu", ..., "total") among a run's or region's energies; nullptr when absent.
+const StoredEnergy* find_energy(std::span<const StoredEnergy> energy, std::string_view domain);
 
 struct StoredMetric {
   std::string name;

@@ -53,13 +53,6 @@ Cell real(double v) {
 
 Cell real(const std::optional<double>& v) { return v ? real(*v) : Cell{}; }
 
-const StoredEnergy* find_energy(const std::vector<StoredEnergy>& energy, std::string_view domain) {
-  for (const auto& e : energy) {
-    if (e.domain == domain) return &e;
-  }
-  return nullptr;
-}
-
 Table build_table(const Store& store, std::int64_t campaign, const RunFilter& filter) {
   const auto info = store.campaign(campaign);
   if (!info) throw StoreError(fmt::format("{}: cannot export: no campaign {}", store.file().string(), campaign));

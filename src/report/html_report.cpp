@@ -60,13 +60,6 @@ std::string group_title(const KeyValues& key) {
   return fmt::format("{}", fmt::join(parts, " "));
 }
 
-const StoredEnergy* find_energy(const RunRecord& run, std::string_view domain) {
-  for (const auto& e : run.energy) {
-    if (e.domain == domain) return &e;
-  }
-  return nullptr;
-}
-
 std::string base64(std::string_view bytes) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -123,7 +116,7 @@ std::optional<double> metric_value(const RunRecord& run, const std::string& name
 const RunRecord* representative(std::span<const RunRecord* const> runs) {
   std::vector<std::pair<double, const RunRecord*>> ranked;
   for (const RunRecord* run : runs) {
-    const auto* total = find_energy(*run, "total");
+    const auto* total = find_energy(run->energy, "total");
     ranked.emplace_back(total != nullptr ? total->energy_j : run->time_s, run);
   }
   if (ranked.empty()) return nullptr;
@@ -318,7 +311,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
           s.values.push_back(run->time_s);
           continue;
         }
-        const auto* e = find_energy(*run, measure.key);
+        const auto* e = find_energy(run->energy, measure.key);
         if (e == nullptr) continue;
         if (!e->complete) {
           ++incomplete;  // a lower bound, not comparable: left out as the statistics leave it out
@@ -368,7 +361,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
     for (const auto& [side, runs] : sides) {
       report_detail::ScatterSeries s{side, colour_of(side), {}, {}};
       for (const RunRecord* run : runs) {
-        const auto* total = find_energy(*run, "total");
+        const auto* total = find_energy(run->energy, "total");
         const auto value = metric_value(*run, quality);
         if (total == nullptr || !total->complete || !value) continue;
         s.x.push_back(total->energy_j);
@@ -392,7 +385,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
     SummaryRow row{title, side, runs.size(), {}, {}, false, quality, {}};
     for (const RunRecord* run : runs) {
       row.time_s.push_back(run->time_s);
-      const auto* total = find_energy(*run, "total");
+      const auto* total = find_energy(run->energy, "total");
       if (total != nullptr && total->complete) {
         row.energy_j.push_back(total->energy_j);
         row.estimated = row.estimated || total->estimated;
@@ -414,7 +407,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
         section.notes.push_back(fmt::format("The {} profile of {} failed: {}", pg.mode, column.side, profile.problem));
         continue;
       }
-      const auto* total = find_energy(run, "total");
+      const auto* total = find_energy(run.energy, "total");
       std::vector<report_detail::FunctionShare> shares;
       for (const auto& f : profile.functions) {
         if (shares.size() == options_.top_functions) break;
@@ -628,7 +621,7 @@ std::string ReportBuilder::carbon_html() const {
   bool estimated = false;
   for (const auto* list : {&runs_, &profiled_}) {
     for (const auto& run : *list) {
-      if (const auto* total = find_energy(run, "total")) {
+      if (const auto* total = find_energy(run.energy, "total")) {
         campaign_j += total->energy_j;
         estimated = estimated || total->estimated;
       }

@@ -19,10 +19,8 @@ using report_detail::csv_field;
 constexpr std::size_t kNameWidth = 48;
 
 std::optional<double> total_energy(const RunRecord& run) {
-  for (const auto& e : run.energy) {
-    if (e.domain == "total") return e.energy_j;
-  }
-  return std::nullopt;
+  const StoredEnergy* total = find_energy(run.energy, "total");
+  return total != nullptr ? std::optional<double>(total->energy_j) : std::nullopt;
 }
 
 std::string group_title(const ProfileGroup& g) {

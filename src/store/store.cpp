@@ -486,6 +486,13 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
   }
 }
 
+const StoredEnergy* find_energy(std::span<const StoredEnergy> energy, std::string_view domain) {
+  for (const auto& e : energy) {
+    if (e.domain == domain) return &e;
+  }
+  return nullptr;
+}
+
 std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filter, bool with_timelines) const {
   Db& db = impl_->db;
   std::vector<RunRecord> out;
