@@ -150,7 +150,8 @@ void write_power_plot(const std::filesystem::path& folder, const std::string& na
     double sum = 0;
     for (const auto& c : channels) {
       sum += i < c.watts.size() ? c.watts[i] : NAN;
-      row += "\t" + number(sum);
+      row += '\t';
+      row += number(sum);
     }
     data += number(i == 0 ? 0.0 : time_s[i - 1]) + row + "\n" + number(time_s[i]) + row + "\n";
   }
