@@ -38,7 +38,8 @@ class TimelineSink {
   virtual void add(const TimelineSample& sample) = 0;
 };
 
-/// A channel's energy over a window.
+/// A channel's energy over a window. A RAPL counter of the package, cores, memory or platform that
+/// stayed at zero for a second or more measured nothing: its whole window counts as unmeasured.
 struct ChannelTotal {
   Joules energy;
   Seconds unmeasured{0};  ///< total length of the intervals that could not be measured

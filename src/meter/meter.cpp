@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace joulebench {
 
 namespace {
@@ -12,6 +14,33 @@ Seconds thread_cpu_time() {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return Seconds(static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9);
+}
+
+/// A counter that stays at zero this long is not measuring.
+constexpr Seconds kFrozenCounterWindow{1.0};
+
+bool always_draws_power(const Channel& channel) {
+  // A package, its cores, its memory and the platform draw watts even when idle, so their RAPL
+  // counters advance every millisecond. The integrated-graphics plane (uncore) may stay at zero.
+  const bool rapl = channel.source == "rapl-perf" || channel.source == "rapl-powercap";
+  return rapl && channel.method == Method::counter &&
+         (channel.domain == Domain::cpu || channel.domain == Domain::core || channel.domain == Domain::dram ||
+          channel.domain == Domain::psys);
+}
+
+void mark_if_frozen(const Channel& channel, ChannelTotal& total, Seconds duration) {
+  if (!always_draws_power(channel) || duration < kFrozenCounterWindow || total.energy.value != 0.0 ||
+      !total.complete()) {
+    return;
+  }
+  // Seen on a Firecracker virtual machine: the guest's RAPL PMU offers energy-psys, which always
+  // reads 0. Zero joules there is no measurement.
+  total.unmeasured = duration;
+  total.unmeasured_intervals = 1;
+  total.first_problem = fmt::format(
+      "the counter did not advance in {:.1f} s, which no working RAPL counter does: it measures nothing here "
+      "(virtual machines can offer RAPL events that always read 0)",
+      duration.count());
 }
 
 }  // namespace
@@ -90,6 +119,7 @@ MeterWindow Meter::stop() {
   for (std::size_t i = 0; i < window_.totals.size(); ++i) {
     // Sources accumulate only measured intervals, so the difference never counts a lost one.
     window_.totals[i].energy = previous_[i].energy - first_[i].energy;
+    mark_if_frozen(window_.channels[i], window_.totals[i], window_.duration());
   }
   return window_;
 }

@@ -118,6 +118,64 @@ TEST(RaplPowercap, ExactEnergyAcrossSeveralWrapsWithTheMeterRunning) {
   EXPECT_DOUBLE_EQ(by_domain.front().energy.value, (5000.0 + 7000.0) * kSteps * 1e-6) << "packages are summed";
 }
 
+TEST(RaplPowercap, ACounterThatNeverAdvancesMeasuresNothing) {
+  // As a Firecracker guest's energy-psys does: the platform counter reads 0 for ever. The package
+  // advances by one step only, and the integrated-graphics plane may stay idle at zero.
+  PowercapTree t;
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 5000, kRealisticRangeUj);
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0:1", "uncore", 7000, kRealisticRangeUj);
+  testing::make_powercap_zone(t.zones() / "intel-rapl:1", "psys", 0, kRealisticRangeUj);
+  std::mutex turns;
+  std::vector<std::unique_ptr<EnergySource>> sources;
+  sources.push_back(std::make_unique<testing::TurnTakingSource>(open_rapl_powercap(t.paths()), turns));
+  SensorSet sensors = SensorSet::from_sources(std::move(sources), SensorOptions{t.paths(), {}, {}});
+  ASSERT_EQ(sensors.channels().size(), 3U);
+
+  Meter meter(sensors, MeterOptions{Seconds(0.05), nullptr});
+  meter.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  {
+    std::lock_guard lock(turns);
+    testing::write_counter(t.zones() / "intel-rapl:0" / "energy_uj", 5061);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const MeterWindow window = meter.stop();
+
+  for (std::size_t i = 0; i < window.channels.size(); ++i) {
+    const ChannelTotal& total = window.totals[i];
+    if (window.channels[i].domain == Domain::psys) {
+      EXPECT_FALSE(total.complete()) << "zero joules from a frozen counter is no measurement";
+      EXPECT_NEAR(total.unmeasured.count(), window.duration().count(), 1e-9);
+      EXPECT_NE(total.first_problem.find("did not advance"), std::string::npos) << total.first_problem;
+    } else {
+      EXPECT_TRUE(total.complete()) << window.channels[i].id << ": " << total.first_problem;
+    }
+    if (window.channels[i].domain == Domain::cpu) {
+      EXPECT_DOUBLE_EQ(total.energy.value, 61e-6) << "one step of the package is a measurement";
+    }
+  }
+  EXPECT_FALSE(window.complete());
+}
+
+TEST(RaplPowercap, AShortWindowMayReadZero) {
+  // Under a second, an unchanged counter is no evidence: RAPL's own update can lag a short window.
+  PowercapTree t;
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 5000, kRealisticRangeUj);
+  SensorSet sensors = SensorSet::from_sources(
+      [&] {
+        std::vector<std::unique_ptr<EnergySource>> sources;
+        sources.push_back(open_rapl_powercap(t.paths()));
+        return sources;
+      }(),
+      SensorOptions{t.paths(), {}, {}});
+  Meter meter(sensors, MeterOptions{Seconds(0.05), nullptr});
+  meter.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const MeterWindow window = meter.stop();
+  EXPECT_TRUE(window.complete());
+  EXPECT_DOUBLE_EQ(window.totals[0].energy.value, 0.0);
+}
+
 class DirectReads : public ::testing::Test {
  protected:
   void SetUp() override {
