@@ -37,6 +37,7 @@ sys.exit() or raises, and its exception then propagates as usual. Standard libra
 
 import importlib.abc
 import importlib.util
+import inspect
 import os
 import runpy
 import sys
@@ -111,9 +112,13 @@ class TorchProfile:
                 return []
 
         self.torch_op = torch._C._profiler._EventType.TorchOp  # the tag of operator events
-        # The arguments torch.profiler.profile gives it for these activities.
-        profile = Unparsed(use_kineto=True, use_cpu=True, use_cuda=torch.cuda.is_available(),
-                           record_shapes=False, with_stack=False)
+        # The arguments torch.profiler.profile gives it for these activities. Newer torch names
+        # the GPU with use_device and warns that use_cuda goes away (seen with 2.11).
+        gpu = {}
+        if torch.cuda.is_available():
+            takes_device = "use_device" in inspect.signature(profiler.profile.__init__).parameters
+            gpu = {"use_device": "cuda"} if takes_device else {"use_cuda": True}
+        profile = Unparsed(use_kineto=True, use_cpu=True, record_shapes=False, with_stack=False, **gpu)
         profile.__enter__()
         self.profiler = profile
         self._mark()
