@@ -7,7 +7,7 @@ of such work in short trials, alternating sampler off and on inside one process 
 each trial), so drift of the machine cancels out of the paired ratios; whole-run comparisons
 (bench/profile_overhead.sh) scatter by 10 % or more from run to run on a shared VM.
 
-    python3 bench/sampler_cost.py [--trials 40] [--trial-seconds 0.25] [--interval-ms 5] [HELPER]
+    python3 bench/sampler_cost.py [--trials 40] [--trial-seconds 0.25] [--interval-ms 5] [--depth 0] [HELPER]
 
 HELPER is joulebench_profile.py (default: build/joulebench_profile.py). Prints the median trial
 time off and on, the median of the paired on/off ratios with its spread, and the sampler thread's
@@ -27,11 +27,18 @@ def load_sampler(path):
     return module.Sampler
 
 
-def work(n):
+def flat_work(n):
     total = 0
     for i in range(n):
         total += i * i % 7
     return total
+
+
+def work(n, depth=0):
+    """flat_work under `depth` extra frames: each sample walks (and materialises) the whole stack."""
+    if depth > 0:
+        return work(n, depth - 1)
+    return flat_work(n)
 
 
 def main():
@@ -40,6 +47,8 @@ def main():
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--trial-seconds", type=float, default=0.25)
     parser.add_argument("--interval-ms", type=float, default=5.0)
+    parser.add_argument("--depth", type=int, default=0,
+                        help="frames under the work (an import or a deep call chain has 50 to 100)")
     options = parser.parse_args()
     Sampler = load_sampler(options.helper)
     default_switch = sys.getswitchinterval()
@@ -63,7 +72,7 @@ def main():
                 sampler = Sampler(int(options.interval_ms * 1e6), __file__)
                 sampler.start()
             start = time.perf_counter()
-            work(n)
+            work(n, options.depth)
             times[sampled] = time.perf_counter() - start
             if sampler is not None:
                 sampler.stop()
@@ -75,7 +84,7 @@ def main():
         ratios.append(times[True] / times[False])
 
     q = statistics.quantiles(ratios, n=4)
-    print(f"pure-Python main thread, {options.trials} paired trials of {statistics.median(off):.3f} s, "
+    print(f"pure-Python main thread {options.depth} frames deep, {options.trials} paired trials of {statistics.median(off):.3f} s, "
           f"sampler every {options.interval_ms:g} ms")
     print(f"  median trial: off {statistics.median(off):.4f} s, on {statistics.median(on):.4f} s")
     print(f"  inflation (median of paired ratios): {(statistics.median(ratios) - 1) * 100:+.2f} % "
