@@ -45,6 +45,13 @@ void make_two_socket_tree(const PowercapTree& t, std::uint64_t range_uj, std::ui
   testing::write_file(t.zones() / "intel-rapl" / "enabled", "1\n");
 }
 
+/// The real powercap source on a fake tree, its reads taking turns with the test's writes.
+SensorSet powercap_sensors(const PowercapTree& t, std::mutex& turns) {
+  std::vector<std::unique_ptr<EnergySource>> sources;
+  sources.push_back(std::make_unique<testing::TurnTakingSource>(open_rapl_powercap(t.paths()), turns));
+  return SensorSet::from_sources(std::move(sources), SensorOptions{t.paths(), {}, {}});
+}
+
 TEST(RaplPowercap, FindsEveryZoneOnceWithItsPackage) {
   PowercapTree t;
   make_two_socket_tree(t, kRealisticRangeUj, 0);
@@ -83,9 +90,7 @@ TEST(RaplPowercap, ExactEnergyAcrossSeveralWrapsWithTheMeterRunning) {
   constexpr int kSteps = 600;
 
   std::mutex turns;
-  std::vector<std::unique_ptr<EnergySource>> sources;
-  sources.push_back(std::make_unique<testing::TurnTakingSource>(open_rapl_powercap(t.paths()), turns));
-  SensorSet sensors = SensorSet::from_sources(std::move(sources), SensorOptions{t.paths(), {}, {}});
+  SensorSet sensors = powercap_sensors(t, turns);
   ASSERT_EQ(sensors.channels().size(), 6U);
 
   Meter meter(sensors, MeterOptions{Seconds(0.1), nullptr});
@@ -126,9 +131,7 @@ TEST(RaplPowercap, ACounterThatNeverAdvancesMeasuresNothing) {
   testing::make_powercap_zone(t.zones() / "intel-rapl:0:1", "uncore", 7000, kRealisticRangeUj);
   testing::make_powercap_zone(t.zones() / "intel-rapl:1", "psys", 0, kRealisticRangeUj);
   std::mutex turns;
-  std::vector<std::unique_ptr<EnergySource>> sources;
-  sources.push_back(std::make_unique<testing::TurnTakingSource>(open_rapl_powercap(t.paths()), turns));
-  SensorSet sensors = SensorSet::from_sources(std::move(sources), SensorOptions{t.paths(), {}, {}});
+  SensorSet sensors = powercap_sensors(t, turns);
   ASSERT_EQ(sensors.channels().size(), 3U);
 
   Meter meter(sensors, MeterOptions{Seconds(0.05), nullptr});
@@ -161,13 +164,8 @@ TEST(RaplPowercap, AShortWindowMayReadZero) {
   // Under a second, an unchanged counter is no evidence: RAPL's own update can lag a short window.
   PowercapTree t;
   testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 5000, kRealisticRangeUj);
-  SensorSet sensors = SensorSet::from_sources(
-      [&] {
-        std::vector<std::unique_ptr<EnergySource>> sources;
-        sources.push_back(open_rapl_powercap(t.paths()));
-        return sources;
-      }(),
-      SensorOptions{t.paths(), {}, {}});
+  std::mutex turns;
+  SensorSet sensors = powercap_sensors(t, turns);
   Meter meter(sensors, MeterOptions{Seconds(0.05), nullptr});
   meter.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
