@@ -2,7 +2,7 @@
 # The checks that need a quiet machine with an NVIDIA GPU, in one call that fits a short lease:
 #   1. profile overhead (bench/profile_overhead.sh: sampler, cProfile, perf against bare runs), its
 #      rounds sized from one bare run to fit OVERHEAD_BUDGET seconds;
-#   2. the sampler's own cost (bench/sampler_cost.py);
+#   2. the sampler's own cost (bench/sampler_cost.py), and its cost at exit after `import torch`;
 #   3. each profile mode end to end, the Python ones on the GPU with NVML energy;
 #   4. NVML's counter against nvidia-smi (bench/gpu_check.sh).
 #
@@ -64,6 +64,8 @@ fi
 
 section "sampler cost: bench/sampler_cost.py"
 timeout 80 python3 "$repo/bench/sampler_cost.py" --trials "${TRIALS:-100}" "$bin/joulebench_profile.py"
+# What the trace costs at exit after an import: deep stacks that hold modules' code.
+timeout 60 python3 "$repo/bench/sampler_cost.py" --import-module torch "$bin/joulebench_profile.py"
 
 section "profile modes end to end"
 gpu_ncf=(python3 "$bin/joulebench_pytorch.py" --model ncf --phase train --data "$ncf" --threads 2 --device cuda

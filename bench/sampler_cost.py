@@ -8,10 +8,11 @@ each trial), so drift of the machine cancels out of the paired ratios; whole-run
 (bench/profile_overhead.sh) scatter by 10 % or more from run to run on a shared VM.
 
     python3 bench/sampler_cost.py [--trials 40] [--trial-seconds 0.25] [--interval-ms 5] [--depth 0] [HELPER]
+    python3 bench/sampler_cost.py --import-module torch [HELPER]
 
 HELPER is joulebench_profile.py (default: build/joulebench_profile.py). Prints the median trial
-time off and on, the median of the paired on/off ratios with its spread, and the sampler thread's
-own CPU time per sample.
+time off and on, the median of the paired on/off ratios with its spread, the sampler thread's own
+CPU time per sample, and what turning the samples into trace records costs the main thread at exit.
 """
 import argparse
 import importlib.util
@@ -41,6 +42,24 @@ def work(n, depth=0):
     return flat_work(n)
 
 
+def import_cost(Sampler, module, interval_ms):
+    """An import's stacks are deep, change all the time and hold modules' code: the case where
+    turning samples into records costs most."""
+    sampler = Sampler(int(interval_ms * 1e6), __file__)
+    start = time.perf_counter()
+    sampler.start()
+    importlib.import_module(module)
+    sampler.stop()
+    imported_s = time.perf_counter() - start
+    start = time.perf_counter()
+    stacks = {record.rsplit("\t", 1)[1] for record in sampler.records()}
+    records_s = time.perf_counter() - start
+    samples = len(sampler.samples)
+    print(f"import {module} under the sampler: {imported_s:.3f} s, {samples} samples, {len(stacks)} distinct stacks")
+    print(f"  trace records at exit, in the main thread: {records_s * 1e3:.1f} ms, "
+          f"{records_s / max(samples, 1) * 1e6:.1f} us per sample")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("helper", nargs="?", default="build/joulebench_profile.py")
@@ -49,8 +68,12 @@ def main():
     parser.add_argument("--interval-ms", type=float, default=5.0)
     parser.add_argument("--depth", type=int, default=0,
                         help="frames under the work (an import or a deep call chain has 50 to 100)")
+    parser.add_argument("--import-module", metavar="NAME",
+                        help="instead: import NAME under the sampler and time the trace records")
     options = parser.parse_args()
     Sampler = load_sampler(options.helper)
+    if options.import_module:
+        return import_cost(Sampler, options.import_module, options.interval_ms)
     default_switch = sys.getswitchinterval()
 
     # Calibrate the work to the trial length with the sampler off.
@@ -63,7 +86,7 @@ def main():
         n *= 2
     n = int(n * options.trial_seconds / (time.perf_counter() - start))
 
-    off, on, ratios, samples, sampler_cpu = [], [], [], 0, 0.0
+    off, on, ratios, samples, sampler_cpu, records_s = [], [], [], 0, 0.0, 0.0
     for trial in range(options.trials):
         times = {}
         for sampled in ((False, True) if trial % 2 == 0 else (True, False)):
@@ -78,6 +101,11 @@ def main():
                 sampler.stop()
                 samples += len(sampler.samples)
                 sampler_cpu += getattr(sampler, "cpu_s", 0.0)
+                # What the main thread pays at exit: turning the samples into trace records.
+                start = time.perf_counter()
+                for _ in sampler.records():
+                    pass
+                records_s += time.perf_counter() - start
             sys.setswitchinterval(default_switch)  # what an unprofiled program runs with
         off.append(times[False])
         on.append(times[True])
@@ -93,6 +121,7 @@ def main():
     if sampler_cpu:
         print(f"  sampler thread CPU: {sampler_cpu / max(samples, 1) * 1e6:.1f} us per sample, "
               f"{sampler_cpu / sum(on) * 100:.2f} % of the sampled time")
+    print(f"  trace records at exit, in the main thread: {records_s / max(samples, 1) * 1e6:.1f} us per sample")
 
 
 if __name__ == "__main__":

@@ -138,6 +138,26 @@ TEST_F(ProfileCli, CProfileCountsCallsExactly) {
   EXPECT_EQ(rows["tick (calls.py:1)"][14], "average power");
 }
 
+// Two files with the same code: their code objects compare equal in CPython (equality ignores the
+// file name), so each function must be named by its own code object, not by an equal one.
+TEST_F(ProfileCli, IdenticalFunctionsInTwoFilesKeepTheirOwnNames) {
+  const std::string twin = "import time\n\ndef spin():\n    end = time.monotonic() + 0.3\n    while time.monotonic() < end:\n        pass\n";
+  write_file(dir.path() / "twin_a.py", twin);
+  write_file(dir.path() / "twin_b.py", twin);
+  write_file(dir.path() / "twins.py", "import twin_a, twin_b\ntwin_a.spin()\ntwin_b.spin()\n");
+  for (const std::string mode : {"python", "cprofile"}) {
+    const Result r = runner.run({"profile", "--mode", mode, "--format", "json", "--top", "0", "--threshold", "0", "--", kPython,
+                                 (dir.path() / "twins.py").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json p = parse_json(r.out);
+    for (const std::string name : {"spin (twin_a.py:3)", "spin (twin_b.py:3)"}) {
+      const json f = function(p, name);
+      ASSERT_FALSE(f.is_null()) << mode << ": " << name << " missing from " << r.out.substr(0, 4000);
+      EXPECT_NEAR(f["total_s"].get<double>(), 0.3, 0.15) << mode << ": " << name;
+    }
+  }
+}
+
 TEST_F(ProfileCli, AutoPicksThePythonSamplerAndKeepsTheExitStatus) {
   write_file(dir.path() / "fails.py", "import sys, time\n\ndef nap():\n    time.sleep(0.2)\n\nnap()\nsys.exit(3)\n");
   const Result r = runner.run({"profile", "--format", "folded", "--", kPython, (dir.path() / "fails.py").string()});
