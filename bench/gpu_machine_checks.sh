@@ -11,9 +11,9 @@
 # PACK comes from scripts/pack-gpu-checks. Environment: BUDGET (seconds for everything, default
 # 540), OVERHEAD_BUDGET (250), STEPS (NCF training steps of the overhead runs, 3000), ROUNDS (at
 # most, 11), CPU_LOAD_ITERATIONS (millions, 300), TRIALS (sampler_cost, 100), GPU_STEPS (2000),
-# STARTUP_RUNS (0: skipped; else `import torch` that many times bare and under the sampler, which
-# takes about 20 s per pair on the H200 machine: lower OVERHEAD_BUDGET to make room).
-# Writes OUT_DIR/log.txt, overhead.json, profile-python-cuda.json, gpu.tgz (and startup.json).
+# STARTUP_RUNS (0: skipped; else bench/startup_cost.py's rounds of `import torch`, bare and under
+# the sampler, which take about 20 s per round on the H200 machine: lower OVERHEAD_BUDGET to make
+# room). Writes OUT_DIR/log.txt, overhead.json, profile-python-cuda.json, gpu.tgz.
 set -u
 pack=$(cd "$1" && pwd)
 out=$2
@@ -58,8 +58,8 @@ if [ "${STARTUP_RUNS:-0}" -gt 0 ]; then
   # Where the sampler's whole-run cost came from on the H200 machine: start-up (importing torch).
   section "start-up: import torch, bare and under the sampler"
   echo "import torch" > "$work/import_torch.py"
-  hyperfine -N --runs "$STARTUP_RUNS" --export-json "$out/startup.json" -n bare "python3 $work/import_torch.py" \
-    -n sampler "python3 $bin/joulebench_profile.py --mode python --out $work/startup.trace -- $work/import_torch.py"
+  python3 "$repo/bench/startup_cost.py" --rounds "$STARTUP_RUNS" --python "$(command -v python3)" \
+    --helper "$bin/joulebench_profile.py" "$work/import_torch.py"
 fi
 
 section "sampler cost: bench/sampler_cost.py"
