@@ -9,6 +9,7 @@ each trial), so drift of the machine cancels out of the paired ratios; whole-run
 
     python3 bench/sampler_cost.py [--trials 40] [--trial-seconds 0.25] [--interval-ms 5] [--depth 0] [HELPER]
     python3 bench/sampler_cost.py --import-module torch [HELPER]
+    python3 bench/sampler_cost.py --memory-seconds 5 [--depth 20] [HELPER]
 
 HELPER is joulebench_profile.py (default: build/joulebench_profile.py). Prints the median trial
 time off and on, the median of the paired on/off ratios with its spread, the sampler thread's own
@@ -42,6 +43,11 @@ def work(n, depth=0):
     return flat_work(n)
 
 
+def sample_count(sampler):
+    # Launchers before 2026-11-28 kept a list of samples: the same figures, measured side by side.
+    return sampler.sample_count() if hasattr(sampler, "sample_count") else len(sampler.samples)
+
+
 def import_cost(Sampler, module, interval_ms):
     """An import's stacks are deep, change all the time and hold modules' code: the case where
     turning samples into records costs most."""
@@ -54,10 +60,28 @@ def import_cost(Sampler, module, interval_ms):
     start = time.perf_counter()
     stacks = {record.rsplit("\t", 1)[1] for record in sampler.records()}
     records_s = time.perf_counter() - start
-    samples = len(sampler.samples)
+    samples = sample_count(sampler)
     print(f"import {module} under the sampler: {imported_s:.3f} s, {samples} samples, {len(stacks)} distinct stacks")
     print(f"  trace records at exit, in the main thread: {records_s * 1e3:.1f} ms, "
           f"{records_s / max(samples, 1) * 1e6:.1f} us per sample")
+
+
+def memory_cost(Sampler, seconds, depth):
+    """What the samples hold in memory until exit, per sample (tracemalloc, which slows the work)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    sampler = Sampler(1_000_000, __file__)  # 1 ms: many samples in a short run
+    before = tracemalloc.get_traced_memory()[0]
+    sampler.start()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        work(20_000, depth)
+    sampler.stop()
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    samples = sample_count(sampler)
+    print(f"{samples} samples {depth} frames deep: {held / max(samples, 1):.0f} bytes held per sample")
 
 
 def main():
@@ -70,10 +94,14 @@ def main():
                         help="frames under the work (an import or a deep call chain has 50 to 100)")
     parser.add_argument("--import-module", metavar="NAME",
                         help="instead: import NAME under the sampler and time the trace records")
+    parser.add_argument("--memory-seconds", type=float, metavar="S",
+                        help="instead: sample for S seconds every 1 ms and measure the memory the samples hold")
     options = parser.parse_args()
     Sampler = load_sampler(options.helper)
     if options.import_module:
         return import_cost(Sampler, options.import_module, options.interval_ms)
+    if options.memory_seconds:
+        return memory_cost(Sampler, options.memory_seconds, options.depth)
     default_switch = sys.getswitchinterval()
 
     # Calibrate the work to the trial length with the sampler off.
@@ -99,7 +127,7 @@ def main():
             times[sampled] = time.perf_counter() - start
             if sampler is not None:
                 sampler.stop()
-                samples += len(sampler.samples)
+                samples += sample_count(sampler)
                 sampler_cpu += getattr(sampler, "cpu_s", 0.0)
                 # What the main thread pays at exit: turning the samples into trace records.
                 start = time.perf_counter()
