@@ -21,11 +21,11 @@ started the profiler (not by forked children). The script's exit status is its o
 import argparse
 import atexit
 import os
-from array import array
 import sys
 import sysconfig
 import threading
 import time
+from array import array
 
 TRACE_HEADER = "# joulebench-profile 1"
 
@@ -156,7 +156,7 @@ class Sampler:
     def sample_count(self):
         return len(self.times_ns)
 
-    def folded(self, codes):
+    def _folded(self, codes):
         """A stack, leaf first, as one line: root first; the main thread's from the script down."""
         codes = codes[::-1]
         start = 0
@@ -167,7 +167,7 @@ class Sampler:
         return ";".join(code_name(c) for c in codes[start:]) if codes else "[no Python frame]"
 
     def records(self):
-        folded = [self.folded(codes) for codes in self.stacks]
+        folded = [self._folded(codes) for codes in self.stacks]
         for t, ident, index in zip(self.times_ns, self.threads, self.stack_ids):
             yield "s\t%d\t%d\t%s\n" % (t, ident, folded[index])
 
