@@ -8,11 +8,14 @@ round, so drift of the machine spreads evenly), and prints for each launcher the
 per-round ratios to the bare run, for wall-clock time and for the command's CPU time (all threads),
 each with a 95 % bootstrap interval.
 
-    python3 bench/startup_cost.py [--rounds 40] [--helper PATH]... [--python PY] -- SCRIPT [ARGS]
+    python3 bench/startup_cost.py [--rounds 40] [--helper PATH]... [--external JOULEBENCH]
+                                  [--python PY] -- SCRIPT [ARGS]
 
---helper (default build/joulebench_profile.py; repeat it to set launchers side by side, such as a
-modified copy) is run as `PY HELPER --mode python --out TRACE -- SCRIPT ARGS`. PY defaults to
-/usr/bin/python3, the interpreter that has PyTorch on Debian.
+--helper (repeat it to set launchers side by side, such as a modified copy) is an in-process
+sampler, run as `PY HELPER --mode python --out TRACE -- SCRIPT ARGS`. --external is a joulebench
+executable whose sampler reads the program from outside: `JOULEBENCH python-sampler --out TRACE --
+PY SCRIPT ARGS`. Without either, build/joulebench_profile.py and build/joulebench are measured. PY
+defaults to /usr/bin/python3, the interpreter that has PyTorch on Debian.
 """
 import argparse
 import os
@@ -46,17 +49,20 @@ def paired(profiled, bare, rng):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--helper", action="append", help="a launcher to measure (repeatable)")
+    parser.add_argument("--helper", action="append", default=[], help="an in-process launcher to measure (repeatable)")
+    parser.add_argument("--external", action="append", default=[], help="a joulebench whose external sampler to measure")
     parser.add_argument("--python", default="/usr/bin/python3")
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     options = parser.parse_args()
     if options.rounds < 2:
         parser.error("--rounds must be 2 or more")
-    helpers = options.helper or ["build/joulebench_profile.py"]
-    for helper in helpers:
-        if not os.path.exists(helper):
-            parser.error("no such launcher: %s" % helper)
+    helpers, externals = options.helper, options.external
+    if not helpers and not externals:
+        helpers, externals = ["build/joulebench_profile.py"], ["build/joulebench"]
+    for path in helpers + externals:
+        if not os.path.exists(path):
+            parser.error("no such file: %s" % path)
     target = [options.script] + options.args
 
     with tempfile.TemporaryDirectory() as work:
@@ -64,6 +70,9 @@ def main():
         for i, helper in enumerate(helpers):
             trace = os.path.join(work, "trace%d" % i)
             commands[helper] = [options.python, helper, "--mode", "python", "--out", trace, "--"] + target
+        for i, joulebench in enumerate(externals):
+            trace = os.path.join(work, "external%d" % i)
+            commands[joulebench] = [joulebench, "python-sampler", "--out", trace, "--", options.python] + target
         names = list(commands)
         run_once(commands["bare"])  # a first run fills the page cache; not counted
         times = {name: [] for name in names}
@@ -76,11 +85,12 @@ def main():
     bare = times["bare"]
     print(f"{' '.join(target)}: {options.rounds} rounds, bare median {statistics.median(w for w, _ in bare):.3f} s wall, "
           f"{statistics.median(c for _, c in bare):.3f} s CPU")
-    for helper in helpers:
+    for helper in helpers + externals:
         runs = times[helper]
         wall = paired([w for w, _ in runs], [w for w, _ in bare], rng)
         cpu = paired([c for _, c in runs], [c for _, c in bare], rng)
-        print(f"  {helper}: median {statistics.median(w for w, _ in runs):.3f} s wall; paired "
+        kind = "in-process" if helper in helpers else "external"
+        print(f"  {kind} {helper}: median {statistics.median(w for w, _ in runs):.3f} s wall; paired "
               f"{wall[0]:+.1f} % (95 % {wall[1]:+.1f} .. {wall[2]:+.1f}), CPU {cpu[0]:+.1f} % "
               f"(95 % {cpu[1]:+.1f} .. {cpu[2]:+.1f})")
     return 0

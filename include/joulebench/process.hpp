@@ -61,6 +61,8 @@ struct ExitStatus {
   int signal = 0;  ///< terminating signal when signaled
   bool core_dumped = false;
 
+  /// From a status waitpid() filled in.
+  static ExitStatus from_wait_status(int status);
   /// What a shell would report: the exit code, or 128 + the signal.
   int shell_status() const { return signaled ? 128 + signal : code; }
   /// "exit code 0", "killed by SIGSEGV (core dumped)".

@@ -220,6 +220,7 @@ struct ProfiledCommand {
   KeyValues environment;            ///< JOULEBENCH_PROFILE_* for the program
   std::filesystem::path trace;      ///< where the trace will be (written by the program or by us)
   std::filesystem::path perf_data;  ///< perf mode: perf record's output
+  std::string sampler;              ///< python mode: which sampler runs and why ("external: CPython 3.11")
 };
 
 /// Whether argv[0] names a Python interpreter (python, python3, python3.11, /usr/bin/python3...).
@@ -233,12 +234,15 @@ ProfileMode auto_profile_mode(const std::vector<std::string>& argv);
 std::optional<std::filesystem::path> find_helper(const std::string& file);
 /// Whether argv runs a built-in workload of `framework` through `joulebench workload`.
 bool is_builtin_workload(const std::vector<std::string>& argv, std::string_view framework);
-/// The words that go between a Python interpreter and the script it runs so that the script runs
-/// under the profiler of `mode` (python, cprofile: joulebench_profile.py; torch:
-/// joulebench_torch_profile.py) and writes its trace to `trace`. Throws std::runtime_error for
-/// perf or a missing helper.
-std::vector<std::string> python_profiler_launcher(ProfileMode mode, const std::filesystem::path& trace,
-                                                  long long interval_ns);
+/// `python_argv` (interpreter, its options, the script at `script_index`, its arguments) rewritten
+/// to run under the profiler of `mode` and write its trace to `trace`. python: under `joulebench
+/// python-sampler` (python_sampler.hpp) where choose_python_sampler() allows it, else the sampler
+/// thread of joulebench_profile.py; cprofile: joulebench_profile.py; torch:
+/// joulebench_torch_profile.py. `sampler`, when given, gets which sampler and why. Throws
+/// std::runtime_error for perf or a missing helper.
+std::vector<std::string> profiled_python_command(ProfileMode mode, const std::vector<std::string>& python_argv,
+                                                 std::size_t script_index, const std::filesystem::path& trace,
+                                                 long long interval_ns, std::string* sampler = nullptr);
 
 /// Rewrites `argv` for `mode`, with files under `work_dir`. Throws std::runtime_error when the
 /// mode cannot run this command here (a missing helper, perf not allowed), saying what to change.

@@ -36,6 +36,7 @@ Command add_import(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_profile(CLI::App& app);
 Command add_profiles(CLI::App& app);
+Command add_python_sampler(CLI::App& app);
 Command add_report(CLI::App& app);
 
 /// Which campaign of a store and which of its runs a command reads.

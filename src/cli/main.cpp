@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
       joulebench::cli::add_bench(app),
       joulebench::cli::add_profile(app),
       joulebench::cli::add_profiles(app),
+      joulebench::cli::add_python_sampler(app),
       joulebench::cli::add_report(app),
   };
 

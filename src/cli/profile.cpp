@@ -1,8 +1,10 @@
 // `joulebench profile`: run a command under a profiler and the meter, then attribute the run's
 // time and energy to its functions.
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -10,6 +12,7 @@
 
 #include "commands.hpp"
 #include "joulebench/profile.hpp"
+#include "joulebench/python_sampler.hpp"
 #include "joulebench/run.hpp"
 
 namespace joulebench::cli {
@@ -110,6 +113,8 @@ int run_profile(const ProfileArguments& args) {
     return mode == ProfileMode::perf ? 1 : 2;
   }
 
+  if (!profiled.sampler.empty()) std::fprintf(stderr, "joulebench profile: python sampler: %s\n", profiled.sampler.c_str());
+
   TimelineKeeper timeline;
   MeasureOptions options;
   options.command.argv = resolve_joulebench(profiled.argv);
@@ -152,6 +157,25 @@ int run_profile(const ProfileArguments& args) {
   return status;
 }
 
+int run_python_sampler_command(const PythonSamplerOptions& options) {
+  ExitStatus status;
+  try {
+    status = run_python_sampler(options);
+  } catch (const LaunchError& e) {
+    std::fprintf(stderr, "joulebench: %s\n", e.what());
+    return e.shell_status();
+  }
+  if (status.signaled) {
+    // End as the child ended, so that whoever measures this sees the signal, not an exit code;
+    // without a core file of joulebench's own.
+    const rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    std::signal(status.signal, SIG_DFL);
+    std::raise(status.signal);
+  }
+  return status.shell_status();
+}
+
 }  // namespace
 
 Command add_profile(CLI::App& app) {
@@ -192,6 +216,20 @@ Command add_profile(CLI::App& app) {
       "Put the command after --: joulebench profile --mode python -- python3 train.py --epochs 1\n"
       "The profile goes to standard output (or -o FILE); the command's own standard output then goes to standard error.");
   return {cmd, [args] { return run_profile(*args); }};
+}
+
+Command add_python_sampler(CLI::App& app) {
+  // Internal: the python mode's sampler outside the program, which profiled_command() puts in
+  // front of a Python command. Not listed in the help.
+  auto* cmd = app.add_subcommand("python-sampler", "Run a Python script and sample its stacks from outside (internal)");
+  cmd->group("");
+  auto options = std::make_shared<PythonSamplerOptions>();
+  cmd->add_option("--interval-ns", options->interval_ns, "the sampling interval in nanoseconds")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--out", options->out, "the trace to write")->required();
+  cmd->add_option("command", options->argv, "the Python command (after --)")->required();
+  return {cmd, [options] { return run_python_sampler_command(*options); }};
 }
 
 }  // namespace joulebench::cli

@@ -183,7 +183,7 @@ int run_model(const std::string& model, std::vector<std::string> args) {
   if (!data) return 2;
   std::vector<std::string> argv;
   if (f->script) {
-    argv = {python()};
+    argv = {python(), program->string()};
     // Under `joulebench profile` (or a plan's profiled run) in a Python mode, the script runs
     // under the Python profiler, which writes the trace where joulebench reads it.
     const auto mode = parse_profile_mode(environment_or("JOULEBENCH_PROFILE_MODE", ""));
@@ -191,14 +191,14 @@ int run_model(const std::string& model, std::vector<std::string> args) {
     if (mode && *mode != ProfileMode::perf && !trace.empty()) {
       const long long interval_ns = std::atoll(environment_or("JOULEBENCH_PROFILE_INTERVAL_NS", "5000000").c_str());
       try {
-        const auto launcher = python_profiler_launcher(*mode, trace, interval_ns);
-        argv.insert(argv.end(), launcher.begin(), launcher.end());
+        std::string sampler;
+        argv = profiled_python_command(*mode, argv, 1, trace, interval_ns, &sampler);
+        if (!sampler.empty()) std::fprintf(stderr, "joulebench workload: python sampler: %s\n", sampler.c_str());
       } catch (const std::runtime_error& e) {
         std::fprintf(stderr, "joulebench: %s\n", e.what());
         return 2;
       }
     }
-    argv.push_back(program->string());
   } else {
     argv = {program->string()};
   }

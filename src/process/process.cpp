@@ -77,6 +77,18 @@ std::array<struct sigaction, kForwardedSignals.size()> saved_actions{};
 
 }  // namespace
 
+ExitStatus ExitStatus::from_wait_status(int status) {
+  ExitStatus out;
+  if (WIFSIGNALED(status)) {
+    out.signaled = true;
+    out.signal = WTERMSIG(status);
+    out.core_dumped = WCOREDUMP(status);
+  } else {
+    out.code = WEXITSTATUS(status);
+  }
+  return out;
+}
+
 std::string ExitStatus::describe() const {
   if (!signaled) return fmt::format("exit code {}", code);
   const char* abbreviation = ::sigabbrev_np(signal);
@@ -287,13 +299,7 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout) {
     add_orphan(reaped, ru);
     if (reaped != pid_) continue;
     outcome.ended = Clock::now();
-    if (WIFSIGNALED(status)) {
-      outcome.status.signaled = true;
-      outcome.status.signal = WTERMSIG(status);
-      outcome.status.core_dumped = WCOREDUMP(status);
-    } else {
-      outcome.status.code = WEXITSTATUS(status);
-    }
+    outcome.status = ExitStatus::from_wait_status(status);
     break;
   }
   waited_ = true;

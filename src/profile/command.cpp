@@ -13,6 +13,7 @@
 
 #include "joulebench/process.hpp"
 #include "joulebench/profile.hpp"
+#include "joulebench/python_sampler.hpp"
 
 namespace joulebench {
 
@@ -93,6 +94,19 @@ std::size_t python_script_index(const std::vector<std::string>& argv, ProfileMod
   throw std::runtime_error(fmt::format("--mode {} needs a Python script to run: python3 SCRIPT.py ARGS...", profile_mode_name(mode)));
 }
 
+/// The Python launcher of a mode (the in-process sampler and cProfile share one). Throws
+/// std::runtime_error when it is not installed.
+std::string launcher_path(ProfileMode mode) {
+  const bool torch = mode == ProfileMode::torch;
+  const std::string file = torch ? "joulebench_torch_profile.py" : "joulebench_profile.py";
+  const auto path = find_helper(file);
+  if (!path) {
+    throw std::runtime_error(fmt::format("{} ({}) is not installed beside joulebench: rebuild or reinstall joulebench",
+                                         torch ? "the torch.profiler launcher" : "the Python profiler", file));
+  }
+  return path->string();
+}
+
 }  // namespace
 
 bool is_python_command(const std::vector<std::string>& argv) {
@@ -130,26 +144,39 @@ std::optional<fs::path> find_helper(const std::string& file) {
   return std::nullopt;
 }
 
-std::vector<std::string> python_profiler_launcher(ProfileMode mode, const fs::path& trace, long long interval_ns) {
-  const auto helper = [](const std::string& file, const std::string& what) {
-    const auto path = find_helper(file);
-    if (!path) {
-      throw std::runtime_error(fmt::format("{} ({}) is not installed beside joulebench: rebuild or reinstall joulebench", what, file));
-    }
-    return path->string();
-  };
+std::vector<std::string> profiled_python_command(ProfileMode mode, const std::vector<std::string>& python_argv,
+                                                 std::size_t script_index, const fs::path& trace, long long interval_ns,
+                                                 std::string* sampler) {
+  std::vector<std::string> launcher;
   switch (mode) {
-    case ProfileMode::python:
+    case ProfileMode::python: {
+      const PythonSamplerChoice choice = choose_python_sampler(python_argv.front());
+      if (sampler) {
+        *sampler = fmt::format("{} ({})", choice.kind == PythonSamplerKind::external ? "external" : "in-process", choice.reason);
+      }
+      if (choice.kind == PythonSamplerKind::external) {
+        std::vector<std::string> out = resolve_joulebench(
+            {"joulebench", "python-sampler", "--interval-ns", std::to_string(interval_ns), "--out", trace.string(), "--"});
+        out.insert(out.end(), python_argv.begin(), python_argv.end());
+        return out;
+      }
+      [[fallthrough]];
+    }
     case ProfileMode::cprofile:
-      return {helper("joulebench_profile.py", "the Python profiler"), "--mode", std::string(profile_mode_name(mode)),
-              "--interval-ns", std::to_string(interval_ns), "--out", trace.string(), "--"};
+      launcher = {launcher_path(ProfileMode::cprofile), "--mode", std::string(profile_mode_name(mode)),
+                  "--interval-ns", std::to_string(interval_ns), "--out", trace.string(), "--"};
+      break;
     case ProfileMode::torch:
       // It reads JOULEBENCH_PROFILE_OUT itself.
-      return {helper("joulebench_torch_profile.py", "the torch.profiler launcher")};
-    case ProfileMode::perf:
+      launcher = {launcher_path(ProfileMode::torch)};
       break;
+    case ProfileMode::perf:
+      throw std::runtime_error("perf mode profiles the whole process: it has no Python launcher");
   }
-  throw std::runtime_error("perf mode profiles the whole process: it has no Python launcher");
+  std::vector<std::string> out(python_argv.begin(), python_argv.begin() + static_cast<long>(script_index));
+  out.insert(out.end(), launcher.begin(), launcher.end());
+  out.insert(out.end(), python_argv.begin() + static_cast<long>(script_index), python_argv.end());
+  return out;
 }
 
 ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string>& argv, Seconds interval,
@@ -169,7 +196,8 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
     case ProfileMode::cprofile:
     case ProfileMode::torch: {
       if (launches_itself) {
-        python_profiler_launcher(mode, out.trace, interval_ns);  // fails now if the helper is missing
+        // A missing launcher fails now; the workload chooses the Python sampler when it starts.
+        launcher_path(mode);
         out.argv = argv;
         return out;
       }
@@ -179,11 +207,7 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
                                              "other programs use --mode perf",
                                              profile_mode_name(mode)));
       }
-      const std::size_t script = python_script_index(argv, mode);
-      out.argv.assign(argv.begin(), argv.begin() + static_cast<long>(script));
-      const auto launcher = python_profiler_launcher(mode, out.trace, interval_ns);
-      out.argv.insert(out.argv.end(), launcher.begin(), launcher.end());
-      out.argv.insert(out.argv.end(), argv.begin() + static_cast<long>(script), argv.end());
+      out.argv = profiled_python_command(mode, argv, python_script_index(argv, mode), out.trace, interval_ns, &out.sampler);
       return out;
     }
     case ProfileMode::perf: {

@@ -14,6 +14,7 @@
 
 #include "fakes/cli_runner.hpp"
 #include "fakes/fake_tree.hpp"
+#include "joulebench/python_sampler.hpp"
 #include "joulebench/store.hpp"
 
 namespace joulebench {
@@ -78,14 +79,40 @@ class ProfileCli : public ::testing::Test {
   ProfileCli() { runner.deadline = std::chrono::seconds(60); }
 };
 
-TEST_F(ProfileCli, PythonModeAttributesKnownPowerToTheRightFunctions) {
+/// Whether the test interpreter's stacks can be read from outside (CPython 3.11, as on Debian 12).
+bool external_sampler_here() { return choose_python_sampler(kPython).kind == PythonSamplerKind::external; }
+
+/// Both Python samplers: the one outside the program where it can run here, and the one inside.
+std::vector<std::string> python_samplers() {
+  if (external_sampler_here()) return {"external", "in-process"};
+  return {"in-process"};
+}
+
+class PythonSamplers : public ::testing::TestWithParam<std::string> {
+ protected:
+  Runner runner;
+  TempDir dir;
+  PythonSamplers() { runner.deadline = std::chrono::seconds(60); }
+  /// `joulebench ARGS` with this test's sampler.
+  Result run(const std::vector<std::string>& args, testing::Env environment = {}) {
+    environment["JOULEBENCH_PYTHON_SAMPLER"] = GetParam();
+    const Result r = runner.run(args, environment);
+    EXPECT_TRUE(contains(r.err, "joulebench profile: python sampler: " + GetParam())) << r.err;
+    return r;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Both, PythonSamplers, ::testing::ValuesIn(python_samplers()),
+                         [](const auto& sampler) { return sampler.param == "external" ? "External" : "InProcess"; });
+
+TEST_P(PythonSamplers, AttributeKnownPowerToTheRightFunctions) {
   TempDir sysfs;
   const fs::path zone = sysfs.path() / "class" / "powercap" / "intel-rapl:0";
   testing::make_powercap_zone(zone, "package-0", 1'000'000, 262'143'328'850);
   write_file(dir.path() / "known_power.py", kKnownPowerScript);
-  const Result r = runner.run({"profile", "--mode", "python", "--source", "rapl-powercap", "--format", "json", "--", kPython,
-                               (dir.path() / "known_power.py").string(), (zone / "energy_uj").string()},
-                              {{"JOULEBENCH_SYSFS_ROOT", sysfs.path().string()}});
+  const Result r = run({"profile", "--mode", "python", "--source", "rapl-powercap", "--format", "json", "--", kPython,
+                        (dir.path() / "known_power.py").string(), (zone / "energy_uj").string()},
+                       {{"JOULEBENCH_SYSFS_ROOT", sysfs.path().string()}});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json p = parse_json(r.out);
   EXPECT_EQ(p["mode"], "python");
@@ -115,6 +142,67 @@ TEST_F(ProfileCli, PythonModeAttributesKnownPowerToTheRightFunctions) {
   for (const auto& f : p["functions"]) sum += f["energy_j"].get<double>();
   EXPECT_NEAR(sum, p["run_energy_j"].get<double>(), 0.01 * p["run_energy_j"].get<double>());
   EXPECT_NEAR(p["run_energy_j"].get<double>(), 45.0, 4.5);
+}
+
+// Threads, a generator, and function names in each of CPython's three string widths (Latin-1,
+// UCS-2, UCS-4), which the external sampler decodes itself: every function is found under the name
+// the in-process sampler gives it, with the time it ran.
+constexpr const char* kThreadsScript = R"(import threading, time
+
+def spin(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+def naïve():
+    spin(0.4)
+
+def 计算():
+    spin(0.4)
+
+def 𐐀ready():
+    spin(0.4)
+
+def steps():
+    for i in range(4):
+        spin(0.1)
+        yield i
+
+worker = threading.Thread(target=naïve)
+worker.start()
+计算()
+𐐀ready()
+list(steps())
+worker.join()
+)";
+
+TEST_P(PythonSamplers, SeeEveryThreadAndReadEveryName) {
+  write_file(dir.path() / "threads.py", kThreadsScript);
+  const Result r = run({"profile", "--mode", "python", "--format", "json", "--top", "0", "--threshold", "0", "--", kPython,
+                        (dir.path() / "threads.py").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json p = parse_json(r.out);
+  EXPECT_EQ(p["threads"], 2) << r.out.substr(0, 4000);
+  for (const std::string name : {"naïve (threads.py:8)", "计算 (threads.py:11)", "𐐀ready (threads.py:14)", "steps (threads.py:17)"}) {
+    const json f = function(p, name);
+    ASSERT_FALSE(f.is_null()) << name << " missing from " << r.out.substr(0, 4000);
+    // The worker's spin runs beside the main thread's on a loaded machine: the GIL makes each
+    // thread wait for the other, and the in-process sampler waits for both.
+    EXPECT_NEAR(f["total_s"].get<double>(), 0.4, 0.2) << name;
+  }
+}
+
+TEST_F(ProfileCli, TheExternalSamplerKeepsTheProfileOfAProgramASignalKilled) {
+  if (!external_sampler_here()) GTEST_SKIP() << "the external sampler cannot read " << kPython << " here";
+  write_file(dir.path() / "crash.py",
+             "import os, signal, time\n\ndef spin():\n    end = time.monotonic() + 0.3\n    while time.monotonic() < end:\n"
+             "        pass\n\nspin()\nos.kill(os.getpid(), signal.SIGSEGV)\n");
+  const Result r = runner.run({"profile", "--mode", "python", "--format", "json", "--", kPython, (dir.path() / "crash.py").string()});
+  EXPECT_EQ(r.exit_code, 128 + 11) << r.err;
+  EXPECT_TRUE(contains(r.err, "the command ended with killed by signal 11 (SIGSEGV")) << r.err;
+  const json f = function(parse_json(r.out), "spin (crash.py:3)");
+  ASSERT_FALSE(f.is_null()) << r.out;
+  EXPECT_NEAR(f["total_s"].get<double>(), 0.3, 0.15);
 }
 
 TEST_F(ProfileCli, CProfileCountsCallsExactly) {
@@ -214,7 +302,8 @@ TEST_F(ProfileCli, UsageErrorsAreClear) {
   EXPECT_TRUE(contains(r.err, "not python3 -c")) << r.err;
   r = runner.run({"profile", "--mode", "python", "--", kPython, (dir.path() / "missing.py").string()});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_TRUE(contains(r.err, "no such script")) << r.err;
+  // The interpreter says so itself under the external sampler, the launcher under the in-process one.
+  EXPECT_TRUE(contains(r.err, "can't open file") || contains(r.err, "no such script")) << r.err;
 }
 
 TEST_F(ProfileCli, CampaignProfiledRunsAreStoredAndNeverCompared) {

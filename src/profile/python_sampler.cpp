@@ -1,0 +1,747 @@
+// The Python sampler outside the program: ELF symbols, CPython's structure layout, the read of
+// every thread's stack from the child's memory, and the loop around the child.
+#include "joulebench/python_sampler.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "joulebench/profile.hpp"
+
+namespace joulebench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// --- ELF files ------------------------------------------------------------------------------
+
+/// A 64-bit little-endian ELF file, mapped read-only: its symbols, its DT_NEEDED libraries and
+/// its bytes at an address. glibc's <elf.h> gives the structures; a full ELF library is not
+/// needed for one symbol table.
+class ElfImage {
+ public:
+  static std::optional<ElfImage> open(const fs::path& file) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < static_cast<off_t>(sizeof(Elf64_Ehdr))) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    void* data = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (data == MAP_FAILED) return std::nullopt;
+    ElfImage image(static_cast<const unsigned char*>(data), static_cast<std::size_t>(st.st_size));
+    const auto* header = image.at<Elf64_Ehdr>(0);
+    if (std::memcmp(header->e_ident, ELFMAG, SELFMAG) != 0 || header->e_ident[EI_CLASS] != ELFCLASS64 ||
+        header->e_ident[EI_DATA] != ELFDATA2LSB || header->e_shentsize != sizeof(Elf64_Shdr) ||
+        header->e_phentsize != sizeof(Elf64_Phdr)) {
+      return std::nullopt;
+    }
+    return image;
+  }
+
+  ElfImage(ElfImage&& other) noexcept : data_(std::exchange(other.data_, nullptr)), size_(other.size_) {}
+  ElfImage& operator=(ElfImage&&) = delete;
+  ElfImage(const ElfImage&) = delete;
+  ~ElfImage() {
+    if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
+  }
+
+  std::uint16_t type() const { return header().e_type; }
+
+  /// A defined symbol's value (its link-time address).
+  std::optional<std::uint64_t> symbol(std::string_view name) const {
+    for (const Elf64_Shdr& section : sections()) {
+      if (section.sh_type != SHT_SYMTAB && section.sh_type != SHT_DYNSYM) continue;
+      const Elf64_Shdr* strings = section_at(section.sh_link);
+      if (!strings || !within(section.sh_offset, section.sh_size)) continue;
+      const std::size_t count = section.sh_size / sizeof(Elf64_Sym);
+      for (std::size_t i = 0; i < count; ++i) {
+        const auto* sym = at<Elf64_Sym>(section.sh_offset + i * sizeof(Elf64_Sym));
+        if (sym->st_shndx == SHN_UNDEF || string_at(*strings, sym->st_name) != name) continue;
+        return sym->st_value;
+      }
+    }
+    return std::nullopt;
+  }
+
+  /// The libraries the dynamic loader loads first (DT_NEEDED).
+  std::vector<std::string> needed() const {
+    std::vector<std::string> out;
+    for (const Elf64_Shdr& section : sections()) {
+      if (section.sh_type != SHT_DYNAMIC || !within(section.sh_offset, section.sh_size)) continue;
+      const Elf64_Shdr* strings = section_at(section.sh_link);
+      if (!strings) continue;
+      for (std::size_t i = 0; i < section.sh_size / sizeof(Elf64_Dyn); ++i) {
+        const auto* entry = at<Elf64_Dyn>(section.sh_offset + i * sizeof(Elf64_Dyn));
+        if (entry->d_tag == DT_NULL) break;
+        if (entry->d_tag == DT_NEEDED) out.emplace_back(string_at(*strings, entry->d_un.d_val));
+      }
+    }
+    return out;
+  }
+
+  /// The 8 bytes the file holds for a link-time address (initialised data), if it holds them.
+  std::optional<std::uint64_t> u64_at(std::uint64_t address) const {
+    for (const Elf64_Shdr& section : sections()) {
+      if (section.sh_type == SHT_NOBITS || address < section.sh_addr || address + 8 > section.sh_addr + section.sh_size) {
+        continue;
+      }
+      const std::uint64_t offset = section.sh_offset + (address - section.sh_addr);
+      if (!within(offset, 8)) return std::nullopt;
+      std::uint64_t value = 0;
+      std::memcpy(&value, data_ + offset, sizeof value);
+      return value;
+    }
+    return std::nullopt;
+  }
+
+  /// The link-time address the file's start is loaded at: the first PT_LOAD's, page-aligned.
+  std::uint64_t first_load_address() const {
+    const Elf64_Ehdr& h = header();
+    for (std::size_t i = 0; i < h.e_phnum; ++i) {
+      if (!within(h.e_phoff + i * sizeof(Elf64_Phdr), sizeof(Elf64_Phdr))) break;
+      const auto* segment = at<Elf64_Phdr>(h.e_phoff + i * sizeof(Elf64_Phdr));
+      if (segment->p_type == PT_LOAD) return segment->p_vaddr - segment->p_offset;
+    }
+    return 0;
+  }
+
+ private:
+  ElfImage(const unsigned char* data, std::size_t size) : data_(data), size_(size) {}
+
+  template <typename T>
+  const T* at(std::uint64_t offset) const {
+    return reinterpret_cast<const T*>(data_ + offset);
+  }
+  bool within(std::uint64_t offset, std::uint64_t size) const { return offset <= size_ && size <= size_ - offset; }
+  const Elf64_Ehdr& header() const { return *at<Elf64_Ehdr>(0); }
+
+  std::span<const Elf64_Shdr> sections() const {
+    const Elf64_Ehdr& h = header();
+    if (!within(h.e_shoff, std::uint64_t{h.e_shnum} * sizeof(Elf64_Shdr))) return {};
+    return {at<Elf64_Shdr>(h.e_shoff), h.e_shnum};
+  }
+  const Elf64_Shdr* section_at(std::uint32_t index) const {
+    const auto all = sections();
+    return index < all.size() ? &all[index] : nullptr;
+  }
+  std::string_view string_at(const Elf64_Shdr& strings, std::uint64_t offset) const {
+    if (offset >= strings.sh_size || !within(strings.sh_offset, strings.sh_size)) return {};
+    const char* start = reinterpret_cast<const char*>(data_ + strings.sh_offset + offset);
+    return {start, ::strnlen(start, strings.sh_size - offset)};
+  }
+
+  const unsigned char* data_;
+  std::size_t size_;
+};
+
+PythonVersion decode_py_version(std::uint64_t hex) {
+  return {static_cast<int>((hex >> 24) & 0xff), static_cast<int>((hex >> 16) & 0xff)};
+}
+
+// --- CPython's structures -------------------------------------------------------------------
+
+/// Where the fields the sampler reads are, in bytes from the start of their structure: offsetof()
+/// in the CPython version's headers (Include/internal), for 64-bit Linux.
+struct CPythonLayout {
+  PythonVersion version;
+  std::uint64_t runtime_interpreters_head;  ///< _PyRuntimeState.interpreters.head
+  std::uint64_t interpreter_threads_head;   ///< PyInterpreterState.threads.head
+  std::uint64_t thread_next;                ///< PyThreadState.next
+  std::uint64_t thread_cframe;              ///< PyThreadState.cframe
+  std::uint64_t thread_id;                  ///< PyThreadState.thread_id (threading.get_ident())
+  std::uint64_t thread_read;                ///< bytes of PyThreadState read: past the last field used
+  std::uint64_t cframe_current_frame;       ///< _PyCFrame.current_frame
+  std::uint64_t frame_code;                 ///< _PyInterpreterFrame.f_code
+  std::uint64_t frame_previous;             ///< _PyInterpreterFrame.previous
+  std::uint64_t frame_prev_instr;           ///< _PyInterpreterFrame.prev_instr
+  std::uint64_t frame_owner;                ///< _PyInterpreterFrame.owner (char)
+  std::uint64_t frame_read;
+  std::uint8_t frame_owned_by_generator;    ///< FRAME_OWNED_BY_GENERATOR
+  std::uint64_t object_type;                ///< PyObject.ob_type
+  std::uint64_t code_firstlineno;           ///< PyCodeObject.co_firstlineno (int)
+  std::uint64_t code_filename;              ///< PyCodeObject.co_filename
+  std::uint64_t code_qualname;              ///< PyCodeObject.co_qualname
+  std::uint64_t code_firsttraceable;        ///< PyCodeObject._co_firsttraceable (int)
+  std::uint64_t code_adaptive;              ///< PyCodeObject.co_code_adaptive: the first instruction
+  std::uint64_t unicode_length;             ///< PyASCIIObject.length
+  std::uint64_t unicode_state;              ///< PyASCIIObject.state (bit fields)
+  std::uint64_t unicode_ascii_data;         ///< sizeof(PyASCIIObject): where compact ASCII text starts
+  std::uint64_t unicode_compact_data;       ///< sizeof(PyCompactUnicodeObject): other compact text
+};
+
+constexpr CPythonLayout kCPython311{
+    .version = {3, 11},
+    .runtime_interpreters_head = 40,
+    .interpreter_threads_head = 16,
+    .thread_next = 8,
+    .thread_cframe = 56,
+    .thread_id = 152,
+    .thread_read = 160,
+    .cframe_current_frame = 8,
+    .frame_code = 32,
+    .frame_previous = 48,
+    .frame_prev_instr = 56,
+    .frame_owner = 69,
+    .frame_read = 70,
+    .frame_owned_by_generator = 1,
+    .object_type = 8,
+    .code_firstlineno = 72,
+    .code_filename = 112,
+    .code_qualname = 128,
+    .code_firsttraceable = 168,
+    .code_adaptive = 184,
+    .unicode_length = 16,
+    .unicode_state = 32,
+    .unicode_ascii_data = 48,
+    .unicode_compact_data = 72,
+};
+
+const CPythonLayout* layout_for(PythonVersion version) {
+  if (version.major == kCPython311.version.major && version.minor == kCPython311.version.minor) return &kCPython311;
+  return nullptr;
+}
+
+std::string known_versions() { return "3.11"; }
+
+// --- Reading the child ----------------------------------------------------------------------
+
+class RemoteMemory {
+ public:
+  explicit RemoteMemory(pid_t pid) : pid_(pid) {}
+  /// Copies `size` bytes at `address` in the child; false (errno set) when they cannot be read.
+  bool read(std::uint64_t address, void* out, std::size_t size) const {
+    iovec local{out, size};
+    iovec remote{reinterpret_cast<void*>(address), size};
+    return ::process_vm_readv(pid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+  }
+  template <typename T>
+  std::optional<T> value(std::uint64_t address) const {
+    T out{};
+    if (!read(address, &out, sizeof out)) return std::nullopt;
+    return out;
+  }
+
+ private:
+  pid_t pid_;
+};
+
+template <typename T>
+T field(const unsigned char* block, std::uint64_t offset) {
+  T out{};
+  std::memcpy(&out, block + offset, sizeof out);
+  return out;
+}
+
+/// The addresses of the runtime's globals in the child.
+struct RuntimeAddresses {
+  std::uint64_t runtime = 0;  ///< _PyRuntime
+  std::uint64_t code_type = 0;
+  std::uint64_t unicode_type = 0;
+  PythonVersion version;
+  fs::path file;  ///< the executable or libpython that holds them
+};
+
+/// Whether a failed read means the child cannot be read at all (not a torn stack: EFAULT, nor a
+/// child that has just ended: ESRCH).
+bool cannot_read(int error) { return error != EFAULT && error != ESRCH; }
+
+/// Why the child cannot be read, for a message.
+std::string read_problem(int error) {
+  if (error == EPERM) {
+    return "the kernel does not let joulebench read the child's memory (process_vm_readv: EPERM). Allow it with 'sudo "
+           "sysctl kernel.yama.ptrace_scope=1' (a parent may read its children), run joulebench as root, or set "
+           "JOULEBENCH_PYTHON_SAMPLER=in-process";
+  }
+  return fmt::format("cannot read the child's memory: {}", std::strerror(error));
+}
+
+/// Looks for the CPython runtime in the child's mappings: a file named like python whose symbols
+/// hold _PyRuntime. Files already looked at are skipped. Throws std::runtime_error when the child
+/// is a CPython joulebench cannot read.
+std::optional<RuntimeAddresses> locate_runtime(pid_t pid, const RemoteMemory& memory, std::set<std::string>& seen) {
+  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
+  for (std::string line; std::getline(maps, line);) {
+    // start-end perms offset dev inode path
+    const std::size_t path_at = line.find('/');
+    if (path_at == std::string::npos) continue;
+    const std::string path = line.substr(path_at);
+    const std::size_t slash = path.rfind('/');
+    if (path.find("python", slash) == std::string::npos || path.ends_with(" (deleted)")) continue;
+    unsigned long long start = 0;
+    unsigned long long end = 0;
+    unsigned long long offset = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%llx-%llx %4s %llx", &start, &end, perms, &offset) != 4 || offset != 0) continue;
+    if (!seen.insert(path).second) continue;
+    const auto image = ElfImage::open(path);
+    if (!image) continue;
+    const auto runtime = image->symbol("_PyRuntime");
+    if (!runtime) continue;
+    const std::uint64_t bias = image->type() == ET_DYN ? start - image->first_load_address() : 0;
+    const auto version_at = image->symbol("Py_Version");
+    const auto code_type = image->symbol("PyCode_Type");
+    const auto unicode_type = image->symbol("PyUnicode_Type");
+    if (!version_at || !code_type || !unicode_type) {
+      throw std::runtime_error(fmt::format("{} is a CPython older than 3.11 (no Py_Version): joulebench reads only "
+                                           "CPython {} from outside",
+                                           path, known_versions()));
+    }
+    const auto hex = memory.value<std::uint64_t>(bias + *version_at);
+    if (!hex) {
+      if (cannot_read(errno)) throw std::runtime_error(read_problem(errno));
+      return std::nullopt;
+    }
+    return RuntimeAddresses{bias + *runtime, bias + *code_type, bias + *unicode_type, decode_py_version(*hex), path};
+  }
+  return std::nullopt;
+}
+
+void append_utf8(std::string& out, std::uint32_t c) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+/// A file name as the in-process launcher shows it: relative to site-packages or dist-packages for
+/// libraries, to the standard library for its modules, the base name otherwise.
+std::string short_file(std::string_view file, PythonVersion version) {
+  for (const std::string_view marker : {"/site-packages/", "/dist-packages/"}) {
+    if (const std::size_t at = file.rfind(marker); at != std::string_view::npos) return std::string(file.substr(at + marker.size()));
+  }
+  const std::string stdlib = fmt::format("/lib/python{}.{}/", version.major, version.minor);
+  if (const std::size_t at = file.find(stdlib); at != std::string_view::npos) return std::string(file.substr(at + stdlib.size()));
+  const std::size_t slash = file.rfind('/');
+  return std::string(slash == std::string_view::npos ? file : file.substr(slash + 1));
+}
+
+/// Reads the stacks of a CPython of a known layout.
+class StackReader {
+ public:
+  StackReader(pid_t pid, RuntimeAddresses runtime, const CPythonLayout& layout)
+      : memory_(pid), runtime_(std::move(runtime)), layout_(layout) {}
+
+  struct ThreadStack {
+    std::uint64_t thread = 0;
+    std::vector<std::uint32_t> functions;  ///< root first, into names()
+  };
+
+  /// Every thread's stack now (threads without a Python frame are left out). A thread whose stack
+  /// cannot be read consistently is counted in `unreadable`. Throws std::runtime_error when the
+  /// child's memory cannot be read at all.
+  void read(std::vector<ThreadStack>& out, std::size_t& unreadable) {
+    out.clear();
+    const auto interpreter = pointer(runtime_.runtime + layout_.runtime_interpreters_head);
+    if (!interpreter || *interpreter == 0) return;  // not started yet, or finalised
+    auto thread = pointer(*interpreter + layout_.interpreter_threads_head);
+    unsigned char state[256];
+    for (int count = 0; thread && *thread != 0 && count < kMaxThreads; ++count) {
+      if (!memory_.read(*thread, state, layout_.thread_read)) {
+        ++unreadable;
+        return;
+      }
+      ThreadStack stack;
+      stack.thread = field<std::uint64_t>(state, layout_.thread_id);
+      const auto cframe = field<std::uint64_t>(state, layout_.thread_cframe);
+      const auto frame = cframe ? pointer(cframe + layout_.cframe_current_frame) : std::optional<std::uint64_t>{0};
+      if (!frame || !walk(*frame, stack.functions)) {
+        ++unreadable;
+      } else if (!stack.functions.empty()) {
+        std::reverse(stack.functions.begin(), stack.functions.end());
+        out.push_back(std::move(stack));
+      }
+      thread = field<std::uint64_t>(state, layout_.thread_next);
+    }
+  }
+
+  const std::vector<std::string>& names() const { return names_; }
+  const RuntimeAddresses& runtime() const { return runtime_; }
+
+ private:
+  static constexpr int kMaxThreads = 4096;
+  static constexpr int kMaxDepth = 4096;
+
+  std::optional<std::uint64_t> pointer(std::uint64_t address) {
+    auto value = memory_.value<std::uint64_t>(address);
+    if (!value && cannot_read(errno)) throw std::runtime_error(read_problem(errno));
+    return value;
+  }
+
+  /// Walks one thread's frames, leaf first; false when the walk met something that is not a frame.
+  bool walk(std::uint64_t frame, std::vector<std::uint32_t>& functions) {
+    unsigned char block[128];
+    for (int depth = 0; frame != 0; ++depth) {
+      if (depth == kMaxDepth) {
+        // The root's end of a deeper stack is left out, and said so: its leaf is what counts.
+        if (!truncated_) {
+          truncated_ = static_cast<std::uint32_t>(names_.size());
+          names_.push_back(fmt::format("[frames beyond {} left out]", kMaxDepth));
+        }
+        functions.push_back(*truncated_);
+        return true;
+      }
+      if (!memory_.read(frame, block, layout_.frame_read)) return false;
+      const auto code = field<std::uint64_t>(block, layout_.frame_code);
+      const auto function = function_of(code);
+      if (!function) return false;
+      // A frame just pushed, before its first instruction, is not part of the stack yet
+      // (CPython's _PyFrame_IsIncomplete; sys._current_frames() skips it too).
+      const bool incomplete = block[layout_.frame_owner] != layout_.frame_owned_by_generator &&
+                              field<std::uint64_t>(block, layout_.frame_prev_instr) <
+                                  code + layout_.code_adaptive + 2 * std::uint64_t(function->first_traceable);
+      if (!incomplete) functions.push_back(function->id);
+      frame = field<std::uint64_t>(block, layout_.frame_previous);
+    }
+    return true;
+  }
+
+  struct Function {
+    std::uint32_t id = 0;
+    std::uint32_t first_traceable = 0;
+  };
+  /// What identifies a code object for naming: its address alone could be reused by another code
+  /// object after the first is freed, so its name fields go with it.
+  struct CodeKey {
+    std::uint64_t code, filename, qualname;
+    std::int32_t first_line;
+    bool operator==(const CodeKey&) const = default;
+  };
+  struct CodeKeyHash {
+    std::size_t operator()(const CodeKey& k) const {
+      return std::hash<std::uint64_t>{}(k.code * 31 + k.filename * 17 + k.qualname * 7 + static_cast<std::uint64_t>(k.first_line));
+    }
+  };
+
+  std::optional<Function> function_of(std::uint64_t code) {
+    unsigned char block[192];
+    const std::uint64_t size = layout_.code_firsttraceable + 4;
+    if (code == 0 || size > sizeof block || !memory_.read(code, block, size)) return std::nullopt;
+    if (field<std::uint64_t>(block, layout_.object_type) != runtime_.code_type) return std::nullopt;
+    const CodeKey key{code, field<std::uint64_t>(block, layout_.code_filename), field<std::uint64_t>(block, layout_.code_qualname),
+                      field<std::int32_t>(block, layout_.code_firstlineno)};
+    const auto traceable = static_cast<std::uint32_t>(std::max(0, field<std::int32_t>(block, layout_.code_firsttraceable)));
+    if (const auto found = functions_.find(key); found != functions_.end()) return Function{found->second, traceable};
+    const auto qualname = text(key.qualname);
+    const auto filename = text(key.filename);
+    if (!qualname || !filename) return std::nullopt;
+    std::string name = fmt::format("{} ({}:{})", *qualname, short_file(*filename, runtime_.version), key.first_line);
+    for (char& c : name) {
+      if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+      if (c == ';') c = ',';
+    }
+    const auto id = static_cast<std::uint32_t>(names_.size());
+    names_.push_back(std::move(name));
+    functions_.emplace(key, id);
+    return Function{id, traceable};
+  }
+
+  /// A str object's text, as UTF-8 (compact strings: every name and file name in a code object).
+  std::optional<std::string> text(std::uint64_t object) {
+    unsigned char header[96];
+    if (object == 0 || !memory_.read(object, header, layout_.unicode_compact_data)) return std::nullopt;
+    if (field<std::uint64_t>(header, layout_.object_type) != runtime_.unicode_type) return std::nullopt;
+    const auto length = field<std::int64_t>(header, layout_.unicode_length);
+    const auto state = field<std::uint32_t>(header, layout_.unicode_state);
+    const unsigned kind = (state >> 2) & 7;
+    const bool compact = (state >> 5) & 1;
+    const bool ascii = (state >> 6) & 1;
+    if (!compact || length < 0 || length > kMaxText || (kind != 1 && kind != 2 && kind != 4)) return std::nullopt;
+    std::vector<unsigned char> data(static_cast<std::size_t>(length) * kind);
+    const std::uint64_t start = object + (ascii ? layout_.unicode_ascii_data : layout_.unicode_compact_data);
+    if (!data.empty() && !memory_.read(start, data.data(), data.size())) return std::nullopt;
+    if (ascii) return std::string(data.begin(), data.end());
+    std::string out;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(length); ++i) {
+      std::uint32_t c = 0;
+      if (kind == 1) c = data[i];
+      else if (kind == 2) c = field<std::uint16_t>(data.data(), i * 2);
+      else c = field<std::uint32_t>(data.data(), i * 4);
+      append_utf8(out, c);
+    }
+    return out;
+  }
+
+  static constexpr std::int64_t kMaxText = 4096;
+
+  RemoteMemory memory_;
+  RuntimeAddresses runtime_;
+  const CPythonLayout& layout_;
+  std::vector<std::string> names_;
+  std::optional<std::uint32_t> truncated_;  ///< the name standing for frames beyond kMaxDepth
+  std::unordered_map<CodeKey, std::uint32_t, CodeKeyHash> functions_;
+};
+
+/// Whether this kernel lets a parent read its child's memory: tried once on a child that only waits.
+bool can_read_child_memory(std::string& why) {
+  static const std::string problem = [] {
+    static const std::uint64_t probe = 0x6a6f756c6562656eULL;
+    const pid_t child = ::fork();
+    if (child < 0) return fmt::format("cannot start a child to try reading its memory: {}", std::strerror(errno));
+    if (child == 0) {
+      for (;;) ::pause();
+    }
+    std::uint64_t copy = 0;
+    iovec local{&copy, sizeof copy};
+    iovec remote{const_cast<std::uint64_t*>(&probe), sizeof probe};
+    const bool ok = ::process_vm_readv(child, &local, 1, &remote, 1, 0) == sizeof copy && copy == probe;
+    const int error = errno;
+    ::kill(child, SIGKILL);
+    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return ok ? std::string() : read_problem(error);
+  }();
+  why = problem;
+  return problem.empty();
+}
+
+std::int64_t monotonic_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return std::int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+timespec to_timespec(std::int64_t ns) {
+  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
+
+volatile sig_atomic_t g_child = 0;
+
+void forward_to_child(int signal) {
+  if (g_child > 0) ::kill(static_cast<pid_t>(g_child), signal);
+}
+
+/// Starts the command in this process group. Throws LaunchError when it cannot be executed.
+pid_t start_child(const std::vector<std::string>& argv) {
+  const fs::path program = find_executable(argv.front());
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) throw LaunchError(126, fmt::format("cannot start {}: {}", argv.front(), std::strerror(errno)));
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    throw LaunchError(126, fmt::format("cannot start {}: {}", argv.front(), std::strerror(error)));
+  }
+  if (pid == 0) {
+    // Ignored signals stay ignored across exec: the child gets the defaults back.
+    for (const int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP}) ::signal(s, SIG_DFL);
+    ::execv(program.c_str(), args.data());
+    const int error = errno;
+    (void)!::write(report[1], &error, sizeof error);
+    ::_exit(127);
+  }
+  ::close(report[1]);
+  int error = 0;
+  ssize_t got = 0;
+  while ((got = ::read(report[0], &error, sizeof error)) < 0 && errno == EINTR) {
+  }
+  ::close(report[0]);
+  if (got == sizeof error) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    throw LaunchError(error == ENOENT ? 127 : 126, fmt::format("cannot run {}: {}", program.string(), std::strerror(error)));
+  }
+  return pid;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> elf_symbol_value(const fs::path& file, const std::string& name) {
+  const auto image = ElfImage::open(file);
+  return image ? image->symbol(name) : std::nullopt;
+}
+
+std::optional<PythonVersion> python_executable_version(const fs::path& executable) {
+  const auto image = ElfImage::open(executable);
+  if (!image) return std::nullopt;
+  if (const auto at = image->symbol("Py_Version")) {
+    if (const auto hex = image->u64_at(*at)) return decode_py_version(*hex);
+    return std::nullopt;
+  }
+  // A shared build: the interpreter lives in libpythonX.Y, named by its soname.
+  static const std::regex libpython(R"(libpython(\d+)\.(\d+)\.so.*)");
+  for (const std::string& library : image->needed()) {
+    std::smatch m;
+    if (std::regex_match(library, m, libpython)) return PythonVersion{std::stoi(m[1]), std::stoi(m[2])};
+  }
+  return std::nullopt;
+}
+
+PythonSamplerChoice choose_python_sampler(const std::string& interpreter) {
+  const char* forced = std::getenv("JOULEBENCH_PYTHON_SAMPLER");
+  const std::string_view force = forced ? forced : "";
+  if (force == "in-process") return {PythonSamplerKind::in_process, "JOULEBENCH_PYTHON_SAMPLER=in-process"};
+  if (force == "external") return {PythonSamplerKind::external, "JOULEBENCH_PYTHON_SAMPLER=external"};
+  if (!force.empty()) {
+    throw std::runtime_error(fmt::format("JOULEBENCH_PYTHON_SAMPLER is '{}': it must be external or in-process", force));
+  }
+  fs::path path;
+  try {
+    path = find_executable(interpreter);
+  } catch (const LaunchError& e) {
+    return {PythonSamplerKind::in_process, e.what()};
+  }
+  std::error_code ec;
+  const fs::path real = fs::canonical(path, ec);
+  const auto version = python_executable_version(ec ? path : real);
+  if (!version) return {PythonSamplerKind::in_process, fmt::format("{} is not a CPython executable joulebench can read", path.string())};
+  if (!layout_for(*version)) {
+    return {PythonSamplerKind::in_process,
+            fmt::format("CPython {}.{}: the external sampler reads CPython {} only", version->major, version->minor, known_versions())};
+  }
+  std::string why;
+  if (!can_read_child_memory(why)) return {PythonSamplerKind::in_process, why};
+  return {PythonSamplerKind::external, fmt::format("CPython {}.{}", version->major, version->minor)};
+}
+
+ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
+  if (options.argv.empty()) throw LaunchError(127, "no command to sample");
+  if (options.interval_ns <= 0) throw std::invalid_argument("the sampling interval must be positive");
+
+  // The terminal's signals reach the child directly (same process group); the sampler waits for
+  // it to end and writes the trace. Signals sent to the sampler alone are passed on.
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGQUIT, SIG_IGN);
+  struct sigaction forward {};
+  forward.sa_handler = forward_to_child;
+  sigemptyset(&forward.sa_mask);
+  ::sigaction(SIGTERM, &forward, nullptr);
+  ::sigaction(SIGHUP, &forward, nullptr);
+
+  const pid_t child = start_child(options.argv);
+  g_child = child;
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+
+  std::set<std::string> seen;
+  std::optional<StackReader> reader;
+  std::string problem;  // set once the child cannot be read: sampling stops, the child runs on
+  std::vector<TraceSample> samples;
+  std::unordered_map<std::string, std::uint32_t> stack_index;  // the functions' ids as bytes
+  std::vector<std::vector<std::uint32_t>> stacks;
+  std::vector<StackReader::ThreadStack> now;
+  std::size_t unreadable = 0;
+
+  int wait_status = 0;
+  std::int64_t next = monotonic_ns();
+  for (;;) {
+    const std::int64_t t = monotonic_ns();
+    if (problem.empty()) {
+      try {
+        if (!reader) {
+          if (auto runtime = locate_runtime(child, RemoteMemory(child), seen)) {
+            const CPythonLayout* layout = layout_for(runtime->version);
+            if (!layout) {
+              throw std::runtime_error(fmt::format("{} is CPython {}.{}: joulebench reads only CPython {} from outside",
+                                                   runtime->file.string(), runtime->version.major, runtime->version.minor,
+                                                   known_versions()));
+            }
+            reader.emplace(child, std::move(*runtime), *layout);
+          }
+        }
+        if (reader) {
+          reader->read(now, unreadable);
+          for (const auto& stack : now) {
+            const std::string key(reinterpret_cast<const char*>(stack.functions.data()), stack.functions.size() * sizeof(std::uint32_t));
+            auto [at, added] = stack_index.emplace(key, static_cast<std::uint32_t>(stacks.size()));
+            if (added) stacks.push_back(stack.functions);
+            samples.push_back(TraceSample{t, stack.thread, at->second});
+          }
+        }
+      } catch (const std::runtime_error& e) {
+        problem = e.what();
+        std::fprintf(stderr, "joulebench: the Python sampler stops: %s\n", problem.c_str());
+      }
+    }
+    next += options.interval_ns;
+    const std::int64_t after = monotonic_ns();
+    if (next < after) next = after + options.interval_ns;  // a slow read: no burst of catch-up samples
+    bool ended = false;
+    if (pidfd >= 0) {
+      pollfd fd{pidfd, POLLIN, 0};
+      const timespec timeout = to_timespec(next - after);
+      ended = ::ppoll(&fd, 1, problem.empty() ? &timeout : nullptr, nullptr) > 0;
+    } else {
+      const timespec until = to_timespec(next);
+      ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
+    }
+    if (ended || pidfd < 0) {
+      const pid_t done = ::waitpid(child, &wait_status, ended ? 0 : WNOHANG);
+      if (done == child) break;
+      if (done < 0 && errno != EINTR) break;
+    }
+  }
+  if (pidfd >= 0) ::close(pidfd);
+  g_child = 0;
+
+  const fs::path partial = fs::path(options.out.string() + ".partial");
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out << "# joulebench-profile 1\nmode\tpython\nclock\tmonotonic_ns\n";
+    if (reader) {
+      const PythonVersion v = reader->runtime().version;
+      out << fmt::format("# sampler: external, CPython {}.{} ({})\n", v.major, v.minor, reader->runtime().file.string());
+    } else {
+      out << "# sampler: external\n";
+    }
+    out << fmt::format("# unreadable samples: {}\n", unreadable);
+    if (!problem.empty()) out << "# stopped: " << problem << '\n';
+    std::vector<std::string> folded;
+    folded.reserve(stacks.size());
+    for (const auto& stack : stacks) {
+      std::string line;
+      for (const std::uint32_t function : stack) {
+        if (!line.empty()) line += ';';
+        line += reader->names()[function];
+      }
+      folded.push_back(std::move(line));
+    }
+    for (const TraceSample& s : samples) out << fmt::format("s\t{}\t{}\t{}\n", s.time_ns, s.thread, folded[s.stack]);
+    out.close();
+    if (!out) std::fprintf(stderr, "joulebench: cannot write the trace %s\n", partial.c_str());
+  }
+  std::error_code ec;
+  fs::rename(partial, options.out, ec);
+  if (ec) std::fprintf(stderr, "joulebench: cannot write the trace %s: %s\n", options.out.c_str(), ec.message().c_str());
+  return ExitStatus::from_wait_status(wait_status);
+}
+
+}  // namespace joulebench
