@@ -12,7 +12,7 @@
 # 540), OVERHEAD_BUDGET (250), STEPS (NCF training steps of the overhead runs, 3000), ROUNDS (at
 # most, 11), CPU_LOAD_ITERATIONS (millions, 300), TRIALS (sampler_cost, 100), GPU_STEPS (2000),
 # STARTUP_RUNS (0: skipped; else bench/startup_cost.py's rounds of `import torch`, bare and under
-# the sampler, which take about 20 s per round on the H200 machine: lower OVERHEAD_BUDGET to make
+# both samplers, which take about 20 s per round on the H200 machine: lower OVERHEAD_BUDGET to make
 # room). Writes OUT_DIR/log.txt, overhead.json, profile-python-cuda.json, gpu.tgz.
 set -u
 pack=$(cd "$1" && pwd)
@@ -46,9 +46,14 @@ python3 "$bin/joulebench_pytorch.py" --model ncf --phase train --data "$ncf" --t
 t1=$(date +%s.%N)
 joulebench-cpu-load --iterations "$iterations" --threads 1
 t2=$(date +%s.%N)
-# A round runs four PyTorch commands (bare, sampler, cProfile at about +25 %, perf) and two native.
-rounds=$(python3 -c "print(max(3, min(${ROUNDS:-11}, int(${OVERHEAD_BUDGET:-250} / (4.4 * ($t1 - $t0) + 2.1 * ($t2 - $t1))))))")
+# A round runs five PyTorch commands (bare, the two samplers, cProfile at about +25 %, perf) and two
+# native.
+rounds=$(python3 -c "print(max(3, min(${ROUNDS:-11}, int(${OVERHEAD_BUDGET:-250} / (5.4 * ($t1 - $t0) + 2.1 * ($t2 - $t1))))))")
 echo "bare run $(python3 -c "print(round($t1 - $t0, 2))") s, native $(python3 -c "print(round($t2 - $t1, 2))") s: $rounds rounds"
+
+section "external sampler: can it read this machine's Python?"
+"$bin/joulebench" python-sampler --out "$work/check.trace" -- python3 -c pass
+grep '^# ' "$work/check.trace"
 
 section "overhead: bench/profile_overhead.sh $rounds $steps"
 BUILD=$bin OUT=$out/overhead.json MODES="python cprofile perf" CPU_LOAD_ITERATIONS=$iterations \
@@ -59,7 +64,7 @@ if [ "${STARTUP_RUNS:-0}" -gt 0 ]; then
   section "start-up: import torch, bare and under the sampler"
   echo "import torch" > "$work/import_torch.py"
   python3 "$repo/bench/startup_cost.py" --rounds "$STARTUP_RUNS" --python "$(command -v python3)" \
-    --helper "$bin/joulebench_profile.py" "$work/import_torch.py"
+    --helper "$bin/joulebench_profile.py" --external "$bin/joulebench" "$work/import_torch.py"
 fi
 
 section "sampler cost: bench/sampler_cost.py"

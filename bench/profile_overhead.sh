@@ -42,6 +42,7 @@ commands=()
 add() {
   local mode=${1#*: }
   mode=${mode#python }
+  mode=${mode%% *}
   case "$mode" in bare | sampler) ;; *) [[ "$modes" == *" $mode "* ]] || return 0 ;; esac
   [[ "$mode" != sampler || "$modes" == *" python "* ]] || return 0
   names+=("$1")
@@ -50,7 +51,12 @@ add() {
 
 script="$build/joulebench_pytorch.py --model ncf --phase train --data $data --threads 1 --checkpoint $work/py.ckpt $step_args"
 add "pytorch: bare" "$python $script"
-add "pytorch: python sampler" "$python $helpers/joulebench_profile.py --mode python --interval-ns 5000000 --out $work/trace -- $script"
+# The python mode's two samplers: outside the program where joulebench can read the interpreter
+# (CPython 3.11), inside it (the launcher's thread) elsewhere.
+add "pytorch: python sampler in-process" "$python $helpers/joulebench_profile.py --mode python --interval-ns 5000000 --out $work/trace -- $script"
+if [ "$("$build/joulebench" python-sampler --out "$work/check.trace" -- "$python" -c pass 2>&1 && grep -c '^# sampler: external, CPython 3.11' "$work/check.trace")" = 1 ]; then
+  add "pytorch: python sampler external" "$build/joulebench python-sampler --interval-ns 5000000 --out $work/trace -- $python $script"
+fi
 add "pytorch: cprofile" "$python $helpers/joulebench_profile.py --mode cprofile --out $work/trace -- $script"
 [ -n "$perf_record" ] && add "pytorch: perf" "$perf_record $python $script"
 if [ -f "$helpers/joulebench_torch_profile.py" ]; then

@@ -80,6 +80,14 @@ def main():
             shift = round_number % len(names)
             for name in names[shift:] + names[:shift]:
                 times[name].append(run_once(commands[name]))
+        # An external sampler that cannot read this interpreter runs the program without sampling
+        # it: its figure would be the wrapper's alone.
+        unread = {}
+        for i, joulebench in enumerate(externals):
+            with open(os.path.join(work, "external%d" % i), encoding="utf-8") as trace:
+                text = trace.read()
+            if "\ns\t" not in text:
+                unread[joulebench] = next((line for line in text.splitlines() if line.startswith("# stopped")), "no samples")
 
     rng = random.Random(42)  # the interval's resampling is reproducible
     bare = times["bare"]
@@ -90,6 +98,9 @@ def main():
         wall = paired([w for w, _ in runs], [w for w, _ in bare], rng)
         cpu = paired([c for _, c in runs], [c for _, c in bare], rng)
         kind = "in-process" if helper in helpers else "external"
+        if helper in unread:
+            print(f"  {kind} {helper}: sampled nothing ({unread[helper]}): left out")
+            continue
         print(f"  {kind} {helper}: median {statistics.median(w for w, _ in runs):.3f} s wall; paired "
               f"{wall[0]:+.1f} % (95 % {wall[1]:+.1f} .. {wall[2]:+.1f}), CPU {cpu[0]:+.1f} % "
               f"(95 % {cpu[1]:+.1f} .. {cpu[2]:+.1f})")

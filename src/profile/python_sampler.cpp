@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -13,7 +14,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <climits>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -174,6 +177,8 @@ struct CPythonLayout {
   std::uint64_t thread_next;                ///< PyThreadState.next
   std::uint64_t thread_cframe;              ///< PyThreadState.cframe
   std::uint64_t thread_id;                  ///< PyThreadState.thread_id (threading.get_ident())
+  std::uint64_t thread_datastack_chunk;     ///< PyThreadState.datastack_chunk: where frames are pushed
+  std::uint64_t thread_datastack_top;       ///< PyThreadState.datastack_top: the end of the used part
   std::uint64_t thread_read;                ///< bytes of PyThreadState read: past the last field used
   std::uint64_t cframe_current_frame;       ///< _PyCFrame.current_frame
   std::uint64_t frame_code;                 ///< _PyInterpreterFrame.f_code
@@ -201,7 +206,9 @@ constexpr CPythonLayout kCPython311{
     .thread_next = 8,
     .thread_cframe = 56,
     .thread_id = 152,
-    .thread_read = 160,
+    .thread_datastack_chunk = 296,
+    .thread_datastack_top = 304,
+    .thread_read = 312,
     .cframe_current_frame = 8,
     .frame_code = 32,
     .frame_previous = 48,
@@ -233,6 +240,7 @@ std::string known_versions() { return "3.11"; }
 class RemoteMemory {
  public:
   explicit RemoteMemory(pid_t pid) : pid_(pid) {}
+  pid_t pid() const { return pid_; }
   /// Copies `size` bytes at `address` in the child; false (errno set) when they cannot be read.
   bool read(std::uint64_t address, void* out, std::size_t size) const {
     iovec local{out, size};
@@ -363,24 +371,29 @@ class StackReader {
   };
 
   /// Every thread's stack now (threads without a Python frame are left out). A thread whose stack
-  /// cannot be read consistently is counted in `unreadable`. Throws std::runtime_error when the
-  /// child's memory cannot be read at all.
+  /// cannot be read consistently, twice in a row, is counted in `unreadable`. Throws
+  /// std::runtime_error when the child's memory cannot be read at all.
   void read(std::vector<ThreadStack>& out, std::size_t& unreadable) {
     out.clear();
     const auto interpreter = pointer(runtime_.runtime + layout_.runtime_interpreters_head);
     if (!interpreter || *interpreter == 0) return;  // not started yet, or finalised
     auto thread = pointer(*interpreter + layout_.interpreter_threads_head);
-    unsigned char state[256];
+    unsigned char state[512];
     for (int count = 0; thread && *thread != 0 && count < kMaxThreads; ++count) {
       if (!memory_.read(*thread, state, layout_.thread_read)) {
-        ++unreadable;
+        ++unreadable;  // the thread ended as it was read: the rest of the list is out of reach
         return;
       }
       ThreadStack stack;
       stack.thread = field<std::uint64_t>(state, layout_.thread_id);
-      const auto cframe = field<std::uint64_t>(state, layout_.thread_cframe);
-      const auto frame = cframe ? pointer(cframe + layout_.cframe_current_frame) : std::optional<std::uint64_t>{0};
-      if (!frame || !walk(*frame, stack.functions)) {
+      // The program runs on while its stack is read: a stack that changed under the read is
+      // read again at once, which nearly always succeeds.
+      bool read = read_stack(state, stack.functions);
+      if (!read && memory_.read(*thread, state, layout_.thread_read)) {
+        stack.functions.clear();
+        read = read_stack(state, stack.functions);
+      }
+      if (!read) {
         ++unreadable;
       } else if (!stack.functions.empty()) {
         std::reverse(stack.functions.begin(), stack.functions.end());
@@ -395,7 +408,8 @@ class StackReader {
 
  private:
   static constexpr int kMaxThreads = 4096;
-  static constexpr int kMaxDepth = 4096;
+  static constexpr std::size_t kMaxDepth = 4096;
+  static constexpr std::uint64_t kMaxDataStack = 4 << 20;
 
   std::optional<std::uint64_t> pointer(std::uint64_t address) {
     auto value = memory_.value<std::uint64_t>(address);
@@ -403,38 +417,89 @@ class StackReader {
     return value;
   }
 
-  /// Walks one thread's frames, leaf first; false when the walk met something that is not a frame.
-  bool walk(std::uint64_t frame, std::vector<std::uint32_t>& functions) {
+  struct FrameRead {
+    std::uint64_t code = 0;
+    std::uint64_t prev_instr = 0;
+    bool owned_by_generator = false;
+  };
+
+  /// One thread's functions, leaf first, from a copy of its PyThreadState. A system call costs
+  /// about 3 us on a VM, so the reads are few whatever the depth: the frames of plain calls lie in
+  /// the thread's data stack and come in one read; the code objects of all frames in another.
+  bool read_stack(const unsigned char* state, std::vector<std::uint32_t>& functions) {
+    const auto cframe = field<std::uint64_t>(state, layout_.thread_cframe);
+    if (cframe == 0) return true;
+    const auto leaf = pointer(cframe + layout_.cframe_current_frame);
+    if (!leaf) return false;
+    const auto chunk = field<std::uint64_t>(state, layout_.thread_datastack_chunk);
+    const auto top = field<std::uint64_t>(state, layout_.thread_datastack_top);
+    const bool copied = chunk != 0 && top > chunk && top - chunk <= kMaxDataStack &&
+                        (data_stack_.resize(top - chunk), memory_.read(chunk, data_stack_.data(), data_stack_.size()));
+    frames_.clear();
+    bool truncated = false;
     unsigned char block[128];
-    for (int depth = 0; frame != 0; ++depth) {
-      if (depth == kMaxDepth) {
-        // The root's end of a deeper stack is left out, and said so: its leaf is what counts.
-        if (!truncated_) {
-          truncated_ = static_cast<std::uint32_t>(names_.size());
-          names_.push_back(fmt::format("[frames beyond {} left out]", kMaxDepth));
-        }
-        functions.push_back(*truncated_);
-        return true;
+    for (std::uint64_t frame = *leaf; frame != 0;) {
+      if (frames_.size() == kMaxDepth) {
+        truncated = true;
+        break;
       }
-      if (!memory_.read(frame, block, layout_.frame_read)) return false;
-      const auto code = field<std::uint64_t>(block, layout_.frame_code);
-      const auto function = function_of(code);
-      if (!function) return false;
+      const unsigned char* bytes = block;
+      // (Written so that a torn pointer near 2^64 cannot wrap around into the copy.)
+      if (copied && frame >= chunk && data_stack_.size() >= layout_.frame_read &&
+          frame - chunk <= data_stack_.size() - layout_.frame_read) {
+        bytes = data_stack_.data() + (frame - chunk);
+      } else if (!memory_.read(frame, block, layout_.frame_read)) {
+        return false;  // generator frames live elsewhere: read one by one
+      }
+      frames_.push_back(FrameRead{field<std::uint64_t>(bytes, layout_.frame_code), field<std::uint64_t>(bytes, layout_.frame_prev_instr),
+                                  bytes[layout_.frame_owner] == layout_.frame_owned_by_generator});
+      frame = field<std::uint64_t>(bytes, layout_.frame_previous);
+    }
+    if (!read_codes()) return false;
+    for (const FrameRead& f : frames_) {
+      const unsigned char* code = codes_.at(f.code).data();
+      if (field<std::uint64_t>(code, layout_.object_type) != runtime_.code_type) return false;
       // A frame just pushed, before its first instruction, is not part of the stack yet
       // (CPython's _PyFrame_IsIncomplete; sys._current_frames() skips it too).
-      const bool incomplete = block[layout_.frame_owner] != layout_.frame_owned_by_generator &&
-                              field<std::uint64_t>(block, layout_.frame_prev_instr) <
-                                  code + layout_.code_adaptive + 2 * std::uint64_t(function->first_traceable);
-      if (!incomplete) functions.push_back(function->id);
-      frame = field<std::uint64_t>(block, layout_.frame_previous);
+      const auto first_traceable = static_cast<std::uint64_t>(std::max(0, field<std::int32_t>(code, layout_.code_firsttraceable)));
+      if (!f.owned_by_generator && f.prev_instr < f.code + layout_.code_adaptive + 2 * first_traceable) continue;
+      const auto function = function_of(f.code, code);
+      if (!function) return false;
+      functions.push_back(*function);
+    }
+    if (truncated) {
+      // The root's end of a deeper stack is left out, and said so: its leaf is what counts.
+      if (!truncated_) {
+        truncated_ = static_cast<std::uint32_t>(names_.size());
+        names_.push_back(fmt::format("[frames beyond {} left out]", kMaxDepth));
+      }
+      functions.push_back(*truncated_);
     }
     return true;
   }
 
-  struct Function {
-    std::uint32_t id = 0;
-    std::uint32_t first_traceable = 0;
-  };
+  /// Reads the code objects of frames_ into codes_, each once, in as few system calls as iovecs allow.
+  bool read_codes() {
+    codes_.clear();
+    for (const FrameRead& f : frames_) {
+      if (f.code == 0) return false;
+      codes_.emplace(f.code, CodeBytes{});
+    }
+    std::vector<iovec> local;
+    std::vector<iovec> remote;
+    const std::size_t size = layout_.code_firsttraceable + sizeof(std::int32_t);
+    for (auto& [address, bytes] : codes_) {
+      local.push_back(iovec{bytes.data(), size});
+      remote.push_back(iovec{reinterpret_cast<void*>(address), size});
+    }
+    for (std::size_t from = 0; from < local.size(); from += IOV_MAX) {
+      const std::size_t count = std::min<std::size_t>(IOV_MAX, local.size() - from);
+      const ssize_t got = ::process_vm_readv(memory_.pid(), &local[from], count, &remote[from], count, 0);
+      if (got != static_cast<ssize_t>(count * size)) return false;
+    }
+    return true;
+  }
+
   /// What identifies a code object for naming: its address alone could be reused by another code
   /// object after the first is freed, so its name fields go with it.
   struct CodeKey {
@@ -448,15 +513,11 @@ class StackReader {
     }
   };
 
-  std::optional<Function> function_of(std::uint64_t code) {
-    unsigned char block[192];
-    const std::uint64_t size = layout_.code_firsttraceable + 4;
-    if (code == 0 || size > sizeof block || !memory_.read(code, block, size)) return std::nullopt;
-    if (field<std::uint64_t>(block, layout_.object_type) != runtime_.code_type) return std::nullopt;
+  /// The function id of a code object (its bytes as read), named on first sight.
+  std::optional<std::uint32_t> function_of(std::uint64_t code, const unsigned char* block) {
     const CodeKey key{code, field<std::uint64_t>(block, layout_.code_filename), field<std::uint64_t>(block, layout_.code_qualname),
                       field<std::int32_t>(block, layout_.code_firstlineno)};
-    const auto traceable = static_cast<std::uint32_t>(std::max(0, field<std::int32_t>(block, layout_.code_firsttraceable)));
-    if (const auto found = functions_.find(key); found != functions_.end()) return Function{found->second, traceable};
+    if (const auto found = functions_.find(key); found != functions_.end()) return found->second;
     const auto qualname = text(key.qualname);
     const auto filename = text(key.filename);
     if (!qualname || !filename) return std::nullopt;
@@ -468,7 +529,7 @@ class StackReader {
     const auto id = static_cast<std::uint32_t>(names_.size());
     names_.push_back(std::move(name));
     functions_.emplace(key, id);
-    return Function{id, traceable};
+    return id;
   }
 
   /// A str object's text, as UTF-8 (compact strings: every name and file name in a code object).
@@ -485,6 +546,9 @@ class StackReader {
     std::vector<unsigned char> data(static_cast<std::size_t>(length) * kind);
     const std::uint64_t start = object + (ascii ? layout_.unicode_ascii_data : layout_.unicode_compact_data);
     if (!data.empty() && !memory_.read(start, data.data(), data.size())) return std::nullopt;
+    // No name nor file name holds a NUL: one means the string was freed or is being written while
+    // it was read, and the sample is read again rather than a garbled name kept.
+    if (std::find(data.begin(), data.end(), 0) != data.end() && kind == 1) return std::nullopt;
     if (ascii) return std::string(data.begin(), data.end());
     std::string out;
     for (std::size_t i = 0; i < static_cast<std::size_t>(length); ++i) {
@@ -492,6 +556,7 @@ class StackReader {
       if (kind == 1) c = data[i];
       else if (kind == 2) c = field<std::uint16_t>(data.data(), i * 2);
       else c = field<std::uint32_t>(data.data(), i * 4);
+      if (c == 0 || c > 0x10FFFF) return std::nullopt;
       append_utf8(out, c);
     }
     return out;
@@ -502,6 +567,10 @@ class StackReader {
   RemoteMemory memory_;
   RuntimeAddresses runtime_;
   const CPythonLayout& layout_;
+  using CodeBytes = std::array<unsigned char, 192>;
+  std::unordered_map<std::uint64_t, CodeBytes> codes_;  ///< this stack's code objects, by address
+  std::vector<FrameRead> frames_;                       ///< this stack's frames, leaf first
+  std::vector<unsigned char> data_stack_;               ///< a copy of the thread's data stack
   std::vector<std::string> names_;
   std::optional<std::uint32_t> truncated_;  ///< the name standing for frames beyond kMaxDepth
   std::unordered_map<CodeKey, std::uint32_t, CodeKeyHash> functions_;
@@ -660,6 +729,7 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
   std::vector<StackReader::ThreadStack> now;
   std::size_t unreadable = 0;
 
+  std::size_t sweeps = 0;  // reads of every thread's stack
   int wait_status = 0;
   std::int64_t next = monotonic_ns();
   for (;;) {
@@ -679,6 +749,7 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
         }
         if (reader) {
           reader->read(now, unreadable);
+          ++sweeps;
           for (const auto& stack : now) {
             const std::string key(reinterpret_cast<const char*>(stack.functions.data()), stack.functions.size() * sizeof(std::uint32_t));
             auto [at, added] = stack_index.emplace(key, static_cast<std::uint32_t>(stacks.size()));
@@ -722,6 +793,13 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
     } else {
       out << "# sampler: external\n";
     }
+    // The sampler's own cost, on its own CPU: this process does nothing else.
+    rusage self{};
+    ::getrusage(RUSAGE_SELF, &self);
+    const double cpu_s = static_cast<double>(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
+                         static_cast<double>(self.ru_utime.tv_usec + self.ru_stime.tv_usec) * 1e-6;
+    out << fmt::format("# sampler cost: {} sweeps, {:.1f} ms CPU ({:.1f} us per sweep)\n", sweeps, cpu_s * 1e3,
+                       sweeps ? cpu_s * 1e6 / static_cast<double>(sweeps) : 0.0);
     out << fmt::format("# unreadable samples: {}\n", unreadable);
     if (!problem.empty()) out << "# stopped: " << problem << '\n';
     std::vector<std::string> folded;
