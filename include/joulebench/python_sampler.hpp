@@ -4,10 +4,10 @@
 // unprofiled: no thread of its own, no GIL taken, no switch interval changed. The trace is the
 // python mode's (profile.hpp), written when the child has exited, even when a signal killed it.
 //
-// It needs a CPython whose structure layout joulebench knows (3.11) and a kernel that lets a parent
-// read its child's memory (Yama's ptrace_scope 0 or 1, no seccomp filter against it). Elsewhere
-// the python mode uses the sampler thread inside the program (python/joulebench_profile.py), which
-// costs the program more at start-up (docs/profiles.md).
+// It needs a CPython whose structure layout joulebench knows (3.11, 3.12) and a kernel that lets
+// a parent read its child's memory (Yama's ptrace_scope 0 or 1, no seccomp filter against it).
+// Elsewhere the python mode uses the sampler thread inside the program
+// (python/joulebench_profile.py), which costs the program more at start-up (docs/profiles.md).
 //
 // The reads are not atomic: a stack that changes while it is read may come out torn. A frame
 // whose code object is not a code object ends the read of that thread; that sample is dropped and

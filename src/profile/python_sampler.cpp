@@ -187,6 +187,7 @@ struct CPythonLayout {
   std::uint64_t frame_owner;                ///< _PyInterpreterFrame.owner (char)
   std::uint64_t frame_read;
   std::uint8_t frame_owned_by_generator;    ///< FRAME_OWNED_BY_GENERATOR
+  std::uint8_t frame_owned_by_cstack;       ///< FRAME_OWNED_BY_CSTACK: an entry shim, not a call (3.12)
   std::uint64_t object_type;                ///< PyObject.ob_type
   std::uint64_t code_firstlineno;           ///< PyCodeObject.co_firstlineno (int)
   std::uint64_t code_filename;              ///< PyCodeObject.co_filename
@@ -216,6 +217,7 @@ constexpr CPythonLayout kCPython311{
     .frame_owner = 69,
     .frame_read = 70,
     .frame_owned_by_generator = 1,
+    .frame_owned_by_cstack = 0xff,  // none in 3.11
     .object_type = 8,
     .code_firstlineno = 72,
     .code_filename = 112,
@@ -228,12 +230,52 @@ constexpr CPythonLayout kCPython311{
     .unicode_compact_data = 72,
 };
 
+constexpr CPythonLayout kCPython312{
+    .version = {3, 12},
+    .runtime_interpreters_head = 40,
+    .interpreter_threads_head = 72,
+    .thread_next = 8,
+    .thread_cframe = 56,
+    .thread_id = 136,
+    .thread_datastack_chunk = 232,
+    .thread_datastack_top = 240,
+    .thread_read = 248,
+    .cframe_current_frame = 0,
+    .frame_code = 0,
+    .frame_previous = 8,
+    .frame_prev_instr = 56,
+    .frame_owner = 70,
+    .frame_read = 71,
+    .frame_owned_by_generator = 1,
+    .frame_owned_by_cstack = 3,
+    .object_type = 8,
+    .code_firstlineno = 68,
+    .code_filename = 112,
+    .code_qualname = 128,
+    .code_firsttraceable = 176,
+    .code_adaptive = 192,
+    .unicode_length = 16,
+    .unicode_state = 32,
+    .unicode_ascii_data = 40,
+    .unicode_compact_data = 56,
+};
+
+constexpr std::array kLayouts{&kCPython311, &kCPython312};
+
 const CPythonLayout* layout_for(PythonVersion version) {
-  if (version.major == kCPython311.version.major && version.minor == kCPython311.version.minor) return &kCPython311;
+  for (const CPythonLayout* layout : kLayouts) {
+    if (version.major == layout->version.major && version.minor == layout->version.minor) return layout;
+  }
   return nullptr;
 }
 
-std::string known_versions() { return "3.11"; }
+std::string known_versions() {
+  std::string out;
+  for (const CPythonLayout* layout : kLayouts) {
+    out += fmt::format("{}{}.{}", out.empty() ? "" : ", ", layout->version.major, layout->version.minor);
+  }
+  return out;
+}
 
 // --- Reading the child ----------------------------------------------------------------------
 
@@ -438,8 +480,9 @@ class StackReader {
     frames_.clear();
     bool truncated = false;
     unsigned char block[128];
-    for (std::uint64_t frame = *leaf; frame != 0;) {
-      if (frames_.size() == kMaxDepth) {
+    std::size_t steps = 0;  // frames walked, shims included: a torn chain could loop
+    for (std::uint64_t frame = *leaf; frame != 0; ++steps) {
+      if (steps == kMaxDepth) {
         truncated = true;
         break;
       }
@@ -451,8 +494,12 @@ class StackReader {
       } else if (!memory_.read(frame, block, layout_.frame_read)) {
         return false;  // generator frames live elsewhere: read one by one
       }
-      frames_.push_back(FrameRead{field<std::uint64_t>(bytes, layout_.frame_code), field<std::uint64_t>(bytes, layout_.frame_prev_instr),
-                                  bytes[layout_.frame_owner] == layout_.frame_owned_by_generator});
+      const std::uint8_t owner = bytes[layout_.frame_owner];
+      // An entry shim (3.12) marks where C called into the interpreter: no function of the program.
+      if (owner != layout_.frame_owned_by_cstack) {
+        frames_.push_back(FrameRead{field<std::uint64_t>(bytes, layout_.frame_code),
+                                    field<std::uint64_t>(bytes, layout_.frame_prev_instr), owner == layout_.frame_owned_by_generator});
+      }
       frame = field<std::uint64_t>(bytes, layout_.frame_previous);
     }
     if (!read_codes()) return false;

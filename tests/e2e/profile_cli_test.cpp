@@ -30,7 +30,7 @@ using testing::Runner;
 using testing::TempDir;
 using testing::write_file;
 
-const std::string kPython = JOULEBENCH_TEST_PYTHON;
+const std::string kPython = testing::profile_test_python();
 const std::string kProgram = PROFILE_TEST_PROGRAM;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }

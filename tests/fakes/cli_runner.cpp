@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string_view>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -53,13 +54,17 @@ std::string read_fd_until_eof(int fd) {
 
 }  // namespace
 
+std::string profile_test_python() {
+  const char* chosen = std::getenv("JOULEBENCH_TEST_PYTHON");
+  return chosen && *chosen ? chosen : JOULEBENCH_TEST_PYTHON;
+}
+
 std::string read_all(const fs::path& path) {
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
-
 
 Runner::Runner() {
   env_["JOULEBENCH_SYSFS_ROOT"] = empty_sysfs_.path().string();

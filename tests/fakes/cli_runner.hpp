@@ -58,4 +58,8 @@ nlohmann::json parse_json(const std::string& text);
 std::vector<std::string> csv_fields(const std::string& line);
 std::vector<std::string> lines_of(const std::string& text);
 
+/// The interpreter the Python profile tests run: JOULEBENCH_TEST_PYTHON from the environment (to
+/// run them against another CPython), else the build's (Debian's /usr/bin/python3).
+std::string profile_test_python();
+
 }  // namespace joulebench::testing

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "fakes/cli_runner.hpp"
 #include "fakes/fake_tree.hpp"
 #include "joulebench/python_sampler.hpp"
 
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 using testing::TempDir;
 using testing::write_file;
 
-const std::string kPython = JOULEBENCH_TEST_PYTHON;
+const std::string kPython = testing::profile_test_python();
 
 /// Sets an environment variable for one test.
 class ScopedVariable {
@@ -86,9 +87,10 @@ TEST(PythonSampler, ReadsTheVersionOfACPythonFromItsExecutable) {
 TEST(PythonSampler, ChoosesTheExternalSamplerWhereItCanReadTheInterpreter) {
   ::unsetenv("JOULEBENCH_PYTHON_SAMPLER");
   const PythonSamplerChoice python = choose_python_sampler(kPython);
-  if (reported_version(kPython) == "3.11") {
+  const std::string version = reported_version(kPython);
+  if (version == "3.11" || version == "3.12") {
     EXPECT_EQ(python.kind, PythonSamplerKind::external) << python.reason;
-    EXPECT_EQ(python.reason, "CPython 3.11");
+    EXPECT_EQ(python.reason, "CPython " + version);
   } else {
     EXPECT_EQ(python.kind, PythonSamplerKind::in_process) << python.reason;
   }
