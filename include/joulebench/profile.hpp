@@ -220,7 +220,6 @@ struct ProfiledCommand {
   KeyValues environment;            ///< JOULEBENCH_PROFILE_* for the program
   std::filesystem::path trace;      ///< where the trace will be (written by the program or by us)
   std::filesystem::path perf_data;  ///< perf mode: perf record's output
-  std::string sampler;              ///< python mode: which sampler runs and why ("external: CPython 3.11")
 };
 
 /// Whether argv[0] names a Python interpreter (python, python3, python3.11, /usr/bin/python3...).
@@ -236,13 +235,17 @@ std::optional<std::filesystem::path> find_helper(const std::string& file);
 bool is_builtin_workload(const std::vector<std::string>& argv, std::string_view framework);
 /// `python_argv` (interpreter, its options, the script at `script_index`, its arguments) rewritten
 /// to run under the profiler of `mode` and write its trace to `trace`. python: under `joulebench
-/// python-sampler` (python_sampler.hpp) where choose_python_sampler() allows it, else the sampler
-/// thread of joulebench_profile.py; cprofile: joulebench_profile.py; torch:
-/// joulebench_torch_profile.py. `sampler`, when given, gets which sampler and why. Throws
-/// std::runtime_error for perf or a missing helper.
+/// python-sampler` (python_sampler.hpp), which chooses between its external sampler and the
+/// in-process one where the command runs; cprofile: joulebench_profile.py; torch:
+/// joulebench_torch_profile.py. Throws std::runtime_error for perf or a missing helper.
 std::vector<std::string> profiled_python_command(ProfileMode mode, const std::vector<std::string>& python_argv,
                                                  std::size_t script_index, const std::filesystem::path& trace,
-                                                 long long interval_ns, std::string* sampler = nullptr);
+                                                 long long interval_ns);
+/// `python_argv` under the in-process sampler (joulebench_profile.py --mode python): what
+/// `joulebench python-sampler` runs where it cannot read the interpreter from outside. Throws
+/// std::runtime_error when python_argv runs no script (`-c`, `-m`) or the launcher is missing.
+std::vector<std::string> in_process_python_command(const std::vector<std::string>& python_argv,
+                                                   const std::filesystem::path& trace, long long interval_ns);
 
 /// Rewrites `argv` for `mode`, with files under `work_dir`. Throws std::runtime_error when the
 /// mode cannot run this command here (a missing helper, perf not allowed), saying what to change.

@@ -1,17 +1,21 @@
-// The Python sampler that runs outside the program: `joulebench python-sampler` starts a Python
+// The python mode's sampler: `joulebench python-sampler` runs a Python command and writes its
+// python-mode trace (profile.hpp). Where it can, it samples from outside the program: it starts the
 // script as its child and reads the interpreter's stacks from the child's memory
-// (process_vm_readv) at a fixed interval, without stopping it. The program runs as it would
-// unprofiled: no thread of its own, no GIL taken, no switch interval changed. The trace is the
-// python mode's (profile.hpp), written when the child has exited, even when a signal killed it.
+// (process_vm_readv) at a fixed interval, without stopping it, so the program runs as it would
+// unprofiled: no thread of its own, no GIL taken, no switch interval changed. The trace is written
+// when the child has exited, even when a signal killed it.
 //
-// It needs a CPython whose structure layout joulebench knows (3.11, 3.12) and a kernel that lets
+// That needs a CPython whose structure layout joulebench knows (3.11, 3.12) and a kernel that lets
 // a parent read its child's memory (Yama's ptrace_scope 0 or 1, no seccomp filter against it).
-// Elsewhere the python mode uses the sampler thread inside the program
+// Elsewhere it runs the command under the sampler thread inside the program
 // (python/joulebench_profile.py), which costs the program more at start-up (docs/profiles.md).
+// The choice is made where the command runs (its PATH, working directory and environment) and said
+// on standard error.
 //
-// The reads are not atomic: a stack that changes while it is read may come out torn. A frame
-// whose code object is not a code object ends the read of that thread; that sample is dropped and
-// counted ("# unreadable samples" in the trace).
+// The reads are not atomic: a stack that changes while it is read may come out torn. A stack that
+// fails the checks (a code object that is not one, a frame chain that goes round, a name with a
+// NUL) is read again at once; if that fails too, the sample is dropped and counted ("# unreadable
+// samples" in the trace).
 #pragma once
 
 #include <sys/types.h>
@@ -61,9 +65,14 @@ struct PythonSamplerOptions {
   std::int64_t interval_ns = 5'000'000;
 };
 
-/// Runs the command as a child in this process group, samples it until it exits, writes the
-/// trace, and returns how the child ended. Throws LaunchError when it cannot be started. Reading
-/// problems are reported on standard error; the child's run is never cut short for them.
+/// Runs the command as a child in this process group under the sampler choose_python_sampler()
+/// picks (external: sampled from here until it exits, then the trace written; in-process: under
+/// joulebench_profile.py, which writes the trace), and returns how the child ended. Signals from
+/// the terminal reach the child directly; SIGTERM and SIGHUP sent to this process alone are passed
+/// on. Throws LaunchError when the command cannot be started, std::runtime_error when it cannot be
+/// profiled (JOULEBENCH_PYTHON_SAMPLER set wrong, no script, the launcher missing) or its exit
+/// status is lost. Reading problems are reported on standard error; the child's run is never cut
+/// short for them.
 ExitStatus run_python_sampler(const PythonSamplerOptions& options);
 
 }  // namespace joulebench

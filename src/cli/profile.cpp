@@ -113,8 +113,6 @@ int run_profile(const ProfileArguments& args) {
     return mode == ProfileMode::perf ? 1 : 2;
   }
 
-  if (!profiled.sampler.empty()) std::fprintf(stderr, "joulebench profile: python sampler: %s\n", profiled.sampler.c_str());
-
   TimelineKeeper timeline;
   MeasureOptions options;
   options.command.argv = resolve_joulebench(profiled.argv);
@@ -164,6 +162,9 @@ int run_python_sampler_command(const PythonSamplerOptions& options) {
   } catch (const LaunchError& e) {
     std::fprintf(stderr, "joulebench: %s\n", e.what());
     return e.shell_status();
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "joulebench: %s\n", e.what());
+    return 2;
   }
   if (status.signaled) {
     // End as the child ended, so that whoever measures this sees the signal, not an exit code;

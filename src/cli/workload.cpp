@@ -191,9 +191,7 @@ int run_model(const std::string& model, std::vector<std::string> args) {
     if (mode && *mode != ProfileMode::perf && !trace.empty()) {
       const long long interval_ns = std::atoll(environment_or("JOULEBENCH_PROFILE_INTERVAL_NS", "5000000").c_str());
       try {
-        std::string sampler;
-        argv = profiled_python_command(*mode, argv, 1, trace, interval_ns, &sampler);
-        if (!sampler.empty()) std::fprintf(stderr, "joulebench workload: python sampler: %s\n", sampler.c_str());
+        argv = profiled_python_command(*mode, argv, 1, trace, interval_ns);
       } catch (const std::runtime_error& e) {
         std::fprintf(stderr, "joulebench: %s\n", e.what());
         return 2;

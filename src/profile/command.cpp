@@ -13,7 +13,6 @@
 
 #include "joulebench/process.hpp"
 #include "joulebench/profile.hpp"
-#include "joulebench/python_sampler.hpp"
 
 namespace joulebench {
 
@@ -145,30 +144,23 @@ std::optional<fs::path> find_helper(const std::string& file) {
 }
 
 std::vector<std::string> profiled_python_command(ProfileMode mode, const std::vector<std::string>& python_argv,
-                                                 std::size_t script_index, const fs::path& trace, long long interval_ns,
-                                                 std::string* sampler) {
+                                                 std::size_t script_index, const fs::path& trace, long long interval_ns) {
   std::vector<std::string> launcher;
   switch (mode) {
     case ProfileMode::python: {
-      const PythonSamplerChoice choice = choose_python_sampler(python_argv.front());
-      if (sampler) {
-        *sampler = fmt::format("{} ({})", choice.kind == PythonSamplerKind::external ? "external" : "in-process", choice.reason);
-      }
-      if (choice.kind == PythonSamplerKind::external) {
-        std::vector<std::string> out = resolve_joulebench(
-            {"joulebench", "python-sampler", "--interval-ns", std::to_string(interval_ns), "--out", trace.string(), "--"});
-        out.insert(out.end(), python_argv.begin(), python_argv.end());
-        return out;
-      }
-      [[fallthrough]];
+      launcher_path(mode);  // the fallback's launcher: a missing one fails now
+      std::vector<std::string> out = resolve_joulebench(
+          {"joulebench", "python-sampler", "--interval-ns", std::to_string(interval_ns), "--out", trace.string(), "--"});
+      out.insert(out.end(), python_argv.begin(), python_argv.end());
+      return out;
     }
     case ProfileMode::cprofile:
-      launcher = {launcher_path(ProfileMode::cprofile), "--mode", std::string(profile_mode_name(mode)),
-                  "--interval-ns", std::to_string(interval_ns), "--out", trace.string(), "--"};
+      launcher = {launcher_path(mode), "--mode", std::string(profile_mode_name(mode)), "--interval-ns",
+                  std::to_string(interval_ns), "--out", trace.string(), "--"};
       break;
     case ProfileMode::torch:
       // It reads JOULEBENCH_PROFILE_OUT itself.
-      launcher = {launcher_path(ProfileMode::torch)};
+      launcher = {launcher_path(mode)};
       break;
     case ProfileMode::perf:
       throw std::runtime_error("perf mode profiles the whole process: it has no Python launcher");
@@ -176,6 +168,17 @@ std::vector<std::string> profiled_python_command(ProfileMode mode, const std::ve
   std::vector<std::string> out(python_argv.begin(), python_argv.begin() + static_cast<long>(script_index));
   out.insert(out.end(), launcher.begin(), launcher.end());
   out.insert(out.end(), python_argv.begin() + static_cast<long>(script_index), python_argv.end());
+  return out;
+}
+
+std::vector<std::string> in_process_python_command(const std::vector<std::string>& python_argv, const fs::path& trace,
+                                                   long long interval_ns) {
+  const std::size_t script = python_script_index(python_argv, ProfileMode::python);
+  const std::vector<std::string> launcher{launcher_path(ProfileMode::python), "--mode", "python", "--interval-ns",
+                                          std::to_string(interval_ns), "--out", trace.string(), "--"};
+  std::vector<std::string> out(python_argv.begin(), python_argv.begin() + static_cast<long>(script));
+  out.insert(out.end(), launcher.begin(), launcher.end());
+  out.insert(out.end(), python_argv.begin() + static_cast<long>(script), python_argv.end());
   return out;
 }
 
@@ -196,8 +199,7 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
     case ProfileMode::cprofile:
     case ProfileMode::torch: {
       if (launches_itself) {
-        // A missing launcher fails now; the workload chooses the Python sampler when it starts.
-        launcher_path(mode);
+        launcher_path(mode);  // a missing launcher fails now, not in the workload
         out.argv = argv;
         return out;
       }
@@ -207,7 +209,7 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
                                              "other programs use --mode perf",
                                              profile_mode_name(mode)));
       }
-      out.argv = profiled_python_command(mode, argv, python_script_index(argv, mode), out.trace, interval_ns, &out.sampler);
+      out.argv = profiled_python_command(mode, argv, python_script_index(argv, mode), out.trace, interval_ns);
       return out;
     }
     case ProfileMode::perf: {

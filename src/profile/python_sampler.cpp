@@ -27,6 +27,7 @@
 #include <span>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -110,7 +111,8 @@ class ElfImage {
   /// The 8 bytes the file holds for a link-time address (initialised data), if it holds them.
   std::optional<std::uint64_t> u64_at(std::uint64_t address) const {
     for (const Elf64_Shdr& section : sections()) {
-      if (section.sh_type == SHT_NOBITS || address < section.sh_addr || address + 8 > section.sh_addr + section.sh_size) {
+      if (section.sh_type == SHT_NOBITS || !(section.sh_flags & SHF_ALLOC) || address < section.sh_addr ||
+          address + 8 > section.sh_addr + section.sh_size) {
         continue;
       }
       const std::uint64_t offset = section.sh_offset + (address - section.sh_addr);
@@ -172,7 +174,7 @@ PythonVersion decode_py_version(std::uint64_t hex) {
 /// in the CPython version's headers (Include/internal), for 64-bit Linux.
 struct CPythonLayout {
   PythonVersion version;
-  std::uint64_t runtime_interpreters_head;  ///< _PyRuntimeState.interpreters.head
+  std::uint64_t runtime_interpreters_main;  ///< _PyRuntimeState.interpreters.main (not .head: the newest)
   std::uint64_t interpreter_threads_head;   ///< PyInterpreterState.threads.head
   std::uint64_t thread_next;                ///< PyThreadState.next
   std::uint64_t thread_cframe;              ///< PyThreadState.cframe
@@ -202,7 +204,7 @@ struct CPythonLayout {
 
 constexpr CPythonLayout kCPython311{
     .version = {3, 11},
-    .runtime_interpreters_head = 40,
+    .runtime_interpreters_main = 48,
     .interpreter_threads_head = 16,
     .thread_next = 8,
     .thread_cframe = 56,
@@ -232,7 +234,7 @@ constexpr CPythonLayout kCPython311{
 
 constexpr CPythonLayout kCPython312{
     .version = {3, 12},
-    .runtime_interpreters_head = 40,
+    .runtime_interpreters_main = 48,
     .interpreter_threads_head = 72,
     .thread_next = 8,
     .thread_cframe = 56,
@@ -287,7 +289,10 @@ class RemoteMemory {
   bool read(std::uint64_t address, void* out, std::size_t size) const {
     iovec local{out, size};
     iovec remote{reinterpret_cast<void*>(address), size};
-    return ::process_vm_readv(pid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(size);
+    const ssize_t got = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+    if (got == static_cast<ssize_t>(size)) return true;
+    if (got >= 0) errno = EFAULT;  // cut short at a page that cannot be read: errno is not set
+    return false;
   }
   template <typename T>
   std::optional<T> value(std::uint64_t address) const {
@@ -333,7 +338,7 @@ std::string read_problem(int error) {
 /// Looks for the CPython runtime in the child's mappings: a file named like python whose symbols
 /// hold _PyRuntime. Files already looked at are skipped. Throws std::runtime_error when the child
 /// is a CPython joulebench cannot read.
-std::optional<RuntimeAddresses> locate_runtime(pid_t pid, const RemoteMemory& memory, std::set<std::string>& seen) {
+std::optional<RuntimeAddresses> locate_runtime(pid_t pid, std::set<std::string>& seen) {
   std::ifstream maps(fmt::format("/proc/{}/maps", pid));
   for (std::string line; std::getline(maps, line);) {
     // start-end perms offset dev inode path
@@ -361,11 +366,9 @@ std::optional<RuntimeAddresses> locate_runtime(pid_t pid, const RemoteMemory& me
                                            "CPython {} from outside",
                                            path, known_versions()));
     }
-    const auto hex = memory.value<std::uint64_t>(bias + *version_at);
-    if (!hex) {
-      if (cannot_read(errno)) throw std::runtime_error(read_problem(errno));
-      return std::nullopt;
-    }
+    // Py_Version is constant data: the file holds it, so the loader need not have mapped it yet.
+    const auto hex = image->u64_at(*version_at);
+    if (!hex) throw std::runtime_error(fmt::format("{}: cannot read Py_Version", path));
     return RuntimeAddresses{bias + *runtime, bias + *code_type, bias + *unicode_type, decode_py_version(*hex), path};
   }
   return std::nullopt;
@@ -395,8 +398,10 @@ std::string short_file(std::string_view file, PythonVersion version) {
   for (const std::string_view marker : {"/site-packages/", "/dist-packages/"}) {
     if (const std::size_t at = file.rfind(marker); at != std::string_view::npos) return std::string(file.substr(at + marker.size()));
   }
-  const std::string stdlib = fmt::format("/lib/python{}.{}/", version.major, version.minor);
-  if (const std::size_t at = file.find(stdlib); at != std::string_view::npos) return std::string(file.substr(at + stdlib.size()));
+  for (const std::string_view lib : {"/lib/", "/lib64/"}) {  // lib64: Fedora's and RHEL's standard library
+    const std::string stdlib = fmt::format("{}python{}.{}/", lib, version.major, version.minor);
+    if (const std::size_t at = file.find(stdlib); at != std::string_view::npos) return std::string(file.substr(at + stdlib.size()));
+  }
   const std::size_t slash = file.rfind('/');
   return std::string(slash == std::string_view::npos ? file : file.substr(slash + 1));
 }
@@ -417,11 +422,16 @@ class StackReader {
   /// std::runtime_error when the child's memory cannot be read at all.
   void read(std::vector<ThreadStack>& out, std::size_t& unreadable) {
     out.clear();
-    const auto interpreter = pointer(runtime_.runtime + layout_.runtime_interpreters_head);
+    const auto interpreter = pointer(runtime_.runtime + layout_.runtime_interpreters_main);
     if (!interpreter || *interpreter == 0) return;  // not started yet, or finalised
     auto thread = pointer(*interpreter + layout_.interpreter_threads_head);
     unsigned char state[512];
+    threads_seen_.clear();
     for (int count = 0; thread && *thread != 0 && count < kMaxThreads; ++count) {
+      if (!threads_seen_.insert(*thread).second) {
+        ++unreadable;  // a thread state freed and reused during the sweep: the list went round
+        return;
+      }
       if (!memory_.read(*thread, state, layout_.thread_read)) {
         ++unreadable;  // the thread ended as it was read: the rest of the list is out of reach
         return;
@@ -452,6 +462,10 @@ class StackReader {
   static constexpr int kMaxThreads = 4096;
   static constexpr std::size_t kMaxDepth = 4096;
   static constexpr std::uint64_t kMaxDataStack = 4 << 20;
+  static constexpr std::size_t kMaxChunks = 64;
+  // _PyStackChunk (3.11, 3.12): previous, size, top, then the frames.
+  static constexpr std::uint64_t kChunkPrevious = 0;
+  static constexpr std::uint64_t kChunkHeader = 24;
 
   std::optional<std::uint64_t> pointer(std::uint64_t address) {
     auto value = memory_.value<std::uint64_t>(address);
@@ -473,26 +487,40 @@ class StackReader {
     if (cframe == 0) return true;
     const auto leaf = pointer(cframe + layout_.cframe_current_frame);
     if (!leaf) return false;
+    // The data stack is a list of chunks: the newest (up to datastack_top) holds the leaf's end of
+    // the stack, older ones the root's end. Each is copied in one read when first needed.
+    chunks_.clear();
+    std::uint64_t older = 0;  // the next older chunk not yet copied
     const auto chunk = field<std::uint64_t>(state, layout_.thread_datastack_chunk);
     const auto top = field<std::uint64_t>(state, layout_.thread_datastack_top);
-    const bool copied = chunk != 0 && top > chunk && top - chunk <= kMaxDataStack &&
-                        (data_stack_.resize(top - chunk), memory_.read(chunk, data_stack_.data(), data_stack_.size()));
+    if (chunk != 0 && top > chunk + kChunkHeader && top - chunk <= kMaxDataStack) {
+      chunks_.push_back(copy_chunk(chunk, top - chunk));
+      if (chunks_.back().bytes.empty()) chunks_.pop_back();
+      else older = field<std::uint64_t>(chunks_.back().bytes.data(), kChunkPrevious);
+    }
     frames_.clear();
     bool truncated = false;
     unsigned char block[128];
-    std::size_t steps = 0;  // frames walked, shims included: a torn chain could loop
+    std::size_t steps = 0;  // frames walked, shims included
+    frames_seen_.clear();
     for (std::uint64_t frame = *leaf; frame != 0; ++steps) {
+      if (!frames_seen_.insert(frame).second) return false;  // a torn chain that goes round
       if (steps == kMaxDepth) {
         truncated = true;
         break;
       }
-      const unsigned char* bytes = block;
-      // (Written so that a torn pointer near 2^64 cannot wrap around into the copy.)
-      if (copied && frame >= chunk && data_stack_.size() >= layout_.frame_read &&
-          frame - chunk <= data_stack_.size() - layout_.frame_read) {
-        bytes = data_stack_.data() + (frame - chunk);
-      } else if (!memory_.read(frame, block, layout_.frame_read)) {
-        return false;  // generator frames live elsewhere: read one by one
+      const unsigned char* bytes = in_copies(frame);
+      while (!bytes && older != 0 && chunks_.size() < kMaxChunks) {
+        const auto header = memory_.value<std::array<std::uint64_t, 2>>(older);  // previous, size
+        if (!header || (*header)[1] <= kChunkHeader || (*header)[1] > kMaxDataStack) break;
+        chunks_.push_back(copy_chunk(older, (*header)[1]));
+        if (chunks_.back().bytes.empty()) break;
+        older = (*header)[0];
+        bytes = in_copies(frame);
+      }
+      if (!bytes) {
+        if (!memory_.read(frame, block, layout_.frame_read)) return false;
+        bytes = block;  // a generator's frame, or a 3.12 entry shim on the C stack: read alone
       }
       const std::uint8_t owner = bytes[layout_.frame_owner];
       // An entry shim (3.12) marks where C called into the interpreter: no function of the program.
@@ -523,6 +551,28 @@ class StackReader {
       functions.push_back(*truncated_);
     }
     return true;
+  }
+
+  struct ChunkCopy {
+    std::uint64_t start = 0;
+    std::vector<unsigned char> bytes;  ///< empty when it could not be read
+  };
+
+  ChunkCopy copy_chunk(std::uint64_t start, std::uint64_t size) {
+    ChunkCopy copy{start, std::vector<unsigned char>(size)};
+    if (!memory_.read(start, copy.bytes.data(), size)) copy.bytes.clear();
+    return copy;
+  }
+
+  /// A frame's bytes in the copied chunks, or null.
+  const unsigned char* in_copies(std::uint64_t frame) const {
+    for (const ChunkCopy& c : chunks_) {
+      // (Written so that a torn pointer near 2^64 cannot wrap around into the copy.)
+      if (frame >= c.start && c.bytes.size() >= layout_.frame_read && frame - c.start <= c.bytes.size() - layout_.frame_read) {
+        return c.bytes.data() + (frame - c.start);
+      }
+    }
+    return nullptr;
   }
 
   /// Reads the code objects of frames_ into codes_, each once, in as few system calls as iovecs allow.
@@ -579,31 +629,33 @@ class StackReader {
     return id;
   }
 
-  /// A str object's text, as UTF-8 (compact strings: every name and file name in a code object).
+  /// A str object's text, as UTF-8 (compact strings: every name and file name in a code object),
+  /// cut at kMaxText characters.
   std::optional<std::string> text(std::uint64_t object) {
-    unsigned char header[96];
-    if (object == 0 || !memory_.read(object, header, layout_.unicode_compact_data)) return std::nullopt;
+    // Only PyASCIIObject's own bytes: a short string can end where readable memory ends.
+    unsigned char header[64];
+    if (object == 0 || !memory_.read(object, header, layout_.unicode_ascii_data)) return std::nullopt;
     if (field<std::uint64_t>(header, layout_.object_type) != runtime_.unicode_type) return std::nullopt;
-    const auto length = field<std::int64_t>(header, layout_.unicode_length);
+    const auto length = std::min(field<std::int64_t>(header, layout_.unicode_length), kMaxText);
     const auto state = field<std::uint32_t>(header, layout_.unicode_state);
     const unsigned kind = (state >> 2) & 7;
     const bool compact = (state >> 5) & 1;
     const bool ascii = (state >> 6) & 1;
-    if (!compact || length < 0 || length > kMaxText || (kind != 1 && kind != 2 && kind != 4)) return std::nullopt;
+    if (!compact || length < 0 || (kind != 1 && kind != 2 && kind != 4) || (ascii && kind != 1)) return std::nullopt;
     std::vector<unsigned char> data(static_cast<std::size_t>(length) * kind);
     const std::uint64_t start = object + (ascii ? layout_.unicode_ascii_data : layout_.unicode_compact_data);
     if (!data.empty() && !memory_.read(start, data.data(), data.size())) return std::nullopt;
-    // No name nor file name holds a NUL: one means the string was freed or is being written while
-    // it was read, and the sample is read again rather than a garbled name kept.
-    if (std::find(data.begin(), data.end(), 0) != data.end() && kind == 1) return std::nullopt;
-    if (ascii) return std::string(data.begin(), data.end());
     std::string out;
     for (std::size_t i = 0; i < static_cast<std::size_t>(length); ++i) {
       std::uint32_t c = 0;
       if (kind == 1) c = data[i];
       else if (kind == 2) c = field<std::uint16_t>(data.data(), i * 2);
       else c = field<std::uint32_t>(data.data(), i * 4);
-      if (c == 0 || c > 0x10FFFF) return std::nullopt;
+      // No name nor file name holds a NUL, nor an ASCII string a byte above 127: the string was
+      // freed or was being written while it was read. The sample is read again rather than a
+      // garbled name kept.
+      if (c == 0 || c > 0x10FFFF || (ascii && c > 0x7F)) return std::nullopt;
+      if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;  // a lone surrogate (surrogateescape file names)
       append_utf8(out, c);
     }
     return out;
@@ -617,7 +669,9 @@ class StackReader {
   using CodeBytes = std::array<unsigned char, 192>;
   std::unordered_map<std::uint64_t, CodeBytes> codes_;  ///< this stack's code objects, by address
   std::vector<FrameRead> frames_;                       ///< this stack's frames, leaf first
-  std::vector<unsigned char> data_stack_;               ///< a copy of the thread's data stack
+  std::vector<ChunkCopy> chunks_;                       ///< copies of this stack's data-stack chunks
+  std::unordered_set<std::uint64_t> threads_seen_;      ///< this sweep's thread states
+  std::unordered_set<std::uint64_t> frames_seen_;       ///< this stack's frames
   std::vector<std::string> names_;
   std::optional<std::uint32_t> truncated_;  ///< the name standing for frames beyond kMaxDepth
   std::unordered_map<CodeKey, std::uint32_t, CodeKeyHash> functions_;
@@ -658,12 +712,17 @@ timespec to_timespec(std::int64_t ns) {
 
 volatile sig_atomic_t g_child = 0;
 
-void forward_to_child(int signal) {
-  if (g_child > 0) ::kill(static_cast<pid_t>(g_child), signal);
+/// SIGTERM or SIGHUP sent to the sampler alone (`kill PID`) is passed on to the child. One sent
+/// to the whole process group (by joulebench, or a terminal's hang-up) reached the child already.
+void forward_to_child(int signal, siginfo_t* info, void*) {
+  const int saved = errno;
+  if (g_child > 0 && info->si_code == SI_USER && info->si_pid != ::getppid()) ::kill(static_cast<pid_t>(g_child), signal);
+  errno = saved;
 }
 
-/// Starts the command in this process group. Throws LaunchError when it cannot be executed.
-pid_t start_child(const std::vector<std::string>& argv) {
+/// Starts the command in this process group, with `mask` as its signal mask. Throws LaunchError
+/// when it cannot be executed.
+pid_t start_child(const std::vector<std::string>& argv, const sigset_t& mask) {
   const fs::path program = find_executable(argv.front());
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -678,8 +737,9 @@ pid_t start_child(const std::vector<std::string>& argv) {
     throw LaunchError(126, fmt::format("cannot start {}: {}", argv.front(), std::strerror(error)));
   }
   if (pid == 0) {
-    // Ignored signals stay ignored across exec: the child gets the defaults back.
+    // Ignored signals stay ignored across exec, and handlers are reset: the child gets the defaults.
     for (const int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP}) ::signal(s, SIG_DFL);
+    ::sigprocmask(SIG_SETMASK, &mask, nullptr);
     ::execv(program.c_str(), args.data());
     const int error = errno;
     (void)!::write(report[1], &error, sizeof error);
@@ -753,18 +813,40 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
   if (options.argv.empty()) throw LaunchError(127, "no command to sample");
   if (options.interval_ns <= 0) throw std::invalid_argument("the sampling interval must be positive");
 
+  // Chosen here, where the command runs: its PATH, its working directory, its environment.
+  const PythonSamplerChoice choice = choose_python_sampler(options.argv.front());
+  const bool sampling = choice.kind == PythonSamplerKind::external;
+  std::fprintf(stderr, "joulebench: python sampler: %s (%s)\n", sampling ? "external" : "in-process", choice.reason.c_str());
+  const std::vector<std::string> argv =
+      sampling ? options.argv : in_process_python_command(options.argv, options.out, options.interval_ns);
+
   // The terminal's signals reach the child directly (same process group); the sampler waits for
-  // it to end and writes the trace. Signals sent to the sampler alone are passed on.
+  // it to end and writes the trace. Its exit status must not be reaped by anyone else.
+  ::signal(SIGCHLD, SIG_DFL);
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGQUIT, SIG_IGN);
   struct sigaction forward {};
-  forward.sa_handler = forward_to_child;
+  forward.sa_sigaction = forward_to_child;
+  forward.sa_flags = SA_SIGINFO;
   sigemptyset(&forward.sa_mask);
   ::sigaction(SIGTERM, &forward, nullptr);
   ::sigaction(SIGHUP, &forward, nullptr);
-
-  const pid_t child = start_child(options.argv);
+  sigset_t forwarded;
+  sigset_t unblocked;
+  sigemptyset(&forwarded);
+  sigaddset(&forwarded, SIGTERM);
+  sigaddset(&forwarded, SIGHUP);
+  // Held back until the child's pid is known, so that none is lost.
+  ::sigprocmask(SIG_BLOCK, &forwarded, &unblocked);
+  pid_t child = -1;
+  try {
+    child = start_child(argv, unblocked);
+  } catch (...) {
+    ::sigprocmask(SIG_SETMASK, &unblocked, nullptr);
+    throw;
+  }
   g_child = child;
+  ::sigprocmask(SIG_SETMASK, &unblocked, nullptr);
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
 
   std::set<std::string> seen;
@@ -775,16 +857,16 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
   std::vector<std::vector<std::uint32_t>> stacks;
   std::vector<StackReader::ThreadStack> now;
   std::size_t unreadable = 0;
-
   std::size_t sweeps = 0;  // reads of every thread's stack
   int wait_status = 0;
+  bool reaped = false;
   std::int64_t next = monotonic_ns();
-  for (;;) {
+  while (!reaped) {
     const std::int64_t t = monotonic_ns();
-    if (problem.empty()) {
+    if (sampling && problem.empty()) {
       try {
         if (!reader) {
-          if (auto runtime = locate_runtime(child, RemoteMemory(child), seen)) {
+          if (auto runtime = locate_runtime(child, seen)) {
             const CPythonLayout* layout = layout_for(runtime->version);
             if (!layout) {
               throw std::runtime_error(fmt::format("{} is CPython {}.{}: joulebench reads only CPython {} from outside",
@@ -809,6 +891,7 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
         std::fprintf(stderr, "joulebench: the Python sampler stops: %s\n", problem.c_str());
       }
     }
+    const bool waiting_only = !sampling || !problem.empty();
     next += options.interval_ns;
     const std::int64_t after = monotonic_ns();
     if (next < after) next = after + options.interval_ns;  // a slow read: no burst of catch-up samples
@@ -816,21 +899,33 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
     if (pidfd >= 0) {
       pollfd fd{pidfd, POLLIN, 0};
       const timespec timeout = to_timespec(next - after);
-      ended = ::ppoll(&fd, 1, problem.empty() ? &timeout : nullptr, nullptr) > 0;
-    } else {
+      ended = ::ppoll(&fd, 1, waiting_only ? nullptr : &timeout, nullptr) > 0;
+    } else {  // a kernel without pidfd (before Linux 5.3): a look at every interval
       const timespec until = to_timespec(next);
       ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
     }
     if (ended || pidfd < 0) {
+      // No forwarding while the child is reaped: its pid could be reused at once.
+      ::sigprocmask(SIG_BLOCK, &forwarded, nullptr);
       const pid_t done = ::waitpid(child, &wait_status, ended ? 0 : WNOHANG);
-      if (done == child) break;
-      if (done < 0 && errno != EINTR) break;
+      const int error = errno;
+      if (done == child) {
+        reaped = true;
+        g_child = 0;
+      }
+      ::sigprocmask(SIG_SETMASK, &unblocked, nullptr);
+      if (done < 0 && error != EINTR) {
+        if (pidfd >= 0) ::close(pidfd);
+        g_child = 0;
+        throw std::runtime_error(fmt::format("the Python command's exit status is lost: {}", std::strerror(error)));
+      }
     }
   }
   if (pidfd >= 0) ::close(pidfd);
-  g_child = 0;
+  if (!sampling) return ExitStatus::from_wait_status(wait_status);  // the launcher wrote the trace
 
   const fs::path partial = fs::path(options.out.string() + ".partial");
+  bool written = false;
   {
     std::ofstream out(partial, std::ios::binary | std::ios::trunc);
     out << "# joulebench-profile 1\nmode\tpython\nclock\tmonotonic_ns\n";
@@ -861,11 +956,14 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
     }
     for (const TraceSample& s : samples) out << fmt::format("s\t{}\t{}\t{}\n", s.time_ns, s.thread, folded[s.stack]);
     out.close();
-    if (!out) std::fprintf(stderr, "joulebench: cannot write the trace %s\n", partial.c_str());
+    written = static_cast<bool>(out);
   }
   std::error_code ec;
-  fs::rename(partial, options.out, ec);
-  if (ec) std::fprintf(stderr, "joulebench: cannot write the trace %s: %s\n", options.out.c_str(), ec.message().c_str());
+  if (written) fs::rename(partial, options.out, ec);
+  if (!written || ec) {
+    std::fprintf(stderr, "joulebench: cannot write the trace %s%s\n", options.out.c_str(), ec ? (": " + ec.message()).c_str() : "");
+    fs::remove(partial, ec);
+  }
   return ExitStatus::from_wait_status(wait_status);
 }
 

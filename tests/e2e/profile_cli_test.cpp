@@ -97,7 +97,7 @@ class PythonSamplers : public ::testing::TestWithParam<std::string> {
   Result run(const std::vector<std::string>& args, testing::Env environment = {}) {
     environment["JOULEBENCH_PYTHON_SAMPLER"] = GetParam();
     const Result r = runner.run(args, environment);
-    EXPECT_TRUE(contains(r.err, "joulebench profile: python sampler: " + GetParam())) << r.err;
+    EXPECT_TRUE(contains(r.err, "joulebench: python sampler: " + GetParam())) << r.err;
     return r;
   }
 };
