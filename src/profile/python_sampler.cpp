@@ -441,7 +441,7 @@ class StackReader {
       // The program runs on while its stack is read: a stack that changed under the read is
       // read again at once, which nearly always succeeds.
       bool read = read_stack(state, stack.functions);
-      if (!read && memory_.read(*thread, state, layout_.thread_read)) {
+      for (int again = 0; again < kRereads && !read && memory_.read(*thread, state, layout_.thread_read); ++again) {
         stack.functions.clear();
         read = read_stack(state, stack.functions);
       }
@@ -463,6 +463,7 @@ class StackReader {
   static constexpr std::size_t kMaxDepth = 4096;
   static constexpr std::uint64_t kMaxDataStack = 4 << 20;
   static constexpr std::size_t kMaxChunks = 64;
+  static constexpr int kRereads = 3;  ///< a torn stack is read again at once, up to this many times
   // _PyStackChunk (3.11, 3.12): previous, size, top, then the frames.
   static constexpr std::uint64_t kChunkPrevious = 0;
   static constexpr std::uint64_t kChunkHeader = 24;
