@@ -52,9 +52,9 @@ add() {
 script="$build/joulebench_pytorch.py --model ncf --phase train --data $data --threads 1 --checkpoint $work/py.ckpt $step_args"
 add "pytorch: bare" "$python $script"
 # The python mode's two samplers: outside the program where joulebench can read the interpreter
-# (CPython 3.11), inside it (the launcher's thread) elsewhere.
+# (CPython 3.11, 3.12), inside it (the launcher's thread) elsewhere.
 add "pytorch: python sampler in-process" "$python $helpers/joulebench_profile.py --mode python --interval-ns 5000000 --out $work/trace -- $script"
-if [ "$("$build/joulebench" python-sampler --out "$work/check.trace" -- "$python" -c pass 2>&1 && grep -c '^# sampler: external, CPython 3.11' "$work/check.trace")" = 1 ]; then
+if [ "$("$build/joulebench" python-sampler --out "$work/check.trace" -- "$python" -c pass 2>/dev/null && grep -c '^# sampler: external, CPython' "$work/check.trace")" = 1 ]; then
   add "pytorch: python sampler external" "$build/joulebench python-sampler --interval-ns 5000000 --out $work/trace -- $python $script"
 fi
 add "pytorch: cprofile" "$python $helpers/joulebench_profile.py --mode cprofile --out $work/trace -- $script"
