@@ -106,6 +106,15 @@ std::string launcher_path(ProfileMode mode) {
   return path->string();
 }
 
+/// `python_argv` with `launcher` between the interpreter's options and the script.
+std::vector<std::string> with_launcher(const std::vector<std::string>& python_argv, std::size_t script_index,
+                                       const std::vector<std::string>& launcher) {
+  std::vector<std::string> out(python_argv.begin(), python_argv.begin() + static_cast<long>(script_index));
+  out.insert(out.end(), launcher.begin(), launcher.end());
+  out.insert(out.end(), python_argv.begin() + static_cast<long>(script_index), python_argv.end());
+  return out;
+}
+
 }  // namespace
 
 bool is_python_command(const std::vector<std::string>& argv) {
@@ -165,21 +174,14 @@ std::vector<std::string> profiled_python_command(ProfileMode mode, const std::ve
     case ProfileMode::perf:
       throw std::runtime_error("perf mode profiles the whole process: it has no Python launcher");
   }
-  std::vector<std::string> out(python_argv.begin(), python_argv.begin() + static_cast<long>(script_index));
-  out.insert(out.end(), launcher.begin(), launcher.end());
-  out.insert(out.end(), python_argv.begin() + static_cast<long>(script_index), python_argv.end());
-  return out;
+  return with_launcher(python_argv, script_index, launcher);
 }
 
 std::vector<std::string> in_process_python_command(const std::vector<std::string>& python_argv, const fs::path& trace,
                                                    long long interval_ns) {
-  const std::size_t script = python_script_index(python_argv, ProfileMode::python);
-  const std::vector<std::string> launcher{launcher_path(ProfileMode::python), "--mode", "python", "--interval-ns",
-                                          std::to_string(interval_ns), "--out", trace.string(), "--"};
-  std::vector<std::string> out(python_argv.begin(), python_argv.begin() + static_cast<long>(script));
-  out.insert(out.end(), launcher.begin(), launcher.end());
-  out.insert(out.end(), python_argv.begin() + static_cast<long>(script), python_argv.end());
-  return out;
+  return with_launcher(python_argv, python_script_index(python_argv, ProfileMode::python),
+                       {launcher_path(ProfileMode::python), "--mode", "python", "--interval-ns", std::to_string(interval_ns),
+                        "--out", trace.string(), "--"});
 }
 
 ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string>& argv, Seconds interval,
