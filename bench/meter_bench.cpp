@@ -19,6 +19,7 @@
 #include "fakes/fake_tree.hpp"
 #include "fakes/scripted_source.hpp"
 #include "joulebench/meter.hpp"
+#include "joulebench/profile.hpp"
 #include "joulebench/sensors.hpp"
 
 namespace {
@@ -105,8 +106,11 @@ void wake_floor(Seconds interval, Seconds duration) {
               cpu / Seconds(Clock::now() - start).count() * 100.0);
 }
 
-void meter_share(const char* label, SensorSet& sensors, Seconds interval, Seconds duration) {
-  Meter meter(sensors, MeterOptions{interval, nullptr});
+void meter_share(const char* label, SensorSet& sensors, Seconds interval, Seconds duration, bool timeline = false) {
+  // A campaign's run keeps its timeline (TimelineKeeper); where a RAPL channel is watched for
+  // stalls, the meter holds each sample back for a second before passing it on.
+  TimelineKeeper keeper;
+  Meter meter(sensors, MeterOptions{interval, timeline ? &keeper : nullptr});
   meter.start();
   std::this_thread::sleep_for(duration);
   const MeterWindow w = meter.stop();
@@ -149,10 +153,10 @@ int main(int argc, char** argv) {
   report_source("estimate (this machine's /proc)", *estimate, "pread of /proc/stat");
 
   std::printf("\nSampling thread's CPU share (%.0f s per interval):\n", seconds);
-  SensorSet here = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel{}, {}});
+  SensorSet here = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel{}, {}, {}});
   std::vector<std::unique_ptr<EnergySource>> fake_sources;
   fake_sources.push_back(open_rapl_powercap(powercap_paths));
-  SensorSet fake = SensorSet::from_sources(std::move(fake_sources), SensorOptions{powercap_paths, {}, {}});
+  SensorSet fake = SensorSet::from_sources(std::move(fake_sources), SensorOptions{powercap_paths, {}, {}, {}});
   std::vector<std::unique_ptr<EnergySource>> no_op;
   no_op.push_back(std::make_unique<testing::ScriptedSource>(Domain::cpu, [](double t) { return t; }));
   SensorSet nothing = SensorSet::from_sources(std::move(no_op), SensorOptions{});
@@ -161,6 +165,8 @@ int main(int argc, char** argv) {
     meter_share("no-op source (meter only)", nothing, Seconds(ms * 1e-3), Seconds(seconds));
     meter_share("this machine's sources", here, Seconds(ms * 1e-3), Seconds(seconds));
     meter_share("fake powercap, 6 zones", fake, Seconds(ms * 1e-3), Seconds(seconds));
+    meter_share("no-op + timeline (direct)", nothing, Seconds(ms * 1e-3), Seconds(seconds), true);
+    meter_share("powercap + timeline (held)", fake, Seconds(ms * 1e-3), Seconds(seconds), true);
   }
   return 0;
 }

@@ -137,7 +137,7 @@ std::vector<Phase> phases_of(const std::string& phase, double time_s) {
 }
 
 StoredEnergy energy(const std::string& domain, double joules, double seconds, double idle_w) {
-  return StoredEnergy{domain, joules, "rapl-powercap", "counter", false, true, 0, joules - idle_w * seconds};
+  return StoredEnergy{domain, joules, "rapl-powercap", "counter", false, true, 0, joules - idle_w * seconds, {}, false};
 }
 
 /// Energies per domain and their total over [from, to), integrated from the timeline as a counter

@@ -47,6 +47,19 @@ struct MetricTable {
 };
 MetricTable metric_table(std::span<const RunRecord> runs);
 
+/// An energy figure ("cpu", ..., "total") that not one run measured completely: nothing can be
+/// compared or plotted for it. Every reader lists it once, with the first reason, and leaves it out.
+struct UnmeasuredDomain {
+  std::string domain;
+  std::size_t runs = 0;           ///< runs that have the figure (all of them incomplete)
+  std::size_t measured_nothing = 0;  ///< of those, runs in which it measured nothing at all
+  std::string reason;             ///< the first problem recorded, "" when none was
+};
+/// The unmeasured figures of the runs that count (ok, not warm-up), in domain order.
+std::vector<UnmeasuredDomain> unmeasured_domains(std::span<const RunRecord> runs);
+/// "psys energy was not measured in any of the 6 runs (psys-0: the counter did not advance...): left out".
+std::string describe_unmeasured(const UnmeasuredDomain& domain);
+
 /// Which metrics a selector names: an exact column name, or a family: "time" (time_s), "energy"
 /// (energy_<each domain>_j and energy_total_j), "dynamic" (dynamic_energy_*), "regions"
 /// (region_*), "metrics" (metric_*). Empty selectors: time, energy, dynamic_energy_total_j,
@@ -162,6 +175,8 @@ struct ComparisonTable {
   std::size_t warmup_excluded = 0;  ///< over the whole table
   std::size_t failed_excluded = 0;
   std::size_t without_side = 0;     ///< runs that lack the `between` label (not compared)
+  /// Energy figures among the selected metrics that no run measured completely (left out).
+  std::vector<UnmeasuredDomain> unmeasured;
   std::vector<std::string> notes;   ///< things a reader must know (estimates, runs without the label...)
 };
 

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -38,12 +39,16 @@ class TimelineSink {
   virtual void add(const TimelineSample& sample) = 0;
 };
 
-/// A channel's energy over a window. A RAPL counter of the package, cores, memory or platform that
-/// stayed at zero for a second or more measured nothing: its whole window counts as unmeasured.
+/// A RAPL counter of the package, cores, memory or platform that does not advance for this long
+/// has stopped (a working one advances every millisecond): the stretch it stood still is unmeasured.
+inline constexpr Seconds kStalledCounterTime{1.0};
+
+/// A channel's energy over a window.
 struct ChannelTotal {
   Joules energy;
   Seconds unmeasured{0};  ///< total length of the intervals that could not be measured
   std::size_t unmeasured_intervals = 0;
+  bool stalled = false;  ///< some of the unmeasured time is the counter standing still
   std::string first_problem;
   bool complete() const { return unmeasured_intervals == 0; }
 };
@@ -65,6 +70,10 @@ struct MeterWindow {
   bool complete() const;
 };
 
+/// A window of kStalledCounterTime plus two sampling intervals with nothing started: what each
+/// channel measures on an idle machine, and which counters never move (`joulebench sensors`).
+MeterWindow watch_channels(SensorSet& sensors, Seconds interval = Seconds(0.1));
+
 /// A domain's energy over a window: its channels summed (all packages, all GPUs).
 struct DomainEnergy {
   Domain domain = Domain::cpu;
@@ -74,6 +83,7 @@ struct DomainEnergy {
   bool estimated = false;
   Seconds unmeasured{0};
   std::string problem;  ///< the first problem of its channels, if any
+  bool measured_nothing = false;  ///< no channel of it measured any part of the window
 };
 
 /// Per-domain sums, in Domain order, for every domain some channel covers.
@@ -81,7 +91,9 @@ std::vector<DomainEnergy> energy_by_domain(const MeterWindow& window);
 
 struct MeterOptions {
   Seconds interval{0.1};
-  TimelineSink* timeline = nullptr;  ///< not owned; may be null
+  /// Not owned; may be null. Where a channel is watched for stalls, samples reach it
+  /// kStalledCounterTime late (all of them by stop()), so a stalled stretch is marked in them.
+  TimelineSink* timeline = nullptr;
 };
 
 class Meter {
@@ -112,6 +124,24 @@ class Meter {
  private:
   void sample_loop();
   void take_reading(Clock::time_point now);
+  /// Counts the channel's still stretch from `still_from` to `now` as unmeasured (the part not
+  /// yet counted), in the totals and in the samples not yet passed on.
+  void mark_stalled(std::size_t channel, Clock::time_point still_from, Clock::time_point now);
+  /// Passes on the held samples that ended by `up_to` (since the window's start).
+  void release_timeline(Seconds up_to);
+
+  /// Per channel: whether it is watched for stalls, and the stalled stretch being counted.
+  struct StallWatch {
+    bool watched = false;
+    bool stalled = false;
+    Clock::time_point stretch_start{};
+    Clock::time_point unmeasured_until{};  ///< counted up to here
+  };
+  struct PendingSample {
+    Seconds time;
+    Seconds interval;
+    std::vector<ChannelPower> channels;
+  };
 
   SensorSet& sensors_;
   MeterOptions options_;
@@ -128,6 +158,9 @@ class Meter {
   std::vector<ChannelReading> current_;
   std::vector<ChannelReading> first_;
   std::vector<ChannelPower> powers_;
+  std::vector<StallWatch> stall_watch_;
+  bool delay_timeline_ = false;  ///< samples wait in pending_ until no stall can reach them
+  std::deque<PendingSample> pending_;
   Clock::time_point last_read_{};
   std::optional<MachineCpuTimes> cpu_at_start_;
 };

@@ -18,9 +18,12 @@
 
 namespace joulebench {
 
-/// Every source tried, its status, domains and, when not ok, why and what to change.
-std::string sensors_text(const SensorSet& sensors);
-std::string sensors_json(const SensorSet& sensors);
+/// Every source tried, its status, domains and, when not ok, why and what to change. With
+/// `watched` (a window metered with nothing started, at least kStalledCounterTime long), each
+/// channel in use also shows what it measured: its power, or that it is frozen or unmeasured; a
+/// source whose channels are all frozen shows as frozen.
+std::string sensors_text(const SensorSet& sensors, const MeterWindow* watched = nullptr);
+std::string sensors_json(const SensorSet& sensors, const MeterWindow* watched = nullptr);
 
 /// A measurement for the terminal: times, then a table of domains; estimated figures marked.
 std::string measurement_text(const Measurement& m);
@@ -58,6 +61,11 @@ class CsvTimelineWriter final : public TimelineSink {
 
 namespace joulebench {
 
+struct ExportOptions {
+  /// Guard text cells a spreadsheet would run as formulas; `joulebench export --raw` turns it off.
+  bool guard_formulas = true;
+};
+
 /// The runs of a campaign (those the filter selects, in campaign order) as CSV: a header, then one
 /// row per run. Columns, in this order:
 ///   campaign (its name), workload, repetition, status, warmup (true/false);
@@ -76,8 +84,12 @@ namespace joulebench {
 ///     (a region entered several times in a run: the sum of its visits).
 /// A missing value (a domain a run lacks, a not-run run's times, NaN) is an empty cell. Fields are
 /// quoted as RFC 4180 says (lines end with "\n"); numbers are written with the fewest digits that
-/// read back as the same double. Throws StoreError if the campaign does not exist.
-std::string export_csv(const Store& store, std::int64_t campaign, const RunFilter& filter = {});
+/// read back as the same double. A text cell (a name, a label, the header) that a spreadsheet
+/// would run as a formula (it starts with = + - @, a tab or a carriage return) gets a leading ',
+/// unless the options say not to; `joulebench import` takes it off again. Throws StoreError if the
+/// campaign does not exist.
+std::string export_csv(const Store& store, std::int64_t campaign, const RunFilter& filter = {},
+                       const ExportOptions& options = {});
 /// The same rows as a JSON array of objects (keys in the column order above; one object per
 /// line); a missing value is null.
 std::string export_json(const Store& store, std::int64_t campaign, const RunFilter& filter = {});
@@ -169,7 +181,11 @@ struct CarbonConversion {
 };
 
 struct HtmlReportOptions {
-  std::filesystem::path directory;  ///< created if missing; an earlier report's files are replaced
+  /// Created if missing. Only files joulebench wrote there are replaced or removed (a manifest,
+  /// .joulebench-report, lists them); nothing is written through a symbolic link inside it; a
+  /// non-empty folder without that manifest is refused unless `force`.
+  std::filesystem::path directory;
+  bool force = false;
   /// The kept figure files; the page embeds SVG (PNG when png is chosen), a PDF is drawn beside.
   FigureFormat figure_format = FigureFormat::svg;
   std::optional<CarbonConversion> carbon;  ///< absent: the page says how to convert

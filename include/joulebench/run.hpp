@@ -19,8 +19,10 @@ struct IdleBaseline {
   std::vector<DomainEnergy> energy;  ///< per domain over `duration`
   bool complete = true;
 
-  /// Nothing if the baseline does not cover the domain.
+  /// Nothing if the baseline does not cover the domain, or could not measure all of it.
   std::optional<Watts> power(Domain d) const;
+  /// The domains the baseline could not measure throughout, with why: "psys (psys-0: ...)".
+  std::vector<std::string> unmeasured() const;
 };
 
 /// One energy figure of a measurement: a domain, or the total.
@@ -34,6 +36,9 @@ struct EnergyFigure {
   bool partly_estimated = false;  ///< for the total: some parts measured, some estimated
   Seconds unmeasured{0};    ///< time during which a channel of it could not be read
   std::string problem;
+  /// Nothing of the window was measured (a counter that never moved, a sensor that failed
+  /// throughout): `energy` is no figure at all, and there is no dynamic energy.
+  bool measured_nothing = false;
   bool counted_in_total = true;
 
   // With an idle baseline:

@@ -68,6 +68,10 @@ struct ChannelReading {
   bool counted = true;
   /// Why the interval was not counted; valid until the source's next read.
   std::string_view problem;
+  /// Hardware counters: the read since which the counter has not moved (this read's time when it
+  /// just moved). Kept across windows, so the meter can tell a counter that stopped from one that
+  /// is merely slow. Other methods may leave it unset.
+  Clock::time_point unchanged_since{};
 };
 
 enum class SourceStatus : std::uint8_t { ok, unavailable, denied, error };
@@ -116,6 +120,28 @@ struct SensorPaths {
   static SensorPaths from_environment();
 };
 
+/// The most power a device can draw. A counter step (or a power reading) implying more is a
+/// glitch, not energy: that interval is unmeasured. Sources take what the machine states
+/// (powercap's constraints, NVML's power limits) with a margin of kStatedMargin; where it states
+/// nothing, these defaults. A value the user sets wins over both.
+struct PowerCeilings {
+  static constexpr double kStatedMargin = 2.0;
+  struct Ceiling {
+    double watts = 0;
+    bool set_by_user = false;
+  };
+  Ceiling package{1000.0};  ///< a CPU package, and its cores, integrated GPU and platform counters
+  Ceiling dram{500.0};      ///< the memory of one package
+  Ceiling gpu{2000.0};      ///< one discrete GPU
+
+  /// Defaults overridden by JOULEBENCH_MAX_PACKAGE_W, JOULEBENCH_MAX_DRAM_W and
+  /// JOULEBENCH_MAX_GPU_W (positive watts). Throws std::invalid_argument on malformed values.
+  static PowerCeilings from_environment();
+  /// The ceiling of one device of `domain`: the user's value, else `stated_w` x kStatedMargin
+  /// where the machine states a limit (absent or 0: it does not), else the default.
+  Watts for_domain(Domain domain, std::optional<double> stated_w = std::nullopt) const;
+};
+
 /// The estimate for machines without energy sensors: Cloud Carbon Footprint's linear model.
 /// CPU power = logical CPUs x (idle + utilisation x (max - idle)) per logical CPU; DRAM power =
 /// installed GB x W/GB. Energy is integrated exactly from /proc/stat's busy time, so
@@ -133,9 +159,9 @@ struct EstimateModel {
   std::string describe() const;
 };
 
-std::unique_ptr<EnergySource> open_rapl_perf(const SensorPaths& paths);
-std::unique_ptr<EnergySource> open_rapl_powercap(const SensorPaths& paths);
-std::unique_ptr<EnergySource> open_nvml(const SensorPaths& paths);
+std::unique_ptr<EnergySource> open_rapl_perf(const SensorPaths& paths, const PowerCeilings& ceilings = {});
+std::unique_ptr<EnergySource> open_rapl_powercap(const SensorPaths& paths, const PowerCeilings& ceilings = {});
+std::unique_ptr<EnergySource> open_nvml(const SensorPaths& paths, const PowerCeilings& ceilings = {});
 std::unique_ptr<EnergySource> open_estimate(const SensorPaths& paths, const EstimateModel& model);
 
 /// CPU time of the whole machine, from /proc/stat.
@@ -173,6 +199,10 @@ struct SensorOptions {
   EstimateModel estimate;
   /// Restricts the sources used (by name); empty means all.
   std::vector<std::string> only_sources;
+  PowerCeilings ceilings;
+
+  /// Paths, estimate model and ceilings from the environment (each type's from_environment).
+  static SensorOptions from_environment(std::vector<std::string> only_sources = {});
 };
 
 /// Every source, opened once; for each domain, the first working source in the order

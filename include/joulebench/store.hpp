@@ -45,6 +45,11 @@ struct StoredEnergy {
   bool complete = true;
   double unmeasured_s = 0;
   std::optional<double> dynamic_energy_j;  ///< energy minus the idle baseline's power x time
+  std::string problem;            ///< why it is incomplete (empty when complete)
+  bool measured_nothing = false;  ///< no part of the window was measured: energy_j is no figure
+
+  /// Whether energy_j may be compared or plotted: complete, so neither a lower bound nor nothing.
+  bool comparable() const { return complete && !measured_nothing; }
 };
 
 /// The figure of `domain` ("cpu", ..., "total") among a run's or region's energies; nullptr when absent.
@@ -238,7 +243,9 @@ struct ImportResult {
 /// metric_<name>, region_<name>_time_s, region_<name>_energy_total_j) are needed; absent columns
 /// are absent values. Without a workload column, the labels' values name the workload; without
 /// repetition, rows are counted per workload; status defaults to ok, warmup to false, estimated
-/// to false. Every malformed row is reported with its line number and nothing is imported
+/// to false. Text (column names, campaign, workload and label values) that starts with ' and then
+/// = + - @, a tab or a carriage return (or more ' before one) loses the first ': export_csv puts it
+/// there against spreadsheet formulas. Every malformed row is reported with its line number and nothing is imported
 /// (ImportError); the same file twice is refused.
 ImportResult import_csv(Store& store, const std::filesystem::path& csv, const ImportOptions& options = {});
 

@@ -406,6 +406,14 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
   }
   for (auto& [key, w] : wins) table.wins.push_back(std::move(w));
 
+  for (auto& domain : unmeasured_domains(runs)) {
+    const bool selected_metric = std::any_of(table.metrics.begin(), table.metrics.end(), [&](const MetricColumn& c) {
+      return c.name == fmt::format("energy_{}_j", domain.domain) || c.name == fmt::format("dynamic_energy_{}_j", domain.domain);
+    });
+    if (!selected_metric) continue;
+    table.notes.push_back(describe_unmeasured(domain));
+    table.unmeasured.push_back(std::move(domain));
+  }
   if (std::find(table.metric_estimated.begin(), table.metric_estimated.end(), true) != table.metric_estimated.end()) {
     table.notes.push_back(
         "figures marked (estimated) come from a power model, not from a sensor: compare them with care");

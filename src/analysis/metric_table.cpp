@@ -107,12 +107,12 @@ MetricTable metric_table(std::span<const RunRecord> runs) {
                        [&] {
                          return MetricColumn{fmt::format("energy_{}_j", e.domain), description, "J", MetricKind::cost};
                        }),
-          e.energy_j, e.estimated, e.complete);
+          e.energy_j, e.estimated, e.comparable());
       if (e.dynamic_energy_j) {
         const std::string name = fmt::format("dynamic_energy_{}_j", e.domain);
         set(builder.cell(name, r,
                          [&] { return MetricColumn{name, "idle-adjusted " + description, "J", MetricKind::cost}; }),
-            *e.dynamic_energy_j, e.estimated, e.complete);
+            *e.dynamic_energy_j, e.estimated, e.comparable());
       }
     }
     // A region entered several times counts as the sum of its visits (as export writes it).
@@ -127,7 +127,7 @@ MetricTable metric_table(std::span<const RunRecord> runs) {
       figures.time_s += region.end_s - region.start_s;
       const auto total = std::find_if(region.energy.begin(), region.energy.end(),
                                       [](const StoredEnergy& e) { return e.domain == "total"; });
-      if (total != region.energy.end() && std::isfinite(total->energy_j) && total->complete && figures.energy_j) {
+      if (total != region.energy.end() && std::isfinite(total->energy_j) && total->comparable() && figures.energy_j) {
         *figures.energy_j += total->energy_j;
         figures.estimated = figures.estimated || total->estimated;
       } else {
@@ -152,6 +152,43 @@ MetricTable metric_table(std::span<const RunRecord> runs) {
     }
   }
   return std::move(builder).finish();
+}
+
+std::vector<UnmeasuredDomain> unmeasured_domains(std::span<const RunRecord> runs) {
+  std::vector<UnmeasuredDomain> seen;
+  std::vector<bool> comparable;  // parallel to seen: some run measured it completely
+  for (const RunRecord& run : runs) {
+    if (run.warmup || run.status != RunStatus::ok) continue;
+    for (const StoredEnergy& e : run.energy) {
+      auto it = std::find_if(seen.begin(), seen.end(), [&](const UnmeasuredDomain& d) { return d.domain == e.domain; });
+      if (it == seen.end()) {
+        seen.push_back({e.domain, 0, 0, {}});
+        comparable.push_back(false);
+        it = seen.end() - 1;
+      }
+      const std::size_t i = static_cast<std::size_t>(it - seen.begin());
+      ++it->runs;
+      if (e.measured_nothing) ++it->measured_nothing;
+      if (it->reason.empty()) it->reason = e.problem;
+      if (e.comparable() && std::isfinite(e.energy_j)) comparable[i] = true;
+    }
+  }
+  std::vector<UnmeasuredDomain> out;
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    if (!comparable[i]) out.push_back(std::move(seen[i]));
+  }
+  const auto rank = [](const std::string& d) {
+    if (d == "total") return kDomainOrder.size() + 1;
+    return static_cast<std::size_t>(std::find(kDomainOrder.begin(), kDomainOrder.end(), d) - kDomainOrder.begin());
+  };
+  std::stable_sort(out.begin(), out.end(), [&](const auto& a, const auto& b) { return rank(a.domain) < rank(b.domain); });
+  return out;
+}
+
+std::string describe_unmeasured(const UnmeasuredDomain& d) {
+  const std::string what = d.measured_nothing == d.runs ? "was not measured" : "was not measured completely";
+  return fmt::format("{} {} in any of the {} run(s){}: not compared or plotted", domain_description(d.domain), what,
+                     d.runs, d.reason.empty() ? "" : " (" + d.reason + ")");
 }
 
 std::vector<std::size_t> select_metrics(const MetricTable& table, std::span<const std::string> selectors) {

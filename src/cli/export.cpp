@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "joulebench/analysis.hpp"
 #include "joulebench/report.hpp"
 #include "joulebench/store.hpp"
 
@@ -13,15 +14,26 @@ Command add_export(CLI::App& app) {
   auto selection = std::make_shared<RunSelection>();
   auto format = std::make_shared<std::string>("csv");
   auto output = std::make_shared<std::string>();
+  auto raw = std::make_shared<bool>(false);
   add_selection_options(cmd, *selection);
   cmd->add_option("--format", *format, "csv or json")->check(CLI::IsMember({"csv", "json"}))->capture_default_str();
   cmd->add_option("-o,--output", *output, "write to this file instead of standard output")->type_name("FILE");
-  return {cmd, [selection, format, output] {
+  cmd->add_flag("--raw", *raw,
+                "CSV: write text as it is, without the ' before text a spreadsheet would run as a formula "
+                "(=, +, -, @, tab or carriage return first)");
+  return {cmd, [selection, format, output, raw] {
             const Store store(selection->db);
             const std::int64_t id = selected_campaign(store, *selection);
             const RunFilter filter = run_filter(*selection);
-            const std::string text = *format == "json" ? export_json(store, id, filter) : export_csv(store, id, filter);
+            ExportOptions options;
+            options.guard_formulas = !*raw;
+            const std::string text =
+                *format == "json" ? export_json(store, id, filter) : export_csv(store, id, filter, options);
             write_report(text, *output, stdout);
+            // Their columns are empty: say once why.
+            for (const auto& domain : unmeasured_domains(store.runs(id, filter))) {
+              std::fprintf(stderr, "joulebench: note: %s\n", describe_unmeasured(domain).c_str());
+            }
             return 0;
           }};
 }

@@ -33,7 +33,7 @@ int run_measure(const MeasureArguments& args) {
   options.interval = interval;
   if (!args.idle.empty()) options.idle = duration_option("--idle", args.idle);
 
-  SensorSet sensors = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel::from_environment(), args.sources});
+  SensorSet sensors = SensorSet::open(SensorOptions::from_environment(args.sources));
   for (const auto& name : args.sources) {
     bool known = false;
     for (const auto* report : sensors.reports()) known = known || report->name == name;

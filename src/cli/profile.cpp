@@ -97,7 +97,7 @@ int run_profile(const ProfileArguments& args) {
     mode = *parse_profile_mode(args.mode);
   }
 
-  SensorSet sensors = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel::from_environment(), args.sources});
+  SensorSet sensors = SensorSet::open(SensorOptions::from_environment(args.sources));
   for (const auto& name : args.sources) {
     bool known = false;
     for (const auto* report : sensors.reports()) known = known || report->name == name;

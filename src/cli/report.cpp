@@ -19,6 +19,7 @@ struct ReportArguments {
   double pue = 1.0;
   std::string quality;
   std::size_t top = 10;
+  bool force = false;
 };
 
 int run_report(const ReportArguments& args) {
@@ -26,6 +27,7 @@ int run_report(const ReportArguments& args) {
   const std::int64_t campaign = selected_campaign(store, args.selection);
   HtmlReportOptions options;
   options.directory = args.output;
+  options.force = args.force;
   options.figure_format = *parse_figure_format(args.format);
   if (args.carbon_intensity) options.carbon = CarbonConversion{*args.carbon_intensity, args.pue};
   options.quality_metric = args.quality;
@@ -48,6 +50,9 @@ Command add_report(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "the report's folder (index.html, figures/, tables/)")
       ->type_name("DIR")
       ->capture_default_str();
+  cmd->add_flag("--force", args->force,
+                "write into a non-empty folder that holds no earlier report (files of other names are left alone, "
+                "files of the names the report writes are replaced)");
   cmd->add_option("--format", args->format, "the kept figure files: svg, png or pdf (the page embeds SVG, or PNG)")
       ->check(CLI::IsMember({"svg", "png", "pdf"}))
       ->capture_default_str();

@@ -270,7 +270,7 @@ int run_command(const RunArguments& args) {
 }  // namespace
 
 CampaignResult run_with_progress(const CampaignPlan& plan, Store& store, CampaignOptions options) {
-  SensorSet sensors = SensorSet::open(SensorOptions{SensorPaths::from_environment(), EstimateModel::from_environment(), {}});
+  SensorSet sensors = SensorSet::open(SensorOptions::from_environment());
   ProgressPrinter progress;
   options.observer = &progress;
   options.stop = &stop_requests;

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -16,9 +17,6 @@ Seconds thread_cpu_time() {
   return Seconds(static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9);
 }
 
-/// A counter that stays at zero this long is not measuring.
-constexpr Seconds kFrozenCounterWindow{1.0};
-
 bool always_draws_power(const Channel& channel) {
   // A package, its cores, its memory and the platform draw watts even when idle, so their RAPL
   // counters advance every millisecond. The integrated-graphics plane (uncore) may stay at zero.
@@ -26,21 +24,6 @@ bool always_draws_power(const Channel& channel) {
   return rapl && channel.method == Method::counter &&
          (channel.domain == Domain::cpu || channel.domain == Domain::core || channel.domain == Domain::dram ||
           channel.domain == Domain::psys);
-}
-
-void mark_if_frozen(const Channel& channel, ChannelTotal& total, Seconds duration) {
-  if (!always_draws_power(channel) || duration < kFrozenCounterWindow || total.energy.value != 0.0 ||
-      !total.complete()) {
-    return;
-  }
-  // Seen on a Firecracker virtual machine: the guest's RAPL PMU offers energy-psys, which always
-  // reads 0. Zero joules there is no measurement.
-  total.unmeasured = duration;
-  total.unmeasured_intervals = 1;
-  total.first_problem = fmt::format(
-      "the counter did not advance in {:.1f} s, which no working RAPL counter does: it measures nothing here "
-      "(virtual machines can offer RAPL events that always read 0)",
-      duration.count());
 }
 
 }  // namespace
@@ -57,10 +40,13 @@ std::vector<DomainEnergy> energy_by_domain(const MeterWindow& window) {
     for (std::size_t i = 0; i < window.channels.size(); ++i) {
       const Channel& channel = window.channels[i];
       if (channel.domain != domain) continue;
-      if (!sum) {
-        sum = DomainEnergy{domain, Joules(0.0), channel.source, channel.method, channel.estimated, Seconds(0), {}};
-      }
       const ChannelTotal& total = window.totals[i];
+      // Durations are sums of clock differences: equal to the window's up to rounding.
+      const bool channel_measured_nothing = total.unmeasured.count() >= window.duration().count() - 1e-6;
+      if (!sum) {
+        sum = DomainEnergy{domain, Joules(0.0), channel.source, channel.method, channel.estimated, Seconds(0), {}, true};
+      }
+      sum->measured_nothing = sum->measured_nothing && channel_measured_nothing;
       sum->energy += total.energy;
       sum->unmeasured = std::max(sum->unmeasured, total.unmeasured);
       if (sum->problem.empty() && !total.first_problem.empty()) {
@@ -72,8 +58,19 @@ std::vector<DomainEnergy> energy_by_domain(const MeterWindow& window) {
   return out;
 }
 
+MeterWindow watch_channels(SensorSet& sensors, Seconds interval) {
+  Meter meter(sensors, MeterOptions{interval, nullptr});
+  meter.start();
+  std::this_thread::sleep_for(kStalledCounterTime + 2 * meter.interval());
+  return meter.stop();
+}
+
 Meter::Meter(SensorSet& sensors, MeterOptions options)
-    : sensors_(sensors), options_(options), interval_(std::min(options.interval, sensors.max_read_interval())) {}
+    : sensors_(sensors), options_(options), interval_(std::min(options.interval, sensors.max_read_interval())) {
+  for (const auto& channel : sensors.channels()) stall_watch_.push_back({always_draws_power(channel), false, {}, {}});
+  delay_timeline_ = options_.timeline != nullptr &&
+                    std::any_of(stall_watch_.begin(), stall_watch_.end(), [](const StallWatch& w) { return w.watched; });
+}
 
 Meter::~Meter() {
   if (running_) stop();
@@ -88,6 +85,7 @@ void Meter::start() {
   previous_.assign(channels.size(), ChannelReading{});
   current_.assign(channels.size(), ChannelReading{});
   powers_.assign(channels.size(), ChannelPower{});
+  pending_.clear();
   if (options_.timeline) options_.timeline->begin(channels);
 
   cpu_at_start_ = sensors_.machine_cpu().read();
@@ -96,6 +94,7 @@ void Meter::start() {
   first_ = previous_;
   window_.start = now;
   last_read_ = now;
+  for (auto& watch : stall_watch_) watch.stalled = false;
   window_.samples = 1;
   stopping_ = false;
   running_ = true;
@@ -109,6 +108,7 @@ MeterWindow Meter::stop() {
     take_reading(now);
     window_.end = now;
     stopping_ = true;
+    release_timeline(Seconds(std::numeric_limits<double>::infinity()));
   }
   if (const auto cpu = sensors_.machine_cpu().read(); cpu && cpu_at_start_) {
     window_.machine_cpu_busy = cpu->busy - cpu_at_start_->busy;
@@ -118,8 +118,17 @@ MeterWindow Meter::stop() {
   running_ = false;
   for (std::size_t i = 0; i < window_.totals.size(); ++i) {
     // Sources accumulate only measured intervals, so the difference never counts a lost one.
-    window_.totals[i].energy = previous_[i].energy - first_[i].energy;
-    mark_if_frozen(window_.channels[i], window_.totals[i], window_.duration());
+    ChannelTotal& total = window_.totals[i];
+    total.energy = previous_[i].energy - first_[i].energy;
+    const StallWatch& watch = stall_watch_[i];
+    if (watch.stalled && watch.stretch_start == window_.start && total.unmeasured_intervals == 1) {
+      // Seen on a Firecracker virtual machine: the guest's RAPL PMU offers energy-psys, which
+      // always reads 0. Zero joules there is no measurement.
+      total.first_problem = fmt::format(
+          "the counter did not advance in {:.1f} s, which no working RAPL counter does: it measures nothing here "
+          "(virtual machines can offer RAPL events that always read 0)",
+          window_.duration().count());
+    }
   }
   return window_;
 }
@@ -157,24 +166,75 @@ void Meter::sample_loop() {
 void Meter::take_reading(Clock::time_point now) {
   sensors_.read(now, current_);
   const Seconds interval = now - last_read_;
+  const Seconds time = now - window_.start;
   for (std::size_t i = 0; i < current_.size(); ++i) {
     const ChannelReading& reading = current_[i];
-    if (reading.counted) {
-      const Joules delta = reading.energy - previous_[i].energy;
-      powers_[i] = {interval.count() > 0 ? delta / interval : Watts(0.0), true};
-    } else {
-      ChannelTotal& total = window_.totals[i];
+    ChannelTotal& total = window_.totals[i];
+    StallWatch& watch = stall_watch_[i];
+    if (!reading.counted) {
+      watch.stalled = false;  // the source starts the counter's history again
       total.unmeasured += interval;
       ++total.unmeasured_intervals;
       if (total.first_problem.empty()) total.first_problem = std::string(reading.problem);
       powers_[i] = {Watts(0.0), false};
+      continue;
     }
+    if (watch.watched && now - reading.unchanged_since >= kStalledCounterTime) {
+      mark_stalled(i, std::max(reading.unchanged_since, window_.start), now);
+      powers_[i] = {Watts(0.0), false};
+      continue;
+    }
+    watch.stalled = false;
+    const Joules delta = reading.energy - previous_[i].energy;
+    powers_[i] = {interval.count() > 0 ? delta / interval : Watts(0.0), true};
   }
   std::swap(previous_, current_);
   window_.longest_gap = std::max(window_.longest_gap, interval);
   ++window_.samples;
   last_read_ = now;
-  if (options_.timeline) options_.timeline->add(TimelineSample{now - window_.start, interval, powers_});
+  if (!options_.timeline) return;
+  if (!delay_timeline_) {
+    options_.timeline->add(TimelineSample{time, interval, powers_});
+    return;
+  }
+  pending_.push_back({time, interval, powers_});
+  // A stretch found stalled at the next reading began after this one's time minus the stall
+  // time: every sample that ended before then is final.
+  release_timeline(time - kStalledCounterTime);
+}
+
+void Meter::mark_stalled(std::size_t channel, Clock::time_point still_from, Clock::time_point now) {
+  StallWatch& watch = stall_watch_[channel];
+  ChannelTotal& total = window_.totals[channel];
+  const Clock::time_point from = watch.stalled ? watch.unmeasured_until : still_from;
+  if (!watch.stalled) {
+    ++total.unmeasured_intervals;
+    total.stalled = true;
+    watch.stalled = true;
+    watch.stretch_start = still_from;
+    // The samples of the stretch taken before it was found are not measured either; later ones
+    // are marked as they are taken.
+    const Seconds from_time = still_from - window_.start;
+    for (auto& sample : pending_) {
+      if (sample.time > from_time) sample.channels[channel] = {Watts(0.0), false};
+    }
+    if (total.first_problem.empty()) {
+      total.first_problem = fmt::format(
+          "the counter stopped advancing {:.1f} s into the window and stayed still for {:.1f} s or more, which no "
+          "working RAPL counter does: that stretch measures nothing",
+          Seconds(still_from - window_.start).count(), kStalledCounterTime.count());
+    }
+  }
+  total.unmeasured += now - from;
+  watch.unmeasured_until = now;
+}
+
+void Meter::release_timeline(Seconds up_to) {
+  while (!pending_.empty() && pending_.front().time <= up_to) {
+    const PendingSample& sample = pending_.front();
+    options_.timeline->add(TimelineSample{sample.time, sample.interval, sample.channels});
+    pending_.pop_front();
+  }
 }
 
 }  // namespace joulebench

@@ -13,6 +13,7 @@ namespace joulebench {
 namespace {
 
 using report_detail::csv_field;
+using report_detail::md_escape;
 
 /// Function names in the terminal table are cut to this many characters (other formats: whole).
 constexpr std::size_t kTableNameWidth = 64;
@@ -118,25 +119,17 @@ std::string table(const Profile& p, const std::vector<FunctionCost>& rows) {
 }
 
 std::string markdown(const Profile& p, const std::vector<FunctionCost>& rows) {
-  const auto escape = [](const std::string& text) {
-    std::string out;
-    for (char c : text) {
-      if (c == '|' || c == '\\' || c == '`' || c == '*' || c == '_' || c == '<' || c == '>') out += '\\';
-      out += c;
-    }
-    return out;
-  };
   std::string out = heading(p) + "\n\n";
   out += fmt::format("| function | calls | self s | self % | total s | total % | {} | energy % | idle J | dynamic J |\n",
                      energy_header(p));
   out += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
   for (const auto& f : rows) {
     const Columns c = columns(p, f);
-    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", escape(c.name), c.calls, c.self_s,
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", md_escape(c.name), c.calls, c.self_s,
                        c.self_pct, c.total_s, c.total_pct, c.energy, c.energy_pct, c.idle, c.dynamic);
   }
   if (!p.notes.empty()) out += "\n";
-  for (const auto& note : p.notes) out += "- " + note + "\n";
+  for (const auto& note : p.notes) out += "- " + md_escape(note) + "\n";
   return out;
 }
 

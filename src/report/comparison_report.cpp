@@ -17,6 +17,7 @@ namespace joulebench {
 namespace {
 
 using nlohmann::ordered_json;
+using report_detail::csv_field;
 using report_detail::html_escape;
 using report_detail::md_escape;
 using report_detail::tex_escape;
@@ -198,7 +199,7 @@ std::string text_report(const ComparisonTable& table) {
 // ---- Markdown ---------------------------------------------------------------------------------
 
 std::string markdown_report(const ComparisonTable& table) {
-  std::string out = "Method: " + method_line(table) + ".\n\n" + runs_line(table) + ".\n\n";
+  std::string out = "Method: " + md_escape(method_line(table)) + ".\n\n" + runs_line(table) + ".\n\n";
   out += "| group | metric | sides | n | mean ± sd | median | ratio (higher / lower) [CI] | test | p (" +
          correction_title(table.options.correction) + ") | A12 |\n";
   out += "|---|---|---|---|---|---|---|---|---|---|\n";
@@ -211,10 +212,10 @@ std::string markdown_report(const ComparisonTable& table) {
                        p_cell(pair), a12_cell(pair));
   }
   out += "\n";
-  for (const auto& pair : table.pairs) out += "- " + group_text(pair.group) + ": " + md_escape(pair.verdict) + "\n";
+  for (const auto& pair : table.pairs) out += "- " + md_escape(group_text(pair.group) + ": " + pair.verdict) + "\n";
   if (!table.omnibus.empty()) {
     out += "\n";
-    for (const auto& o : table.omnibus) out += "- " + omnibus_line(table, o) + "\n";
+    for (const auto& o : table.omnibus) out += "- " + md_escape(omnibus_line(table, o)) + "\n";
   }
   if (!table.wins.empty()) {
     out += "\n| scope | side | cost comparisons | significantly cheaper | of which large |\n|---|---|---|---|---|\n";
@@ -223,7 +224,7 @@ std::string markdown_report(const ComparisonTable& table) {
                          w.significant_wins, w.large_wins);
     }
   }
-  for (const auto& n : table.notes) out += "\n> " + n + "\n";
+  for (const auto& n : table.notes) out += "\n> " + md_escape(n) + "\n";
   return out;
 }
 
@@ -311,17 +312,12 @@ ordered_json pair_json(const ComparisonTable& table, const PairComparison& pair)
   return j;
 }
 
+/// Text is a CSV text cell; a number (a negative one too) or a flag is written as it is.
 std::string csv_cell(const ordered_json& value) {
-  std::string text;
   if (value.is_null()) return {};
-  if (value.is_string()) {
-    text = value.get<std::string>();
-  } else if (value.is_number_float()) {
-    text = fmt::format("{}", value.get<double>());
-  } else {
-    text = value.dump();
-  }
-  return report_detail::csv_field(text);
+  if (value.is_string()) return csv_field(value.get<std::string>());
+  if (value.is_number_float()) return fmt::format("{}", value.get<double>());
+  return value.dump();
 }
 
 std::string csv_report(const ComparisonTable& table) {
@@ -335,7 +331,7 @@ std::string csv_report(const ComparisonTable& table) {
     keys = {"metric", "first", "second", "p_value", "verdict"};
   }
   std::vector<std::string> cells;
-  for (const auto& key : keys) cells.push_back(report_detail::csv_field(key));
+  for (const auto& key : keys) cells.push_back(csv_field(key));
   std::string out = fmt::format("{}\n", fmt::join(cells, ","));
   for (const auto& row : rows) {
     cells.clear();

@@ -127,9 +127,10 @@ Table build_table(const Store& store, std::int64_t campaign, const RunFilter& fi
       row.push_back(std::move(cell));
     }
     row.push_back(measured ? real(run.time_s) : Cell{});
+    // A figure that measured nothing has no value: an empty cell, never a 0 that reads as one.
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
-      row.push_back(e ? real(e->energy_j) : Cell{});
+      row.push_back(e && !e->measured_nothing ? real(e->energy_j) : Cell{});
     }
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
@@ -137,7 +138,7 @@ Table build_table(const Store& store, std::int64_t campaign, const RunFilter& fi
     }
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
-      row.push_back(e ? real(e->dynamic_energy_j) : Cell{});
+      row.push_back(e && !e->measured_nothing ? real(e->dynamic_energy_j) : Cell{});
     }
     for (const auto& name : metrics) {
       // A metric reported more than once (per epoch, say) is exported with its last value.
@@ -168,7 +169,7 @@ Table build_table(const Store& store, std::int64_t campaign, const RunFilter& fi
         seen = true;
         time += r.end_s - r.start_s;
         const auto* total = find_energy(r.energy, "total");
-        if (total && std::isfinite(total->energy_j)) {
+        if (total && !total->measured_nothing && std::isfinite(total->energy_j)) {
           energy += total->energy_j;
         } else {
           energy_known = false;
@@ -182,16 +183,17 @@ Table build_table(const Store& store, std::int64_t campaign, const RunFilter& fi
   return table;
 }
 
-std::string csv_cell(const Cell& cell) {
+std::string csv_cell(const Cell& cell, const ExportOptions& options) {
   struct Visitor {
+    const ExportOptions& options;
     std::string operator()(std::monostate) const { return {}; }
-    std::string operator()(const std::string& s) const { return csv_field(s); }
+    std::string operator()(const std::string& s) const { return csv_field(s, options.guard_formulas); }
     // "{}" is the shortest text that reads back as the same double.
     std::string operator()(double v) const { return fmt::format("{}", v); }
     std::string operator()(std::int64_t v) const { return fmt::format("{}", v); }
     std::string operator()(bool v) const { return v ? "true" : "false"; }
   };
-  return std::visit(Visitor{}, cell);
+  return std::visit(Visitor{options}, cell);
 }
 
 nlohmann::ordered_json json_cell(const Cell& cell) {
@@ -207,18 +209,18 @@ nlohmann::ordered_json json_cell(const Cell& cell) {
 
 }  // namespace
 
-std::string export_csv(const Store& store, std::int64_t campaign, const RunFilter& filter) {
+std::string export_csv(const Store& store, std::int64_t campaign, const RunFilter& filter, const ExportOptions& options) {
   const Table table = build_table(store, campaign, filter);
   std::string out;
   for (std::size_t i = 0; i < table.columns.size(); ++i) {
     if (i) out += ',';
-    out += csv_field(table.columns[i]);
+    out += csv_field(table.columns[i], options.guard_formulas);  // a label's key names a column
   }
   out += '\n';
   for (const auto& row : table.rows) {
     for (std::size_t i = 0; i < row.size(); ++i) {
       if (i) out += ',';
-      out += csv_cell(row[i]);
+      out += csv_cell(row[i], options);
     }
     out += '\n';
   }

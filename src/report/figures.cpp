@@ -1,20 +1,22 @@
 // gnuplot scripts and data for the report's figures, and drawing them.
 #include "report/figures.hpp"
 
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
-#include <fstream>
-#include <sstream>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "joulebench/process.hpp"
 #include "joulebench/report.hpp"
+#include "report/escape.hpp"
 
 namespace joulebench::report_detail {
 
@@ -56,9 +58,10 @@ std::string preamble(const std::string& name, const std::string& title, int widt
       fmt::arg("hi", height_in), fmt::arg("quoted_title", gnuplot_string(title)));
 }
 
-/// The plot command of a figure's curves; a figure with none draws empty axes.
+/// The plot command of a figure's curves; a figure with none draws empty axes (with fixed ranges:
+/// gnuplot refuses to autoscale a plot without a single point).
 std::string plot_command(const std::vector<std::string>& plots) {
-  if (plots.empty()) return "plot NaN notitle\n";
+  if (plots.empty()) return "set yrange [0:1]\nset xrange [0:1]\nplot NaN notitle\n";
   std::string out = "plot ";
   out += fmt::format("{}", fmt::join(plots, ", \\\n     "));
   out += "\n";
@@ -79,21 +82,7 @@ std::string number(double value) { return std::isfinite(value) ? fmt::format("{:
 
 }  // namespace
 
-std::string gnuplot_string(std::string_view text) {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      out += "''";
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
-void write_box_plot(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+void write_box_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
                     const std::string& y_label, const std::vector<BoxSeries>& series) {
   // One data block per side (blocks are separated by two blank lines: gnuplot's `index`); the
   // second column places each run's point across the box, spread evenly and reproducibly.
@@ -107,12 +96,12 @@ void write_box_plot(const std::filesystem::path& folder, const std::string& name
     }
     data += "\n\n";
   }
-  write_text_file(folder / (name + ".dat"), data);
+  out.write(folder / (name + ".dat"), data);
 
   std::string gp = preamble(name, title, 640, 400);
   std::string tics;
   for (std::size_t s = 0; s < series.size(); ++s) {
-    tics += fmt::format("{}{} {}", s == 0 ? "" : ", ", gnuplot_string(series[s].side), s + 1);
+    tics += fmt::format("{}{} {}", s == 0 ? "" : ", ", gnuplot_tic_label(series[s].side), s + 1);
   }
   gp += fmt::format(
       "set ylabel {}\n"
@@ -133,29 +122,41 @@ void write_box_plot(const std::filesystem::path& folder, const std::string& name
                                 colour(series[s].colour)));
   }
   gp += plot_command(plots);
-  write_text_file(folder / (name + ".gp"), gp);
+  out.write(folder / (name + ".gp"), gp);
 }
 
-void write_power_plot(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+void write_power_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
                       const std::vector<double>& time_s, const std::vector<PowerChannel>& channels,
                       const std::vector<ShadedRegion>& regions) {
-  // Column 1 is the time; column k + 1 the sum of channels 1..k, so each filled band is a channel
-  // and the top edge is the total. A sample is the average power over its interval, so it is
-  // drawn flat from the interval's start to its end (two rows). An unmeasured interval leaves a gap.
+  // Column 1 is the time; then, for the k-th stacked channel, the sum of stacked channels 1..k, so
+  // each filled band is a channel and the top edge is the total; then each line channel as it is.
+  // A sample is the average power over its interval, so it is drawn flat from the interval's start
+  // to its end (two rows). An unmeasured interval leaves a gap.
+  std::vector<const PowerChannel*> order;
+  for (const auto& c : channels) {
+    if (c.stacked) order.push_back(&c);
+  }
+  const std::size_t stacked = order.size();
+  for (const auto& c : channels) {
+    if (!c.stacked) order.push_back(&c);
+  }
   std::string data = "# time_s";
-  for (const auto& c : channels) data += "\tup to " + comment_text(c.name) + " (W)";
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    data += (k < stacked ? "\tup to " : "\t") + comment_text(order[k]->name) + " (W)";
+  }
   data += "\n";
   for (std::size_t i = 0; i < time_s.size(); ++i) {
     std::string row;
     double sum = 0;
-    for (const auto& c : channels) {
-      sum += i < c.watts.size() ? c.watts[i] : NAN;
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      const double watts = i < order[k]->watts.size() ? order[k]->watts[i] : NAN;
+      sum += watts;
       row += '\t';
-      row += number(sum);
+      row += number(k < stacked ? sum : watts);
     }
     data += number(i == 0 ? 0.0 : time_s[i - 1]) + row + "\n" + number(time_s[i]) + row + "\n";
   }
-  write_text_file(folder / (name + ".dat"), data);
+  out.write(folder / (name + ".dat"), data);
 
   std::string gp = preamble(name, title, 800, 360);
   gp += "set xlabel 'time since the run started (s)'\nset ylabel 'power (W)'\nset yrange [0:*]\n"
@@ -169,16 +170,20 @@ void write_power_plot(const std::filesystem::path& folder, const std::string& na
         gnuplot_string(region.name), number((region.start_s + region.end_s) / 2));
   }
   std::vector<std::string> plots;
-  for (std::size_t k = channels.size(); k-- > 0;) {
+  for (std::size_t k = stacked; k-- > 0;) {
     const std::string below = k == 0 ? "(0)" : fmt::format("{}", k + 1);
     plots.push_back(fmt::format("'{}.dat' using 1:{}:{} with filledcurves lc rgb {} title {}", name, below, k + 2,
-                                colour(k), gnuplot_string(channels[k].name)));
+                                colour(k), gnuplot_string(order[k]->name)));
+  }
+  for (std::size_t k = stacked; k < order.size(); ++k) {
+    plots.push_back(fmt::format("'{}.dat' using 1:{} with lines lw 2 dt 2 lc rgb {} title {}", name, k + 2, colour(k),
+                                gnuplot_string(order[k]->name)));
   }
   gp += plot_command(plots);
-  write_text_file(folder / (name + ".gp"), gp);
+  out.write(folder / (name + ".gp"), gp);
 }
 
-void write_scatter_plot(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+void write_scatter_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
                         const std::string& x_label, const std::string& y_label, const std::vector<ScatterSeries>& series) {
   std::string data = "# x\ty\n";
   for (const auto& s : series) {
@@ -186,7 +191,7 @@ void write_scatter_plot(const std::filesystem::path& folder, const std::string& 
     for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) data += number(s.x[i]) + "\t" + number(s.y[i]) + "\n";
     data += "\n\n";
   }
-  write_text_file(folder / (name + ".dat"), data);
+  out.write(folder / (name + ".dat"), data);
 
   std::string gp = preamble(name, title, 640, 400);
   gp += fmt::format("set xlabel {}\nset ylabel {}\nset grid\nset key outside right top\n", gnuplot_string(x_label),
@@ -198,10 +203,10 @@ void write_scatter_plot(const std::filesystem::path& folder, const std::string& 
                                 colour(series[s].colour), gnuplot_string(series[s].side)));
   }
   gp += plot_command(plots);
-  write_text_file(folder / (name + ".gp"), gp);
+  out.write(folder / (name + ".gp"), gp);
 }
 
-void write_function_bars(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+void write_function_bars(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
                          const std::vector<FunctionShare>& functions) {
   // Names stay in the script (as tic labels), the data file holds only the numbers.
   constexpr std::size_t kNameChars = 60;
@@ -210,12 +215,17 @@ void write_function_bars(const std::filesystem::path& folder, const std::string&
   std::size_t widest = 10;
   for (std::size_t i = 0; i < functions.size(); ++i) {
     std::string label = functions[i].function;
-    if (label.size() > kNameChars) label = label.substr(0, kNameChars - 3) + "...";
+    if (label.size() > kNameChars) {
+      // Cut at a character's start: half a UTF-8 sequence would make the SVG unreadable.
+      std::size_t cut = kNameChars - 3;
+      while (cut > 0 && (static_cast<unsigned char>(label[cut]) & 0xC0) == 0x80) --cut;
+      label = label.substr(0, cut) + "...";
+    }
     widest = std::max(widest, label.size());
-    tics += fmt::format("{}{} {}", i == 0 ? "" : ", ", gnuplot_string(label), i);
+    tics += fmt::format("{}{} {}", i == 0 ? "" : ", ", gnuplot_tic_label(label), i);
     data += fmt::format("{}\t{}\t{}\n", i, number(functions[i].time_percent), number(functions[i].energy_percent));
   }
-  write_text_file(folder / (name + ".dat"), data);
+  out.write(folder / (name + ".dat"), data);
 
   const int height = 110 + 26 * static_cast<int>(std::max<std::size_t>(functions.size(), 1));
   std::string gp = preamble(name, title, 960, height);
@@ -230,47 +240,51 @@ void write_function_bars(const std::filesystem::path& folder, const std::string&
       "set style fill solid 0.7 noborder\n",
       number(static_cast<double>(functions.size()) - 0.4), tics.empty() ? "'' 0" : tics, widest * 6 / 10 + 4);
   gp += functions.empty()
-            ? "plot NaN notitle\n"
+            ? plot_command({})
             : fmt::format("plot '{0}.dat' using (0):($1-0.19):(0):2:($1-0.38):($1) with boxxyerror lc rgb '#4c72b0' "
                           "title 'time', \\\n     '{0}.dat' using (0):($1+0.19):(0):3:($1):($1+0.38) with boxxyerror lc rgb "
                           "'#dd8452' title 'energy'\n",
                           name);
-  write_text_file(folder / (name + ".gp"), gp);
+  out.write(folder / (name + ".gp"), gp);
 }
 
-void draw_figures(const std::filesystem::path& folder, const std::vector<std::string>& names, const std::string& format,
-                  const std::string& gnuplot) {
+void draw_figures(OutputFolder& out, const std::filesystem::path& folder, const std::vector<std::string>& names,
+                  const std::string& format, const std::string& gnuplot) {
   if (names.empty()) return;
   std::string all = "# Draws every figure of the report: gnuplot draw_all.gp (SVG), or gnuplot -e \"format='pdf'\" draw_all.gp\n";
-  for (const auto& name : names) all += fmt::format("load '{}.gp'\n", name);
-  write_text_file(folder / "draw_all.gp", all);
+  for (const auto& name : names) {
+    all += fmt::format("load '{}.gp'\n", name);
+    // gnuplot opens its outputs itself: each is first made a regular file of joulebench's, never a link.
+    out.claim(folder / (name + "." + format));
+  }
+  out.write(folder / "draw_all.gp", all);
 
-  const std::filesystem::path messages = folder / ".gnuplot-messages";
-  const int err = ::open(messages.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (err < 0) throw ReportError(fmt::format("cannot write {}", messages.string()));
+  // gnuplot's messages go to an anonymous file: nothing of them lands in the output folder.
+  const int messages = ::memfd_create("gnuplot-messages", MFD_CLOEXEC);
+  if (messages < 0) throw ReportError(fmt::format("cannot capture gnuplot's messages: {}", std::strerror(errno)));
   SpawnOptions spawn;
   spawn.argv = {gnuplot, "-e", fmt::format("format='{}'", format), "draw_all.gp"};
-  spawn.working_directory = folder;
+  spawn.working_directory = out.path() / folder;
   spawn.foreground = false;
-  spawn.stderr_fd = err;
-  spawn.stdout_fd = err;
+  spawn.stderr_fd = messages;
+  spawn.stdout_fd = messages;
   ProcessOutcome outcome;
   try {
     auto child = ChildProcess::start(spawn);
-    ::close(err);
     outcome = child.wait();
   } catch (const LaunchError& e) {
-    ::close(err);
-    std::filesystem::remove(messages);
+    ::close(messages);
     throw ReportError(fmt::format("cannot draw the figures: {} (on Debian: apt-get install gnuplot-nox)", e.what()));
   }
-  std::ifstream in(messages);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::filesystem::remove(messages);
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = ::pread(messages, buffer, sizeof buffer, static_cast<off_t>(text.size()))) > 0;) {
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(messages);
   if (outcome.status.signaled || outcome.status.code != 0) {
     throw ReportError(fmt::format("gnuplot failed ({}) drawing {}:\n{}", outcome.status.describe(),
-                                  (folder / "draw_all.gp").string(), text.str()));
+                                  (out.path() / folder / "draw_all.gp").string(), text));
   }
 }
 

@@ -1,6 +1,7 @@
 // The report's figures: each one a gnuplot script and its data files, written side by side so a
-// researcher can restyle one for a paper, then drawn by gnuplot. Only numbers go into data files;
-// every text (a side's name, a function's) goes into the script as an escaped string literal.
+// researcher can restyle one for a paper, then drawn by gnuplot. Every writer takes the report's
+// output folder and a folder inside it (figures/). Only numbers go into data files;
+// every text (a side's name, a function's) goes into the script as a string literal (escape.hpp).
 #pragma once
 
 #include <cstddef>
@@ -9,11 +10,9 @@
 #include <string_view>
 #include <vector>
 
-namespace joulebench::report_detail {
+#include "report/output_folder.hpp"
 
-/// A gnuplot string literal: single-quoted (no escapes are interpreted), quotes doubled, control
-/// characters (a line break would end the command) turned into spaces.
-std::string gnuplot_string(std::string_view text);
+namespace joulebench::report_detail {
 
 /// One side's values in a box plot, with the campaign positions of the runs they come from.
 struct BoxSeries {
@@ -22,20 +21,24 @@ struct BoxSeries {
   std::vector<double> values;
 };
 /// A box per side (median, quartiles, whiskers to 1.5 IQR) with every run drawn over it.
-void write_box_plot(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+void write_box_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
                     const std::string& y_label, const std::vector<BoxSeries>& series);
 
 struct PowerChannel {
   std::string name;            ///< "cpu-0"
   std::vector<double> watts;   ///< per sample; NaN: not measured
+  /// Counts toward the total (cpu, dram, gpu): stacked. Others lie inside those or overlap them
+  /// (cores, integrated GPU, the platform): drawn as lines, so the top edge stays the total.
+  bool stacked = true;
 };
 struct ShadedRegion {
   std::string name;
   double start_s = 0;
   double end_s = 0;
 };
-/// Power over a run: the channels stacked (the top edge is the total), regions shaded.
-void write_power_plot(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+/// Power over a run: the stacked channels filled (the top edge is the total), the others as lines,
+/// regions shaded.
+void write_power_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
                       const std::vector<double>& time_s, const std::vector<PowerChannel>& channels,
                       const std::vector<ShadedRegion>& regions);
 
@@ -46,7 +49,7 @@ struct ScatterSeries {
   std::vector<double> y;
 };
 /// Points per side, x against y.
-void write_scatter_plot(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+void write_scatter_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
                         const std::string& x_label, const std::string& y_label, const std::vector<ScatterSeries>& series);
 
 struct FunctionShare {
@@ -55,13 +58,13 @@ struct FunctionShare {
   double energy_percent = 0;  ///< of the run's energy; NaN when the profile has no energy
 };
 /// Horizontal bars, two per function: its share of the run's time and of its energy.
-void write_function_bars(const std::filesystem::path& folder, const std::string& name, const std::string& title,
+void write_function_bars(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
                          const std::vector<FunctionShare>& functions);
 
-/// Draws the named figures (NAME.gp in `folder`) in `format` ("svg", "png", "pdf") with one gnuplot
-/// process, through a script `draw_all.gp` that is kept for the user. Throws ReportError when
-/// gnuplot cannot be started or fails, with its message.
-void draw_figures(const std::filesystem::path& folder, const std::vector<std::string>& names, const std::string& format,
-                  const std::string& gnuplot);
+/// Draws the named figures (NAME.gp in `folder`, relative to `out`) in `format` ("svg", "png",
+/// "pdf") with one gnuplot process, through a script `draw_all.gp` that is kept for the user.
+/// Throws ReportError when gnuplot cannot be started or fails, with its message.
+void draw_figures(OutputFolder& out, const std::filesystem::path& folder, const std::vector<std::string>& names,
+                  const std::string& format, const std::string& gnuplot);
 
 }  // namespace joulebench::report_detail

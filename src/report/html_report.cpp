@@ -16,6 +16,7 @@
 #include "joulebench/version.hpp"
 #include "report/escape.hpp"
 #include "report/figures.hpp"
+#include "report/output_folder.hpp"
 
 namespace joulebench {
 
@@ -162,8 +163,7 @@ struct SummaryRow {
 class ReportBuilder {
  public:
   ReportBuilder(const Store& store, std::int64_t campaign, const HtmlReportOptions& options)
-      : store_(store), campaign_(campaign), options_(options), figures_(options.directory / "figures"),
-        tables_(options.directory / "tables") {}
+      : store_(store), campaign_(campaign), options_(options) {}
 
   HtmlReportResult build();
 
@@ -175,13 +175,14 @@ class ReportBuilder {
   std::string campaign_html() const;
   std::string carbon_html() const;
   std::string figure_html(const PageFigure& figure) const;
-  void write_tables() const;
+  void write_tables();
 
   const Store& store_;
   std::int64_t campaign_;
   const HtmlReportOptions& options_;
-  std::filesystem::path figures_;
-  std::filesystem::path tables_;
+  std::optional<report_detail::OutputFolder> out_;  ///< opened once the campaign is read
+  const std::filesystem::path figures_{"figures"};  ///< inside out_
+  const std::filesystem::path tables_{"tables"};
 
   CampaignInfo info_;
   KeyValues environment_;
@@ -219,20 +220,7 @@ void ReportBuilder::load() {
 
 HtmlReportResult ReportBuilder::build() {
   load();
-  std::error_code ec;
-  std::filesystem::create_directories(figures_, ec);
-  if (!ec) std::filesystem::create_directories(tables_, ec);
-  if (ec) throw ReportError(fmt::format("cannot create {}: {}", options_.directory.string(), ec.message()));
-  // An earlier report's figures go, so none of another campaign's groups lingers beside this one;
-  // only files of the kinds the report writes are touched.
-  std::vector<std::filesystem::path> earlier;
-  for (const auto& entry : std::filesystem::directory_iterator(figures_, ec)) {
-    const auto ext = entry.path().extension();
-    if (entry.is_regular_file() && (ext == ".gp" || ext == ".dat" || ext == ".svg" || ext == ".png" || ext == ".pdf")) {
-      earlier.push_back(entry.path());
-    }
-  }
-  for (const auto& path : earlier) std::filesystem::remove(path, ec);
+  out_.emplace(options_.directory, options_.force);
 
   CompareOptions compare = options_.compare;
   if (compare.metrics.empty()) {
@@ -253,13 +241,17 @@ HtmlReportResult ReportBuilder::build() {
   build_power_figures();
 
   const std::string page_format = options_.figure_format == FigureFormat::png ? "png" : "svg";
-  report_detail::draw_figures(figures_, figure_names_, page_format, options_.gnuplot);
-  if (options_.figure_format == FigureFormat::pdf) report_detail::draw_figures(figures_, figure_names_, "pdf", options_.gnuplot);
+  report_detail::draw_figures(*out_, figures_, figure_names_, page_format, options_.gnuplot);
+  if (options_.figure_format == FigureFormat::pdf) {
+    report_detail::draw_figures(*out_, figures_, figure_names_, "pdf", options_.gnuplot);
+  }
 
   write_tables();
   HtmlReportResult result;
   result.index = options_.directory / "index.html";
-  write_text_file(result.index, page());
+  out_->write("index.html", page());
+  // Only now does the earlier report's leftover go: a failed report leaves the earlier one whole.
+  out_->finish();
   result.figures = figure_names_.size();
   result.groups = sections_.size();
   return result;
@@ -313,8 +305,8 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
         }
         const auto* e = find_energy(run->energy, measure.key);
         if (e == nullptr) continue;
-        if (!e->complete) {
-          ++incomplete;  // a lower bound, not comparable: left out as the statistics leave it out
+        if (!e->comparable()) {
+          ++incomplete;  // a lower bound or nothing, not comparable: left out as the statistics leave it out
           continue;
         }
         s.values.push_back(e->energy_j);
@@ -322,9 +314,11 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
       }
       series.push_back(std::move(s));
     }
+    // A figure no run measured is listed once, with its reason (unmeasured_html), never drawn empty.
+    if (std::all_of(series.begin(), series.end(), [](const auto& s) { return s.values.empty(); })) continue;
     const std::string name = names_.make(fmt::format("box-{}-{}", base, slug(measure.key)));
     const std::string label = measure.label + (estimated ? " (estimated)" : "");
-    report_detail::write_box_plot(figures_, name, fmt::format("{}: {}", title, label), label, series);
+    report_detail::write_box_plot(*out_, figures_, name, fmt::format("{}: {}", title, label), label, series);
     figure_names_.push_back(name);
     std::string caption = fmt::format("{}: {} per run, by {}; a box spans the quartiles, whiskers reach 1.5 IQR, every "
                                       "measured run is a point.",
@@ -363,7 +357,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
       for (const RunRecord* run : runs) {
         const auto* total = find_energy(run->energy, "total");
         const auto value = metric_value(*run, quality);
-        if (total == nullptr || !total->complete || !value) continue;
+        if (total == nullptr || !total->comparable() || !value) continue;
         s.x.push_back(total->energy_j);
         s.y.push_back(*value);
         estimated = estimated || total->estimated;
@@ -372,7 +366,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
     }
     const std::string name = names_.make(fmt::format("quality-{}", base));
     const std::string x_label = estimated ? "total energy per run (J, estimated)" : "total energy per run (J)";
-    report_detail::write_scatter_plot(figures_, name, fmt::format("{}: {} against energy", title, quality), x_label,
+    report_detail::write_scatter_plot(*out_, figures_, name, fmt::format("{}: {} against energy", title, quality), x_label,
                                       quality, series);
     figure_names_.push_back(name);
     section.quality.push_back({name, fmt::format("{}: {} (higher is better for accuracy-like metrics) against total "
@@ -386,7 +380,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
     for (const RunRecord* run : runs) {
       row.time_s.push_back(run->time_s);
       const auto* total = find_energy(run->energy, "total");
-      if (total != nullptr && total->complete) {
+      if (total != nullptr && total->comparable()) {
         row.energy_j.push_back(total->energy_j);
         row.estimated = row.estimated || total->estimated;
       }
@@ -415,7 +409,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
         shares.push_back({f.name, run.time_s > 0 ? 100 * f.self_s / run.time_s : NAN, energy_pct});
       }
       const std::string name = names_.make(fmt::format("profile-{}-{}-{}", base, slug(pg.mode), slug(column.side)));
-      report_detail::write_function_bars(figures_, name,
+      report_detail::write_function_bars(*out_, figures_, name,
                                          fmt::format("{}: {}, {} profile (run {})", title, column.side, pg.mode, run.index),
                                          shares);
       figure_names_.push_back(name);
@@ -445,30 +439,45 @@ void ReportBuilder::build_power_figures() {
     }
     const StoredTimeline& t = it->timeline;
     std::vector<report_detail::PowerChannel> channels;
+    std::vector<std::string> unmeasured;
     for (std::size_t c = 0; c < t.channels.size(); ++c) {
-      report_detail::PowerChannel channel{t.channels[c], {}};
+      const std::string& id = t.channels[c];
+      const auto domain = parse_domain(id.substr(0, id.find('-')));
+      report_detail::PowerChannel channel{id, {}, !domain || counts_toward_total(*domain)};
       channel.watts.reserve(t.time_s.size());
       for (std::size_t i = 0; i < t.time_s.size(); ++i) channel.watts.push_back(t.power_w[i * t.channels.size() + c]);
+      if (std::none_of(channel.watts.begin(), channel.watts.end(), [](double w) { return std::isfinite(w); })) {
+        unmeasured.push_back(id);  // nothing to draw
+        continue;
+      }
       channels.push_back(std::move(channel));
     }
     std::vector<report_detail::ShadedRegion> regions;
     for (const auto& r : it->regions) regions.push_back({r.name, r.start_s, r.end_s});
     bool estimated = false;
     for (const auto& e : it->energy) estimated = estimated || e.estimated;
-    report_detail::write_power_plot(figures_, p.name,
+    report_detail::write_power_plot(*out_, figures_, p.name,
                                     fmt::format("{}: run {}{}", group_title(sections_[p.section].key), p.run_index,
                                                 estimated ? " (estimated power)" : ""),
                                     t.time_s, channels, regions);
     figure_names_.push_back(p.name);
-    sections_[p.section].power.push_back({p.name, p.caption + (estimated ? " Estimated from a model, not measured." : "")});
+    std::string caption = p.caption;
+    if (std::any_of(channels.begin(), channels.end(), [](const auto& c) { return !c.stacked; })) {
+      caption += " Lines: channels that lie inside the stacked ones or overlap them (cores, integrated GPU, platform), "
+                 "not added to the total.";
+    }
+    if (!unmeasured.empty()) caption += fmt::format(" Not measured in this run, not drawn: {}.", fmt::join(unmeasured, ", "));
+    if (estimated) caption += " Estimated from a model, not measured.";
+    sections_[p.section].power.push_back({p.name, caption});
   }
 }
 
 std::string ReportBuilder::figure_html(const PageFigure& figure) const {
   const bool png = options_.figure_format == FigureFormat::png;
   const std::string file = figure.name + (png ? ".png" : ".svg");
-  const std::string data = read_file(figures_ / file);
-  if (data.empty()) throw ReportError(fmt::format("gnuplot drew an empty {}", (figures_ / file).string()));
+  const std::filesystem::path drawn = out_->path() / figures_ / file;
+  const std::string data = read_file(drawn);
+  if (data.empty()) throw ReportError(fmt::format("gnuplot drew an empty {}", drawn.string()));
   std::string kept = "figures/" + figure.name + ".gp";
   if (options_.figure_format == FigureFormat::pdf) kept += ", figures/" + figure.name + ".pdf";
   return fmt::format("<figure{}><img alt=\"{}\" src=\"data:{};base64,{}\"><figcaption>{} <span class=\"files\">({})</span>"
@@ -575,15 +584,22 @@ std::string ReportBuilder::campaign_html() const {
       sources[e.domain].insert(fmt::format("{} ({}){}", e.source, e.method, e.estimated ? ", ESTIMATED" : ""));
     }
   }
-  out += "<h3>Energy sources</h3>\n<table>\n<thead><tr><th>domain</th><th>source (method)</th></tr></thead>\n<tbody>\n";
+  const std::vector<UnmeasuredDomain> unmeasured = unmeasured_domains(runs_);
+  out += "<h3>Energy sources</h3>\n<table>\n<thead><tr><th>domain</th><th>source (method)</th><th>measured</th></tr></thead>\n"
+         "<tbody>\n";
   for (const auto& [domain, list] : sources) {
     std::vector<std::string> escaped;
     for (const auto& s : list) escaped.push_back(html_escape(s));
-    out += fmt::format("<tr><td>{}</td><td{}>{}</td></tr>\n", html_escape(domain),
+    const bool measured = std::none_of(unmeasured.begin(), unmeasured.end(),
+                                       [&](const UnmeasuredDomain& u) { return u.domain == domain; });
+    out += fmt::format("<tr><td>{}</td><td{}>{}</td><td{}>{}</td></tr>\n", html_escape(domain),
                        std::any_of(list.begin(), list.end(), [](const std::string& s) { return s.ends_with("ESTIMATED"); })
                            ? " class=\"estimated\""
                            : "",
-                       fmt::join(escaped, "; "));
+                       fmt::join(escaped, "; "), measured ? "" : " class=\"bad\"",
+                       measured ? std::string("yes") : html_escape(describe_unmeasured(*std::find_if(
+                                                           unmeasured.begin(), unmeasured.end(),
+                                                           [&](const UnmeasuredDomain& u) { return u.domain == domain; }))));
   }
   out += "</tbody>\n</table>\n";
   for (const auto& [k, v] : environment_) {
@@ -621,7 +637,7 @@ std::string ReportBuilder::carbon_html() const {
   bool estimated = false;
   for (const auto* list : {&runs_, &profiled_}) {
     for (const auto& run : *list) {
-      if (const auto* total = find_energy(run.energy, "total")) {
+      if (const auto* total = find_energy(run.energy, "total"); total != nullptr && !total->measured_nothing) {
         campaign_j += total->energy_j;
         estimated = estimated || total->estimated;
       }
@@ -648,9 +664,9 @@ std::string ReportBuilder::carbon_html() const {
   return out + "</tbody>\n</table>\n</section>\n";
 }
 
-void ReportBuilder::write_tables() const {
-  write_text_file(tables_ / "comparison.md", comparison_report(table_, TableFormat::markdown));
-  write_text_file(tables_ / "comparison.tex", comparison_report(table_, TableFormat::latex));
+void ReportBuilder::write_tables() {
+  out_->write(tables_ / "comparison.md", comparison_report(table_, TableFormat::markdown));
+  out_->write(tables_ / "comparison.tex", comparison_report(table_, TableFormat::latex));
 
   // Per side: n, time, energy, quality and (with a conversion) CO2e per run.
   const bool carbon = options_.carbon.has_value();
@@ -680,8 +696,8 @@ void ReportBuilder::write_tables() const {
   md += "\n" + notes + "\n";
   tex += "% " + notes + "\n";
   // LaTeX reads ± as text only with inputenc/utf8 (the default since 2018).
-  write_text_file(tables_ / "summary.md", md);
-  write_text_file(tables_ / "summary.tex", tex);
+  out_->write(tables_ / "summary.md", md);
+  out_->write(tables_ / "summary.tex", tex);
 }
 
 constexpr const char* kStyle = R"(body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
@@ -709,7 +725,12 @@ std::string ReportBuilder::page() const {
   out += campaign_html();
 
   out += "<section id=\"groups\">\n<h2>Groups</h2>\n<p class=\"method\">" + html_escape(comparison_method(table_)) + "</p>\n";
-  for (const auto& note : table_.notes) out += "<p class=\"note\">" + html_escape(note) + "</p>\n";
+  for (const auto& note : table_.notes) {
+    // Unmeasured figures are listed once, in the campaign's energy sources.
+    const bool unmeasured = std::any_of(table_.unmeasured.begin(), table_.unmeasured.end(),
+                                        [&](const UnmeasuredDomain& u) { return u.domain != "total" && describe_unmeasured(u) == note; });
+    if (!unmeasured) out += "<p class=\"note\">" + html_escape(note) + "</p>\n";
+  }
   for (std::size_t s = 0; s < sections_.size(); ++s) {
     const GroupSection& section = sections_[s];
     out += fmt::format("<section class=\"group\" id=\"group-{}\">\n<h3>{}</h3>\n", s + 1, html_escape(group_title(section.key)));

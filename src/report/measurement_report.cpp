@@ -26,9 +26,12 @@ std::string kind_label(const EnergyFigure& f) {
 std::string optional_joules(const std::optional<Joules>& j) { return j ? fmt::format("{:.3f}", j->value) : "-"; }
 
 nlohmann::json figure_json(const EnergyFigure& f) {
+  // A figure that measured nothing has no value: null, never a 0 that reads as a measurement.
+  const auto value = [&](double v) { return f.measured_nothing ? nlohmann::json(nullptr) : nlohmann::json(v); };
   nlohmann::json j = {{"name", f.name},
-                      {"energy_j", f.energy.value},
-                      {"average_power_w", f.average_power.value},
+                      {"energy_j", value(f.energy.value)},
+                      {"average_power_w", value(f.average_power.value)},
+                      {"measured", !f.measured_nothing},
                       {"source", f.source},
                       {"method", f.method},
                       {"estimated", f.estimated},
@@ -73,16 +76,17 @@ std::string measurement_text(const Measurement& m) {
     out += fmt::format("  {:<7} {:>12} {:>10}  {:<15} {}\n", "domain", "energy (J)", "power (W)", "source", "kind");
   }
   auto row = [&](const EnergyFigure& f) {
-    std::string kind = kind_label(f);
-    if (!f.complete()) kind += ", INCOMPLETE";
+    std::string kind = f.measured_nothing ? "NOT MEASURED" : kind_label(f);
+    if (!f.complete() && !f.measured_nothing) kind += ", INCOMPLETE";
     if (!f.counted_in_total) kind += ", not in total";
+    const std::string energy = f.measured_nothing ? "-" : fmt::format("{:.3f}", f.energy.value);
+    const std::string power = f.measured_nothing ? "-" : fmt::format("{:.3f}", f.average_power.value);
     if (with_idle) {
-      return fmt::format("  {:<7} {:>12.3f} {:>10.3f} {:>10} {:>12} {:>12}  {:<15} {}\n", f.name, f.energy.value,
-                         f.average_power.value, f.idle_power ? fmt::format("{:.3f}", f.idle_power->value) : "-",
+      return fmt::format("  {:<7} {:>12} {:>10} {:>10} {:>12} {:>12}  {:<15} {}\n", f.name, energy, power,
+                         f.idle_power ? fmt::format("{:.3f}", f.idle_power->value) : "-",
                          optional_joules(f.dynamic_energy), optional_joules(f.attributed_energy), f.source, kind);
     }
-    return fmt::format("  {:<7} {:>12.3f} {:>10.3f}  {:<15} {}\n", f.name, f.energy.value, f.average_power.value, f.source,
-                       kind);
+    return fmt::format("  {:<7} {:>12} {:>10}  {:<15} {}\n", f.name, energy, power, f.source, kind);
   };
   for (const auto& f : m.domains) out += row(f);
   if (!m.domains.empty()) out += row(m.total);
@@ -190,7 +194,7 @@ std::string measurement_csv(const Measurement& m) {
       {"max_rss_kib", std::to_string(p.max_rss_kib)},
   };
   auto add_figure = [&](const EnergyFigure& f) {
-    columns.emplace_back(fmt::format("energy_{}_j", f.name), fmt::format("{:.6f}", f.energy.value));
+    columns.emplace_back(fmt::format("energy_{}_j", f.name), f.measured_nothing ? "-" : fmt::format("{:.6f}", f.energy.value));
     columns.emplace_back(fmt::format("energy_{}_estimated", f.name), f.estimated ? "true" : "false");
     columns.emplace_back(fmt::format("energy_{}_complete", f.name), f.complete() ? "true" : "false");
     if (m.idle) columns.emplace_back(fmt::format("dynamic_energy_{}_j", f.name), optional_joules(f.dynamic_energy));

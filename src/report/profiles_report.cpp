@@ -14,6 +14,7 @@ namespace joulebench {
 namespace {
 
 using report_detail::csv_field;
+using report_detail::md_escape;
 
 /// Function names in the terminal table are cut to this many characters.
 constexpr std::size_t kNameWidth = 48;
@@ -75,14 +76,16 @@ std::string side_by_side(const std::vector<ProfileGroup>& groups, std::size_t to
       }
       grid.push_back(std::move(row));
     }
-    out += (markdown ? "### " : "") + group_title(g) + "\n\n";
+    out += markdown ? "### " + md_escape(group_title(g)) + "\n\n" : group_title(g) + "\n\n";
     for (const auto& c : g.columns) {
-      if (!c.run->profile->problem.empty()) out += fmt::format("{}: no profile: {}\n", c.side, c.run->profile->problem);
+      if (c.run->profile->problem.empty()) continue;
+      const std::string problem = fmt::format("{}: no profile: {}", c.side, c.run->profile->problem);
+      out += (markdown ? md_escape(problem) : problem) + "\n";
     }
     if (markdown) {
       for (std::size_t i = 0; i < grid.size(); ++i) {
         std::string line = "|";
-        for (const auto& cell : grid[i]) line += " " + cell + " |";
+        for (const auto& cell : grid[i]) line += " " + md_escape(cell) + " |";
         out += line + "\n";
         if (i == 0) {
           line = "|";
@@ -130,7 +133,7 @@ std::string as_csv(const std::vector<ProfileGroup>& groups, const std::vector<st
         const auto& f = p.functions[r];
         for (const auto& [k, v] : g.key) out += csv_field(v) + ",";
         const std::optional<double> pct = f.energy_j && energy && *energy > 0 ? std::optional<double>(100 * *f.energy_j / *energy) : std::nullopt;
-        out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", g.mode, csv_field(c.side), csv_field(c.run->workload),
+        out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(g.mode), csv_field(c.side), csv_field(c.run->workload),
                            c.run->index, r + 1, csv_field(f.name), f.calls ? fmt::format("{}", *f.calls) : "", f.self_s,
                            f.total_s, num(f.energy_j), num(pct), num(f.total_energy_j), p.estimated, csv_field(p.energy_rule));
       }

@@ -50,16 +50,23 @@ std::string file_safe(const std::string& name) {
 }
 
 StoredEnergy stored(const EnergyFigure& f) {
-  return StoredEnergy{f.name,     f.energy.value, f.source,          f.method,
-                      f.estimated, f.complete(),  f.unmeasured.count(),
-                      f.dynamic_energy ? std::optional<double>(f.dynamic_energy->value) : std::nullopt};
+  return StoredEnergy{f.name,
+                      f.energy.value,
+                      f.source,
+                      f.method,
+                      f.estimated,
+                      f.complete(),
+                      f.unmeasured.count(),
+                      f.dynamic_energy ? std::optional<double>(f.dynamic_energy->value) : std::nullopt,
+                      f.problem,
+                      f.measured_nothing};
 }
 
 /// A region's energy per domain (and total) from the channel energies at its two edges.
 std::vector<StoredEnergy> region_energy(const std::vector<Channel>& channels, const std::vector<Joules>& begin,
                                         const std::vector<Joules>& end) {
   std::vector<StoredEnergy> out;
-  StoredEnergy total{"total", 0, "", "", false, true, 0, std::nullopt};
+  StoredEnergy total{"total", 0, "", "", false, true, 0, std::nullopt, {}, false};
   for (std::size_t d = 0; d < kDomainCount; ++d) {
     const auto domain = static_cast<Domain>(d);
     std::optional<StoredEnergy> sum;
@@ -67,7 +74,7 @@ std::vector<StoredEnergy> region_energy(const std::vector<Channel>& channels, co
       if (channels[i].domain != domain) continue;
       if (!sum) {
         sum = StoredEnergy{std::string(domain_name(domain)), 0, channels[i].source, std::string(method_name(channels[i].method)),
-                           channels[i].estimated, true, 0, std::nullopt};
+                           channels[i].estimated, true, 0, std::nullopt, {}, false};
       }
       sum->energy_j += (end[i] - begin[i]).value;
     }
@@ -82,6 +89,59 @@ std::vector<StoredEnergy> region_energy(const std::vector<Channel>& channels, co
   }
   if (!out.empty()) out.push_back(total);
   return out;
+}
+
+/// Marks a region's figures incomplete where the run's timeline has an unmeasured interval of one
+/// of their channels inside the region: read failures and stalled counters alike (a stall is only
+/// found once it has lasted a second, after marks inside it were taken). Marks close timeline
+/// intervals, so samples never straddle a region's edges.
+void mark_unmeasured_regions(std::vector<StoredRegion>& regions, const std::vector<Channel>& channels,
+                             const StoredTimeline& timeline, const std::vector<StoredEnergy>& run_energy) {
+  const std::size_t n = timeline.channels.size();
+  if (n != channels.size()) return;
+  for (auto& region : regions) {
+    std::vector<double> unmeasured(n, 0.0);
+    double sample_start = 0;
+    for (std::size_t s = 0; s < timeline.time_s.size(); ++s) {
+      const double sample_end = timeline.time_s[s];
+      const double overlap = std::min(sample_end, region.end_s) - std::max(sample_start, region.start_s);
+      sample_start = sample_end;
+      if (overlap <= 0) continue;
+      for (std::size_t c = 0; c < n; ++c) {
+        if (std::isnan(timeline.power_w[s * n + c])) unmeasured[c] += overlap;
+      }
+    }
+    const double length = region.end_s - region.start_s;
+    bool total_complete = true;
+    bool total_nothing = true;
+    double total_unmeasured = 0;
+    std::string total_problem;
+    for (auto& e : region.energy) {
+      if (e.domain == "total") continue;
+      bool nothing = true;
+      for (std::size_t c = 0; c < n; ++c) {
+        if (domain_name(channels[c].domain) != e.domain) continue;
+        e.unmeasured_s = std::max(e.unmeasured_s, unmeasured[c]);
+        nothing = nothing && unmeasured[c] >= length - 1e-6;
+      }
+      e.complete = e.unmeasured_s == 0;
+      e.measured_nothing = nothing && length > 0 && !e.complete;
+      if (const auto* whole = find_energy(run_energy, e.domain); whole != nullptr && !e.complete) e.problem = whole->problem;
+      if (const auto domain = parse_domain(e.domain); domain && counts_toward_total(*domain)) {
+        total_complete = total_complete && e.complete;
+        total_nothing = total_nothing && e.measured_nothing;
+        total_unmeasured = std::max(total_unmeasured, e.unmeasured_s);
+        if (total_problem.empty()) total_problem = e.problem;
+      }
+    }
+    for (auto& e : region.energy) {
+      if (e.domain != "total") continue;
+      e.complete = total_complete;
+      e.measured_nothing = total_nothing && !total_complete;
+      e.unmeasured_s = total_unmeasured;
+      e.problem = total_problem;
+    }
+  }
 }
 
 /// The sampling interval of profiled runs, and the meter's interval for them at most: energy
@@ -385,6 +445,7 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
                                    region_energy(channels, begin.energy, end_energy)});
   }
   std::sort(regions.begin(), regions.end(), [](const auto& a, const auto& b) { return a.start_s < b.start_s; });
+  mark_unmeasured_regions(regions, channels, timeline.timeline, r.energy);
   r.regions = std::move(regions);
   for (const auto& name : metric_order) r.metrics.push_back(metrics[name]);
   r.stdout_log = logs.out;

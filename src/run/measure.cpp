@@ -9,9 +9,17 @@ namespace joulebench {
 std::optional<Watts> IdleBaseline::power(Domain d) const {
   if (duration.count() <= 0) return std::nullopt;
   for (const auto& e : energy) {
-    if (e.domain == d) return e.energy / duration;
+    if (e.domain == d && e.unmeasured.count() == 0) return e.energy / duration;
   }
   return std::nullopt;
+}
+
+std::vector<std::string> IdleBaseline::unmeasured() const {
+  std::vector<std::string> out;
+  for (const auto& e : energy) {
+    if (e.unmeasured.count() > 0) out.push_back(fmt::format("{} ({})", domain_name(e.domain), e.problem));
+  }
+  return out;
 }
 
 IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval) {
@@ -41,8 +49,9 @@ std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBa
     f.estimated = d.estimated;
     f.unmeasured = d.unmeasured;
     f.problem = d.problem;
+    f.measured_nothing = d.measured_nothing;
     f.counted_in_total = counts_toward_total(d.domain);
-    if (idle) {
+    if (idle && !d.measured_nothing) {
       if (const auto idle_power = idle->power(d.domain)) {
         f.idle_power = *idle_power;
         const Joules dynamic = d.energy - *idle_power * duration;
@@ -65,8 +74,10 @@ EnergyFigure total_figure(const std::vector<EnergyFigure>& domains, Seconds dura
   bool all_dynamic = true;
   Joules idle_energy(0.0);
   std::vector<std::string> sources;
+  bool all_measured_nothing = true;
   for (const auto& f : domains) {
     if (!f.counted_in_total) continue;
+    all_measured_nothing = all_measured_nothing && f.measured_nothing;
     total.energy += f.energy;
     total.unmeasured = std::max(total.unmeasured, f.unmeasured);
     if (total.problem.empty()) total.problem = f.problem;
@@ -81,6 +92,8 @@ EnergyFigure total_figure(const std::vector<EnergyFigure>& domains, Seconds dura
       all_dynamic = false;
     }
   }
+  total.measured_nothing = !sources.empty() && all_measured_nothing;
+  if (total.measured_nothing) all_dynamic = false;
   total.partly_estimated = total.estimated && !all_estimated;
   total.average_power = duration.count() > 0 ? total.energy / duration : Watts(0.0);
   for (std::size_t i = 0; i < sources.size(); ++i) total.source += (i ? "+" : "") + sources[i];
@@ -103,7 +116,9 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   m.command = options.command.argv;
   if (options.idle) {
     m.idle = measure_idle(sensors, *options.idle, options.interval);
-    if (!m.idle->complete) m.warnings.push_back("the idle baseline missed some readings: dynamic figures are less reliable");
+    for (const auto& domain : m.idle->unmeasured()) {
+      m.warnings.push_back(fmt::format("the idle baseline could not measure {}: no idle-adjusted figure for it", domain));
+    }
   }
 
   Meter meter(sensors, MeterOptions{options.interval, options.timeline});
@@ -137,7 +152,9 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
 
   if (m.domains.empty()) m.warnings.push_back("no energy source is available: only times are reported");
   for (const auto& f : m.domains) {
-    if (!f.complete()) {
+    if (f.measured_nothing) {
+      m.warnings.push_back(fmt::format("{} energy was not measured: {}", f.name, f.problem));
+    } else if (!f.complete()) {
       m.warnings.push_back(fmt::format("{} energy is incomplete: {:.3f} s of the window could not be measured ({})", f.name,
                                        f.unmeasured.count(), f.problem));
     }

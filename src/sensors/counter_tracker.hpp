@@ -1,13 +1,17 @@
 // Turns successive raw reads of a hardware energy counter into accumulated counts: corrects wraps
-// (when the counter has a known modulus), refuses decreases it cannot explain, and says which
-// intervals could not be measured. Shared by every counter-based source.
+// (when the counter has a known modulus), refuses steps no device could have drawn and decreases
+// it cannot explain, says which intervals could not be measured, and remembers since when the
+// counter has not moved. Shared by every counter-based source.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 #include <string_view>
+
+#include <fmt/format.h>
 
 #include "joulebench/units.hpp"
 
@@ -15,18 +19,23 @@ namespace joulebench::detail {
 
 class CounterTracker {
  public:
+  /// Hardware counters advance in steps (RAPL about every millisecond), so a short interval can
+  /// hold a whole step: every plausibility check allows one update period of slack.
   static constexpr Seconds kUpdateSlack{0.01};
 
   struct Update {
     bool counted = true;
-    std::string_view problem;
+    std::string_view problem;  ///< valid until the next update
+    Clock::time_point unchanged_since{};
   };
 
-  /// `wrap_modulus`: the counter runs modulo this value (nothing: it never wraps).
-  /// `max_counts_per_second`: a decrease is taken as a wrap only if the implied increase fits.
-  explicit CounterTracker(std::optional<std::uint64_t> wrap_modulus = std::nullopt,
-                          double max_counts_per_second = std::numeric_limits<double>::infinity())
-      : modulus_(wrap_modulus), max_rate_(max_counts_per_second) {}
+  /// A counter with no ceiling and no wrap (tests; sources always state both).
+  CounterTracker() = default;
+  /// `joules_per_count`: the counter's unit. `ceiling`: the most the device can draw; a step
+  /// implying more is a glitch. `wrap_modulus`: the counter runs modulo this value (nothing: it
+  /// never wraps); a decrease is taken as a wrap only if the implied increase is plausible.
+  CounterTracker(double joules_per_count, Watts ceiling, std::optional<std::uint64_t> wrap_modulus = std::nullopt)
+      : modulus_(wrap_modulus), joules_per_count_(joules_per_count), ceiling_(ceiling) {}
 
   /// Counts accumulated over every measured interval so far.
   std::uint64_t total() const { return total_; }
@@ -36,35 +45,38 @@ class CounterTracker {
     if (!raw || (modulus_ && *raw > *modulus_)) {
       primed_ = false;
       ever_failed_ = true;
-      return {false, raw ? "counter value above its range" : "counter could not be read"};
+      return {false, raw ? "counter value above its range" : "counter could not be read", now};
     }
     if (!primed_) {
       primed_ = true;
-      last_ = *raw;
-      last_time_ = now;
-      // The very first read only sets the baseline; a later re-baseline loses an interval.
-      if (ever_failed_) return {false, "counter readable again: the interval before is lost"};
-      return {};
-    }
-    std::uint64_t delta = 0;
-    if (*raw >= last_) {
-      delta = *raw - last_;
-    } else if (modulus_) {
-      delta = *modulus_ - last_ + *raw;
-      // Hardware counters advance in steps (RAPL about every millisecond), so a short interval
-      // can hold a whole step: the allowance includes one update period of slack.
-      const double seconds = Seconds(now - last_time_).count() + kUpdateSlack.count();
-      if (static_cast<double>(delta) > max_rate_ * seconds) {
-        rebase(*raw, now);
-        return {false, "counter went backwards without a plausible wrap"};
-      }
-    } else {
       rebase(*raw, now);
-      return {false, "counter went backwards"};
+      unchanged_since_ = now;
+      // The very first read only sets the baseline; a later re-baseline loses an interval.
+      if (ever_failed_) return {false, "counter readable again: the interval before is lost", now};
+      return {true, {}, now};
+    }
+    const bool wrapped = *raw < last_;
+    if (wrapped && !modulus_) {
+      rebase(*raw, now);
+      return {false, "counter went backwards", unchanged_since_};
+    }
+    const std::uint64_t delta = wrapped ? *modulus_ - last_ + *raw : *raw - last_;
+    const Seconds elapsed = now - last_time_;
+    const double joules = static_cast<double>(delta) * joules_per_count_;
+    if (joules > ceiling_.value * (elapsed + kUpdateSlack).count()) {
+      rebase(*raw, now);
+      unchanged_since_ = now;
+      if (wrapped) return {false, "counter went backwards without a plausible wrap", now};
+      problem_ = fmt::format(
+          "the counter jumped by {:.4g} J in {:.3f} s ({:.4g} W), more than the device can draw (at most {:.4g} W): "
+          "a glitch, not energy",
+          joules, elapsed.count(), joules / std::max(elapsed.count(), 1e-9), ceiling_.value);
+      return {false, problem_, now};
     }
     total_ += delta;
+    if (delta > 0) unchanged_since_ = now;
     rebase(*raw, now);
-    return {};
+    return {true, {}, unchanged_since_};
   }
 
  private:
@@ -74,12 +86,15 @@ class CounterTracker {
   }
 
   std::optional<std::uint64_t> modulus_;
-  double max_rate_;
+  double joules_per_count_ = 1.0;
+  Watts ceiling_{std::numeric_limits<double>::infinity()};
   std::uint64_t total_ = 0;
   std::uint64_t last_ = 0;
   Clock::time_point last_time_{};
+  Clock::time_point unchanged_since_{};
   bool primed_ = false;
   bool ever_failed_ = false;
+  std::string problem_;
 };
 
 }  // namespace joulebench::detail

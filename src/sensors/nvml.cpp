@@ -40,6 +40,7 @@ struct NvmlApi {
   nvmlReturn_t (*total_energy)(nvmlDevice_t, unsigned long long*) = nullptr;
   nvmlReturn_t (*power_usage)(nvmlDevice_t, unsigned int*) = nullptr;
   nvmlReturn_t (*power_limit)(nvmlDevice_t, unsigned int*) = nullptr;
+  nvmlReturn_t (*power_limit_constraints)(nvmlDevice_t, unsigned int*, unsigned int*) = nullptr;
   nvmlReturn_t (*temperature)(nvmlDevice_t, int, unsigned int*) = nullptr;
   nvmlReturn_t (*clock)(nvmlDevice_t, int, unsigned int*) = nullptr;
 };
@@ -53,6 +54,7 @@ struct Gpu {
   Channel channel;
   nvmlDevice_t handle = nullptr;
   detail::CounterTracker counter;  // mJ, never wraps in practice (64 bits)
+  Watts ceiling;  // a step or a power reading above this is a glitch
   // Power integration state.
   double joules = 0.0;
   double last_watts = 0.0;
@@ -68,7 +70,7 @@ constexpr Seconds kPowerPollingInterval{0.1};
 
 class NvmlSource final : public EnergySource {
  public:
-  explicit NvmlSource(const SensorPaths& paths) {
+  NvmlSource(const SensorPaths& paths, const PowerCeilings& ceilings) : ceilings_(ceilings) {
     report_.name = "nvml";
     report_.resolution = "1 mJ energy counter; power polling integrated (trapezoid) where the counter is missing";
     library_ = ::dlopen(paths.nvml_library.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -91,6 +93,7 @@ class NvmlSource final : public EnergySource {
     bind(library_, api_.total_energy, "nvmlDeviceGetTotalEnergyConsumption");
     bind(library_, api_.power_usage, "nvmlDeviceGetPowerUsage");
     bind(library_, api_.power_limit, "nvmlDeviceGetEnforcedPowerLimit");
+    bind(library_, api_.power_limit_constraints, "nvmlDeviceGetPowerManagementLimitConstraints");
     bind(library_, api_.temperature, "nvmlDeviceGetTemperature");
     bind(library_, api_.clock, "nvmlDeviceGetClockInfo");
     if (!api_.init || !api_.shutdown || !api_.device_count || !api_.device_handle) {
@@ -160,8 +163,8 @@ class NvmlSource final : public EnergySource {
     const auto update =
         gpu.counter.update(status == NVML_SUCCESS ? std::optional<std::uint64_t>(millijoules) : std::nullopt, now);
     const Joules energy(static_cast<double>(gpu.counter.total()) * 1e-3);
-    if (status != NVML_SUCCESS) return {energy, false, remember(gpu, "nvmlDeviceGetTotalEnergyConsumption", status)};
-    return {energy, update.counted, update.problem};
+    if (status != NVML_SUCCESS) return {energy, false, remember(gpu, "nvmlDeviceGetTotalEnergyConsumption", status), now};
+    return {energy, update.counted, update.problem, update.unchanged_since};
   }
 
   ChannelReading read_power(Gpu& gpu, Clock::time_point now) {
@@ -170,20 +173,29 @@ class NvmlSource final : public EnergySource {
     if (status != NVML_SUCCESS) {
       gpu.primed = false;
       gpu.ever_failed = true;
-      return {Joules(gpu.joules), false, remember(gpu, "nvmlDeviceGetPowerUsage", status)};
+      return {Joules(gpu.joules), false, remember(gpu, "nvmlDeviceGetPowerUsage", status), now};
     }
     const double watts = milliwatts * 1e-3;
+    if (watts > gpu.ceiling.value) {
+      // A reading no GPU can draw: both intervals it would bound are unknown.
+      gpu.primed = false;
+      gpu.ever_failed = true;
+      gpu.problem = fmt::format("nvmlDeviceGetPowerUsage read {:.4g} W, more than the GPU can draw (at most {:.4g} W): a "
+                                "glitch, not power",
+                                watts, gpu.ceiling.value);
+      return {Joules(gpu.joules), false, gpu.problem, now};
+    }
     if (!gpu.primed) {
       gpu.primed = true;
       gpu.last_watts = watts;
       gpu.last_time = now;
-      if (gpu.ever_failed) return {Joules(gpu.joules), false, "power readable again: the interval before is lost"};
-      return {Joules(gpu.joules), true, {}};
+      if (gpu.ever_failed) return {Joules(gpu.joules), false, "power readable again: the interval before is lost", now};
+      return {Joules(gpu.joules), true, {}, now};
     }
     gpu.joules += 0.5 * (gpu.last_watts + watts) * Seconds(now - gpu.last_time).count();
     gpu.last_watts = watts;
     gpu.last_time = now;
-    return {Joules(gpu.joules), true, {}};
+    return {Joules(gpu.joules), true, {}, now};
   }
 
   std::string_view remember(Gpu& gpu, const char* call, nvmlReturn_t status) {
@@ -222,9 +234,20 @@ class NvmlSource final : public EnergySource {
         report_.properties.emplace_back(prefix + "uuid", text.data());
       }
       unsigned int value = 0;
+      std::optional<double> stated_w;  // the highest power limit the GPU states
       if (api_.power_limit && api_.power_limit(gpu.handle, &value) == NVML_SUCCESS) {
         report_.properties.emplace_back(prefix + "power_limit_w", fmt::format("{:g}", value * 1e-3));
+        stated_w = value * 1e-3;
       }
+      unsigned int min_limit = 0;
+      unsigned int max_limit = 0;
+      if (api_.power_limit_constraints &&
+          api_.power_limit_constraints(gpu.handle, &min_limit, &max_limit) == NVML_SUCCESS) {
+        report_.properties.emplace_back(prefix + "max_power_limit_w", fmt::format("{:g}", max_limit * 1e-3));
+        stated_w = std::max(stated_w.value_or(0.0), max_limit * 1e-3);
+      }
+      gpu.ceiling = ceilings_.for_domain(Domain::gpu, stated_w);
+      gpu.counter = detail::CounterTracker(1e-3, gpu.ceiling);
       if (api_.temperature && api_.temperature(gpu.handle, NVML_TEMPERATURE_GPU, &value) == NVML_SUCCESS) {
         report_.properties.emplace_back(prefix + "temperature_c", std::to_string(value));
       }
@@ -269,6 +292,7 @@ class NvmlSource final : public EnergySource {
   }
 
   SourceReport report_;
+  PowerCeilings ceilings_;
   void* library_ = nullptr;
   NvmlApi api_;
   bool initialised_ = false;
@@ -277,6 +301,8 @@ class NvmlSource final : public EnergySource {
 
 }  // namespace
 
-std::unique_ptr<EnergySource> open_nvml(const SensorPaths& paths) { return std::make_unique<NvmlSource>(paths); }
+std::unique_ptr<EnergySource> open_nvml(const SensorPaths& paths, const PowerCeilings& ceilings) {
+  return std::make_unique<NvmlSource>(paths, ceilings);
+}
 
 }  // namespace joulebench

@@ -16,6 +16,7 @@
 #include "joulebench/sensors.hpp"
 #include "channel_list.hpp"
 #include "counter_tracker.hpp"
+#include "powercap_zones.hpp"
 #include "rapl_perf_pmu.hpp"
 #include "sysfs.hpp"
 
@@ -170,7 +171,7 @@ struct Counter {
 
 class RaplPerfSource final : public EnergySource {
  public:
-  explicit RaplPerfSource(const SensorPaths& paths) {
+  RaplPerfSource(const SensorPaths& paths, const PowerCeilings& ceilings) {
     report_.name = "rapl-perf";
     std::string problem;
     const auto pmu = detail::describe_power_pmu(paths.sysfs_root, &problem);
@@ -181,7 +182,7 @@ class RaplPerfSource final : public EnergySource {
                        "the AMD equivalent) provides it; virtual machines and containers usually have none";
       return;
     }
-    open_counters(*pmu, paths);
+    open_counters(*pmu, paths, ceilings);
   }
 
   const SourceReport& report() const override { return report_; }
@@ -196,12 +197,23 @@ class RaplPerfSource final : public EnergySource {
       const bool ok = ::read(c.fd.get(), &value, sizeof value) == static_cast<ssize_t>(sizeof value);
       // The kernel keeps these counters 64-bit and monotonic: a decrease is never a wrap.
       const auto update = c.tracker.update(ok ? std::optional(value) : std::nullopt, now);
-      out[i] = {Joules(static_cast<double>(c.tracker.total()) * c.joules_per_count), update.counted, update.problem};
+      out[i] = {Joules(static_cast<double>(c.tracker.total()) * c.joules_per_count), update.counted, update.problem,
+                update.unchanged_since};
     }
   }
 
  private:
-  void open_counters(const detail::PmuDescription& pmu, const SensorPaths& paths) {
+  void open_counters(const detail::PmuDescription& pmu, const SensorPaths& paths, const PowerCeilings& ceilings) {
+    // The power limits the machine states for these counters, where it offers powercap too.
+    const auto zones = detail::list_powercap_zones(paths.sysfs_root / "class" / "powercap");
+    const auto stated_power_w = [&](Domain domain, int package) -> std::optional<double> {
+      for (const auto& zone : zones) {
+        if (zone.domain == domain && (zone.package == package || domain == Domain::psys)) {
+          return detail::powercap_stated_power_w(zone.directory);
+        }
+      }
+      return std::nullopt;
+    };
     std::string denied_reason;
     std::string other_problem;
     for (std::size_t index = 0; index < pmu.package_cpus.size(); ++index) {
@@ -232,6 +244,8 @@ class RaplPerfSource final : public EnergySource {
         Counter c;
         c.fd = detail::FileDescriptor(fd);
         c.joules_per_count = event.joules_per_count;
+        c.tracker = detail::CounterTracker(event.joules_per_count,
+                                           ceilings.for_domain(event.domain, stated_power_w(event.domain, package)));
         c.channel.domain = event.domain;
         c.channel.device = package;
         c.channel.id = fmt::format("{}-{}", domain_name(event.domain), package);
@@ -272,6 +286,8 @@ class RaplPerfSource final : public EnergySource {
 
 }  // namespace
 
-std::unique_ptr<EnergySource> open_rapl_perf(const SensorPaths& paths) { return std::make_unique<RaplPerfSource>(paths); }
+std::unique_ptr<EnergySource> open_rapl_perf(const SensorPaths& paths, const PowerCeilings& ceilings) {
+  return std::make_unique<RaplPerfSource>(paths, ceilings);
+}
 
 }  // namespace joulebench

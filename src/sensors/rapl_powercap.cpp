@@ -11,24 +11,14 @@
 #include "joulebench/sensors.hpp"
 #include "channel_list.hpp"
 #include "counter_tracker.hpp"
+#include "powercap_zones.hpp"
 #include "sysfs.hpp"
 
 namespace joulebench {
+
+namespace detail {
+
 namespace {
-
-namespace fs = std::filesystem;
-
-/// Used when a zone states no power limit: no CPU package or DIMM set draws this much, so a
-/// decrease implying more is a glitch, not a wrap.
-constexpr double kDefaultPlausibleWatts = 1000.0;
-
-struct Zone {
-  Channel channel;
-  detail::CounterFile file;
-  std::uint64_t max_range_uj = 0;
-  double plausible_watts = kDefaultPlausibleWatts;
-  detail::CounterTracker tracker;
-};
 
 std::optional<Domain> domain_of_zone(const std::string& name) {
   if (name.rfind("package-", 0) == 0) return Domain::cpu;
@@ -38,6 +28,69 @@ std::optional<Domain> domain_of_zone(const std::string& name) {
   if (name == "psys") return Domain::psys;
   return std::nullopt;
 }
+
+std::optional<int> package_number(const std::string& label) {
+  if (label.rfind("package-", 0) != 0) return std::nullopt;
+  const auto n = parse_u64(label.substr(8));
+  return n ? std::optional<int>(static_cast<int>(*n)) : std::nullopt;
+}
+
+}  // namespace
+
+std::vector<PowercapZone> list_powercap_zones(const std::filesystem::path& root) {
+  static const std::regex zone_name(R"(intel-rapl:(\d+)(?::(\d+))?)");
+  std::map<std::string, std::filesystem::path> entries;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, zone_name)) entries.emplace(name, entry.path());
+  }
+  std::vector<PowercapZone> zones;
+  for (const auto& [name, dir] : entries) {
+    const auto label = read_text(dir / "name");
+    const auto domain = label ? domain_of_zone(*label) : std::nullopt;
+    if (!domain) continue;
+    // Packages are numbered by their zone names; a subzone belongs to its parent's package.
+    std::optional<int> package = package_number(*label);
+    if (const auto second_colon = name.find(':', name.find(':') + 1); !package && second_colon != std::string::npos) {
+      if (const auto parent = read_text(root / name.substr(0, second_colon) / "name")) package = package_number(*parent);
+    }
+    zones.push_back({dir, *domain, package.value_or(0)});
+  }
+  return zones;
+}
+
+std::optional<double> powercap_stated_power_w(const std::filesystem::path& zone) {
+  // A zone lists its constraints (long term, short term, peak) in order; the highest limit or
+  // maximum any of them states is what the zone may draw.
+  std::optional<double> highest;
+  for (int n = 0;; ++n) {
+    bool any = false;
+    for (const char* what : {"max_power_uw", "power_limit_uw"}) {
+      const auto text = read_text(zone / fmt::format("constraint_{}_{}", n, what));
+      if (!text) continue;
+      any = true;
+      if (const auto uw = parse_u64(*text); uw && *uw > 0) {
+        highest = std::max(highest.value_or(0.0), static_cast<double>(*uw) * 1e-6);
+      }
+    }
+    if (!any) return highest;
+  }
+}
+
+}  // namespace detail
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Zone {
+  Channel channel;
+  detail::CounterFile file;
+  std::uint64_t max_range_uj = 0;
+  Watts ceiling;
+  detail::CounterTracker tracker;
+};
 
 std::string permission_remedy(const fs::path& example) {
   return fmt::format(
@@ -56,10 +109,10 @@ std::string permission_remedy(const fs::path& example) {
 
 class RaplPowercapSource final : public EnergySource {
  public:
-  explicit RaplPowercapSource(const SensorPaths& paths) {
+  RaplPowercapSource(const SensorPaths& paths, const PowerCeilings& ceilings) {
     report_.name = "rapl-powercap";
     const fs::path root = paths.sysfs_root / "class" / "powercap";
-    discover(root);
+    discover(root, ceilings);
   }
 
   const SourceReport& report() const override { return report_; }
@@ -74,7 +127,7 @@ class RaplPowercapSource final : public EnergySource {
   Seconds max_read_interval() const override {
     Seconds shortest(3600.0);
     for (const auto& z : zones_.items()) {
-      shortest = std::min(shortest, Seconds(static_cast<double>(z.max_range_uj) * 1e-6 / z.plausible_watts));
+      shortest = std::min(shortest, Seconds(static_cast<double>(z.max_range_uj) * 1e-6 / z.ceiling.value));
     }
     return shortest;
   }
@@ -82,10 +135,10 @@ class RaplPowercapSource final : public EnergySource {
  private:
   static ChannelReading read_zone(Zone& z, Clock::time_point now) {
     const auto update = z.tracker.update(z.file.read(), now);
-    return {Joules(static_cast<double>(z.tracker.total()) * 1e-6), update.counted, update.problem};
+    return {Joules(static_cast<double>(z.tracker.total()) * 1e-6), update.counted, update.problem, update.unchanged_since};
   }
 
-  void discover(const fs::path& root) {
+  void discover(const fs::path& root, const PowerCeilings& ceilings) {
     std::error_code ec;
     if (!fs::is_directory(root, ec)) {
       report_.status = SourceStatus::unavailable;
@@ -94,15 +147,8 @@ class RaplPowercapSource final : public EnergySource {
                        "virtual machines and containers usually have no RAPL";
       return;
     }
-    // Top-level zones intel-rapl:N and subzones intel-rapl:N:M; intel-rapl-mmio:* duplicates the
-    // package counter through another path and is skipped so nothing is counted twice.
-    static const std::regex zone_name(R"(intel-rapl:(\d+)(?::(\d+))?)");
-    std::map<std::string, fs::path> entries;
-    for (const auto& entry : fs::directory_iterator(root, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (std::regex_match(name, zone_name)) entries.emplace(name, entry.path());
-    }
-    if (entries.empty()) {
+    const std::vector<detail::PowercapZone> found = detail::list_powercap_zones(root);
+    if (found.empty()) {
       report_.status = SourceStatus::unavailable;
       report_.reason = fmt::format("no intel-rapl zones under {}", root.string());
       report_.remedy = "on bare-metal Intel or AMD machines load the driver: 'sudo modprobe intel_rapl_msr'";
@@ -111,16 +157,12 @@ class RaplPowercapSource final : public EnergySource {
 
     std::vector<std::string> denied;
     std::vector<std::string> broken;
-    for (const auto& [name, dir] : entries) {
-      const auto zone_label = detail::read_text(dir / "name");
-      if (!zone_label) continue;
-      const auto domain = domain_of_zone(*zone_label);
-      if (!domain) continue;
-
+    for (const auto& zone : found) {
+      const fs::path& dir = zone.directory;
       Zone z;
-      z.channel.domain = *domain;
-      z.channel.device = device_of(name, *zone_label, root);
-      z.channel.id = fmt::format("{}-{}", domain_name(*domain), z.channel.device);
+      z.channel.domain = zone.domain;
+      z.channel.device = zone.package;
+      z.channel.id = fmt::format("{}-{}", domain_name(zone.domain), zone.package);
       z.channel.source = report_.name;
       z.channel.method = Method::counter;
       z.channel.origin = (dir / "energy_uj").string();
@@ -132,13 +174,8 @@ class RaplPowercapSource final : public EnergySource {
         continue;
       }
       z.max_range_uj = *range_uj;
-      if (const auto limit = detail::read_text(dir / "constraint_0_max_power_uw")) {
-        if (const auto uw = detail::parse_u64(*limit); uw && *uw > 0) {
-          z.plausible_watts = 2.0 * static_cast<double>(*uw) * 1e-6;
-        }
-      }
-      // Energy in uJ per second is power in uW: a decrease is a wrap only below the plausible power.
-      z.tracker = detail::CounterTracker(z.max_range_uj, z.plausible_watts * 1e6);
+      z.ceiling = ceilings.for_domain(zone.domain, detail::powercap_stated_power_w(dir));
+      z.tracker = detail::CounterTracker(1e-6, z.ceiling, z.max_range_uj);
       if (const int error = z.file.open(dir / "energy_uj"); error != 0) {
         if (error == EACCES || error == EPERM) {
           denied.push_back(z.channel.origin);
@@ -169,32 +206,14 @@ class RaplPowercapSource final : public EnergySource {
     }
   }
 
-  /// Packages are numbered by their zone names ("package-1"); a subzone belongs to its parent's
-  /// package.
-  static int device_of(const std::string& entry, const std::string& label, const fs::path& root) {
-    auto package_number = [](const std::string& l) -> std::optional<int> {
-      if (l.rfind("package-", 0) != 0) return std::nullopt;
-      const auto n = detail::parse_u64(l.substr(8));
-      return n ? std::optional<int>(static_cast<int>(*n)) : std::nullopt;
-    };
-    if (auto n = package_number(label)) return *n;
-    const auto second_colon = entry.find(':', entry.find(':') + 1);
-    if (second_colon != std::string::npos) {
-      if (const auto parent = detail::read_text(root / entry.substr(0, second_colon) / "name")) {
-        if (auto n = package_number(*parent)) return *n;
-      }
-    }
-    return 0;
-  }
-
   SourceReport report_;
   detail::ChannelList<Zone> zones_;
 };
 
 }  // namespace
 
-std::unique_ptr<EnergySource> open_rapl_powercap(const SensorPaths& paths) {
-  return std::make_unique<RaplPowercapSource>(paths);
+std::unique_ptr<EnergySource> open_rapl_powercap(const SensorPaths& paths, const PowerCeilings& ceilings) {
+  return std::make_unique<RaplPowercapSource>(paths, ceilings);
 }
 
 }  // namespace joulebench

@@ -110,6 +110,31 @@ EstimateModel EstimateModel::from_environment() {
   return model;
 }
 
+PowerCeilings PowerCeilings::from_environment() {
+  PowerCeilings ceilings;
+  const auto user = [](const char* name, Ceiling& ceiling) {
+    if (!environment(name)) return;
+    ceiling.watts = positive_from_environment(name, ceiling.watts);
+    if (!(ceiling.watts > 0)) throw std::invalid_argument(fmt::format("{} must be more than 0 W", name));
+    ceiling.set_by_user = true;
+  };
+  user("JOULEBENCH_MAX_PACKAGE_W", ceilings.package);
+  user("JOULEBENCH_MAX_DRAM_W", ceilings.dram);
+  user("JOULEBENCH_MAX_GPU_W", ceilings.gpu);
+  return ceilings;
+}
+
+Watts PowerCeilings::for_domain(Domain domain, std::optional<double> stated_w) const {
+  const Ceiling& ceiling = domain == Domain::dram ? dram : domain == Domain::gpu ? gpu : package;
+  if (ceiling.set_by_user || !stated_w || !(*stated_w > 0)) return Watts(ceiling.watts);
+  return Watts(*stated_w * kStatedMargin);
+}
+
+SensorOptions SensorOptions::from_environment(std::vector<std::string> only_sources) {
+  return SensorOptions{SensorPaths::from_environment(), EstimateModel::from_environment(), std::move(only_sources),
+                       PowerCeilings::from_environment()};
+}
+
 std::string EstimateModel::describe() const {
   return fmt::format("ccf-linear ({:g}-{:g} W per logical CPU by utilisation, {:g} W/GB DRAM)", cpu_idle_w_per_thread,
                      cpu_max_w_per_thread, dram_w_per_gb);
@@ -117,9 +142,9 @@ std::string EstimateModel::describe() const {
 
 SensorSet SensorSet::open(const SensorOptions& options) {
   std::vector<std::unique_ptr<EnergySource>> sources;
-  sources.push_back(open_rapl_perf(options.paths));
-  sources.push_back(open_rapl_powercap(options.paths));
-  sources.push_back(open_nvml(options.paths));
+  sources.push_back(open_rapl_perf(options.paths, options.ceilings));
+  sources.push_back(open_rapl_powercap(options.paths, options.ceilings));
+  sources.push_back(open_nvml(options.paths, options.ceilings));
   sources.push_back(open_estimate(options.paths, options.estimate));
   return from_sources(std::move(sources), options);
 }

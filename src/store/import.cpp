@@ -18,10 +18,13 @@
 #include <fmt/ranges.h>
 
 #include "joulebench/store.hpp"
+#include "report/escape.hpp"
 
 namespace joulebench {
 
 namespace {
+
+using report_detail::csv_unguard;
 
 struct CsvRow {
   std::size_t line = 0;  ///< where the row starts (1-based)
@@ -187,7 +190,9 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
   bool any_measured = false;
   std::map<std::string, std::size_t> seen;
   for (std::size_t i = 0; i < rows[0].fields.size(); ++i) {
-    const std::string name = rows[0].fields[i].value_or("");
+    // Text cells (names here, and campaign, workload and label values below) lose the ' that export
+    // puts before text a spreadsheet would run as a formula.
+    const std::string name = csv_unguard(rows[0].fields[i].value_or(""));
     if (name.empty()) problems.push_back(fmt::format("line {}: column {} has no name", rows[0].line, i + 1));
     if (!seen.emplace(name, i).second) problems.push_back(fmt::format("line {}: column '{}' appears twice", rows[0].line, name));
     roles.push_back(role_of(name));
@@ -253,9 +258,9 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
       };
       switch (role.kind) {
         case K::campaign:
-          if (campaign_name.empty()) campaign_name = value;
+          if (campaign_name.empty()) campaign_name = csv_unguard(value);
           break;
-        case K::workload: run.workload = value; break;
+        case K::workload: run.workload = csv_unguard(value); break;
         case K::repetition:
           if (auto v = integer()) {
             if (*v < 1) bad(c, "a repetition counts from 1");
@@ -319,7 +324,7 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
             region_of(run, role.name).energy.push_back(total);
           }
           break;
-        case K::label: run.labels.emplace_back(role.name, value); break;
+        case K::label: run.labels.emplace_back(role.name, csv_unguard(value)); break;
       }
     }
     if (!row_ok) continue;
@@ -333,6 +338,14 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
     int& count = repetitions[{run.workload, run.warmup}];
     ++count;
     run.repetition = repetition.value_or(count);
+    // An incomplete figure without a value is one that measured nothing (export leaves its cell empty).
+    for (auto& e : run.energy) {
+      if (std::isnan(e.energy_j) && !e.complete) {
+        e.energy_j = 0;
+        e.measured_nothing = true;
+        e.problem = "not measured (an empty, incomplete figure in the imported file)";
+      }
+    }
     // Energy figures need a domain a figure is in; the total is kept as the store's "total" row, last.
     std::stable_partition(run.energy.begin(), run.energy.end(), [](const StoredEnergy& e) { return e.domain != "total"; });
     runs.push_back(std::move(run));

@@ -105,8 +105,9 @@ void copy_campaign(Db& db, std::int64_t src_id, std::int64_t out_id) {
        "FROM src.run_labels x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
        run_offset);
   copy("INSERT INTO main.run_energy (run_id, position, domain, energy_j, source, method, estimated, complete, "
-       "unmeasured_s, dynamic_energy_j) SELECT x.run_id + ?2, x.position, x.domain, x.energy_j, x.source, x.method, "
-       "x.estimated, x.complete, x.unmeasured_s, x.dynamic_energy_j FROM src.run_energy x "
+       "unmeasured_s, dynamic_energy_j, problem, measured_nothing) SELECT x.run_id + ?2, x.position, x.domain, "
+       "x.energy_j, x.source, x.method, x.estimated, x.complete, x.unmeasured_s, x.dynamic_energy_j, x.problem, "
+       "x.measured_nothing FROM src.run_energy x "
        "JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
        run_offset);
   copy("INSERT INTO main.regions (id, run_id, position, name, start_s, end_s) SELECT x.id + ?4, x.run_id + ?2, "
@@ -114,8 +115,9 @@ void copy_campaign(Db& db, std::int64_t src_id, std::int64_t out_id) {
        "WHERE r.campaign_id = ?1",
        run_offset, region_offset);
   copy("INSERT INTO main.region_energy (region_id, position, domain, energy_j, source, method, estimated, complete, "
-       "unmeasured_s, dynamic_energy_j) SELECT e.region_id + ?2, e.position, e.domain, e.energy_j, e.source, "
-       "e.method, e.estimated, e.complete, e.unmeasured_s, e.dynamic_energy_j FROM src.region_energy e "
+       "unmeasured_s, dynamic_energy_j, problem, measured_nothing) SELECT e.region_id + ?2, e.position, e.domain, "
+       "e.energy_j, e.source, e.method, e.estimated, e.complete, e.unmeasured_s, e.dynamic_energy_j, e.problem, "
+       "e.measured_nothing FROM src.region_energy e "
        "JOIN src.regions g ON g.id = e.region_id JOIN src.runs r ON r.id = g.run_id "
        "WHERE r.campaign_id = ?1",
        region_offset);

@@ -197,10 +197,21 @@ CREATE TABLE profile_functions (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations{{
+// Version 3: why an energy figure is incomplete, and whether it measured anything at all. A figure
+// that measured nothing (a counter that never moved) keeps energy_j 0 with measured_nothing 1: no
+// reader may take that 0 for a measurement.
+constexpr std::string_view kVersion3 = R"sql(
+ALTER TABLE run_energy ADD COLUMN problem TEXT NOT NULL DEFAULT '';
+ALTER TABLE run_energy ADD COLUMN measured_nothing INTEGER NOT NULL DEFAULT 0 CHECK (measured_nothing IN (0, 1));
+ALTER TABLE region_energy ADD COLUMN problem TEXT NOT NULL DEFAULT '';
+ALTER TABLE region_energy ADD COLUMN measured_nothing INTEGER NOT NULL DEFAULT 0 CHECK (measured_nothing IN (0, 1));
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations{{
     {1, "campaigns, environment, idle baselines, runs with energies, regions, metrics, metadata, timelines",
      kVersion1},
     {2, "function profiles of profiled runs", kVersion2},
+    {3, "the problem of an incomplete energy figure, and figures that measured nothing", kVersion3},
 }};
 
 }  // namespace

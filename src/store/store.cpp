@@ -122,7 +122,9 @@ void insert_energy(Db& db, const char* sql, std::int64_t owner, const std::vecto
         .bind(7, e.estimated)
         .bind(8, e.complete)
         .bind(9, e.unmeasured_s)
-        .bind(10, e.dynamic_energy_j);
+        .bind(10, e.dynamic_energy_j)
+        .bind(11, e.problem)
+        .bind(12, e.measured_nothing);
     st.run();
   }
 }
@@ -137,7 +139,7 @@ void insert_key_values(Db& db, const char* sql, std::int64_t owner, const KeyVal
   }
 }
 
-/// Columns 1..9 of an energy query (after the owner id in column 0).
+/// Columns 1..11 of an energy query (after the owner id in column 0).
 StoredEnergy read_energy(const Statement& st) {
   StoredEnergy e;
   e.domain = st.text(1);
@@ -148,6 +150,8 @@ StoredEnergy read_energy(const Statement& st) {
   e.complete = st.integer(6) != 0;
   e.unmeasured_s = st.real_or_nan(7);
   e.dynamic_energy_j = st.optional_real(8);
+  e.problem = st.text(9);
+  e.measured_nothing = st.integer(10) != 0;
   return e;
 }
 
@@ -413,7 +417,8 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
                         run.labels);
       insert_energy(db,
                     "INSERT INTO run_energy (run_id, position, domain, energy_j, source, method, estimated, complete, "
-                    "unmeasured_s, dynamic_energy_j) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "unmeasured_s, dynamic_energy_j, problem, measured_nothing) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     run_id, run.energy);
       if (!run.regions.empty()) {
         std::int64_t position = 0;
@@ -425,7 +430,8 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
           }
           insert_energy(db,
                         "INSERT INTO region_energy (region_id, position, domain, energy_j, source, method, estimated, "
-                        "complete, unmeasured_s, dynamic_energy_j) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        "complete, unmeasured_s, dynamic_energy_j, problem, measured_nothing) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                         db.last_insert_id(), region.energy);
         }
       }
@@ -577,7 +583,8 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
                   "ORDER BY x.run_id, x.position",
                   &RunRecord::labels, [](const Statement& st) { return std::pair{st.text(1), st.text(2)}; });
     for_each_list("SELECT x.run_id, x.domain, x.energy_j, x.source, x.method, x.estimated, x.complete, "
-                  "x.unmeasured_s, x.dynamic_energy_j FROM run_energy x WHERE x.run_id BETWEEN ?1 AND ?2 "
+                  "x.unmeasured_s, x.dynamic_energy_j, x.problem, x.measured_nothing FROM run_energy x "
+                  "WHERE x.run_id BETWEEN ?1 AND ?2 "
                   "ORDER BY x.run_id, x.position",
                   &RunRecord::energy, read_energy);
     for_each_list("SELECT x.run_id, x.name, x.value, x.unit, x.origin FROM metrics x WHERE x.run_id BETWEEN ?1 AND ?2 "
@@ -612,7 +619,7 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
     if (!regions.empty()) {
       auto st = db.prepare(
           "SELECT e.region_id, e.domain, e.energy_j, e.source, e.method, e.estimated, e.complete, e.unmeasured_s, "
-          "e.dynamic_energy_j FROM region_energy e WHERE e.region_id BETWEEN ?1 AND ?2 ORDER BY e.region_id, e.position");
+          "e.dynamic_energy_j, e.problem, e.measured_nothing FROM region_energy e WHERE e.region_id BETWEEN ?1 AND ?2 ORDER BY e.region_id, e.position");
       st.bind(1, first_region).bind(2, last_region);
       while (st.step()) {
         const auto it = regions.find(st.integer(0));

@@ -3,7 +3,13 @@
 // next to each value).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "fakes/cli_runner.hpp"
 #include "joulebench/store.hpp"
@@ -282,6 +288,91 @@ TEST_F(CompareCli, ExportThenImportKeepsEveryComparedFigure) {
   const Result b = runner.run({"compare", "--db", second_db.string(), "--format", "csv"});
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(a.out, b.out);
+}
+
+// Two sides whose names and workloads a spreadsheet would run as formulas, with negative metrics.
+const char* kFormulas =
+    "workload,framework,model,phase,time_s,energy_total_j,metric_delta\n"
+    "=cmd|' /C calc'!A0,-x,ncf,train,10.1,300,-3.5\n"
+    "=cmd|' /C calc'!A0,-x,ncf,train,10.3,310,-1e-05\n"
+    "=cmd|' /C calc'!A0,-x,ncf,train,9.9,305,-2\n"
+    "plain,ncf-libtorch-train,ncf,train,12.0,301,1\n"
+    "plain,ncf-libtorch-train,ncf,train,12.5,309,2\n"
+    "plain,ncf-libtorch-train,ncf,train,11.8,303,3\n";
+
+/// The cells of one CSV row by column name.
+std::map<std::string, std::string> row_of(const std::string& csv, std::size_t row) {
+  const auto lines = lines_of(csv);
+  if (lines.size() <= row) {
+    ADD_FAILURE() << "no row " << row << " in\n" << csv;
+    return {};
+  }
+  const auto header = testing::csv_fields(lines[0]);
+  const auto fields = testing::csv_fields(lines[row]);
+  EXPECT_EQ(header.size(), fields.size()) << csv;
+  std::map<std::string, std::string> cells;
+  for (std::size_t i = 0; i < header.size() && i < fields.size(); ++i) cells[header[i]] = fields[i];
+  return cells;
+}
+
+TEST_F(CompareCli, ExportGuardsFormulasImportRemovesTheGuardAndRawOptsOut) {
+  ASSERT_EQ(import(kFormulas).exit_code, 0);
+  const Result exported = runner.run({"export", "--db", db().string()});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  auto first = row_of(exported.out, 1);
+  EXPECT_EQ(first["workload"], "'=cmd|' /C calc'!A0") << exported.out;
+  EXPECT_EQ(first["framework"], "'-x");
+  EXPECT_EQ(first["metric_delta"], "-3.5") << "a number is never guarded";
+  EXPECT_EQ(row_of(exported.out, 2)["metric_delta"], "-1e-05");
+  auto fourth = row_of(exported.out, 4);
+  EXPECT_EQ(fourth["workload"], "plain");
+  EXPECT_EQ(fourth["framework"], "ncf-libtorch-train");
+
+  const Result raw = runner.run({"export", "--db", db().string(), "--raw"});
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  EXPECT_EQ(row_of(raw.out, 1)["workload"], "=cmd|' /C calc'!A0") << raw.out;
+  EXPECT_EQ(row_of(raw.out, 1)["framework"], "-x");
+
+  // export -> import -> export gives the same file, and the store the text as written.
+  const fs::path second_db = dir.path() / "second.db";
+  const Result reimported = runner.run({"import", write("exported.csv", exported.out).string(), "--db", second_db.string()});
+  ASSERT_EQ(reimported.exit_code, 0) << reimported.err;
+  const Result again = runner.run({"export", "--db", second_db.string()});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, exported.out);
+  const Result again_raw = runner.run({"export", "--db", second_db.string(), "--raw"});
+  EXPECT_EQ(again_raw.out, raw.out);
+
+  // The comparison's CSV guards the side names too, and leaves its numbers alone.
+  const Result csv = compare({"--format", "csv", "--metrics", "metric_delta"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  auto comparison = row_of(csv.out, 1);
+  EXPECT_EQ(comparison["first"], "'-x") << csv.out;
+  EXPECT_EQ(comparison["second"], "ncf-libtorch-train");
+  EXPECT_EQ(comparison["min_first"], "-3.5") << csv.out;
+  EXPECT_EQ(comparison["max_first"], "-1e-05") << csv.out;
+}
+
+TEST_F(CompareCli, MarkdownTablesCarryNoHtml) {
+  const std::string evil = "</script><img src=x onerror=alert(1)>";
+  std::string csv = "framework,model,time_s\n";
+  for (const char* time : {"1.0", "1.1", "1.2"}) csv += fmt::format("\"{}\",m|x,{}\n", evil, time);
+  for (const char* time : {"2.0", "2.1", "2.2"}) csv += fmt::format("plain,m|x,{}\n", time);
+  ASSERT_EQ(import(csv).exit_code, 0);
+  const Result md = compare({"--format", "md", "--group-by", "model"});
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_EQ(md.out.find('<'), std::string::npos) << md.out;
+  EXPECT_TRUE(contains(md.out, "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;")) << md.out;
+  EXPECT_TRUE(contains(md.out, "model=m\\|x")) << md.out;
+  // Every row of the comparison table has the header's 10 cells: no pipe in a label splits one.
+  const auto lines = lines_of(md.out);
+  auto line = std::find_if(lines.begin(), lines.end(), [](const std::string& l) { return l.starts_with("| group |"); });
+  ASSERT_NE(line, lines.end()) << md.out;
+  for (; line != lines.end() && line->starts_with("|"); ++line) {
+    std::size_t unescaped = 0;
+    for (std::size_t i = 0; i < line->size(); ++i) unescaped += (*line)[i] == '|' && (i == 0 || (*line)[i - 1] != '\\') ? 1 : 0;
+    EXPECT_EQ(unescaped, 11u) << *line;
+  }
 }
 
 TEST_F(CompareCli, BenchComparesCommandsLikeHyperfineForEnergy) {

@@ -3,6 +3,7 @@
 // page is checked as text here, and in a real headless browser where chromium is installed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -192,8 +193,12 @@ TEST_F(ReportCli, LabelsFromThePlanAreEscaped) {
   EXPECT_TRUE(contains(page, "&lt;img src=x onerror=alert(2)&gt;"));
   // The only script-like thing allowed is none: the page forbids scripts and requests.
   EXPECT_TRUE(contains(page, "default-src 'none'"));
-  const std::string md = read_all(out / "tables" / "summary.md");
-  EXPECT_TRUE(contains(md, kEvilFramework)) << "Markdown keeps text as text";
+  // Markdown renders HTML: its tables carry the labels as entities, never as tags.
+  for (const std::string table : {"summary.md", "comparison.md"}) {
+    const std::string md = read_all(out / "tables" / table);
+    EXPECT_FALSE(contains(md, "<img")) << table << ":\n" << md;
+    EXPECT_TRUE(contains(md, "&lt;img src=x onerror=alert(2)&gt;")) << table << ":\n" << md;
+  }
 }
 
 TEST_F(ReportCli, CarbonIsAConversionOfTheMeasuredEnergy) {
@@ -256,6 +261,114 @@ TEST_F(ReportCli, PageLoadsInAHeadlessBrowser) {
   // The escaped labels show as text.
   EXPECT_TRUE(contains(check.body_text, kEvil)) << check.body_text.substr(0, 2000);
   EXPECT_TRUE(contains(check.title, "report test"));
+}
+
+// Text gnuplot could misread: % is a format in tic labels, quotes and backslashes end or escape
+// strings, SVG needs & and < escaped, and the rest must survive as UTF-8.
+constexpr const char* kAwkward = "50% <b>&\"'\\@ naïve 计算";
+
+/// The text of every <text> element of an SVG, its XML entities decoded.
+std::vector<std::string> svg_texts(const std::string& svg) {
+  std::vector<std::string> texts;
+  for (auto at = svg.find("<text"); at != std::string::npos; at = svg.find("<text", at + 1)) {
+    const auto begin = svg.find('>', at);
+    const auto end = svg.find("</text>", begin);
+    if (begin == std::string::npos || end == std::string::npos) break;
+    const std::string raw = svg.substr(begin + 1, end - begin - 1);
+    std::string text;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      const auto semicolon = raw.find(';', i);
+      if (raw[i] != '&' || semicolon == std::string::npos) {
+        text += raw[i];
+        continue;
+      }
+      const std::string entity = raw.substr(i + 1, semicolon - i - 1);
+      if (entity == "lt") text += '<';
+      else if (entity == "gt") text += '>';
+      else if (entity == "amp") text += '&';
+      else if (entity == "quot") text += '"';
+      else if (entity == "apos" || entity == "#39") text += '\'';
+      else ADD_FAILURE() << "an entity this decoder does not know: &" << entity << ";";
+      i = semicolon;
+    }
+    texts.push_back(text);
+    at = end;
+  }
+  return texts;
+}
+
+// A store written directly: no plan can name a profiled function so.
+TEST(ReportCliText, PercentQuotesAndUnicodeInLabelsDrawAsWritten) {
+  TempDir dir;
+  const fs::path db = dir.path() / "awkward.db";
+  {
+    Store store(db);
+    CampaignPlan plan;
+    plan.name = "awkward";
+    plan.hash = "fnv1a64:00000000000000aa";
+    const std::int64_t campaign = store.create_campaign(plan, Shard{}, 8, {});
+    std::size_t index = 0;
+    for (const std::string& framework : {std::string(kAwkward), std::string("plain")}) {
+      RunRecord run;
+      run.workload = framework + " train";
+      run.labels = {{"framework", framework}, {"model", "m"}, {"phase", "train"}};
+      run.exit_code = 0;
+      for (int repetition = 1; repetition <= 3; ++repetition) {
+        run.index = index++;
+        run.repetition = repetition;
+        run.time_s = (framework == "plain" ? 2.0 : 1.0) + 0.1 * repetition;
+        StoredEnergy total;
+        total.domain = "total";
+        total.energy_j = 10.0 * run.time_s;
+        total.source = "estimate";
+        run.energy = {total};
+        store.record_run(campaign, run);
+      }
+      run.index = index++;
+      run.repetition = 1;
+      StoredProfile profile;
+      profile.mode = "python";
+      profile.energy_rule = "timeline";
+      const auto function = [](const std::string& name, double self_s) {
+        StoredProfileFunction f;
+        f.name = name;
+        f.self_s = self_s;
+        f.total_s = self_s;
+        f.energy_j = 10 * self_s;
+        return f;
+      };
+      profile.functions = {function(kAwkward, 0.6), function("main", 0.4)};
+      run.profile = profile;
+      store.record_run(campaign, run);
+    }
+    store.finish_campaign(campaign);
+  }
+
+  Runner runner;
+  runner.deadline = std::chrono::seconds(60);
+  const fs::path out = dir.path() / "report";
+  const Result r = runner.run({"report", "--db", db.string(), "-o", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  // The sides are the box plots' x tic labels; the functions, the profiles' y tic labels.
+  std::vector<fs::path> figures{out / "figures" / "box-m-train-time.svg"};
+  for (const auto& entry : fs::directory_iterator(out / "figures")) {
+    if (entry.path().filename().string().starts_with("profile-") && entry.path().extension() == ".svg") {
+      figures.push_back(entry.path());
+    }
+  }
+  ASSERT_EQ(figures.size(), 3u) << "a box plot and two profiles";
+  for (const auto& figure : figures) {
+    ASSERT_TRUE(fs::exists(figure)) << figure;
+    const auto texts = svg_texts(read_all(figure));
+    EXPECT_EQ(std::count(texts.begin(), texts.end(), kAwkward), 1) << figure << ":\n" << fmt::format("{}", fmt::join(texts, "\n"));
+  }
+  // A profile's title names its side: the label stands in it as written too.
+  bool titled = false;
+  for (std::size_t i = 1; i < figures.size(); ++i) {
+    for (const auto& t : svg_texts(read_all(figures[i]))) titled = titled || (t != kAwkward && contains(t, kAwkward));
+  }
+  EXPECT_TRUE(titled) << "the awkward side's profile names it in its title";
 }
 
 }  // namespace

@@ -23,6 +23,11 @@
  *                          t = seconds since init (CLOCK_MONOTONIC)
  *   FAKE_NVML_FAIL_AFTER_S error scenario: start of the failure (default 0.1)
  *   FAKE_NVML_FAIL_FOR_S   error scenario: length of the failure (default 0.1)
+ *   FAKE_NVML_JUMP_J       J (default 0): from FAKE_NVML_JUMP_AT_S seconds after init (default 0.1)
+ *                          the energy counter reads J joules more than the GPU drew, as a glitch
+ *                          would make it
+ *
+ * Every GPU states an enforced power limit of 300 W and limit constraints of 100 to 400 W.
  *
  * A malformed number also makes nvmlInit_v2 return UNKNOWN (with a message on stderr).
  *
@@ -92,6 +97,8 @@ nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uuid, unsigned int len
 nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned long long* energy);
 nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int* power);
 nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned int* limit);
+nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t device, unsigned int* minLimit,
+                                                          unsigned int* maxLimit);
 nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, nvmlTemperatureSensors_t sensorType, unsigned int* temp);
 nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned int* clock);
 
@@ -117,6 +124,8 @@ static double g_power_w = 100.0;
 static double g_ramp_w_per_s = 0.0;
 static double g_fail_after_s = 0.1;
 static double g_fail_for_s = 0.1;
+static double g_jump_j = 0.0;
+static double g_jump_at_s = 0.1;
 
 static double elapsed_since(const struct timespec* start) {
   struct timespec now;
@@ -150,6 +159,8 @@ static nvmlReturn_t configure(void) {
   g_ramp_w_per_s = 0.0;
   g_fail_after_s = 0.1;
   g_fail_for_s = 0.1;
+  g_jump_j = 0.0;
+  g_jump_at_s = 0.1;
 
   if (scenario == NULL || *scenario == '\0' || strcmp(scenario, "counter") == 0) {
     g_scenario = SCENARIO_COUNTER;
@@ -170,7 +181,8 @@ static nvmlReturn_t configure(void) {
   if (!number_from_environment("FAKE_NVML_GPUS", &gpus) || !number_from_environment("FAKE_NVML_POWER_W", &g_power_w) ||
       !number_from_environment("FAKE_NVML_RAMP_W_PER_S", &g_ramp_w_per_s) ||
       !number_from_environment("FAKE_NVML_FAIL_AFTER_S", &g_fail_after_s) ||
-      !number_from_environment("FAKE_NVML_FAIL_FOR_S", &g_fail_for_s)) {
+      !number_from_environment("FAKE_NVML_FAIL_FOR_S", &g_fail_for_s) ||
+      !number_from_environment("FAKE_NVML_JUMP_J", &g_jump_j) || !number_from_environment("FAKE_NVML_JUMP_AT_S", &g_jump_at_s)) {
     return NVML_ERROR_UNKNOWN;
   }
   if (gpus > FAKE_MAX_GPUS || gpus != (double)(unsigned int)gpus) {
@@ -295,6 +307,7 @@ nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device, unsigned l
   t = fake_nvml_seconds_since_init();
   if (lost_now(t)) return NVML_ERROR_GPU_IS_LOST;
   joules = base_watts(device) * t + 0.5 * g_ramp_w_per_s * t * t;
+  if (t >= g_jump_at_s) joules += g_jump_j;
   *energy = (unsigned long long)(joules * 1000.0);
   return NVML_SUCCESS;
 }
@@ -315,6 +328,16 @@ nvmlReturn_t nvmlDeviceGetEnforcedPowerLimit(nvmlDevice_t device, unsigned int* 
   if (status != NVML_SUCCESS) return status;
   if (limit == NULL) return NVML_ERROR_INVALID_ARGUMENT;
   *limit = 300000u;
+  return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t device, unsigned int* minLimit,
+                                                          unsigned int* maxLimit) {
+  const nvmlReturn_t status = check_device(device);
+  if (status != NVML_SUCCESS) return status;
+  if (minLimit == NULL || maxLimit == NULL) return NVML_ERROR_INVALID_ARGUMENT;
+  *minLimit = 100000u;
+  *maxLimit = 400000u;
   return NVML_SUCCESS;
 }
 

@@ -1,5 +1,6 @@
 // Test doubles for EnergySource: a source whose energy is a known function of time, and a
-// decorator that lets a test's writer thread and the meter take turns on a fake tree.
+// decorator that lets a test's writer thread and the meter take turns on a fake tree; and a
+// timeline sink that keeps what the meter passes on.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "joulebench/meter.hpp"
 #include "joulebench/sensors.hpp"
 
 namespace joulebench::testing {
@@ -85,6 +87,22 @@ class TurnTakingSource final : public EnergySource {
  private:
   std::unique_ptr<EnergySource> inner_;
   std::mutex& mutex_;
+};
+
+/// Keeps a copy of every timeline sample the meter passes on.
+class RecordingSink final : public TimelineSink {
+ public:
+  void begin(std::span<const Channel> channels) override { channel_count = channels.size(); }
+  void add(const TimelineSample& s) override {
+    samples.push_back({s.time, s.interval, std::vector<ChannelPower>(s.channels.begin(), s.channels.end())});
+  }
+  struct Copy {
+    Seconds time;
+    Seconds interval;
+    std::vector<ChannelPower> channels;
+  };
+  std::size_t channel_count = 0;
+  std::vector<Copy> samples;
 };
 
 }  // namespace joulebench::testing

@@ -1,13 +1,16 @@
 // `joulebench export`: the tidy CSV and JSON, column names and order, values, missing cells.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/cli_runner.hpp"
 #include "fakes/fake_tree.hpp"
 #include "joulebench/report.hpp"
 #include "joulebench/store.hpp"
@@ -20,7 +23,7 @@ using testing::TempDir;
 StoredEnergy energy(std::string domain, double j, bool estimated = false, bool complete = true,
                     std::optional<double> dynamic = std::nullopt) {
   return {std::move(domain), j, "src", estimated ? "model" : "counter", estimated, complete, complete ? 0.0 : 0.25,
-          dynamic};
+          dynamic, complete ? "" : "a read failed", false};
 }
 
 /// A small campaign: a warm-up, a failed run with more of everything, and a run that never ran.
@@ -283,6 +286,88 @@ TEST(Export, NumbersRoundTripAndNonFiniteIsMissing) {
   EXPECT_TRUE(json[0]["energy_total_j"].is_null());
   EXPECT_TRUE(json[0]["metric_inf"].is_null());
   EXPECT_EQ(json[0]["metric_big"].get<double>(), 123456789.123456789);
+}
+
+/// A campaign whose text a spreadsheet would run as a formula: its name, a workload's name, label
+/// values and a label key; and negative numbers, which are numbers, not formulas.
+struct Formulas {
+  TempDir dir;
+  Store store{dir.path() / "formulas.db"};
+  std::int64_t campaign = 0;
+
+  Formulas() {
+    CampaignPlan plan;
+    plan.name = "@sum";
+    plan.hash = "fnv1a64:0000000000000002";
+    campaign = store.create_campaign(plan, Shard{}, 1, {});
+    RunRecord r;
+    r.workload = "=cmd|' /C calc'!A0";
+    r.labels = {{"framework", "-x"}, {"plus", "+1"}, {"tab", "\tt"}, {"cr", "\rr"}, {"dash", "-"},
+                {"quoted", "'=kept"}, {"apostrophe", "'plain"}, {"padded", " padded\t"}, {"=key", "ncf-libtorch-train"}};
+    r.time_s = 1;
+    r.metrics = {{"delta", -3.5, "", "events"}, {"tiny", -1e-05, "", "events"}};
+    store.record_run(campaign, r);
+  }
+};
+
+std::map<std::string, std::string> cells_of(const std::string& csv) {
+  const auto rows = lines(csv);
+  EXPECT_EQ(rows.size(), 2u) << csv;
+  if (rows.size() != 2) return {};
+  const auto header = testing::csv_fields(rows[0]);
+  const auto row = testing::csv_fields(rows[1]);
+  EXPECT_EQ(header.size(), row.size()) << csv;
+  std::map<std::string, std::string> cells;
+  for (std::size_t i = 0; i < header.size() && i < row.size(); ++i) cells[header[i]] = row[i];
+  return cells;
+}
+
+TEST(ExportCsv, TextASpreadsheetWouldRunIsGuardedNumbersAreNot) {
+  Formulas f;
+  const std::string csv = export_csv(f.store, f.campaign, {});
+  auto cells = cells_of(csv);
+  EXPECT_EQ(cells["campaign"], "'@sum");
+  EXPECT_EQ(cells["workload"], "'=cmd|' /C calc'!A0");
+  EXPECT_EQ(cells["framework"], "'-x");
+  EXPECT_EQ(cells["plus"], "'+1");
+  EXPECT_EQ(cells["tab"], "'\tt");
+  EXPECT_EQ(cells["cr"], "'\rr");
+  EXPECT_EQ(cells["dash"], "'-");
+  EXPECT_EQ(cells["quoted"], "''=kept") << "so that import, removing one quote, gives the text back";
+  EXPECT_EQ(cells["apostrophe"], "'plain");
+  EXPECT_EQ(cells["padded"], " padded\t");
+  EXPECT_EQ(cells["'=key"], "ncf-libtorch-train") << csv;
+  EXPECT_EQ(cells["status"], "ok");
+  EXPECT_EQ(cells["metric_delta"], "-3.5");
+  EXPECT_EQ(cells["metric_tiny"], "-1e-05");
+  // JSON is no spreadsheet: its text stays as written.
+  const auto json = nlohmann::json::parse(export_json(f.store, f.campaign, {}));
+  EXPECT_EQ(json[0]["workload"], "=cmd|' /C calc'!A0");
+
+  // Import removes the guard: the same campaign comes back, and exports the same.
+  const std::filesystem::path file = f.dir.path() / "exported.csv";
+  testing::write_file(file, csv);
+  Store again(f.dir.path() / "again.db");
+  const ImportResult imported = import_csv(again, file);
+  EXPECT_EQ(imported.name, "@sum");
+  const auto runs = again.runs(imported.campaign);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].workload, "=cmd|' /C calc'!A0");
+  const RunRecord original = f.store.runs(f.campaign).at(0);
+  EXPECT_EQ(runs[0].labels, original.labels);
+  EXPECT_EQ(export_csv(again, imported.campaign, {}), csv);
+}
+
+TEST(ExportCsv, RawLeavesTextAsWritten) {
+  Formulas f;
+  ExportOptions raw;
+  raw.guard_formulas = false;
+  auto cells = cells_of(export_csv(f.store, f.campaign, {}, raw));
+  EXPECT_EQ(cells["workload"], "=cmd|' /C calc'!A0");
+  EXPECT_EQ(cells["framework"], "-x");
+  EXPECT_EQ(cells["quoted"], "'=kept");
+  EXPECT_EQ(cells["=key"], "ncf-libtorch-train");
+  EXPECT_EQ(cells["metric_delta"], "-3.5");
 }
 
 TEST(Export, AnUnknownCampaignIsAnError) {

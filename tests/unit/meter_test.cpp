@@ -10,6 +10,7 @@
 namespace joulebench {
 namespace {
 
+using testing::RecordingSink;
 using testing::ScriptedSource;
 
 SensorSet single_source(std::unique_ptr<EnergySource> source) {
@@ -19,21 +20,6 @@ SensorSet single_source(std::unique_ptr<EnergySource> source) {
   options.paths.procfs_root = "/proc";
   return SensorSet::from_sources(std::move(sources), options);
 }
-
-class RecordingSink final : public TimelineSink {
- public:
-  void begin(std::span<const Channel> channels) override { channel_count = channels.size(); }
-  void add(const TimelineSample& s) override {
-    samples.push_back({s.time, s.interval, std::vector<ChannelPower>(s.channels.begin(), s.channels.end())});
-  }
-  struct Copy {
-    Seconds time;
-    Seconds interval;
-    std::vector<ChannelPower> channels;
-  };
-  std::size_t channel_count = 0;
-  std::vector<Copy> samples;
-};
 
 TEST(Meter, TotalsComeFromTheWindowsEdgesExactly) {
   // 40 W constant: the total must be 40 W times the window, to the nanosecond of the edges.

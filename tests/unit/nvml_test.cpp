@@ -24,9 +24,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::array<const char*, 6> kFakeVariables = {"FAKE_NVML_SCENARIO",     "FAKE_NVML_GPUS",
-                                                       "FAKE_NVML_POWER_W",      "FAKE_NVML_RAMP_W_PER_S",
-                                                       "FAKE_NVML_FAIL_AFTER_S", "FAKE_NVML_FAIL_FOR_S"};
+constexpr std::array<const char*, 8> kFakeVariables = {
+    "FAKE_NVML_SCENARIO",     "FAKE_NVML_GPUS",       "FAKE_NVML_POWER_W", "FAKE_NVML_RAMP_W_PER_S",
+    "FAKE_NVML_FAIL_AFTER_S", "FAKE_NVML_FAIL_FOR_S", "FAKE_NVML_JUMP_J",  "FAKE_NVML_JUMP_AT_S"};
 
 /// The fake library's test hooks. `pin` loads it (keeping it loaded until this object goes, so its
 /// counters survive the sources that close it); otherwise it only attaches to an already loaded
@@ -157,6 +157,43 @@ TEST_F(NvmlTest, CounterScenarioReportsGpusWithCounterChannels) {
   EXPECT_EQ(property(report, "gpu0.energy_method"), "counter");
   // An exact counter needs no frequent reads (64-bit millijoules never wrap).
   EXPECT_GE(source->max_read_interval(), Seconds(60.0));
+}
+
+TEST_F(NvmlTest, ACounterJumpNoGpuCanDrawIsNotCounted) {
+  // The GPU states limits up to 400 W: a step above 800 W (with the margin) is a glitch. 1000 J
+  // in 100 ms is 10 kW.
+  set("FAKE_NVML_SCENARIO", "counter");
+  set("FAKE_NVML_POWER_W", "100");
+  set("FAKE_NVML_JUMP_J", "1000");
+  set("FAKE_NVML_JUMP_AT_S", "0.15");
+  auto sensors = SensorSet::open(options());
+  const SourceReport* report = report_named(sensors, "nvml");
+  ASSERT_NE(report, nullptr);
+  EXPECT_EQ(property(*report, "gpu0.max_power_limit_w"), "400");
+  Meter meter(sensors, MeterOptions{Seconds(0.1), nullptr});
+  meter.start();
+  std::this_thread::sleep_for(400ms);
+  const MeterWindow window = meter.stop();
+  const auto gpu = std::find_if(window.channels.begin(), window.channels.end(), [](const Channel& c) { return c.id == "gpu-0"; });
+  ASSERT_NE(gpu, window.channels.end());
+  const ChannelTotal& total = window.totals[static_cast<std::size_t>(gpu - window.channels.begin())];
+  EXPECT_FALSE(total.complete());
+  EXPECT_EQ(total.unmeasured_intervals, 1u);
+  EXPECT_TRUE(contains(total.first_problem, "at most 800 W")) << total.first_problem;
+  EXPECT_LT(total.energy.value, 100.0 * window.duration().count()) << "the jump is not energy";
+  EXPECT_GT(total.energy.value, 100.0 * (window.duration() - total.unmeasured).count() * 0.99);
+}
+
+TEST_F(NvmlTest, APowerReadingNoGpuCanDrawIsNotIntegrated) {
+  set("FAKE_NVML_SCENARIO", "power");
+  set("FAKE_NVML_POWER_W", "5000");
+  const auto source = open_nvml(paths());
+  ASSERT_EQ(source->report().status, SourceStatus::ok) << source->report().reason;
+  std::vector<ChannelReading> r(1);
+  source->read(Clock::now(), r);
+  EXPECT_FALSE(r[0].counted);
+  EXPECT_TRUE(contains(r[0].problem, "more than the GPU can draw")) << r[0].problem;
+  EXPECT_DOUBLE_EQ(r[0].energy.value, 0.0);
 }
 
 TEST_F(NvmlTest, CounterReadsFollowEachGpusPower) {

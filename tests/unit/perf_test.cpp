@@ -124,6 +124,43 @@ TEST(RaplPerf, OpensAndReadsCountersThroughTheKernel) {
   EXPECT_NEAR((second.energy - first.energy).value, elapsed, 0.02 * elapsed) << "cpu-clock runs with wall time";
 }
 
+TEST(RaplPerf, AStepAboveThePackagesStatedLimitIsNotCounted) {
+  // The same software counter, which "draws" 1 W, on a machine whose powercap zone of package 0
+  // states 0.25 W: with the margin, at most 0.5 W, so every step is a glitch.
+  TempDir t;
+  const fs::path d = pmu_dir(t);
+  write_file(d / "type", "1\n");
+  write_file(d / "cpumask", "0\n");
+  write_file(d / "format" / "event", "config:0-63\n");
+  write_file(d / "events" / "energy-pkg", "event=0x0\n");
+  write_file(d / "events" / "energy-pkg.scale", "1e-9\n");
+  write_file(d / "events" / "energy-pkg.unit", "Joules\n");
+  testing::make_powercap_zone(t.path() / "class" / "powercap" / "intel-rapl:0", "package-0", 0, 1'000'000'000, 250'000);
+  SensorPaths paths;
+  paths.sysfs_root = t.path();
+  const auto source = open_rapl_perf(paths);
+  if (source->report().status != SourceStatus::ok) {
+    GTEST_SKIP() << "the kernel refuses system-wide perf counters here: " << source->report().reason;
+  }
+  ChannelReading first;
+  ChannelReading second;
+  source->read(Clock::now(), std::span(&first, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  source->read(Clock::now(), std::span(&second, 1));
+  EXPECT_FALSE(second.counted);
+  EXPECT_NE(second.problem.find("at most 0.5 W"), std::string_view::npos) << second.problem;
+  EXPECT_DOUBLE_EQ(second.energy.value, 0.0);
+
+  // A user's ceiling wins: at 10 W the same steps count.
+  PowerCeilings user;
+  user.package = {10.0, true};
+  const auto trusted = open_rapl_perf(paths, user);
+  trusted->read(Clock::now(), std::span(&first, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  trusted->read(Clock::now(), std::span(&second, 1));
+  EXPECT_TRUE(second.counted) << second.problem;
+}
+
 TEST(RaplPerf, RefusalIsDeniedWithTheRemedy) {
   TempDir t;
   make_intel_pmu(t);

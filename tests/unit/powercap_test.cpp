@@ -49,7 +49,7 @@ void make_two_socket_tree(const PowercapTree& t, std::uint64_t range_uj, std::ui
 SensorSet powercap_sensors(const PowercapTree& t, std::mutex& turns) {
   std::vector<std::unique_ptr<EnergySource>> sources;
   sources.push_back(std::make_unique<testing::TurnTakingSource>(open_rapl_powercap(t.paths()), turns));
-  return SensorSet::from_sources(std::move(sources), SensorOptions{t.paths(), {}, {}});
+  return SensorSet::from_sources(std::move(sources), SensorOptions{t.paths(), {}, {}, {}});
 }
 
 TEST(RaplPowercap, FindsEveryZoneOnceWithItsPackage) {
@@ -211,10 +211,10 @@ TEST_F(DirectReads, ACounterGoingBackwardsWithoutAWrapIsNotCounted) {
 
 TEST_F(DirectReads, APlausibleWrapIsCorrected) {
   read_at(0.0);
-  set(kRealisticRangeUj - 1'000'000);
-  read_at(100.0);
+  set(kRealisticRangeUj - 1'000'000);  // 262 kJ in 300 s: 874 W, below the 1000 W a package may draw
+  read_at(300.0);
   set(2'000'000);  // wrapped: 3 J in 1 s
-  const ChannelReading r = read_at(101.0);
+  const ChannelReading r = read_at(301.0);
   EXPECT_TRUE(r.counted);
   EXPECT_DOUBLE_EQ(r.energy.value, static_cast<double>(kRealisticRangeUj - 2'000'000 + 3'000'000) * 1e-6);
 }
@@ -232,6 +232,138 @@ TEST_F(DirectReads, AnUnreadableCounterLosesOnlyItsIntervals) {
   const ChannelReading next = read_at(0.4);
   EXPECT_TRUE(next.counted);
   EXPECT_DOUBLE_EQ(next.energy.value, 2.0);
+}
+
+TEST_F(DirectReads, AJumpForwardNoPackageCanDrawIsNotCounted) {
+  // A 30 J step in 40 ms is 750 W: no 50 W package draws that. The default ceiling (no limit
+  // stated here) is 1000 W per package, so a ceiling the test states: 25 W, with the margin 50 W.
+  testing::write_file(tree.zones() / "intel-rapl:0" / "constraint_0_max_power_uw", "25000000\n");
+  source = open_rapl_powercap(tree.paths());
+  read_at(0.0);
+  set(1'400'000);  // 0.4 J in 40 ms: 10 W
+  EXPECT_TRUE(read_at(0.04).counted);
+  set(31'400'000);  // 30 J in 40 ms
+  const ChannelReading jump = read_at(0.08);
+  EXPECT_FALSE(jump.counted);
+  EXPECT_NE(jump.problem.find("jumped by 30 J"), std::string_view::npos) << jump.problem;
+  EXPECT_NE(jump.problem.find("at most 50 W"), std::string_view::npos) << jump.problem;
+  set(31'800'000);
+  const ChannelReading after = read_at(0.12);
+  EXPECT_TRUE(after.counted);
+  EXPECT_DOUBLE_EQ(after.energy.value, 0.8) << "0.4 J before the jump, 0.4 J after it, nothing for the jump";
+}
+
+TEST_F(DirectReads, AJumpAboveTheDefaultCeilingIsNotCounted) {
+  // 1e11 uJ in 0.1 s is 1 MW: above the 1000 W default of a package that states no limit.
+  read_at(0.0);
+  set(1'000'000 + 100'000'000'000ULL);
+  const ChannelReading jump = read_at(0.1);
+  EXPECT_FALSE(jump.counted);
+  EXPECT_NE(jump.problem.find("at most 1000 W"), std::string_view::npos) << jump.problem;
+  EXPECT_DOUBLE_EQ(jump.energy.value, 0.0);
+  // A step of 1 kJ in 2 s (500 W) is within it, with the update slack.
+  set(1'000'000 + 100'000'000'000ULL + 1'000'000'000ULL);
+  EXPECT_TRUE(read_at(2.1).counted);
+}
+
+TEST(RaplPowercap, TheCeilingIsTheHighestStatedConstraintWithAMargin) {
+  PowercapTree t;
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 0, kRealisticRangeUj, 0);
+  testing::write_file(t.zones() / "intel-rapl:0" / "constraint_0_power_limit_uw", "65000000\n");
+  testing::write_file(t.zones() / "intel-rapl:0" / "constraint_1_max_power_uw", "0\n");
+  testing::write_file(t.zones() / "intel-rapl:0" / "constraint_1_power_limit_uw", "95000000\n");
+  const auto source = open_rapl_powercap(t.paths());
+  ASSERT_EQ(source->channels().size(), 1U);
+  // The wrap period is the range over the ceiling: 190 W (95 W stated, x2).
+  EXPECT_NEAR(source->max_read_interval().count(), static_cast<double>(kRealisticRangeUj) * 1e-6 / 190.0, 1e-6);
+  PowerCeilings user;
+  user.package = {400.0, true};
+  const auto with_user = open_rapl_powercap(t.paths(), user);
+  EXPECT_NEAR(with_user->max_read_interval().count(), static_cast<double>(kRealisticRangeUj) * 1e-6 / 400.0, 1e-6)
+      << "a ceiling the user sets wins over what the machine states";
+}
+
+TEST(PowerCeilings, FromTheEnvironment) {
+  ::setenv("JOULEBENCH_MAX_GPU_W", "1200", 1);
+  ::setenv("JOULEBENCH_MAX_DRAM_W", "", 1);
+  const PowerCeilings c = PowerCeilings::from_environment();
+  EXPECT_EQ(c.for_domain(Domain::gpu, 300.0).value, 1200.0);
+  EXPECT_EQ(c.for_domain(Domain::dram, 40.0).value, 80.0) << "stated x2";
+  EXPECT_EQ(c.for_domain(Domain::dram).value, 500.0);
+  EXPECT_EQ(c.for_domain(Domain::psys).value, 1000.0);
+  EXPECT_EQ(c.for_domain(Domain::cpu, 0.0).value, 1000.0) << "a limit of 0 states nothing";
+  ::setenv("JOULEBENCH_MAX_GPU_W", "-5", 1);
+  EXPECT_THROW(PowerCeilings::from_environment(), std::invalid_argument);
+  ::setenv("JOULEBENCH_MAX_GPU_W", "0", 1);
+  EXPECT_THROW(PowerCeilings::from_environment(), std::invalid_argument);
+  ::unsetenv("JOULEBENCH_MAX_GPU_W");
+  ::unsetenv("JOULEBENCH_MAX_DRAM_W");
+}
+
+TEST(RaplPowercap, ACounterThatStopsPartWayIsUnmeasuredForThatStretch) {
+  // The package advances for 0.4 s, stands still for 1.3 s, then advances again for 0.4 s.
+  PowercapTree t;
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 0, kRealisticRangeUj);
+  std::mutex turns;
+  SensorSet sensors = powercap_sensors(t, turns);
+  testing::RecordingSink timeline;
+  Meter meter(sensors, MeterOptions{Seconds(0.05), &timeline});
+  std::uint64_t counter = 0;
+  const auto advance_for = [&](std::chrono::milliseconds how_long) {
+    const auto end = std::chrono::steady_clock::now() + how_long;
+    while (std::chrono::steady_clock::now() < end) {
+      {
+        std::lock_guard lock(turns);
+        counter += 5000;  // 5 mJ every 5 ms: 1 W
+        testing::write_counter(t.zones() / "intel-rapl:0" / "energy_uj", counter);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  meter.start();
+  advance_for(std::chrono::milliseconds(400));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  advance_for(std::chrono::milliseconds(400));
+  const MeterWindow window = meter.stop();
+
+  const ChannelTotal& total = window.totals[0];
+  EXPECT_FALSE(total.complete());
+  EXPECT_TRUE(total.stalled);
+  EXPECT_EQ(total.unmeasured_intervals, 1U);
+  EXPECT_NEAR(total.unmeasured.count(), 1.3, 0.12) << "the still stretch, to a sampling interval or two";
+  EXPECT_NE(total.first_problem.find("stopped advancing"), std::string::npos) << total.first_problem;
+  EXPECT_DOUBLE_EQ(total.energy.value, static_cast<double>(counter) * 1e-6) << "what it counted is kept";
+  const auto by_domain = energy_by_domain(window);
+  EXPECT_FALSE(by_domain.front().measured_nothing);
+
+  // The timeline marks the same stretch, the samples taken before the stall was found included.
+  double unmeasured = 0;
+  for (const auto& s : timeline.samples) {
+    if (!s.channels[0].counted) unmeasured += s.interval.count();
+  }
+  EXPECT_NEAR(unmeasured, total.unmeasured.count(), 1e-6);
+  ASSERT_FALSE(timeline.samples.empty());
+  EXPECT_NEAR(timeline.samples.back().time.count(), window.duration().count(), 1e-9) << "every sample arrives by stop()";
+}
+
+TEST(RaplPowercap, AShortWindowAfterAStallIsUnmeasured) {
+  // A counter known to have stood still for over a second before the window measures nothing in
+  // it, however short the window.
+  PowercapTree t;
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 5000, kRealisticRangeUj);
+  std::mutex turns;
+  SensorSet sensors = powercap_sensors(t, turns);
+  Meter meter(sensors, MeterOptions{Seconds(0.05), nullptr});
+  meter.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  const MeterWindow long_window = meter.stop();
+  EXPECT_FALSE(long_window.complete());
+  EXPECT_TRUE(energy_by_domain(long_window).front().measured_nothing);
+  meter.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const MeterWindow short_window = meter.stop();
+  EXPECT_FALSE(short_window.complete());
+  EXPECT_TRUE(energy_by_domain(short_window).front().measured_nothing);
 }
 
 TEST(RaplPowercap, MissingTreeIsUnavailableWithAReason) {
@@ -263,7 +395,7 @@ TEST(SensorSelection, RealSourcesComeBeforeTheEstimatePerDomain) {
   testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 0, kRealisticRangeUj);
   testing::write_proc_stat(t.paths().procfs_root, 100, 50, 1000, 2);
   testing::write_file(t.paths().procfs_root / "meminfo", "MemTotal:        8000000 kB\n");
-  SensorSet sensors = SensorSet::open(SensorOptions{t.paths(), EstimateModel{}, {}});
+  SensorSet sensors = SensorSet::open(SensorOptions{t.paths(), EstimateModel{}, {}, {}});
   EXPECT_EQ(sensors.source_of(Domain::cpu), "rapl-powercap");
   EXPECT_EQ(sensors.source_of(Domain::dram), "estimate") << "no dram zone: the estimate fills in";
   for (const auto& c : sensors.channels()) EXPECT_EQ(c.estimated, c.domain == Domain::dram) << c.id;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fakes/cli_runner.hpp"
 #include "joulebench/profile.hpp"
 
 namespace joulebench {
@@ -209,6 +210,19 @@ TEST(ProfileAttribution, FormatsLabelEstimatedEnergy) {
   EXPECT_EQ(stored.mode, "python");
   EXPECT_TRUE(stored.estimated);
   EXPECT_EQ(stored.functions.size(), 3u);  // main, a, b
+}
+
+TEST(ProfileAttribution, FormatsEscapeFunctionNames) {
+  Trace t;
+  t.functions.push_back({"=HYPERLINK(\"x\")", 1, 60 * kMs, 60 * kMs});
+  t.functions.push_back({"<img src=x onerror=alert(1)>|__init__", 1, 40 * kMs, 40 * kMs});
+  const Profile p = attribute(t, ProfileMode::cprofile, run_with(std::vector<double>(10, 10.0)));
+  const auto csv = testing::lines_of(format_profile(p, ProfileFormat::csv, 0, 0));
+  ASSERT_GE(csv.size(), 3u);
+  EXPECT_EQ(testing::csv_fields(csv[1]).at(1), "'=HYPERLINK(\"x\")") << "a spreadsheet would run it";
+  const std::string md = format_profile(p, ProfileFormat::md, 0, 0);
+  EXPECT_EQ(md.find('<'), std::string::npos) << md;
+  EXPECT_NE(md.find("| &lt;img src=x onerror=alert(1)&gt;\\|\\_\\_init\\_\\_ |"), std::string::npos) << md;
 }
 
 }  // namespace

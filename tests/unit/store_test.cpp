@@ -55,14 +55,15 @@ RunRecord full_run(std::size_t index, std::size_t samples = 0) {
   r.system_cpu_s = 0.25;
   r.max_rss_kib = 123456789012;
   r.energy = {
-      {"cpu", 150.125, "rapl-powercap", "counter", false, true, 0, 100.0625},
-      {"dram", 20.5, "rapl-powercap", "counter", false, false, 0.5, std::nullopt},
-      {"gpu", 300.0, "nvml", "power-integration", false, true, 0, 250.0},
-      {"total", 470.625, "rapl-powercap+nvml", "mixed", false, false, 0.5, 350.0625},
+      {"cpu", 150.125, "rapl-powercap", "counter", false, true, 0, 100.0625, "", false},
+      {"dram", 20.5, "rapl-powercap", "counter", false, false, 0.5, std::nullopt, "dram-0: counter could not be read", false},
+      {"psys", 0.0, "rapl-perf", "counter", false, false, 12.5, std::nullopt, "psys-0: the counter did not advance", true},
+      {"gpu", 300.0, "nvml", "power-integration", false, true, 0, 250.0, "", false},
+      {"total", 470.625, "rapl-powercap+nvml", "mixed", false, false, 0.5, 350.0625, "dram-0: counter could not be read", false},
   };
   r.regions = {
-      {"load", 0.0, 1.5, {{"cpu", 10, "rapl-powercap", "counter", false, true, 0, 5.0}, {"total", 12, "rapl-powercap", "counter", false, true, 0, std::nullopt}}},
-      {"train", 1.5, 12.0, {{"total", 400.25, "rapl-powercap+nvml", "mixed", true, true, 0, 300.0}}},
+      {"load", 0.0, 1.5, {{"cpu", 10, "rapl-powercap", "counter", false, true, 0, 5.0, "", false}, {"total", 12, "rapl-powercap", "counter", false, false, 1.5, std::nullopt, "stalled", true}}},
+      {"train", 1.5, 12.0, {{"total", 400.25, "rapl-powercap+nvml", "mixed", true, true, 0, 300.0, "", false}}},
       {"train", 12.0, 12.3, {}},
   };
   r.metrics = {{"accuracy", 0.9375, "", "events"}, {"throughput", 1234.5, "samples/s", "dllogger"}};
@@ -102,6 +103,8 @@ void expect_same_energy(const std::vector<StoredEnergy>& a, const std::vector<St
     EXPECT_EQ(a[i].complete, b[i].complete);
     EXPECT_EQ(a[i].unmeasured_s, b[i].unmeasured_s);
     EXPECT_EQ(a[i].dynamic_energy_j, b[i].dynamic_energy_j);
+    EXPECT_EQ(a[i].problem, b[i].problem);
+    EXPECT_EQ(a[i].measured_nothing, b[i].measured_nothing);
   }
 }
 
@@ -279,6 +282,31 @@ TEST(Store, OpensAStoreWrittenAtVersion1AndMigratesInOrder) {
   }
   // And this joulebench now refuses the file: it is newer than what it knows.
   EXPECT_THROW(Store{file}, StoreError);
+}
+
+TEST(Store, AVersion2StoresFiguresReadBackAsMeasuredWithNoProblem) {
+  TempDir dir;
+  const fs::path file = dir.path() / "v2.db";
+  {
+    store_detail::Db db(file);
+    EXPECT_EQ(store_detail::migrate(db, store_detail::migrations().first(2)), 2);
+    db.exec(
+        "INSERT INTO campaigns (id, name, plan_hash, plan_text, plan_path, seed, shard_index, shard_count, planned_runs, "
+        "created_at) VALUES (1, 'old', 'fnv1a64:1', '', '', 7, 1, 1, 1, '2024-01-01T00:00:00Z');"
+        "INSERT INTO runs (id, campaign_id, run_index, shard_index, workload, repetition, warmup, status, reason, "
+        "max_rss_kib, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
+        "malformed_events) VALUES (1, 1, 0, 1, 'w', 1, 0, 'ok', '', 0, '', 0, 0, '', 0, 0, 0);"
+        "INSERT INTO run_energy (run_id, position, domain, energy_j, source, method, estimated, complete, unmeasured_s) "
+        "VALUES (1, 0, 'cpu', 12.5, 'rapl-powercap', 'counter', 0, 0, 0.25)");
+  }
+  Store store(file);
+  const auto runs = store.runs(1);
+  ASSERT_EQ(runs.size(), 1u);
+  ASSERT_EQ(runs[0].energy.size(), 1u);
+  EXPECT_EQ(runs[0].energy[0].energy_j, 12.5);
+  EXPECT_FALSE(runs[0].energy[0].measured_nothing);
+  EXPECT_EQ(runs[0].energy[0].problem, "");
+  EXPECT_FALSE(runs[0].energy[0].comparable()) << "still incomplete";
 }
 
 TEST(Store, AFailedMigrationLeavesTheFileAsItWas) {
@@ -580,7 +608,7 @@ TEST(Store, FiltersRuns) {
   // A filtered read still carries every child row of the runs it returns.
   const auto one = store.runs(campaign, filter("dlib-infer", none, none, {}));
   ASSERT_EQ(one.size(), 1u);
-  EXPECT_EQ(one[0].energy.size(), 4u);
+  EXPECT_EQ(one[0].energy.size(), 5u);
   EXPECT_EQ(one[0].regions.size(), 3u);
   EXPECT_EQ(one[0].regions[0].energy.size(), 2u);
   EXPECT_EQ(one[0].metrics.size(), 2u);
