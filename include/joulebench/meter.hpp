@@ -42,6 +42,8 @@ class TimelineSink {
 /// A RAPL counter of the package, cores, memory or platform that does not advance for this long
 /// has stopped (a working one advances every millisecond): the stretch it stood still is unmeasured.
 inline constexpr Seconds kStalledCounterTime{1.0};
+/// Whether the meter watches a channel for stalls: RAPL counters of those domains.
+bool watched_for_stalls(const Channel& channel);
 
 /// A channel's energy over a window.
 struct ChannelTotal {
@@ -94,6 +96,9 @@ struct MeterOptions {
   /// Not owned; may be null. Where a channel is watched for stalls, samples reach it
   /// kStalledCounterTime late (all of them by stop()), so a stalled stretch is marked in them.
   TimelineSink* timeline = nullptr;
+  /// Pass samples on as they are read, for a sink that acts on them at once (the cool-down's
+  /// stability watch): a stall found later is then not marked in the samples already passed on.
+  bool live_timeline = false;
 };
 
 class Meter {

@@ -19,10 +19,9 @@ struct IdleBaseline {
   std::vector<DomainEnergy> energy;  ///< per domain over `duration`
   bool complete = true;
 
-  /// Nothing if the baseline does not cover the domain, or could not measure all of it.
+  /// The average over the time it was measured; nothing if the baseline does not cover the
+  /// domain, or measured it for less than half its length.
   std::optional<Watts> power(Domain d) const;
-  /// The domains the baseline could not measure throughout, with why: "psys (psys-0: ...)".
-  std::vector<std::string> unmeasured() const;
 };
 
 /// One energy figure of a measurement: a domain, or the total.

@@ -17,7 +17,9 @@ Seconds thread_cpu_time() {
   return Seconds(static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9);
 }
 
-bool always_draws_power(const Channel& channel) {
+}  // namespace
+
+bool watched_for_stalls(const Channel& channel) {
   // A package, its cores, its memory and the platform draw watts even when idle, so their RAPL
   // counters advance every millisecond. The integrated-graphics plane (uncore) may stay at zero.
   const bool rapl = channel.source == "rapl-perf" || channel.source == "rapl-powercap";
@@ -25,8 +27,6 @@ bool always_draws_power(const Channel& channel) {
          (channel.domain == Domain::cpu || channel.domain == Domain::core || channel.domain == Domain::dram ||
           channel.domain == Domain::psys);
 }
-
-}  // namespace
 
 bool MeterWindow::complete() const {
   return std::all_of(totals.begin(), totals.end(), [](const ChannelTotal& t) { return t.complete(); });
@@ -42,7 +42,8 @@ std::vector<DomainEnergy> energy_by_domain(const MeterWindow& window) {
       if (channel.domain != domain) continue;
       const ChannelTotal& total = window.totals[i];
       // Durations are sums of clock differences: equal to the window's up to rounding.
-      const bool channel_measured_nothing = total.unmeasured.count() >= window.duration().count() - 1e-6;
+      const bool channel_measured_nothing =
+          !total.complete() && total.unmeasured.count() >= window.duration().count() - 1e-6;
       if (!sum) {
         sum = DomainEnergy{domain, Joules(0.0), channel.source, channel.method, channel.estimated, Seconds(0), {}, true};
       }
@@ -67,8 +68,8 @@ MeterWindow watch_channels(SensorSet& sensors, Seconds interval) {
 
 Meter::Meter(SensorSet& sensors, MeterOptions options)
     : sensors_(sensors), options_(options), interval_(std::min(options.interval, sensors.max_read_interval())) {
-  for (const auto& channel : sensors.channels()) stall_watch_.push_back({always_draws_power(channel), false, {}, {}});
-  delay_timeline_ = options_.timeline != nullptr &&
+  for (const auto& channel : sensors.channels()) stall_watch_.push_back({watched_for_stalls(channel), false, {}, {}});
+  delay_timeline_ = options_.timeline != nullptr && !options_.live_timeline &&
                     std::any_of(stall_watch_.begin(), stall_watch_.end(), [](const StallWatch& w) { return w.watched; });
 }
 
@@ -219,10 +220,14 @@ void Meter::mark_stalled(std::size_t channel, Clock::time_point still_from, Cloc
       if (sample.time > from_time) sample.channels[channel] = {Watts(0.0), false};
     }
     if (total.first_problem.empty()) {
-      total.first_problem = fmt::format(
-          "the counter stopped advancing {:.1f} s into the window and stayed still for {:.1f} s or more, which no "
-          "working RAPL counter does: that stretch measures nothing",
-          Seconds(still_from - window_.start).count(), kStalledCounterTime.count());
+      const std::string what =
+          still_from == window_.start
+              ? fmt::format("stood still from the window's start, for {:.1f} s or more counting the time before it",
+                            kStalledCounterTime.count())
+              : fmt::format("stopped advancing {:.1f} s into the window and stayed still for {:.1f} s or more",
+                            Seconds(still_from - window_.start).count(), kStalledCounterTime.count());
+      total.first_problem =
+          fmt::format("the counter {}, which no working RAPL counter does: that stretch measures nothing", what);
     }
   }
   total.unmeasured += now - from;

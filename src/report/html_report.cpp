@@ -250,7 +250,7 @@ HtmlReportResult ReportBuilder::build() {
   HtmlReportResult result;
   result.index = options_.directory / "index.html";
   out_->write("index.html", page());
-  // Only now does the earlier report's leftover go: a failed report leaves the earlier one whole.
+  // The earlier report's files that this one did not write again go only now, once it succeeded.
   out_->finish();
   result.figures = figure_names_.size();
   result.groups = sections_.size();
@@ -314,7 +314,8 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
       }
       series.push_back(std::move(s));
     }
-    // A figure no run measured is listed once, with its reason (unmeasured_html), never drawn empty.
+    // A figure no run measured is listed once, with its reason (the campaign's energy sources),
+    // never drawn empty.
     if (std::all_of(series.begin(), series.end(), [](const auto& s) { return s.values.empty(); })) continue;
     const std::string name = names_.make(fmt::format("box-{}-{}", base, slug(measure.key)));
     const std::string label = measure.label + (estimated ? " (estimated)" : "");
@@ -364,14 +365,19 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
       }
       series.push_back(std::move(s));
     }
-    const std::string name = names_.make(fmt::format("quality-{}", base));
-    const std::string x_label = estimated ? "total energy per run (J, estimated)" : "total energy per run (J)";
-    report_detail::write_scatter_plot(*out_, figures_, name, fmt::format("{}: {} against energy", title, quality), x_label,
-                                      quality, series);
-    figure_names_.push_back(name);
-    section.quality.push_back({name, fmt::format("{}: {} (higher is better for accuracy-like metrics) against total "
-                                                 "energy, one point per measured run.",
-                                                 title, quality)});
+    if (std::all_of(series.begin(), series.end(), [](const auto& s) { return s.x.empty(); })) {
+      section.notes.push_back(fmt::format("No run has both a measured total energy and {}: no cost-against-quality figure.",
+                                          quality));
+    } else {
+      const std::string name = names_.make(fmt::format("quality-{}", base));
+      const std::string x_label = estimated ? "total energy per run (J, estimated)" : "total energy per run (J)";
+      report_detail::write_scatter_plot(*out_, figures_, name, fmt::format("{}: {} against energy", title, quality), x_label,
+                                        quality, series);
+      figure_names_.push_back(name);
+      section.quality.push_back({name, fmt::format("{}: {} (higher is better for accuracy-like metrics) against total "
+                                                   "energy, one point per measured run.",
+                                                   title, quality)});
+    }
   }
 
   // Summary rows.

@@ -55,41 +55,63 @@ OutputFolder::OutputFolder(const fs::path& directory, bool force) : directory_(d
   // The folder itself is the one the user named: a link to it is followed, nothing inside it is.
   fd_ = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd_ < 0) throw ReportError(fmt::format("cannot open {}: {}", directory_.string(), error_text(errno)));
+  try {
+    read_manifest();
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+}
 
-  const int manifest = ::openat(fd_, kManifest, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+void OutputFolder::read_manifest() {
+  // O_NONBLOCK: a FIFO of that name must not hang the report; only a regular file is a manifest.
+  const int manifest = ::openat(fd_, kManifest, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (manifest >= 0) {
-    Descriptor owned(manifest);
+    const Descriptor owned(manifest);
+    struct stat st {};
     std::string text;
-    char buffer[4096];
-    for (ssize_t n; (n = ::read(manifest, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+    if (::fstat(manifest, &st) == 0 && S_ISREG(st.st_mode)) {
+      char buffer[4096];
+      for (ssize_t n; (n = ::read(manifest, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+    }
     if (text.starts_with(kManifestHeader)) {
       std::istringstream lines(text.substr(kManifestHeader.size()));
       for (std::string line; std::getline(lines, line);) {
         if (safe_relative(line)) earlier_.insert(line);
       }
-      earlier_.insert(kManifest);
+      listed_ = earlier_;
       return;
     }
   }
+  std::error_code ec;
   if (!force_ && !fs::is_empty(directory_, ec)) {
-    throw ReportError(fmt::format(
-        "{} is not empty and holds no earlier joulebench report: write the report to a new or empty folder, or pass "
-        "--force to write it beside what is there (joulebench then replaces only files of the names it writes)",
-        directory_.string()));
+    const bool earlier_version = fs::exists(directory_ / "index.html", ec) && fs::exists(directory_ / "figures" / "draw_all.gp", ec);
+    throw ReportError(
+        earlier_version
+            ? fmt::format("{} holds a report of an earlier joulebench, which kept no list of the files it wrote: pass "
+                          "--force to write over it (files of other names are left alone), or remove it",
+                          directory_.string())
+            : fmt::format("{} is not empty and holds no earlier joulebench report: write the report to a new or empty "
+                          "folder, or pass --force to write it beside what is there (joulebench then replaces only "
+                          "files of the names it writes)",
+                          directory_.string()));
   }
+  // Listed before anything is written: a report that fails part-way leaves a folder the next one
+  // recognises as its own.
+  write_manifest();
 }
 
 OutputFolder::~OutputFolder() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-int OutputFolder::open_folder(const fs::path& relative) {
+int OutputFolder::open_folder(const fs::path& relative, bool create) {
   int current = ::dup(fd_);
   if (current < 0) throw ReportError(fmt::format("cannot open {}: {}", directory_.string(), error_text(errno)));
   fs::path walked;
   for (const auto& part : relative) {
     walked /= part;
-    if (::mkdirat(current, part.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (create && ::mkdirat(current, part.c_str(), 0755) != 0 && errno != EEXIST) {
       const int error = errno;
       ::close(current);
       throw ReportError(fmt::format("cannot create {}: {}", (directory_ / walked).string(), error_text(error)));
@@ -98,6 +120,7 @@ int OutputFolder::open_folder(const fs::path& relative) {
     const int error = errno;
     ::close(current);
     if (next < 0) {
+      if (!create) return -1;
       throw ReportError(error == ELOOP || error == ENOTDIR
                             ? fmt::format("{} is a symbolic link or not a folder: joulebench writes nothing through "
                                           "links; remove it or choose another output folder",
@@ -111,8 +134,18 @@ int OutputFolder::open_folder(const fs::path& relative) {
 
 void OutputFolder::write(const fs::path& relative, std::string_view text) {
   const std::string key = relative.generic_string();
+  if (!listed_.contains(key)) {
+    listed_.insert(key);
+    write_manifest();
+  }
+  write_file(relative, text);
+  written_.insert(key);
+}
+
+void OutputFolder::write_file(const fs::path& relative, std::string_view text) {
+  const std::string key = relative.generic_string();
   const fs::path shown = directory_ / relative;
-  const Descriptor folder(open_folder(relative.parent_path()));
+  const Descriptor folder(open_folder(relative.parent_path(), true));
   const std::string name = relative.filename().string();
   struct stat st {};
   if (::fstatat(folder.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -120,7 +153,11 @@ void OutputFolder::write(const fs::path& relative, std::string_view text) {
       throw ReportError(fmt::format("{} is a symbolic link: joulebench writes nothing through links; remove it", shown.string()));
     }
     if (!S_ISREG(st.st_mode)) throw ReportError(fmt::format("{} exists and is not a regular file", shown.string()));
-    if (!force_ && !earlier_.contains(key) && !written_.contains(key)) {
+    if (st.st_nlink > 1) {
+      throw ReportError(fmt::format("{} has other hard links, which writing it would change too: remove it", shown.string()));
+    }
+    const bool ours = earlier_.contains(key) || written_.contains(key) || key == kManifest;
+    if (!force_ && !ours) {
       throw ReportError(fmt::format("{} exists and joulebench did not write it: remove it, or pass --force to replace it",
                                     shown.string()));
     }
@@ -134,34 +171,29 @@ void OutputFolder::write(const fs::path& relative, std::string_view text) {
     if (n <= 0) throw ReportError(fmt::format("cannot write {}: {}", shown.string(), error_text(errno)));
     text.remove_prefix(static_cast<std::size_t>(n));
   }
-  written_.insert(key);
+}
+
+void OutputFolder::write_manifest() {
+  std::string manifest(kManifestHeader);
+  for (const auto& key : listed_) manifest += key + "\n";
+  write_file(kManifest, manifest);
 }
 
 void OutputFolder::finish() {
   for (const auto& key : earlier_) {
-    if (written_.contains(key) || key == kManifest) continue;
-    const fs::path relative(key);
+    if (written_.contains(key)) continue;
     // Only a regular file where the earlier report wrote one goes; a folder on the way that is now
     // a link, or a name someone replaced with a link, is left alone.
-    int folder = ::dup(fd_);
-    bool reachable = folder >= 0;
-    for (const auto& part : relative.parent_path()) {
-      if (!reachable) break;
-      const int next = ::openat(folder, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      ::close(folder);
-      folder = next;
-      reachable = next >= 0;
-    }
-    if (!reachable) continue;
+    const fs::path relative(key);
+    const int folder = open_folder(relative.parent_path(), false);
+    if (folder < 0) continue;
     const Descriptor owned(folder);
     const std::string name = relative.filename().string();
     struct stat st {};
     if (::fstatat(folder, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) ::unlinkat(folder, name.c_str(), 0);
   }
-  std::string manifest(kManifestHeader);
-  for (const auto& key : written_) manifest += key + "\n";
-  earlier_.insert(kManifest);
-  write(kManifest, manifest);
+  listed_ = written_;
+  write_manifest();
 }
 
 }  // namespace joulebench::report_detail

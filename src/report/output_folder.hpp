@@ -31,19 +31,27 @@ class OutputFolder {
   /// A file another program will write (gnuplot's drawings): checked and created empty as `write`
   /// would, and recorded as joulebench's.
   void claim(const std::filesystem::path& relative) { write(relative, {}); }
-  /// Removes the earlier report's files that this one did not write, then records what it wrote.
+  /// Removes the earlier report's files that this one did not write, then lists only what it wrote.
   void finish();
 
  private:
-  /// A descriptor of the folder `relative` (relative to the output folder), created if missing,
-  /// opened without following links.
-  int open_folder(const std::filesystem::path& relative);
+  /// Reads the manifest of an earlier report, or refuses a folder that is someone else's; then
+  /// records the manifest, so a report that fails part-way leaves a folder the next recognises.
+  void read_manifest();
+  /// A descriptor of the folder `relative` (relative to the output folder), opened without
+  /// following links; created if missing with `create`, else -1 when it is missing or a link.
+  int open_folder(const std::filesystem::path& relative, bool create);
+  /// Writes one file with every check of `write`, recording nothing.
+  void write_file(const std::filesystem::path& relative, std::string_view text);
+  /// Writes the manifest: the files listed so far.
+  void write_manifest();
 
   std::filesystem::path directory_;
   bool force_ = false;
   int fd_ = -1;
   std::set<std::string> earlier_;  ///< the manifest found on opening
-  std::set<std::string> written_;
+  std::set<std::string> written_;  ///< by this report
+  std::set<std::string> listed_;   ///< in the manifest now: earlier_ and everything this report claimed
 };
 
 }  // namespace joulebench::report_detail

@@ -77,7 +77,7 @@ std::string sensors_text(const SensorSet& sensors, const MeterWindow* watched) {
     for (const auto& c : sensors.channels()) {
       if (c.domain != domain) continue;
       is_estimated = is_estimated || c.estimated;
-      if (const auto w = watched_channel(watched, c); w && !w->power_w) measures = fmt::format(" ({}: {})", w->state, c.id);
+      if (const auto w = watched_channel(watched, c); w && !w->power_w) measures += fmt::format(" ({}: {})", w->state, c.id);
     }
     estimated = estimated || is_estimated;
     out += fmt::format("  {:<7} <- {}{}{}{}\n", domain_name(domain), source, is_estimated ? " (estimated)" : "", measures,

@@ -505,7 +505,7 @@ double cool_down(const RunContext& ctx, const std::optional<IdleRecord>& idle, C
     return elapsed();
   }
   PowerWatcher watcher;
-  Meter meter(ctx.sensors, MeterOptions{Seconds(0.1), &watcher});
+  Meter meter(ctx.sensors, MeterOptions{Seconds(0.1), &watcher, true});
   meter.start();
   std::string verdict;
   while (!user_wants_stop(ctx)) {
@@ -596,7 +596,17 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
                  fs::absolute(store.file()).parent_path(), nullptr, std::nullopt, options.stop};
   std::optional<IdleBaseline> idle;
   std::optional<IdleRecord> idle_record;
+  // A counter that never moves is known only after it stood still for kStalledCounterTime: without
+  // an idle baseline that long, the counters are watched once before the first run, so the first
+  // runs are judged as the later ones are (a frozen counter measures nothing in any of them).
+  bool watched = false;
   auto take_idle = [&] {
+    if (!watched && plan.idle < kStalledCounterTime + Seconds(0.2) &&
+        std::any_of(sensors.channels().begin(), sensors.channels().end(), watched_for_stalls)) {
+      if (observer) observer->note("watching the energy counters for a second before the first run");
+      watch_channels(sensors, plan.interval);
+    }
+    watched = true;
     if (plan.idle.count() <= 0) return;
     if (observer) observer->note(fmt::format("idle baseline: {:g} s with nothing running", plan.idle.count()));
     auto [baseline, record] = idle_baseline(sensors, plan.idle, plan.interval);
@@ -616,7 +626,7 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
       result.interrupted = true;
       break;
     }
-    if (!idle_record) take_idle();
+    if (!watched) take_idle();
     const WorkloadSpec& w = plan.workloads[run.workload];
     ++position;
 

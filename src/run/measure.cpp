@@ -6,20 +6,25 @@
 
 namespace joulebench {
 
+namespace {
+
+/// Energy less idle power x time that is negative beyond rounding: a constant model (the DRAM
+/// estimate) gives exactly its idle figure, up to the last bits of a double, which is no warning.
+bool below_idle(Joules dynamic, Joules energy) { return dynamic.value < -1e-9 * std::max(1.0, energy.value); }
+
+}  // namespace
+
 std::optional<Watts> IdleBaseline::power(Domain d) const {
   if (duration.count() <= 0) return std::nullopt;
   for (const auto& e : energy) {
-    if (e.domain == d && e.unmeasured.count() == 0) return e.energy / duration;
+    if (e.domain != d) continue;
+    // Lost intervals add no energy: the average over the measured time is the idle power, as
+    // long as most of the baseline was measured.
+    const Seconds measured = duration - e.unmeasured;
+    if (e.measured_nothing || measured < duration * 0.5) return std::nullopt;
+    return e.energy / measured;
   }
   return std::nullopt;
-}
-
-std::vector<std::string> IdleBaseline::unmeasured() const {
-  std::vector<std::string> out;
-  for (const auto& e : energy) {
-    if (e.unmeasured.count() > 0) out.push_back(fmt::format("{} ({})", domain_name(e.domain), e.problem));
-  }
-  return out;
 }
 
 IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval) {
@@ -51,12 +56,13 @@ std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBa
     f.problem = d.problem;
     f.measured_nothing = d.measured_nothing;
     f.counted_in_total = counts_toward_total(d.domain);
-    if (idle && !d.measured_nothing) {
+    // An incomplete figure is a lower bound: less idle power x time says nothing of the command.
+    if (idle && d.unmeasured.count() == 0) {
       if (const auto idle_power = idle->power(d.domain)) {
         f.idle_power = *idle_power;
         const Joules dynamic = d.energy - *idle_power * duration;
-        f.below_idle = dynamic < Joules(0.0);
-        f.dynamic_energy = f.below_idle ? Joules(0.0) : dynamic;
+        f.below_idle = below_idle(dynamic, d.energy);
+        f.dynamic_energy = dynamic < Joules(0.0) ? Joules(0.0) : dynamic;
         if (cpu_share && (d.domain == Domain::cpu || d.domain == Domain::core)) {
           f.attributed_energy = *f.dynamic_energy * *cpu_share;
         }
@@ -101,8 +107,8 @@ EnergyFigure total_figure(const std::vector<EnergyFigure>& domains, Seconds dura
     // The total's dynamic energy is taken from the totals, not from the clamped domain figures.
     total.idle_power = idle_energy / duration;
     const Joules raw = total.energy - idle_energy;
-    total.below_idle = raw < Joules(0.0);
-    total.dynamic_energy = total.below_idle ? Joules(0.0) : raw;
+    total.below_idle = below_idle(raw, total.energy);
+    total.dynamic_energy = raw < Joules(0.0) ? Joules(0.0) : raw;
   }
   return total;
 }
@@ -116,9 +122,6 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   m.command = options.command.argv;
   if (options.idle) {
     m.idle = measure_idle(sensors, *options.idle, options.interval);
-    for (const auto& domain : m.idle->unmeasured()) {
-      m.warnings.push_back(fmt::format("the idle baseline could not measure {}: no idle-adjusted figure for it", domain));
-    }
   }
 
   Meter meter(sensors, MeterOptions{options.interval, options.timeline});
@@ -151,6 +154,16 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   }
 
   if (m.domains.empty()) m.warnings.push_back("no energy source is available: only times are reported");
+  for (const auto& e : m.idle ? m.idle->energy : std::vector<DomainEnergy>{}) {
+    if (e.unmeasured.count() == 0 || m.idle->power(e.domain)) continue;
+    const auto figure = std::find_if(m.domains.begin(), m.domains.end(),
+                                     [&](const EnergyFigure& f) { return f.name == domain_name(e.domain); });
+    if (figure != m.domains.end() && figure->measured_nothing) continue;  // said once, below
+    m.warnings.push_back(fmt::format("the idle baseline measured {} for only {:.2f} of {:.2f} s ({}): no idle-adjusted "
+                                     "figure for it",
+                                     domain_name(e.domain), (m.idle->duration - e.unmeasured).count(),
+                                     m.idle->duration.count(), e.problem));
+  }
   for (const auto& f : m.domains) {
     if (f.measured_nothing) {
       m.warnings.push_back(fmt::format("{} energy was not measured: {}", f.name, f.problem));

@@ -19,9 +19,9 @@ namespace joulebench::detail {
 
 class CounterTracker {
  public:
-  /// Hardware counters advance in steps (RAPL about every millisecond), so a short interval can
-  /// hold a whole step: every plausibility check allows one update period of slack.
-  static constexpr Seconds kUpdateSlack{0.01};
+  /// Hardware counters advance in steps, so a short interval can hold a whole step: every
+  /// plausibility check allows one update period of slack. RAPL updates about every millisecond.
+  static constexpr Seconds kRaplUpdateSlack{0.01};
 
   struct Update {
     bool counted = true;
@@ -32,10 +32,12 @@ class CounterTracker {
   /// A counter with no ceiling and no wrap (tests; sources always state both).
   CounterTracker() = default;
   /// `joules_per_count`: the counter's unit. `ceiling`: the most the device can draw; a step
-  /// implying more is a glitch. `wrap_modulus`: the counter runs modulo this value (nothing: it
-  /// never wraps); a decrease is taken as a wrap only if the implied increase is plausible.
-  CounterTracker(double joules_per_count, Watts ceiling, std::optional<std::uint64_t> wrap_modulus = std::nullopt)
-      : modulus_(wrap_modulus), joules_per_count_(joules_per_count), ceiling_(ceiling) {}
+  /// implying more than that over its interval plus `update_slack` is a glitch. `wrap_modulus`:
+  /// the counter runs modulo this value (nothing: it never wraps); a decrease is taken as a wrap
+  /// only if the implied increase is plausible.
+  CounterTracker(double joules_per_count, Watts ceiling, Seconds update_slack,
+                 std::optional<std::uint64_t> wrap_modulus = std::nullopt)
+      : modulus_(wrap_modulus), joules_per_count_(joules_per_count), ceiling_(ceiling), slack_(update_slack) {}
 
   /// Counts accumulated over every measured interval so far.
   std::uint64_t total() const { return total_; }
@@ -58,12 +60,13 @@ class CounterTracker {
     const bool wrapped = *raw < last_;
     if (wrapped && !modulus_) {
       rebase(*raw, now);
-      return {false, "counter went backwards", unchanged_since_};
+      unchanged_since_ = now;
+      return {false, "counter went backwards", now};
     }
     const std::uint64_t delta = wrapped ? *modulus_ - last_ + *raw : *raw - last_;
     const Seconds elapsed = now - last_time_;
     const double joules = static_cast<double>(delta) * joules_per_count_;
-    if (joules > ceiling_.value * (elapsed + kUpdateSlack).count()) {
+    if (joules > ceiling_.value * (elapsed + slack_).count()) {
       rebase(*raw, now);
       unchanged_since_ = now;
       if (wrapped) return {false, "counter went backwards without a plausible wrap", now};
@@ -88,6 +91,7 @@ class CounterTracker {
   std::optional<std::uint64_t> modulus_;
   double joules_per_count_ = 1.0;
   Watts ceiling_{std::numeric_limits<double>::infinity()};
+  Seconds slack_{0};
   std::uint64_t total_ = 0;
   std::uint64_t last_ = 0;
   Clock::time_point last_time_{};

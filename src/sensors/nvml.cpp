@@ -68,6 +68,11 @@ struct Gpu {
 /// driver every few tens of milliseconds; reading more often than this gains nothing.
 constexpr Seconds kPowerPollingInterval{0.1};
 
+/// How much energy one update of the GPU's counter may hold beyond the interval read: the driver
+/// refreshes it less often than RAPL's millisecond (its period is not documented), so a step read
+/// 10 ms after the last may carry up to this long's energy.
+constexpr Seconds kCounterUpdateSlack{0.1};
+
 class NvmlSource final : public EnergySource {
  public:
   NvmlSource(const SensorPaths& paths, const PowerCeilings& ceilings) : ceilings_(ceilings) {
@@ -247,7 +252,7 @@ class NvmlSource final : public EnergySource {
         stated_w = std::max(stated_w.value_or(0.0), max_limit * 1e-3);
       }
       gpu.ceiling = ceilings_.for_domain(Domain::gpu, stated_w);
-      gpu.counter = detail::CounterTracker(1e-3, gpu.ceiling);
+      gpu.counter = detail::CounterTracker(1e-3, gpu.ceiling, kCounterUpdateSlack);
       if (api_.temperature && api_.temperature(gpu.handle, NVML_TEMPERATURE_GPU, &value) == NVML_SUCCESS) {
         report_.properties.emplace_back(prefix + "temperature_c", std::to_string(value));
       }

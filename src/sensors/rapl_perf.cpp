@@ -245,7 +245,8 @@ class RaplPerfSource final : public EnergySource {
         c.fd = detail::FileDescriptor(fd);
         c.joules_per_count = event.joules_per_count;
         c.tracker = detail::CounterTracker(event.joules_per_count,
-                                           ceilings.for_domain(event.domain, stated_power_w(event.domain, package)));
+                                           ceilings.for_domain(event.domain, stated_power_w(event.domain, package)),
+                                           detail::CounterTracker::kRaplUpdateSlack);
         c.channel.domain = event.domain;
         c.channel.device = package;
         c.channel.id = fmt::format("{}-{}", domain_name(event.domain), package);

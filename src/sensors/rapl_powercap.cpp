@@ -175,7 +175,7 @@ class RaplPowercapSource final : public EnergySource {
       }
       z.max_range_uj = *range_uj;
       z.ceiling = ceilings.for_domain(zone.domain, detail::powercap_stated_power_w(dir));
-      z.tracker = detail::CounterTracker(1e-6, z.ceiling, z.max_range_uj);
+      z.tracker = detail::CounterTracker(1e-6, z.ceiling, detail::CounterTracker::kRaplUpdateSlack, z.max_range_uj);
       if (const int error = z.file.open(dir / "energy_uj"); error != 0) {
         if (error == EACCES || error == EPERM) {
           denied.push_back(z.channel.origin);

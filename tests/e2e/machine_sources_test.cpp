@@ -138,7 +138,9 @@ TEST_P(MachineSources, TheReadmesPathWorksOnThem) {
   const auto m = testing::parse_json(measured.err);
   expect_sane_numbers(m);
   ASSERT_TRUE(m.contains("total")) << measured.err;
-  EXPECT_TRUE(m["total"]["measured"].get<bool>()) << m["total"].dump();
+  if (!m["total"]["measured"].get<bool>()) {
+    EXPECT_FALSE(m["total"]["problem"].get<std::string>().empty()) << "a total not measured says why: " << m["total"].dump();
+  }
   for (const auto& d : m["domains"]) {
     if (!d["measured"].get<bool>()) {
       EXPECT_FALSE(d["problem"].get<std::string>().empty()) << d.dump();
@@ -191,7 +193,9 @@ command = ["{}", "--seconds", "1.2", "--threads", "1"]
   const auto rows = testing::parse_json(exported.out);
   EXPECT_EQ(rows.size(), 6u);
   expect_sane_numbers(rows);
-  for (const auto& row : rows) EXPECT_FALSE(row["energy_total_j"].is_null()) << row.dump();
+  if (rapl_) {
+    for (const auto& row : rows) EXPECT_FALSE(row["energy_total_j"].is_null()) << row.dump();
+  }
   const Result csv = run({"export", "--db", db.string()});
   EXPECT_FALSE(contains(csv.out, "nan")) << csv.out;
 

@@ -5,6 +5,8 @@
 // (psys) counter that always reads 0, and the estimate for the CPU and memory.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <functional>
 #include <filesystem>
@@ -16,6 +18,7 @@
 #include "fakes/cli_runner.hpp"
 #include "fakes/fake_tree.hpp"
 #include "joulebench/store.hpp"
+#include "report/output_folder.hpp"
 
 namespace joulebench {
 namespace {
@@ -205,6 +208,41 @@ TEST_F(UnmeasuredCampaign, ReportAndProfilesSucceedWithoutDrawingIt) {
   EXPECT_TRUE(contains(profiles.out, "spin.py")) << profiles.out;
 }
 
+TEST(Unmeasured, ShortRunsOfACampaignWithoutAnIdleBaselineAreJudgedFromTheFirst) {
+  // Runs far shorter than the second a stall needs: the campaign watches the counters first, so
+  // the frozen counter measures nothing in the first run as in the last.
+  FrozenPsysMachine machine;
+  TempDir dir;
+  write_file(dir.path() / "plan.toml", R"([campaign]
+name = "short"
+repetitions = 3
+warmup = 0
+cooldown = "0s"
+idle = "0s"
+
+[[workload]]
+name = "w"
+framework = "f"
+model = "m"
+phase = "p"
+command = ["sleep", "0.1"]
+)");
+  Runner runner;
+  runner.deadline = std::chrono::seconds(60);
+  const fs::path db = dir.path() / "runs.db";
+  const Result r = runner.run({"run", (dir.path() / "plan.toml").string(), "--db", db.string()}, machine.env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.err, "watching the energy counters")) << r.err;
+  const Store store(db);
+  const auto runs = store.runs(store.campaigns().at(0).id);
+  ASSERT_EQ(runs.size(), 3u);
+  for (const auto& run : runs) {
+    const StoredEnergy* psys = find_energy(run.energy, "psys");
+    ASSERT_NE(psys, nullptr);
+    EXPECT_TRUE(psys->measured_nothing) << "run " << run.index;
+  }
+}
+
 TEST(Unmeasured, BenchListsTheDomainOnce) {
   FrozenPsysMachine machine;
   Runner runner;
@@ -232,7 +270,9 @@ def busy(seconds):
         energy_uj += 20.0 * (now - last) * 1e6
         os.pwrite(counter, b"%20d\n" % int(energy_uj), 0)
         last = now
+busy(0.05)  # the counter stood still until the workload started: it moves before "busy" begins
 event('{"event":"begin","region":"busy"}'); busy(0.4); event('{"event":"end","region":"busy"}')
+busy(0.1)  # the stall begins after "busy" ended, however late joulebench reads its events
 event('{"event":"begin","region":"still"}'); time.sleep(1.3); event('{"event":"end","region":"still"}')
 busy(0.3)
 )";
@@ -273,8 +313,12 @@ command = ["{}", "{}", "{}"]
   EXPECT_EQ(cpu->source, "rapl-powercap");
   EXPECT_FALSE(cpu->complete) << "the run stood still for 1.3 s";
   EXPECT_FALSE(cpu->measured_nothing);
-  EXPECT_NEAR(cpu->unmeasured_s, 1.3, 0.25);
-  EXPECT_TRUE(contains(cpu->problem, "stopped advancing")) << cpu->problem;
+  // The 1.3 s, and the interpreter's start: the counter (moved only by the workload) stood still
+  // through the second the campaign watched it before the run, so it is unmeasured from the run's
+  // start until the workload first moves it.
+  EXPECT_GT(cpu->unmeasured_s, 1.05);
+  EXPECT_LT(cpu->unmeasured_s, runs[0].time_s - 0.4);
+  EXPECT_TRUE(contains(cpu->problem, "no working RAPL counter does")) << cpu->problem;
   ASSERT_EQ(runs[0].regions.size(), 2u);
   for (const auto& region : runs[0].regions) {
     const StoredEnergy* region_cpu = find_energy(region.energy, "cpu");
@@ -410,6 +454,49 @@ TEST_F(ReportFolder, AnEarlierReportIsReplacedAndTheUsersFilesStay) {
   EXPECT_EQ(read_all(out / "figures" / "mine.svg"), "<svg>mine</svg>");
   EXPECT_EQ(read_all(out / "figures" / "mine.gp"), "# my script");
   EXPECT_EQ(read_all(out / "tables" / "my-table.md"), "| mine |");
+}
+
+TEST_F(ReportFolder, AReportThatFailedPartWayIsReplacedByTheNext) {
+  // Without gnuplot the report fails after writing its data and scripts; the next one, with
+  // gnuplot, needs no --force: the folder lists what the failed one wrote.
+  TempDir no_programs;
+  const Result failed = runner.run({"report", "--db", db_a.string(), "-o", out.string()},
+                                   {{"PATH", no_programs.path().string()}});
+  ASSERT_NE(failed.exit_code, 0);
+  EXPECT_TRUE(contains(failed.err, "gnuplot")) << failed.err;
+  ASSERT_TRUE(fs::exists(out / report_detail::OutputFolder::kManifest));
+  const Result again = report(db_a);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(fs::exists(out / "index.html"));
+}
+
+TEST_F(ReportFolder, AReportOfAnEarlierVersionNeedsForceAndSaysWhy) {
+  write_file(out / "index.html", "<!DOCTYPE html><title>joulebench report</title>");
+  write_file(out / "figures" / "draw_all.gp", "load 'x.gp'\n");
+  const Result refused = report(db_a);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_TRUE(contains(refused.err, "earlier joulebench")) << refused.err;
+  EXPECT_EQ(report(db_a, {"--force"}).exit_code, 0);
+}
+
+TEST_F(ReportFolder, AHardLinkOrAFifoIsNeverWrittenThrough) {
+  ASSERT_EQ(report(db_a).exit_code, 0);
+  // index.html hard-linked to a file of the user's: writing it would change theirs too.
+  TempDir elsewhere;
+  write_file(elsewhere.path() / "page.html", "precious");
+  fs::remove(out / "index.html");
+  fs::create_hard_link(elsewhere.path() / "page.html", out / "index.html");
+  const Result linked = report(db_a);
+  EXPECT_NE(linked.exit_code, 0);
+  EXPECT_TRUE(contains(linked.err, "hard links")) << linked.err;
+  EXPECT_EQ(read_all(elsewhere.path() / "page.html"), "precious");
+
+  // A FIFO where the manifest should be: no hang, no manifest, so the folder is someone else's.
+  TempDir other;
+  ASSERT_EQ(::mkfifo((other.path() / report_detail::OutputFolder::kManifest).c_str(), 0644), 0);
+  const Result fifo = runner.run({"report", "--db", db_a.string(), "-o", other.path().string()});
+  EXPECT_NE(fifo.exit_code, 0);
+  EXPECT_TRUE(contains(fifo.err, "is not empty")) << fifo.err;
 }
 
 TEST_F(ReportFolder, NothingIsWrittenOrDeletedThroughASymbolicLink) {
