@@ -299,7 +299,8 @@ TEST_F(MeasureCli, IdleBaselineGivesDynamicAndAttributedEnergy) {
     const double above_idle = d["energy_j"].get<double>() - d["idle_power_w"].get<double>() * window;
     EXPECT_NEAR(d["dynamic_energy_j"].get<double>(), std::max(0.0, above_idle), 1e-6 + 1e-6 * d["energy_j"].get<double>())
         << d.dump();
-    EXPECT_EQ(d["below_idle"], above_idle < 0.0) << d.dump();
+    // Below idle beyond rounding: the constant DRAM model can land a last bit below its idle figure.
+    EXPECT_EQ(d["below_idle"], above_idle < -1e-9 * std::max(1.0, d["energy_j"].get<double>())) << d.dump();
   }
   ASSERT_TRUE(j.contains("cpu_share")) << j.dump(2);
   const double share = j["cpu_share"].get<double>();
