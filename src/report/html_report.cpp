@@ -619,8 +619,15 @@ std::string ReportBuilder::campaign_html() const {
     for (const auto& idle : idles_) {
       std::vector<std::string> parts;
       for (const auto& [domain, watts] : idle.power_w) parts.push_back(fmt::format("{} {} W", html_escape(domain), format_number(watts)));
-      out += fmt::format("<li>{} s: {}{}</li>\n", format_number(idle.duration_s), fmt::join(parts, ", "),
-                         idle.complete ? "" : " (some intervals unmeasured)");
+      // A domain the runs have but the baseline has no power for: too little of it was measured.
+      std::vector<std::string> missing;
+      for (const auto& [domain, list] : sources) {
+        const bool has = std::any_of(idle.power_w.begin(), idle.power_w.end(), [&](const auto& p) { return p.first == domain; });
+        if (!has) missing.push_back(html_escape(domain));
+      }
+      out += fmt::format("<li>{} s: {}{}{}</li>\n", format_number(idle.duration_s), fmt::join(parts, ", "),
+                         idle.complete ? "" : " (some intervals unmeasured)",
+                         missing.empty() ? "" : fmt::format("; not measured: {}", fmt::join(missing, ", ")));
     }
     out += "</ul>\n";
   }
