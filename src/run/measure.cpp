@@ -154,15 +154,17 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   }
 
   if (m.domains.empty()) m.warnings.push_back("no energy source is available: only times are reported");
-  for (const auto& e : m.idle ? m.idle->energy : std::vector<DomainEnergy>{}) {
-    if (e.unmeasured.count() == 0 || m.idle->power(e.domain)) continue;
-    const auto figure = std::find_if(m.domains.begin(), m.domains.end(),
-                                     [&](const EnergyFigure& f) { return f.name == domain_name(e.domain); });
-    if (figure != m.domains.end() && figure->measured_nothing) continue;  // said once, below
-    m.warnings.push_back(fmt::format("the idle baseline measured {} for only {:.2f} of {:.2f} s ({}): no idle-adjusted "
-                                     "figure for it",
-                                     domain_name(e.domain), (m.idle->duration - e.unmeasured).count(),
-                                     m.idle->duration.count(), e.problem));
+  if (m.idle) {
+    for (const auto& e : m.idle->energy) {
+      if (e.unmeasured.count() == 0 || m.idle->power(e.domain)) continue;
+      const auto figure = std::find_if(m.domains.begin(), m.domains.end(),
+                                       [&](const EnergyFigure& f) { return f.name == domain_name(e.domain); });
+      if (figure != m.domains.end() && figure->measured_nothing) continue;  // said once, below
+      m.warnings.push_back(fmt::format("the idle baseline measured {} for only {:.2f} of {:.2f} s ({}): no idle-adjusted "
+                                       "figure for it",
+                                       domain_name(e.domain), (m.idle->duration - e.unmeasured).count(),
+                                       m.idle->duration.count(), e.problem));
+    }
   }
   for (const auto& f : m.domains) {
     if (f.measured_nothing) {
