@@ -60,6 +60,19 @@ std::vector<UnmeasuredDomain> unmeasured_domains(std::span<const RunRecord> runs
 /// "psys energy was not measured in any of the 6 runs (psys-0: the counter did not advance...): left out".
 std::string describe_unmeasured(const UnmeasuredDomain& domain);
 
+/// A kind of run warning (store.hpp, RunWarning) among the runs that count (ok, not warm-up): every
+/// reader lists it once, with how many runs carry it and the first message.
+struct RunWarningSummary {
+  std::string kind;
+  std::size_t runs = 0;  ///< runs that carry it
+  std::size_t of = 0;    ///< runs that count
+  std::string first_message;
+  std::string first_run;  ///< which run the first message is of: "WORKLOAD rep N"
+};
+std::vector<RunWarningSummary> run_warning_summaries(std::span<const RunRecord> runs);
+/// "3 of 20 runs ran on a busy machine (first: ncf rep 2: other processes used 0.85 cores ...)".
+std::string describe_run_warnings(const RunWarningSummary& summary);
+
 /// Which metrics a selector names: an exact column name, or a family: "time" (time_s), "energy"
 /// (energy_<each domain>_j and energy_total_j), "dynamic" (dynamic_energy_*), "regions"
 /// (region_*), "metrics" (metric_*). Empty selectors: time, energy, dynamic_energy_total_j,

@@ -94,6 +94,9 @@ struct CampaignPlan {
   Seconds idle{10};                    ///< idle baseline before the campaign (0: none)
   std::optional<int> idle_every_runs;  ///< and again every N runs
   Seconds interval{0.1};               ///< the meter's sampling interval
+  /// Other processes' CPU use, in cores, above which a run is flagged as measured on a busy
+  /// machine (before it, or while it ran): 5 % of a core by default.
+  double max_other_cpu_cores = 0.05;
   std::vector<WorkloadSpec> workloads;
 
   std::filesystem::path path;  ///< where it was read from

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -16,6 +18,10 @@
 #include "joulebench/units.hpp"
 
 namespace joulebench {
+
+namespace detail {
+class WorkloadCgroup;
+}
 
 /// A command could not be started. `shell_status` follows the shell: 127 not found, 126 found but
 /// not executable.
@@ -37,6 +43,32 @@ std::filesystem::path find_executable(const std::string& name);
 /// workload ...` then uses the workloads of the same version as the runner.
 std::vector<std::string> resolve_joulebench(std::vector<std::string> argv);
 
+/// A user a command runs as: under sudo, joulebench runs workloads as the user who called it.
+struct UserIdentity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  ///< supplementary groups, as login gives them
+  std::string name;
+  std::filesystem::path home;
+
+  /// The user with this uid (from the user database); throws std::runtime_error if none.
+  static UserIdentity of(uid_t uid, gid_t gid);
+  /// The user who called `sudo joulebench`, from SUDO_UID and SUDO_GID, when joulebench runs as
+  /// root; nothing otherwise (not root, not sudo, or sudo from root).
+  static std::optional<UserIdentity> from_sudo();
+};
+
+/// Who commands run as, and who owns what joulebench writes. The front end sets it once: the user
+/// from sudo, unless --as-root. Nothing (the default): commands run as joulebench does.
+void set_invoking_user(std::optional<UserIdentity> user);
+const std::optional<UserIdentity>& invoking_user();
+/// Hands a file or folder joulebench has just created to the invoking user (nothing when there is
+/// none), never following a link: the store, logs and reports belong to the user who asked.
+void hand_to_invoking_user(const std::filesystem::path& path);
+void hand_to_invoking_user(int fd);
+/// Creates a folder and its missing parents, handing each one it creates to the invoking user.
+void create_folders(const std::filesystem::path& folder);
+
 struct SpawnOptions {
   std::vector<std::string> argv;  ///< argv[0] is looked up with find_executable
   std::optional<std::filesystem::path> working_directory;
@@ -48,6 +80,9 @@ struct SpawnOptions {
   /// When set, the child's standard output / error (joulebench's own otherwise).
   int stdout_fd = -1;
   int stderr_fd = -1;
+  /// Run the command in a cgroup of its own where one can be made; false: follow its processes as
+  /// joulebench's descendants, as where no cgroup can be made.
+  bool own_cgroup = true;
   /// Descriptors the child inherits: {descriptor here, its number in the child}. Numbers from 3
   /// to 9 suit shell scripts, whose redirections (`>&3`) take a single digit in dash. All other
   /// descriptors are close-on-exec.
@@ -78,9 +113,13 @@ struct ProcessOutcome {
   Seconds system_cpu{0};
   /// The largest resident set of any single process of the tree (getrusage's ru_maxrss).
   std::int64_t max_rss_kib = 0;
-  /// Processes of the command's group still running when it exited: their later work is not
-  /// part of the measurement.
-  bool left_processes_running = false;
+  /// Processes of the command still running when it exited ("NAME (pid N)"), found through its
+  /// cgroup, else as joulebench's descendants: killed by joulebench then, so their later work is
+  /// not part of the measurement and never runs into the next one.
+  std::vector<std::string> leftovers;
+  /// The command ran in a cgroup of its own (process containment, and CPU time of every process
+  /// it started, escaped ones included); else its processes were followed as descendants.
+  bool in_cgroup = false;
   /// Killed by joulebench because it outlived its timeout.
   bool timed_out = false;
 
@@ -88,8 +127,12 @@ struct ProcessOutcome {
   Seconds cpu() const { return user_cpu + system_cpu; }
 };
 
-/// A started command. Waiting reaps it; joulebench is made a child subreaper, so descendants
-/// orphaned by the command are reaped too and their CPU time counted.
+/// A started command. It runs in a cgroup of its own where one can be made, as the invoking user
+/// where there is one, and dies with joulebench (PR_SET_PDEATHSIG) if joulebench is killed; it
+/// carries joulebench's label (JOULEBENCH_OWNER), so a later joulebench can end what it left
+/// (machine.hpp). Waiting reaps it; joulebench is a child subreaper, so descendants orphaned by the
+/// command are reaped too and their CPU time counted. Start commands from the main thread: the
+/// kernel sends the death signal when the thread that started the command ends.
 class ChildProcess {
  public:
   /// Throws LaunchError if the command cannot be started.
@@ -103,9 +146,10 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   /// Sends a signal to the command's whole process group.
   void signal_group(int signal) const;
-  /// Blocks until the command exits. With a timeout, the whole process group is killed
-  /// (SIGKILL) when the command outlives it, and the outcome says so.
-  ProcessOutcome wait(std::optional<Seconds> timeout = std::nullopt);
+  /// Blocks until the command exits, then calls `at_exit` (to stop a meter at the exact end), then
+  /// kills whatever the command left running and names it in the outcome. With a timeout, the
+  /// whole process group is killed (SIGKILL) when the command outlives it, and the outcome says so.
+  ProcessOutcome wait(std::optional<Seconds> timeout = std::nullopt, const std::function<void()>& at_exit = {});
 
  private:
   ChildProcess(pid_t pid, Clock::time_point started, int terminal_fd);
@@ -117,6 +161,7 @@ class ChildProcess {
   /// Children joulebench already had when this one started: leftovers of earlier commands, reaped
   /// here without being charged to this command.
   std::vector<pid_t> earlier_children_;
+  std::shared_ptr<detail::WorkloadCgroup> cgroup_;
 };
 
 /// While alive, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to joulebench are passed on to the

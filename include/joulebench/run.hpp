@@ -64,6 +64,8 @@ struct Measurement {
   std::optional<double> cpu_share;
   /// The sources that supplied figures, with their device facts (GPU name, driver, power limit).
   std::vector<SourceReport> sources;
+  /// CPU that processes other than the command and joulebench used while it ran, in cores.
+  std::optional<double> other_cpu_cores;
   std::vector<std::string> warnings;
 };
 
@@ -72,6 +74,8 @@ struct MeasureOptions {
   Seconds interval{0.1};
   std::optional<Seconds> idle;        ///< measure an idle baseline this long first
   TimelineSink* timeline = nullptr;   ///< receives the command window's timeline
+  /// Other processes' CPU use, in cores, above which the measurement warns of a busy machine.
+  double max_other_cpu_cores = 0.05;
 };
 
 /// Measures idle power for `duration` (nothing is started).

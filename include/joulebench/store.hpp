@@ -105,6 +105,15 @@ struct StoredProfile {
   std::vector<StoredProfileFunction> functions;  ///< by self energy (or time), highest first
 };
 
+/// Something about a run every reader must know, though its figures stand: it ran on a busy
+/// machine, or left processes running that joulebench had to kill.
+struct RunWarning {
+  std::string kind;  ///< kBusyMachine, kLeftoverProcesses
+  std::string message;
+};
+inline constexpr const char* kBusyMachine = "busy-machine";
+inline constexpr const char* kLeftoverProcesses = "leftover-processes";
+
 struct RunRecord {
   std::size_t index = 0;  ///< position in the campaign's full run list (all shards)
   std::string workload;
@@ -132,6 +141,11 @@ struct RunRecord {
   StoredTimeline timeline;
   /// Set for a profiled run (plan key `profile`): excluded from comparisons and exports.
   std::optional<StoredProfile> profile;
+  /// CPU that processes other than the run and joulebench used, in cores (CPU seconds per
+  /// second): in the moments before the run (its cool-down) and while it ran. Nothing: unknown.
+  std::optional<double> other_cpu_before_cores;
+  std::optional<double> other_cpu_cores;
+  std::vector<RunWarning> warnings;
 };
 
 /// Idle power measured with nothing running.
@@ -169,6 +183,25 @@ struct RunFilter {
   std::optional<bool> profiled = false;
   /// Only the runs at these positions in the campaign (RunRecord::index); empty: every position.
   std::vector<std::size_t> indices;
+};
+
+/// What Store::merge found besides the runs it joined: why the merged campaign is not finished,
+/// and what earlier, killed merges into the same output had left behind.
+struct MergeResult {
+  /// An input whose own campaign was not finished.
+  struct UnfinishedShard {
+    std::filesystem::path file;
+    Shard shard;
+    std::size_t recorded_runs = 0;  ///< distinct run indices in it
+    std::size_t planned_runs = 0;
+  };
+  int shard_count = 1;              ///< the N of the inputs' shards K/N
+  std::vector<int> missing_shards;  ///< the K in 1..N that no input is, ascending
+  std::vector<UnfinishedShard> unfinished_shards;  ///< by shard
+  bool finished = false;  ///< the merged campaign: every shard given, and every one finished
+  /// Temporary files (and their -wal, -shm, -journal) of merges into the same output whose
+  /// process is gone: removed before this merge began.
+  std::vector<std::filesystem::path> removed_leftovers;
 };
 
 class Store {
@@ -210,7 +243,10 @@ class Store {
   /// Joins shard stores of one plan into a new store at `output` (refused if it exists, if the
   /// inputs come from different plans, or if two inputs hold the same measured run). Every shard
   /// warms up on its own machine, so warm-up runs share indices across shards: all are kept.
-  static void merge(const std::vector<std::filesystem::path>& inputs, const std::filesystem::path& output);
+  /// The store is written to a temporary file beside `output` and renamed into place when
+  /// complete: a merge that fails or is killed leaves no output, and an existing file is never
+  /// replaced. The merged campaign is finished only if every shard is there and finished.
+  static MergeResult merge(const std::vector<std::filesystem::path>& inputs, const std::filesystem::path& output);
 
  private:
   struct Impl;

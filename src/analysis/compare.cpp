@@ -414,6 +414,7 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
     table.notes.push_back(describe_unmeasured(domain));
     table.unmeasured.push_back(std::move(domain));
   }
+  for (const auto& summary : run_warning_summaries(runs)) table.notes.push_back(describe_run_warnings(summary));
   if (std::find(table.metric_estimated.begin(), table.metric_estimated.end(), true) != table.metric_estimated.end()) {
     table.notes.push_back(
         "figures marked (estimated) come from a power model, not from a sensor: compare them with care");

@@ -191,6 +191,35 @@ std::string describe_unmeasured(const UnmeasuredDomain& d) {
                      d.runs, d.reason.empty() ? "" : " (" + d.reason + ")");
 }
 
+std::vector<RunWarningSummary> run_warning_summaries(std::span<const RunRecord> runs) {
+  std::vector<RunWarningSummary> out;
+  std::size_t counted = 0;
+  for (const RunRecord& run : runs) {
+    if (run.warmup || run.status != RunStatus::ok) continue;
+    ++counted;
+    std::vector<std::string> kinds_of_run;
+    for (const RunWarning& w : run.warnings) {
+      if (std::find(kinds_of_run.begin(), kinds_of_run.end(), w.kind) != kinds_of_run.end()) continue;
+      kinds_of_run.push_back(w.kind);
+      auto it = std::find_if(out.begin(), out.end(), [&](const RunWarningSummary& s) { return s.kind == w.kind; });
+      if (it == out.end()) {
+        out.push_back({w.kind, 0, 0, w.message, fmt::format("{} rep {}", run.workload, run.repetition)});
+        it = out.end() - 1;
+      }
+      ++it->runs;
+    }
+  }
+  for (auto& summary : out) summary.of = counted;
+  return out;
+}
+
+std::string describe_run_warnings(const RunWarningSummary& s) {
+  std::string what = s.kind;
+  if (s.kind == kBusyMachine) what = "ran on a busy machine";
+  if (s.kind == kLeftoverProcesses) what = "left processes running that were killed after them";
+  return fmt::format("{} of {} run(s) {} (first: {}: {})", s.runs, s.of, what, s.first_run, s.first_message);
+}
+
 std::vector<std::size_t> select_metrics(const MetricTable& table, std::span<const std::string> selectors) {
   const auto family = [](std::string_view selector, std::string_view name) {
     if (selector == "time") return name == "time_s";

@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "joulebench/plan.hpp"
+#include "joulebench/process.hpp"
 
 namespace joulebench::cli {
 
@@ -45,6 +46,7 @@ struct BenchArguments {
   std::uint64_t order_seed = 42;
   bool shell = false;
   std::string db;
+  bool wait = false;
 };
 
 std::string bench_plan_text(const BenchArguments& args) {
@@ -105,6 +107,7 @@ int bench(BenchArguments args, CompareArguments compare) {
   } else {
     db = args.db;
   }
+  const MachineLock measuring = begin_measuring(temporary ? std::string() : fs::absolute(db).string(), args.wait);
   const fs::path plan_file = fs::path(db).replace_extension(".toml");
   const std::string text = bench_plan_text(args);
   CampaignPlan plan;
@@ -116,12 +119,14 @@ int bench(BenchArguments args, CompareArguments compare) {
   }
   if (temporary == std::nullopt) {
     std::FILE* f = std::fopen(plan_file.c_str(), "w");
+    if (f != nullptr) hand_to_invoking_user(::fileno(f));
     if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0) {
       throw std::runtime_error(fmt::format("cannot write {}", plan_file.string()));
     }
   }
 
-  Store store(db);
+  WritableStore writable = open_store_for_writing(db, args.wait);
+  Store& store = writable.store;
   CampaignOptions options;
   options.start_new = true;
   const CampaignResult result = run_with_progress(plan, store, options);
@@ -161,6 +166,7 @@ Command add_bench(CLI::App& app) {
   cmd->add_flag("--shell", args->shell, "run each command with /bin/sh -c (default: split into words, no shell)");
   cmd->add_option("--db", args->db, "keep the runs in this store, with the plan beside it (default: a temporary store)")
       ->type_name("FILE");
+  add_wait_option(cmd, args->wait);
   add_compare_options(cmd, *compare);
   return {cmd, [args, compare] { return bench(*args, *compare); }};
 }

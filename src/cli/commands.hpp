@@ -13,6 +13,7 @@
 
 #include "joulebench/analysis.hpp"
 #include "joulebench/campaign.hpp"
+#include "joulebench/machine.hpp"
 #include "joulebench/report.hpp"
 #include "joulebench/store.hpp"
 #include "joulebench/units.hpp"
@@ -93,6 +94,19 @@ void print_comparison(const CompareArguments& args, std::span<const RunRecord> r
 /// Writes a command's report to `path`, or to `otherwise` (stdout, stderr) when the path is empty;
 /// throws std::runtime_error naming the file when it cannot be written (a full disk, no folder).
 void write_report(const std::string& text, const std::string& path, std::FILE* otherwise);
+
+/// Adds --wait to a command that measures or writes a store.
+void add_wait_option(CLI::App* cmd, bool& wait);
+/// Takes the machine's measuring lock (with `wait`, waits for the holder, saying so), then ends
+/// what killed joulebench processes left running. Every measuring command calls it first.
+MachineLock begin_measuring(const std::string& store, bool wait);
+/// A store opened for writing: created when new (and handed to the invoking user), with the lock
+/// that makes this joulebench its only writer. The lock outlives the store.
+struct WritableStore {
+  MachineLock lock;
+  Store store;
+};
+WritableStore open_store_for_writing(const std::filesystem::path& db, bool wait);
 
 /// Parses a duration option, turning the library's message into a CLI11 validation error.
 Seconds duration_option(const std::string& option, const std::string& text);

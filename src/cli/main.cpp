@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "joulebench/machine.hpp"
+#include "joulebench/process.hpp"
 #include "joulebench/version.hpp"
 
 namespace joulebench::cli {
@@ -77,6 +79,10 @@ int main(int argc, char** argv) {
   CLI::App app{"joulebench: what a workload costs in joules and seconds"};
   app.set_version_flag("--version", std::string(joulebench::kVersion));
   app.require_subcommand(1);
+  bool as_root = false;
+  app.add_flag("--as-root", as_root,
+               "under sudo, run workloads as root and leave the files joulebench writes to root (default: as the user "
+               "who called sudo; docs/permissions.md)");
 
   const std::vector<joulebench::cli::Command> commands = {
       joulebench::cli::add_sensors(app),
@@ -95,8 +101,15 @@ int main(int argc, char** argv) {
       joulebench::cli::add_report(app),
   };
 
+  // --as-root may follow the subcommand too: those that take only their own options pass the ones
+  // they do not know up to here. `workload` passes everything after its name to the workload.
+  for (const auto& command : commands) {
+    if (command.app->get_name() != "workload") command.app->fallthrough();
+  }
+
   try {
     app.parse(argc, argv);
+    if (!as_root) joulebench::set_invoking_user(joulebench::UserIdentity::from_sudo());
     for (const auto& command : commands) {
       if (command.app->parsed()) return command.run();
     }
@@ -104,6 +117,10 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     // Help and version succeed; every other parse error is a usage error, as for most tools.
     return code == 0 ? 0 : 2;
+  } catch (const joulebench::LockHeld& e) {
+    // Busy, not broken: EX_TEMPFAIL, so a script can tell "try later" from a failure.
+    std::fprintf(stderr, "joulebench: %s\n", e.what());
+    return 75;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "joulebench: %s\n", e.what());
     return 1;

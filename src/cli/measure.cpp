@@ -21,6 +21,7 @@ struct MeasureArguments {
   std::string timeline;
   std::vector<std::string> sources;
   std::vector<std::string> command;
+  bool wait = false;
 };
 
 constexpr Seconds kShortestInterval{1e-3};
@@ -33,6 +34,7 @@ int run_measure(const MeasureArguments& args) {
   options.interval = interval;
   if (!args.idle.empty()) options.idle = duration_option("--idle", args.idle);
 
+  const MachineLock measuring = begin_measuring("", args.wait);
   SensorSet sensors = SensorSet::open(SensorOptions::from_environment(args.sources));
   for (const auto& name : args.sources) {
     bool known = false;
@@ -84,6 +86,7 @@ Command add_measure(CLI::App& app) {
   cmd->add_option("--source", args->sources, "use only this source (repeatable): rapl-perf, rapl-powercap, nvml, estimate")
       ->type_name("NAME")
       ->allow_extra_args(false);
+  add_wait_option(cmd, args->wait);
   cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();
   cmd->footer("Put the command after --: joulebench measure --idle 5s -- python3 train.py --epochs 1");
   return {cmd, [args] { return run_measure(*args); }};

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "joulebench/process.hpp"
 #include "joulebench/profile.hpp"
 #include "joulebench/python_sampler.hpp"
 #include "joulebench/run.hpp"
@@ -34,6 +35,7 @@ struct ProfileArguments {
   std::string keep_trace;
   std::vector<std::string> sources;
   std::vector<std::string> command;
+  bool wait = false;
 };
 
 /// A private folder for the trace and perf's data, removed with everything in it.
@@ -44,6 +46,8 @@ class WorkDir {
     std::string pattern = (fs::path(tmp && *tmp ? tmp : "/tmp") / "joulebench-profile-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a folder for the profile in " + pattern);
     path_ = pattern;
+    // The profiled command may run as the invoking user (sudo), and writes its trace here.
+    hand_to_invoking_user(path_);
   }
   ~WorkDir() {
     std::error_code ec;
@@ -97,6 +101,7 @@ int run_profile(const ProfileArguments& args) {
     mode = *parse_profile_mode(args.mode);
   }
 
+  const MachineLock measuring = begin_measuring("", args.wait);
   SensorSet sensors = SensorSet::open(SensorOptions::from_environment(args.sources));
   for (const auto& name : args.sources) {
     bool known = false;
@@ -212,6 +217,7 @@ Command add_profile(CLI::App& app) {
       ->type_name("DURATION");
   cmd->add_option("--keep-trace", args->keep_trace, "keep the raw trace (perf mode: perf's data) in this file")->type_name("FILE");
   cmd->add_option("--source", args->sources, "use only this energy source (repeatable)")->type_name("NAME")->allow_extra_args(false);
+  add_wait_option(cmd, args->wait);
   cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();
   cmd->footer(
       "Put the command after --: joulebench profile --mode python -- python3 train.py --epochs 1\n"

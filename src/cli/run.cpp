@@ -219,6 +219,7 @@ struct RunArguments {
   std::string shard = "1/1";
   bool dry_run = false;
   bool start_new = false;
+  bool wait = false;
   std::optional<int> repetitions;
   std::optional<int> warmup;
   std::string cooldown;
@@ -248,7 +249,9 @@ int run_command(const RunArguments& args) {
       args.db.empty() ? std::filesystem::path(std::filesystem::path(args.plan).stem().string() + ".db") : std::filesystem::path(args.db);
   if (args.dry_run) return dry_run(plan, shard, db);
 
-  Store store(db);
+  const MachineLock measuring = begin_measuring(std::filesystem::absolute(db).string(), args.wait);
+  WritableStore writable = open_store_for_writing(db, args.wait);
+  Store& store = writable.store;
   CampaignOptions options;
   options.shard = shard;
   options.start_new = args.start_new;
@@ -297,6 +300,7 @@ Command add_run(CLI::App& app) {
   cmd->add_option("--cooldown", args->cooldown, "a fixed cool-down between runs, instead of the plan's")->type_name("DURATION");
   cmd->add_option("--idle", args->idle, "the idle baseline's length, instead of the plan's (0s: none)")->type_name("DURATION");
   cmd->add_flag("--new", args->start_new, "start a new campaign even if the store holds one (of this or another plan)");
+  add_wait_option(cmd, args->wait);
   return {cmd, [args] { return run_command(*args); }};
 }
 

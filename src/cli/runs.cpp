@@ -30,6 +30,7 @@ Command add_runs(CLI::App& app) {
                 if (!e.complete) notes += notes.empty() ? "incomplete" : ", incomplete";
               }
               if (!r.reason.empty()) notes += (notes.empty() ? "" : "; ") + r.reason;
+              for (const auto& w : r.warnings) notes += (notes.empty() ? "" : "; ") + w.message;
               std::printf("%6zu  %-28s %-10s %-9s %10.3f %12s  %s\n", r.index, r.workload.c_str(),
                           fmt::format("{} {}", r.warmup ? "warm-up" : "rep", r.repetition).c_str(),
                           std::string(run_status_name(r.status)).c_str(), r.time_s, energy.c_str(), notes.c_str());

@@ -296,7 +296,7 @@ struct WorkloadTemplate {
 
 const std::vector<std::string> kTopLevelKeys = {"campaign", "workload"};
 const std::vector<std::string> kCampaignKeys = {"name",     "seed", "repetitions", "warmup",  "order",
-                                                "cooldown", "idle", "idle_every",  "interval"};
+                                                "cooldown", "idle", "idle_every",  "interval", "max_other_cpu"};
 const std::vector<std::string> kCooldownKeys = {"until", "max", "window", "max_cv", "max_temperature_rise_c"};
 const std::vector<std::string> kWorkloadKeys = {"name",    "framework", "model",   "phase",       "command", "shell",
                                                 "cwd",     "env",       "timeout", "setup",       "prepare", "repetitions",
@@ -555,6 +555,7 @@ class Reader {
                                       suggestion ? fmt::format(" (did you mean \"{}\"?)", *suggestion) : ""));
       }
     }
+    if (const auto* n = table.get("max_other_cpu")) plan.max_other_cpu_cores = number(*n, "max_other_cpu", 0, true);
     if (const auto* n = table.get("cooldown")) read_cooldown(*n, plan.cooldown);
     if (const auto* n = table.get("idle")) plan.idle = duration(*n, "idle");
     if (const auto* n = table.get("idle_every")) plan.idle_every_runs = static_cast<int>(integer(*n, "idle_every", 1, kMaxRuns));

@@ -1,6 +1,8 @@
 #include "joulebench/process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -22,6 +24,9 @@
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "process/cgroup.hpp"
+#include "process/owner_record.hpp"
 
 extern char** environ;
 
@@ -52,18 +57,32 @@ int not_executable(const fs::path& path) {
   return 0;
 }
 
-/// joulebench's current children, zombies included: before a command starts, these are processes
-/// left running by earlier commands, whose CPU time must not be charged to it. Empty where the
-/// kernel lacks /proc/PID/task/TID/children.
-std::vector<pid_t> current_children() {
+/// The children of a process, from /proc/PID/task/TID/children.
+std::vector<pid_t> children_of(pid_t pid) {
   std::vector<pid_t> children;
   std::error_code ec;
-  for (const auto& task : fs::directory_iterator("/proc/self/task", ec)) {
+  for (const auto& task : fs::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
     std::ifstream in(task.path() / "children");
-    for (pid_t pid = 0; in >> pid;) children.push_back(pid);
+    for (pid_t child = 0; in >> child;) children.push_back(child);
   }
   return children;
 }
+
+/// joulebench's current children, zombies included: before a command starts, these are processes
+/// left running by earlier commands (and the guard, machine.hpp), never charged to it. Empty where
+/// the kernel lacks /proc/PID/task/TID/children.
+std::vector<pid_t> current_children() { return children_of(::getpid()); }
+
+std::optional<UserIdentity> invoking_user_setting;
+
+/// How a child tells the parent what went wrong before exec: what it was doing, and errno.
+enum class ChildStage : int { join_cgroup = 1, change_user = 2, exec = 3 };
+struct ChildMessage {
+  ChildStage stage;
+  int error;
+};
+
+std::atomic<unsigned> cgroup_sequence{0};
 
 std::atomic<pid_t> forward_group{0};
 
@@ -94,6 +113,70 @@ std::string ExitStatus::describe() const {
   const char* abbreviation = ::sigabbrev_np(signal);
   return fmt::format("killed by signal {} (SIG{}: {}){}", signal, abbreviation ? abbreviation : "?", ::strsignal(signal),
                      core_dumped ? ", core dumped" : "");
+}
+
+UserIdentity UserIdentity::of(uid_t uid, gid_t gid) {
+  UserIdentity user;
+  user.uid = uid;
+  user.gid = gid;
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    throw std::runtime_error(fmt::format("user {} is not in the user database: cannot run commands as that user "
+                                         "(use --as-root to run them as root)",
+                                         uid));
+  }
+  user.name = entry.pw_name;
+  user.home = entry.pw_dir;
+  int count = 64;
+  user.groups.resize(static_cast<std::size_t>(count));
+  while (::getgrouplist(entry.pw_name, gid, user.groups.data(), &count) < 0) {
+    user.groups.resize(static_cast<std::size_t>(count) + 64);
+    count = static_cast<int>(user.groups.size());
+  }
+  user.groups.resize(static_cast<std::size_t>(count));
+  return user;
+}
+
+std::optional<UserIdentity> UserIdentity::from_sudo() {
+  if (::geteuid() != 0) return std::nullopt;
+  const char* uid_text = std::getenv("SUDO_UID");
+  const char* gid_text = std::getenv("SUDO_GID");
+  if (uid_text == nullptr || gid_text == nullptr) return std::nullopt;
+  char* end = nullptr;
+  const unsigned long uid = std::strtoul(uid_text, &end, 10);
+  if (*uid_text == '\0' || *end != '\0') throw std::runtime_error(fmt::format("SUDO_UID is not a user id: '{}'", uid_text));
+  const unsigned long gid = std::strtoul(gid_text, &end, 10);
+  if (*gid_text == '\0' || *end != '\0') throw std::runtime_error(fmt::format("SUDO_GID is not a group id: '{}'", gid_text));
+  if (uid == 0) return std::nullopt;
+  return of(static_cast<uid_t>(uid), static_cast<gid_t>(gid));
+}
+
+void set_invoking_user(std::optional<UserIdentity> user) { invoking_user_setting = std::move(user); }
+const std::optional<UserIdentity>& invoking_user() { return invoking_user_setting; }
+
+void hand_to_invoking_user(const fs::path& path) {
+  if (!invoking_user_setting) return;
+  // Best effort: a file system without owners (vfat) keeps root's; the content is still written.
+  [[maybe_unused]] const int result = ::lchown(path.c_str(), invoking_user_setting->uid, invoking_user_setting->gid);
+}
+
+void hand_to_invoking_user(int fd) {
+  if (!invoking_user_setting || fd < 0) return;
+  [[maybe_unused]] const int result = ::fchown(fd, invoking_user_setting->uid, invoking_user_setting->gid);
+}
+
+void create_folders(const fs::path& folder) {
+  if (folder.empty()) return;
+  std::error_code ec;
+  if (fs::is_directory(folder, ec)) return;
+  if (folder.has_parent_path() && folder.parent_path() != folder) create_folders(folder.parent_path());
+  if (fs::create_directory(folder, ec)) {
+    hand_to_invoking_user(folder);
+  } else if (ec) {
+    throw fs::filesystem_error("cannot create folder", folder, ec);
+  }
 }
 
 fs::path find_executable(const std::string& name) {
@@ -129,14 +212,17 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
       started_(other.started_),
       terminal_fd_(std::exchange(other.terminal_fd_, -1)),
       waited_(std::exchange(other.waited_, true)),
-      earlier_children_(std::move(other.earlier_children_)) {}
+      earlier_children_(std::move(other.earlier_children_)),
+      cgroup_(std::move(other.cgroup_)) {}
 
 ChildProcess::~ChildProcess() {
   // A child never waited for (an exception in between) must not outlive joulebench unnoticed.
   if (pid_ > 0 && !waited_) {
     ::kill(-pid_, SIGKILL);
+    if (cgroup_) cgroup_->kill_all(Seconds(2));
     ::waitpid(pid_, nullptr, 0);
   }
+  if (cgroup_) cgroup_->remove();
 }
 
 ChildProcess ChildProcess::start(const SpawnOptions& options) {
@@ -157,15 +243,30 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   argv.push_back(nullptr);
   const std::string exe = executable.string();
   const std::string cwd = options.working_directory ? options.working_directory->string() : std::string();
+  // On top of joulebench's environment, later entries winning: the label a later joulebench ends
+  // this command's processes by (should this one be killed), the invoking user's names, then the
+  // caller's variables (a plan's `env`).
+  detail::ensure_owner_record();
+  const std::optional<UserIdentity>& user = invoking_user_setting;
+  std::vector<std::pair<std::string, std::string>> added{{detail::kOwnerVariable, detail::own_identity()}};
+  if (user) {
+    added.emplace_back("HOME", user->home.string());
+    added.emplace_back("USER", user->name);
+    added.emplace_back("LOGNAME", user->name);
+  }
+  added.insert(added.end(), options.environment.begin(), options.environment.end());
+  const auto set_later = [&](std::string_view name, std::size_t after) {
+    return std::any_of(added.begin() + static_cast<std::ptrdiff_t>(after), added.end(),
+                       [&](const auto& kv) { return kv.first == name; });
+  };
   std::vector<std::string> environment_entries;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string_view text(*entry);
-    const auto overridden = std::any_of(options.environment.begin(), options.environment.end(), [&](const auto& kv) {
-      return text.size() > kv.first.size() && text.starts_with(kv.first) && text[kv.first.size()] == '=';
-    });
-    if (!overridden) environment_entries.emplace_back(text);
+    if (!set_later(text.substr(0, text.find('=')), 0)) environment_entries.emplace_back(text);
   }
-  for (const auto& [name, value] : options.environment) environment_entries.push_back(name + "=" + value);
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    if (!set_later(added[i].first, i + 1)) environment_entries.push_back(added[i].first + "=" + added[i].second);
+  }
   std::vector<char*> envp;
   envp.reserve(environment_entries.size() + 1);
   for (auto& entry : environment_entries) envp.push_back(entry.data());
@@ -189,6 +290,20 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
     ::sigaction(SIGCHLD, &default_action, nullptr);
   }
 
+  // A cgroup of its own keeps every process of the command findable, whatever it does to its
+  // session; without one (no cgroup2, no permission) its processes are followed as descendants.
+  std::string no_cgroup;
+  std::shared_ptr<detail::WorkloadCgroup> cgroup;
+  if (!options.own_cgroup) {
+    no_cgroup = "not asked for";
+  } else if (auto made = detail::WorkloadCgroup::create(
+          fmt::format("joulebench.{}.{}", detail::own_identity(), cgroup_sequence.fetch_add(1)), no_cgroup)) {
+    cgroup = std::make_shared<detail::WorkloadCgroup>(std::move(*made));
+    detail::record_workload_cgroup(cgroup->path());
+  }
+  const int cgroup_procs = cgroup ? cgroup->procs_fd() : -1;
+  const pid_t parent = ::getpid();
+
   std::vector<pid_t> earlier_children = current_children();
   std::array<int, 2> error_pipe{};
   if (::pipe2(error_pipe.data(), O_CLOEXEC) != 0) throw LaunchError(126, fmt::format("pipe: {}", std::strerror(errno)));
@@ -205,6 +320,13 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
     for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTTOU, SIGTTIN, SIGTSTP, SIGCHLD}) {
       ::signal(signal, SIG_DFL);
     }
+    const auto tell = [&](ChildStage stage, int error) {
+      const ChildMessage message{stage, error};
+      [[maybe_unused]] auto written = ::write(error_pipe[1], &message, sizeof message);
+    };
+    // Joined first, while still root: a command never runs a moment outside its cgroup. A refusal
+    // is not fatal; the parent follows the command as descendants instead.
+    if (cgroup_procs >= 0 && ::write(cgroup_procs, "0", 1) != 1) tell(ChildStage::join_cgroup, errno);
     int error = 0;
     if (options.stdout_fd >= 0 && ::dup2(options.stdout_fd, STDOUT_FILENO) < 0) error = errno;
     if (options.stderr_fd >= 0 && ::dup2(options.stderr_fd, STDERR_FILENO) < 0) error = errno;
@@ -212,13 +334,28 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
       // dup2 onto itself would keep close-on-exec: clear the flag instead.
       if (here == there ? ::fcntl(here, F_SETFD, 0) != 0 : ::dup2(here, there) < 0) error = errno;
     }
+    ChildStage stage = ChildStage::exec;
+    if (error == 0 && user) {
+      stage = ChildStage::change_user;
+      if (::setgroups(user->groups.size(), user->groups.data()) != 0 || ::setgid(user->gid) != 0 ||
+          ::setuid(user->uid) != 0) {
+        error = errno;
+      }
+    }
+    // After any change of user, which clears it: the command dies with joulebench. If joulebench
+    // died before this, nobody would ever wait for the command.
+    if (error == 0) {
+      stage = ChildStage::exec;
+      if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) error = errno;
+      else if (::getppid() != parent) ::_exit(127);
+    }
     if (error == 0 && !cwd.empty() && ::chdir(cwd.c_str()) != 0) error = errno;
     if (error == 0) {
       ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
       ::execve(exe.c_str(), argv.data(), envp.data());
       error = errno;
     }
-    [[maybe_unused]] auto written = ::write(error_pipe[1], &error, sizeof error);
+    tell(stage, error);
     ::_exit(127);
   }
   const int fork_error = errno;
@@ -234,17 +371,28 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
     throw LaunchError(126, fmt::format("cannot run '{}': fork: {}", options.argv.front(), std::strerror(fork_error)));
   }
 
-  int exec_error = 0;
-  ssize_t n = 0;
-  do {
-    n = ::read(error_pipe[0], &exec_error, sizeof exec_error);
-  } while (n < 0 && errno == EINTR);
+  std::optional<ChildMessage> failure;
+  bool joined = cgroup != nullptr;
+  for (;;) {
+    ChildMessage message{};
+    const ssize_t n = ::read(error_pipe[0], &message, sizeof message);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof message)) break;  // end of file: the command runs
+    if (message.stage == ChildStage::join_cgroup) joined = false;
+    else failure = message;
+  }
   ::close(error_pipe[0]);
   ChildProcess child(pid, started, terminal);
   child.earlier_children_ = std::move(earlier_children);
-  if (n == static_cast<ssize_t>(sizeof exec_error)) {
+  if (joined) child.cgroup_ = std::move(cgroup);
+  else if (cgroup) cgroup->remove();
+  if (failure) {
     child.wait();
-    throw launch_error(options.argv.front(), exec_error);
+    if (failure->stage == ChildStage::change_user) {
+      throw LaunchError(126, fmt::format("cannot run '{}' as user {} (uid {}): {}", options.argv.front(), user->name,
+                                         user->uid, std::strerror(failure->error)));
+    }
+    throw launch_error(options.argv.front(), failure->error);
   }
   return child;
 }
@@ -253,7 +401,7 @@ void ChildProcess::signal_group(int signal) const {
   if (pid_ > 0 && !waited_) ::kill(-pid_, signal);
 }
 
-ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout) {
+ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::function<void()>& at_exit) {
   // The watchdog kills the whole group at the deadline; wait4 below then returns.
   std::mutex watchdog_mutex;
   std::condition_variable watchdog_wake;
@@ -305,15 +453,71 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout) {
   waited_ = true;
   stop_watchdog();
   outcome.timed_out = fired && outcome.status.signaled && outcome.status.signal == SIGKILL;
-  // Orphans that already finished are reaped now; ones still running are reported.
+  if (at_exit) at_exit();
+
+  // What the command left running is named, then killed: its later work is no part of this
+  // measurement and must not run into the next one.
+  std::vector<pid_t> leftovers;
+  if (cgroup_) {
+    outcome.in_cgroup = true;
+    leftovers = cgroup_->processes();
+  } else {
+    // Orphans are re-parented to joulebench (a subreaper): its new children and their descendants.
+    std::vector<pid_t> frontier;
+    for (const pid_t child : current_children()) {
+      if (std::find(earlier_children_.begin(), earlier_children_.end(), child) == earlier_children_.end()) {
+        frontier.push_back(child);
+      }
+    }
+    while (!frontier.empty()) {
+      const pid_t next = frontier.back();
+      frontier.pop_back();
+      if (std::find(leftovers.begin(), leftovers.end(), next) != leftovers.end()) continue;
+      leftovers.push_back(next);
+      for (const pid_t grandchild : children_of(next)) frontier.push_back(grandchild);
+    }
+  }
+  std::erase_if(leftovers, [](pid_t pid) {
+    // Finished ones (zombies waiting to be reaped) left nothing running.
+    std::ifstream in(fmt::format("/proc/{}/stat", pid));
+    std::string text;
+    std::getline(in, text);
+    const auto close = text.rfind(')');
+    return close == std::string::npos || close + 2 >= text.size() || text[close + 2] == 'Z';
+  });
+  for (const pid_t pid : leftovers) outcome.leftovers.push_back(detail::describe_process(pid));
+  ::kill(-pid_, SIGKILL);
+  if (cgroup_) {
+    cgroup_->kill_all(Seconds(2));
+  } else {
+    for (const pid_t pid : leftovers) ::kill(pid, SIGKILL);
+  }
+  // Reap them (and orphans that already finished), their CPU time counted; killed leftovers'
+  // children come to joulebench as they die, so this waits a little for those too.
+  const auto reap_until = Clock::now() + std::chrono::milliseconds(leftovers.empty() ? 0 : 2000);
   for (;;) {
     rusage ru{};
     int status = 0;
     const pid_t reaped = ::wait4(-1, &status, WNOHANG, &ru);
-    if (reaped <= 0) break;
-    add_orphan(reaped, ru);
+    if (reaped > 0) {
+      add_orphan(reaped, ru);
+      continue;
+    }
+    const bool all_gone = std::all_of(leftovers.begin(), leftovers.end(), [](pid_t pid) {
+      return ::kill(pid, 0) != 0 && errno == ESRCH;
+    });
+    if (reaped < 0 || all_gone || Clock::now() >= reap_until) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  outcome.left_processes_running = ::kill(-pid_, 0) == 0 || errno == EPERM;
+  if (cgroup_) {
+    // The cgroup counted every process the command started, escaped ones included.
+    if (const auto cpu = cgroup_->cpu()) {
+      outcome.user_cpu = std::max(outcome.user_cpu, cpu->user);
+      outcome.system_cpu = std::max(outcome.system_cpu, cpu->system);
+    }
+    cgroup_->remove();
+    cgroup_.reset();
+  }
 
   if (terminal_fd_ >= 0) {
     sigset_t block;

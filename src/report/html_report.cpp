@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 
 #include "joulebench/report.hpp"
+#include "joulebench/process.hpp"
 #include "joulebench/version.hpp"
 #include "report/escape.hpp"
 #include "report/figures.hpp"
@@ -787,10 +788,13 @@ std::string ReportBuilder::page() const {
 }  // namespace
 
 void write_text_file(const std::filesystem::path& path, std::string_view text) {
+  std::error_code ec;
+  const bool existed = std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
   out.close();
   if (!out) throw ReportError(fmt::format("cannot write {}", path.string()));
+  if (!existed) hand_to_invoking_user(path);
 }
 
 std::optional<FigureFormat> parse_figure_format(std::string_view name) {

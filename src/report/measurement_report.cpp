@@ -155,7 +155,9 @@ std::string measurement_json(const Measurement& m) {
       {"user_cpu_s", p.user_cpu.count()},
       {"system_cpu_s", p.system_cpu.count()},
       {"max_rss_kib", p.max_rss_kib},
-      {"left_processes_running", p.left_processes_running},
+      {"left_processes_running", !p.leftovers.empty()},
+      {"leftovers", p.leftovers},
+      {"in_cgroup", p.in_cgroup},
       {"window",
        {{"duration_s", w.duration().count()},
         {"interval_s", w.interval.count()},
@@ -167,6 +169,7 @@ std::string measurement_json(const Measurement& m) {
       {"sources", sources},
       {"warnings", m.warnings},
   };
+  out["other_cpu_cores"] = m.other_cpu_cores ? nlohmann::json(*m.other_cpu_cores) : nlohmann::json(nullptr);
   if (!m.domains.empty()) out["total"] = figure_json(m.total);
   if (w.machine_cpu_busy) out["window"]["machine_cpu_busy_s"] = w.machine_cpu_busy->count();
   if (m.cpu_share) out["cpu_share"] = *m.cpu_share;

@@ -1,5 +1,7 @@
 #include "report/output_folder.hpp"
 
+#include "joulebench/process.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -49,9 +51,11 @@ class Descriptor {
 }  // namespace
 
 OutputFolder::OutputFolder(const fs::path& directory, bool force) : directory_(directory), force_(force) {
-  std::error_code ec;
-  fs::create_directories(directory_, ec);
-  if (ec) throw ReportError(fmt::format("cannot create {}: {}", directory_.string(), ec.message()));
+  try {
+    create_folders(directory_);
+  } catch (const fs::filesystem_error& e) {
+    throw ReportError(fmt::format("cannot create {}: {}", directory_.string(), e.code().message()));
+  }
   // The folder itself is the one the user named: a link to it is followed, nothing inside it is.
   fd_ = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd_ < 0) throw ReportError(fmt::format("cannot open {}: {}", directory_.string(), error_text(errno)));
@@ -111,13 +115,18 @@ int OutputFolder::open_folder(const fs::path& relative, bool create) {
   fs::path walked;
   for (const auto& part : relative) {
     walked /= part;
-    if (create && ::mkdirat(current, part.c_str(), 0755) != 0 && errno != EEXIST) {
-      const int error = errno;
-      ::close(current);
-      throw ReportError(fmt::format("cannot create {}: {}", (directory_ / walked).string(), error_text(error)));
+    bool made = false;
+    if (create) {
+      made = ::mkdirat(current, part.c_str(), 0755) == 0;
+      if (!made && errno != EEXIST) {
+        const int error = errno;
+        ::close(current);
+        throw ReportError(fmt::format("cannot create {}: {}", (directory_ / walked).string(), error_text(error)));
+      }
     }
     const int next = ::openat(current, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     const int error = errno;
+    if (made) hand_to_invoking_user(next);
     ::close(current);
     if (next < 0) {
       if (!create) return -1;
@@ -148,7 +157,8 @@ void OutputFolder::write_file(const fs::path& relative, std::string_view text) {
   const Descriptor folder(open_folder(relative.parent_path(), true));
   const std::string name = relative.filename().string();
   struct stat st {};
-  if (::fstatat(folder.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+  const bool existed = ::fstatat(folder.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (existed) {
     if (S_ISLNK(st.st_mode)) {
       throw ReportError(fmt::format("{} is a symbolic link: joulebench writes nothing through links; remove it", shown.string()));
     }
@@ -165,6 +175,7 @@ void OutputFolder::write_file(const fs::path& relative, std::string_view text) {
   const int fd = ::openat(folder.get(), name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) throw ReportError(fmt::format("cannot write {}: {}", shown.string(), error_text(errno)));
   const Descriptor file(fd);
+  if (!existed) hand_to_invoking_user(fd);
   while (!text.empty()) {
     const ssize_t n = ::write(fd, text.data(), text.size());
     if (n < 0 && errno == EINTR) continue;

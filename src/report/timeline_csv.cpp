@@ -5,14 +5,18 @@
 #include <fmt/format.h>
 
 #include "joulebench/report.hpp"
+#include "joulebench/process.hpp"
 
 namespace joulebench {
 
 CsvTimelineWriter::CsvTimelineWriter(const std::filesystem::path& path) : path_(path) {
+  std::error_code ec;
+  const bool existed = std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
   file_ = std::fopen(path.c_str(), "we");  // "e": O_CLOEXEC, the measured command must not inherit it
   if (file_ == nullptr) {
     throw std::runtime_error(fmt::format("cannot write the timeline to {}: {}", path.string(), std::strerror(errno)));
   }
+  if (!existed) hand_to_invoking_user(::fileno(file_));
   // Large buffer: the sampling thread then makes a write syscall only every few hundred samples.
   std::setvbuf(file_, nullptr, _IOFBF, 1 << 16);
 }

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "joulebench/event_parser.hpp"
 #include "joulebench/meter.hpp"
@@ -22,6 +23,7 @@
 #include "joulebench/profile.hpp"
 #include "joulebench/run.hpp"
 #include "output_collector.hpp"
+#include "run/other_cpu.hpp"
 
 namespace joulebench {
 
@@ -264,9 +266,38 @@ std::optional<std::string> run_helper(const RunContext& ctx, const WorkloadSpec&
   }
 }
 
+/// The shortest interval before a run that says anything about the machine's quiet.
+constexpr Seconds kShortestQuietCheck{0.5};
+
+std::string cores_text(double cores) { return fmt::format("{:.2f} core{}", cores, cores == 1.0 ? "" : "s"); }
+
+/// Notes how busy other processes kept the machine before and during the run, with a warning
+/// where they used more than the plan allows.
+void note_other_cpu(const RunContext& ctx, RunRecord& r, const std::optional<detail::OtherCpu>& before,
+                    const std::optional<detail::OtherCpu>& during) {
+  const double limit = ctx.plan.max_other_cpu_cores;
+  if (before && before->length >= kShortestQuietCheck) {
+    r.other_cpu_before_cores = before->cores();
+    if (before->busy(limit)) {
+      r.warnings.push_back({kBusyMachine, fmt::format("other processes used {} in the {:.1f} s before the run (the plan "
+                                                      "allows {}): the machine was not quiet when it started",
+                                                      cores_text(before->cores()), before->length.count(), cores_text(limit))});
+    }
+  }
+  if (during) {
+    r.other_cpu_cores = during->cores();
+    if (during->busy(limit)) {
+      r.warnings.push_back({kBusyMachine, fmt::format("other processes used {} while the run ran (the plan allows {}): "
+                                                      "its energy figures include theirs",
+                                                      cores_text(during->cores()), cores_text(limit))});
+    }
+  }
+}
+
 /// The outcome of one measured run: its record, or nothing if the user killed it (it is then
 /// not recorded, and a resumed campaign runs it again).
-std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& run, const WorkloadSpec& w) {
+std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& run, const WorkloadSpec& w,
+                                     const std::optional<detail::OtherCpuMark>& quiet_since) {
   RunRecord r;
   r.index = run.index;
   r.workload = w.name;
@@ -297,7 +328,8 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
     profiler->mode = parse_profile_mode(run.profile).value_or(ProfileMode::perf);
     profiler->work_dir = ctx.log_dir / fmt::format("{:05}-profile-{}", run.index, run.profile);
     try {
-      fs::create_directories(profiler->work_dir);
+      // The command may run as the invoking user (sudo): the profiler's files are its to write.
+      create_folders(profiler->work_dir);
       profiler->command = profiled_command(profiler->mode, options.argv, kProfileInterval, profiler->work_dir);
       options.argv = profiler->command->argv;
       options.environment.insert(options.environment.end(), profiler->command->environment.begin(),
@@ -360,6 +392,9 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
     }
   };
 
+  std::optional<detail::OtherCpu> before;
+  if (quiet_since) before = detail::other_cpu_since(ctx.sensors, *quiet_since);
+  const auto run_mark = detail::mark_other_cpu(ctx.sensors);
   meter.start();
   std::optional<ChildProcess> child;
   try {
@@ -381,16 +416,16 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
   ProcessOutcome outcome;
   MeterWindow window;
   bool killed_by_user = false;
+  std::optional<detail::OtherCpu> during;
   {
     detail::OutputCollector collector(out.read_fd, err.read_fd, events.read_fd, logs.out_log, logs.err_log, &scanner,
                                       on_event);
     KillOnRequest kill(ctx, child->pid());
-    outcome = child->wait(w.timeout);
-    window = meter.stop();
+    // Whatever the run left running is killed in wait(), once the meter has stopped.
+    outcome = child->wait(w.timeout, [&] { window = meter.stop(); });
+    if (run_mark) during = detail::other_cpu_since(ctx.sensors, *run_mark, outcome.cpu());
     kill.finish();
     killed_by_user = kill.killed();
-    // Nothing the run left behind may run into the next measurement.
-    if (outcome.left_processes_running) ::kill(-child->pid(), SIGKILL);
     collector.finish(kOutputGrace);
     r.malformed_events = collector.malformed_events() + scanner.malformed();
   }
@@ -417,9 +452,12 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
     r.status = outcome.status.code == 0 ? RunStatus::ok : RunStatus::failed;
     if (outcome.status.code != 0) r.reason = outcome.status.describe();
   }
-  if (outcome.left_processes_running) {
-    r.reason += (r.reason.empty() ? "" : "; ") + std::string("left processes running (killed after the run)");
+  if (!outcome.leftovers.empty()) {
+    r.warnings.push_back({kLeftoverProcesses,
+                          fmt::format("left {} process{} running, killed after the run: {}", outcome.leftovers.size(),
+                                      outcome.leftovers.size() == 1 ? "" : "es", fmt::join(outcome.leftovers, ", "))});
   }
+  note_other_cpu(ctx, r, before, during);
 
   const auto figures = energy_figures(window, ctx.idle, cpu_share(outcome, window));
   for (const auto& f : figures) r.energy.push_back(stored(f));
@@ -600,7 +638,10 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
   // an idle baseline that long, the counters are watched once before the first run, so the first
   // runs are judged as the later ones are (a frozen counter measures nothing in any of them).
   bool watched = false;
+  // Where the quiet before the next run is measured from: the idle baseline or cool-down before it.
+  std::optional<detail::OtherCpuMark> quiet_since;
   auto take_idle = [&] {
+    quiet_since = detail::mark_other_cpu(sensors);
     if (!watched && plan.idle < kStalledCounterTime + Seconds(0.2) &&
         std::any_of(sensors.channels().begin(), sensors.channels().end(), watched_for_stalls)) {
       if (observer) observer->note("watching the energy counters for a second before the first run");
@@ -646,7 +687,10 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
         take_idle();
         runs_since_idle = 0;
       }
-      if (ran_one) cooldown = cool_down(ctx, idle_record, observer);
+      if (ran_one) {
+        quiet_since = detail::mark_other_cpu(sensors);
+        cooldown = cool_down(ctx, idle_record, observer);
+      }
       if (user_wants_stop(ctx)) {
         result.interrupted = true;
         break;
@@ -673,7 +717,8 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
       // Still flagged as profiled, so that it never counts among the measured runs.
       if (!run.profile.empty()) record->profile = StoredProfile{run.profile, "", false, 0, *not_run_reason, {}};
     } else {
-      record = execute_run(ctx, run, w);
+      record = execute_run(ctx, run, w, quiet_since);
+      quiet_since.reset();
       ran_one = true;
       ++runs_since_idle;
       if (!record) {

@@ -1,8 +1,11 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "joulebench/run.hpp"
+
+#include "run/other_cpu.hpp"
 
 namespace joulebench {
 
@@ -130,6 +133,7 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
                                      "correct counter wraps",
                                      meter.interval().count(), options.interval.count()));
   }
+  const auto quiet_mark = detail::mark_other_cpu(sensors);
   meter.start();
   std::optional<ChildProcess> child;
   try {
@@ -140,9 +144,12 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   }
   {
     ForwardSignals forward(*child);
-    m.process = child->wait();
+    // Whatever the command left running is killed in wait(), once the meter has stopped.
+    m.process = child->wait(std::nullopt, [&] { m.window = meter.stop(); });
   }
-  m.window = meter.stop();
+  std::optional<detail::OtherCpu> others;
+  if (quiet_mark) others = detail::other_cpu_since(sensors, *quiet_mark, m.process.cpu());
+  if (others) m.other_cpu_cores = others->cores();
 
   m.cpu_share = cpu_share(m.process, m.window);
   m.domains = energy_figures(m.window, m.idle ? &*m.idle : nullptr, m.cpu_share);
@@ -177,9 +184,16 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
       m.warnings.push_back(fmt::format("{} energy is below the idle baseline: its dynamic energy is reported as 0", f.name));
     }
   }
-  if (m.process.left_processes_running) {
-    m.warnings.push_back("the command left processes running in its process group: their work after it exited is not "
-                         "measured");
+  if (!m.process.leftovers.empty()) {
+    m.warnings.push_back(fmt::format("the command left {} process{} running, killed after it: {}; their work after it "
+                                     "exited is not measured",
+                                     m.process.leftovers.size(), m.process.leftovers.size() == 1 ? "" : "es",
+                                     fmt::join(m.process.leftovers, ", ")));
+  }
+  if (others && others->busy(options.max_other_cpu_cores)) {
+    m.warnings.push_back(fmt::format("other processes used {:.2f} cores while the command ran (more than {:.2f}): the "
+                                     "energy figures include theirs",
+                                     others->cores(), options.max_other_cpu_cores));
   }
   return m;
 }

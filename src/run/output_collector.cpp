@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "joulebench/process.hpp"
+
 namespace joulebench::detail {
 
 namespace {
@@ -22,9 +24,11 @@ constexpr std::size_t kLongestScannedLine = 1 << 16;
 }  // namespace
 
 BoundedLog::BoundedLog(const std::filesystem::path& path, std::size_t head, std::size_t tail) : head_(head), tail_(tail) {
-  std::filesystem::create_directories(path.parent_path());
+  // Logs belong to the user who asked for the campaign, as the store does (sudo: process.hpp).
+  create_folders(path.parent_path());
   file_ = std::fopen(path.c_str(), "we");
   if (file_ == nullptr) throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+  hand_to_invoking_user(::fileno(file_));
 }
 
 BoundedLog::~BoundedLog() { finish(); }

@@ -1,10 +1,15 @@
 // Store::merge: shard stores of one plan into a new store.
 //
 // - Every input must hold exactly one campaign; all must come from the same plan (same plan
-//   hash) and the same shard count, each a different shard. A shard that is absent is allowed.
-// - The output must not exist: it is claimed with O_EXCL, and removed again if the merge fails.
+//   hash) and the same shard count, each a different shard. A shard that is absent is allowed,
+//   and reported: the merged campaign is then not finished, so nothing takes it for the whole.
+// - The output must not exist, and is never half-written: the store is written to a temporary
+//   file beside it, ".<output name>.merging-<pid>", made durable, and renamed into place without
+//   replacing anything. A failed merge removes the temporary file; a killed one leaves it, and
+//   the next merge into the same output removes it once its process is gone.
 // - The output's campaign: the inputs' name, plan and seed; shard 1/1; planned_runs the sum of
-//   the inputs'; finished only if every input is; created_at the earliest of the inputs'.
+//   the inputs'; finished only if every shard is there and finished; created_at the earliest of
+//   the inputs'.
 // - Environment: an entry with the same key and value in every input is kept once, as it is;
 //   every other entry is kept for each shard that has it, its key prefixed "shard<K>."
 //   (e.g. "shard2.cpu.governor"). Identical environments therefore merge into one copy.
@@ -15,12 +20,18 @@
 // Inputs are opened as stores first, so an input of an older schema is migrated in place (and
 // one of a newer schema is refused) before it is read.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -67,9 +78,102 @@ KeyValues merge_environments(const std::vector<Input>& inputs) {
   return out;
 }
 
-void remove_store_files(const fs::path& output) {
+constexpr const char* kStoreSuffixes[] = {"", "-wal", "-shm", "-journal"};
+
+void remove_store_files(const fs::path& store) {
   std::error_code ec;
-  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(fs::path(output.string() + suffix), ec);
+  for (const char* suffix : kStoreSuffixes) fs::remove(fs::path(store.string() + suffix), ec);
+}
+
+/// The folder `file` is in, as a path that can be opened ("." for a bare name).
+fs::path folder_of(const fs::path& file) { return file.has_parent_path() ? file.parent_path() : fs::path("."); }
+
+/// Where the merge by process `pid` writes the store that becomes `output`: in the same folder,
+/// so the final rename stays within one file system; hidden, and saying what it is.
+fs::path temporary_file(const fs::path& output, pid_t pid) {
+  return folder_of(output) / fmt::format(".{}.merging-{}", output.filename().string(), pid);
+}
+
+/// The writing process's pid, when `name` is exactly the temporary file of a merge into
+/// `output_name` (or its -wal, -shm or -journal); nothing for every other name.
+std::optional<pid_t> merge_writer(std::string_view name, const std::string& output_name) {
+  const std::string prefix = fmt::format(".{}.merging-", output_name);
+  if (!name.starts_with(prefix)) return std::nullopt;
+  name.remove_prefix(prefix.size());
+  for (std::string_view suffix : {"-wal", "-shm", "-journal"}) {
+    if (name.ends_with(suffix)) {
+      name.remove_suffix(suffix.size());
+      break;
+    }
+  }
+  pid_t pid = 0;
+  const char* end = name.data() + name.size();
+  const auto [stop, error] = std::from_chars(name.data(), end, pid);
+  // Exactly the digits temporary_file writes: no sign, no leading zero, nothing after.
+  if (name.empty() || name.front() == '0' || error != std::errc() || stop != end || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+/// Removes what merges into `output` that were killed left behind: only files whose names are
+/// exactly such temporary files, and only where the writing process is gone (kill(pid, 0) says
+/// no such process; EPERM means it lives under another user). This process's own pid is left
+/// alone: its temporary file is made below, and refused there if it already exists. On a
+/// folder shared between machines, a pid names a process of this machine only; removing the
+/// file of a merge running elsewhere makes that merge fail at its rename, never half-write.
+std::vector<fs::path> remove_leftovers(const fs::path& output) {
+  std::vector<fs::path> removed;
+  const std::string output_name = output.filename().string();
+  std::error_code ec;
+  fs::directory_iterator it(folder_of(output), ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const auto writer = merge_writer(it->path().filename().string(), output_name);
+    if (!writer || *writer == ::getpid()) continue;
+    if (::kill(*writer, 0) == 0 || errno != ESRCH) continue;
+    std::error_code status_ec;
+    if (!fs::is_regular_file(it->symlink_status(status_ec))) continue;
+    std::error_code remove_ec;
+    if (fs::remove(it->path(), remove_ec)) removed.push_back(it->path());
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
+}
+
+/// fsync, for a file or a folder. A folder on a file system that cannot sync one (EINVAL) is
+/// as durable as that file system makes it.
+void sync_path(const fs::path& path, bool folder) {
+  const int fd = ::open(path.c_str(), (folder ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NOFOLLOW) | O_CLOEXEC);
+  if (fd < 0) {
+    throw StoreError(fmt::format("{}: cannot open it to sync: {}", path.string(), std::strerror(errno)));
+  }
+  const int rc = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (rc != 0 && !(folder && error == EINVAL)) {
+    throw StoreError(fmt::format("{}: cannot sync it to disk: {}", path.string(), std::strerror(error)));
+  }
+}
+
+[[noreturn]] void throw_output_exists(const fs::path& output) {
+  throw StoreError(
+      fmt::format("{}: cannot merge into it: it already exists (merge writes a new store)", output.string()));
+}
+
+/// Renames the complete `temporary` to `output`, refusing to replace anything there. A file
+/// system without RENAME_NOREPLACE (EINVAL) gets a hard link, which never replaces either, and
+/// then loses the temporary name.
+void move_into_place(const fs::path& temporary, const fs::path& output) {
+  if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, output.c_str(), RENAME_NOREPLACE) == 0) return;
+  int error = errno;
+  if (error == EINVAL) {
+    if (::link(temporary.c_str(), output.c_str()) == 0) {
+      ::unlink(temporary.c_str());  // if this fails, a later merge removes it as a leftover
+      return;
+    }
+    error = errno;
+  }
+  if (error == EEXIST) throw_output_exists(output);
+  throw StoreError(fmt::format("{}: cannot move the merged store there from {}: {}", output.string(),
+                               temporary.string(), std::strerror(error)));
 }
 
 /// Copies the campaign of the attached database "src" into the output's campaign `out_id`.
@@ -96,10 +200,11 @@ void copy_campaign(Db& db, std::int64_t src_id, std::int64_t out_id) {
   copy("INSERT INTO main.runs (id, campaign_id, run_index, shard_index, workload, repetition, warmup, status, "
        "exit_code, signal, reason, started_unix_s, time_s, user_cpu_s, system_cpu_s, max_rss_kib, idle_baseline_id, "
        "cooldown_s, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
-       "malformed_events) SELECT id + ?2, ?3, run_index, shard_index, workload, repetition, warmup, status, "
-       "exit_code, signal, reason, started_unix_s, time_s, user_cpu_s, system_cpu_s, max_rss_kib, "
-       "idle_baseline_id + ?4, cooldown_s, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, "
-       "stderr_dropped, malformed_events FROM src.runs WHERE campaign_id = ?1",
+       "malformed_events, other_cpu_before_cores, other_cpu_cores) SELECT id + ?2, ?3, run_index, shard_index, "
+       "workload, repetition, warmup, status, exit_code, signal, reason, started_unix_s, time_s, user_cpu_s, "
+       "system_cpu_s, max_rss_kib, idle_baseline_id + ?4, cooldown_s, stdout_path, stdout_bytes, stdout_dropped, "
+       "stderr_path, stderr_bytes, stderr_dropped, malformed_events, other_cpu_before_cores, other_cpu_cores "
+       "FROM src.runs WHERE campaign_id = ?1",
        run_offset, idle_offset);
   copy("INSERT INTO main.run_labels (run_id, position, key, value) SELECT x.run_id + ?2, x.position, x.key, x.value "
        "FROM src.run_labels x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
@@ -128,6 +233,9 @@ void copy_campaign(Db& db, std::int64_t src_id, std::int64_t out_id) {
   copy("INSERT INTO main.run_metadata (run_id, position, key, value) SELECT x.run_id + ?2, x.position, x.key, "
        "x.value FROM src.run_metadata x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
        run_offset);
+  copy("INSERT INTO main.run_warnings (run_id, position, kind, message) SELECT x.run_id + ?2, x.position, x.kind, "
+       "x.message FROM src.run_warnings x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
+       run_offset);
   copy("INSERT INTO main.timelines (run_id, encoding, channels, samples, data) SELECT x.run_id + ?2, x.encoding, "
        "x.channels, x.samples, x.data FROM src.timelines x JOIN src.runs r ON r.id = x.run_id "
        "WHERE r.campaign_id = ?1",
@@ -145,10 +253,14 @@ void copy_campaign(Db& db, std::int64_t src_id, std::int64_t out_id) {
 
 }  // namespace
 
-void Store::merge(const std::vector<fs::path>& inputs, const fs::path& output) {
+MergeResult Store::merge(const std::vector<fs::path>& inputs, const fs::path& output) {
   if (inputs.empty()) throw StoreError(fmt::format("{}: cannot merge: no input stores given", output.string()));
+  if (!output.has_filename()) {
+    throw StoreError(fmt::format("{}: cannot merge into it: it names a folder, not a store file", output.string()));
+  }
 
   // Read and check every input before anything is written.
+  MergeResult result;
   std::vector<Input> shards;
   for (const auto& file : inputs) {
     std::error_code ec;
@@ -166,7 +278,12 @@ void Store::merge(const std::vector<fs::path>& inputs, const fs::path& output) {
       throw StoreError(fmt::format("{}: cannot merge: the store holds {} campaigns; merge takes one campaign per store",
                                    file.string(), campaigns.size()));
     }
-    shards.push_back({file, campaigns.front(), store.environment(campaigns.front().id)});
+    const CampaignInfo& campaign = campaigns.front();
+    if (!campaign.finished) {
+      result.unfinished_shards.push_back(
+          {file, campaign.shard, store.recorded_runs(campaign.id).size(), campaign.planned_runs});
+    }
+    shards.push_back({file, campaign, store.environment(campaign.id)});
   }
   const Input& first = shards.front();
   for (const auto& in : shards) {
@@ -192,22 +309,40 @@ void Store::merge(const std::vector<fs::path>& inputs, const fs::path& output) {
                                    shards[i - 1].file.string()));
     }
   }
+  result.shard_count = first.campaign.shard.count;
+  for (int k = 1; k <= result.shard_count; ++k) {
+    const bool given =
+        std::any_of(shards.begin(), shards.end(), [&](const Input& in) { return in.campaign.shard.index == k; });
+    if (!given) result.missing_shards.push_back(k);
+  }
+  std::sort(result.unfinished_shards.begin(), result.unfinished_shards.end(),
+            [](const auto& a, const auto& b) { return a.shard.index < b.shard.index; });
+  result.finished = result.missing_shards.empty() && result.unfinished_shards.empty();
 
-  // Claim the output: refused if it exists, even if it appeared after the checks above.
-  const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    const int error = errno;
-    if (error == EEXIST) {
-      throw StoreError(fmt::format("{}: cannot merge into it: it already exists (merge writes a new store)",
-                                   output.string()));
+  // Refused before any work: the rename at the end refuses an output that appears meanwhile.
+  std::error_code exists_ec;
+  if (fs::exists(fs::symlink_status(output, exists_ec))) throw_output_exists(output);
+
+  result.removed_leftovers = remove_leftovers(output);
+  const fs::path temporary = temporary_file(output, ::getpid());
+  for (const char* suffix : kStoreSuffixes) {
+    // A -wal or -journal beside an empty store would be replayed into it.
+    const fs::path file(temporary.string() + suffix);
+    if (fs::exists(fs::symlink_status(file, exists_ec))) {
+      throw StoreError(fmt::format("{}: cannot merge into it: {} exists; remove it if no merge into it is running",
+                                   output.string(), file.string()));
     }
-    throw StoreError(fmt::format("{}: cannot create: {}", output.string(), std::strerror(error)));
+  }
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw StoreError(fmt::format("{}: cannot create {} to merge into: {}", output.string(), temporary.string(),
+                                 std::strerror(errno)));
   }
   ::close(fd);
 
   try {
-    Store out(output);
-    Db& db = out.impl_->db;
+    std::optional<Store> out(std::in_place, temporary);
+    Db& db = out->impl_->db;
 
     CampaignPlan plan;
     plan.name = first.campaign.name;
@@ -216,17 +351,15 @@ void Store::merge(const std::vector<fs::path>& inputs, const fs::path& output) {
     plan.text = first.campaign.plan_text;
     plan.hash = first.campaign.plan_hash;
     std::size_t planned = 0;
-    bool finished = true;
     std::string created_at = first.campaign.created_at;
     for (const auto& in : shards) {
       planned += in.campaign.planned_runs;
-      finished = finished && in.campaign.finished;
       created_at = std::min(created_at, in.campaign.created_at);
     }
-    const std::int64_t out_id = out.create_campaign(plan, Shard{1, 1}, planned, merge_environments(shards));
+    const std::int64_t out_id = out->create_campaign(plan, Shard{1, 1}, planned, merge_environments(shards));
     {
       auto st = db.prepare("UPDATE campaigns SET created_at = ?1, finished = ?2 WHERE id = ?3");
-      st.bind(1, created_at).bind(2, finished).bind(3, out_id);
+      st.bind(1, created_at).bind(2, result.finished).bind(3, out_id);
       st.run();
     }
 
@@ -267,8 +400,20 @@ void Store::merge(const std::vector<fs::path>& inputs, const fs::path& output) {
       db.clear_cache();
       db.exec("DETACH DATABASE src");
     }
+    // Closing the last connection checkpoints the WAL into the file and removes it: the file
+    // alone is the store then. A WAL or journal still there would be lost by the rename.
+    out.reset();
+    for (const char* suffix : {"-wal", "-journal"}) {
+      if (fs::exists(fs::path(temporary.string() + suffix), exists_ec)) {
+        throw StoreError(fmt::format("{}: cannot merge: SQLite left {}{} behind on closing the merged store",
+                                     output.string(), temporary.string(), suffix));
+      }
+    }
+    sync_path(temporary, false);
+    move_into_place(temporary, output);
+    sync_path(folder_of(output), true);
   } catch (...) {
-    remove_store_files(output);
+    remove_store_files(temporary);
     try {
       throw;
     } catch (const StoreError&) {
@@ -277,6 +422,7 @@ void Store::merge(const std::vector<fs::path>& inputs, const fs::path& output) {
       store_detail::rethrow_with_context(output, "cannot merge");
     }
   }
+  return result;
 }
 
 }  // namespace joulebench

@@ -207,11 +207,26 @@ ALTER TABLE region_energy ADD COLUMN problem TEXT NOT NULL DEFAULT '';
 ALTER TABLE region_energy ADD COLUMN measured_nothing INTEGER NOT NULL DEFAULT 0 CHECK (measured_nothing IN (0, 1));
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations{{
+// Version 4: how quiet the machine was around each run, and what a reader must know about a run
+// (it ran on a busy machine, it left processes running that were killed after it).
+constexpr std::string_view kVersion4 = R"sql(
+ALTER TABLE runs ADD COLUMN other_cpu_before_cores REAL;
+ALTER TABLE runs ADD COLUMN other_cpu_cores REAL;
+CREATE TABLE run_warnings (
+  run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  position  INTEGER NOT NULL,
+  kind      TEXT    NOT NULL CONSTRAINT warning_kind_not_empty CHECK (kind <> ''),
+  message   TEXT    NOT NULL,
+  PRIMARY KEY (run_id, position)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations{{
     {1, "campaigns, environment, idle baselines, runs with energies, regions, metrics, metadata, timelines",
      kVersion1},
     {2, "function profiles of profiled runs", kVersion2},
     {3, "the problem of an incomplete energy figure, and figures that measured nothing", kVersion3},
+    {4, "other processes' CPU use around each run, and run warnings", kVersion4},
 }};
 
 }  // namespace

@@ -159,7 +159,7 @@ constexpr const char* kRunColumns =
     "r.id, r.run_index, r.workload, r.repetition, r.warmup, r.status, r.exit_code, r.signal, r.reason, "
     "r.started_unix_s, r.time_s, r.user_cpu_s, r.system_cpu_s, r.max_rss_kib, r.idle_baseline_id, r.cooldown_s, "
     "r.stdout_path, r.stdout_bytes, r.stdout_dropped, r.stderr_path, r.stderr_bytes, r.stderr_dropped, "
-    "r.malformed_events";
+    "r.malformed_events, r.other_cpu_before_cores, r.other_cpu_cores";
 
 RunRecord read_run(const Db& db, const Statement& st) {
   RunRecord run;
@@ -184,6 +184,8 @@ RunRecord read_run(const Db& db, const Statement& st) {
   run.stdout_log = {st.text(16), static_cast<std::uint64_t>(st.integer(17)), static_cast<std::uint64_t>(st.integer(18))};
   run.stderr_log = {st.text(19), static_cast<std::uint64_t>(st.integer(20)), static_cast<std::uint64_t>(st.integer(21))};
   run.malformed_events = to_size(st.integer(22));
+  run.other_cpu_before_cores = st.optional_real(23);
+  run.other_cpu_cores = st.optional_real(24);
   return run;
 }
 
@@ -384,8 +386,8 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
             "INSERT INTO runs (campaign_id, run_index, shard_index, workload, repetition, warmup, status, exit_code, "
             "signal, reason, started_unix_s, time_s, user_cpu_s, system_cpu_s, max_rss_kib, idle_baseline_id, "
             "cooldown_s, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
-            "malformed_events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-            "?18, ?19, ?20, ?21, ?22, ?23, ?24)");
+            "malformed_events, other_cpu_before_cores, other_cpu_cores) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+            "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)");
         st.bind(1, campaign)
             .bind(2, index)
             .bind(3, shard_index)
@@ -409,7 +411,9 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
             .bind(21, run.stderr_log.path)
             .bind(22, bits_of(run.stderr_log.bytes))
             .bind(23, bits_of(run.stderr_log.dropped))
-            .bind(24, to_db(run.malformed_events));
+            .bind(24, to_db(run.malformed_events))
+            .bind(25, run.other_cpu_before_cores)
+            .bind(26, run.other_cpu_cores);
         st.run();
       }
       const std::int64_t run_id = db.last_insert_id();
@@ -446,6 +450,14 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
       }
       insert_key_values(db, "INSERT INTO run_metadata (run_id, position, key, value) VALUES (?1, ?2, ?3, ?4)", run_id,
                         run.metadata);
+      if (!run.warnings.empty()) {
+        auto st = db.prepare("INSERT INTO run_warnings (run_id, position, kind, message) VALUES (?1, ?2, ?3, ?4)");
+        std::int64_t position = 0;
+        for (const auto& w : run.warnings) {
+          st.bind(1, run_id).bind(2, position++).bind(3, w.kind).bind(4, w.message);
+          st.run();
+        }
+      }
       if (run.profile) {
         const StoredProfile& profile = *run.profile;
         {
@@ -595,6 +607,9 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
     for_each_list("SELECT x.run_id, x.key, x.value FROM run_metadata x WHERE x.run_id BETWEEN ?1 AND ?2 "
                   "ORDER BY x.run_id, x.position",
                   &RunRecord::metadata, [](const Statement& st) { return std::pair{st.text(1), st.text(2)}; });
+    for_each_list("SELECT x.run_id, x.kind, x.message FROM run_warnings x WHERE x.run_id BETWEEN ?1 AND ?2 "
+                  "ORDER BY x.run_id, x.position",
+                  &RunRecord::warnings, [](const Statement& st) { return RunWarning{st.text(1), st.text(2)}; });
 
     // Regions, then their energies (keyed by region id, over the range of the regions read).
     std::unordered_map<std::int64_t, StoredRegion*> regions;

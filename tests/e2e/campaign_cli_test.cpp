@@ -397,3 +397,171 @@ TEST_F(CampaignCli, CoolsDownUntilStableAndRepeatsTheIdleBaseline) {
 
 }  // namespace
 }  // namespace joulebench
+
+// --- merge: partial merges, killed merges ----------------------------------------------------
+
+namespace joulebench {
+namespace {
+
+TEST_F(CampaignCli, APartialMergeSaysWhichShardsAreMissing) {
+  const fs::path plan = write_plan(campaign_header("thirds", 3, 0) + workload("a", "one", "true"));
+  for (const char* shard : {"1/3", "2/3", "3/3"}) {
+    const std::string name = std::string("s") + shard[0] + ".db";
+    ASSERT_EQ(run({"run", plan.string(), "--db", db(name).string(), "--shard", shard}).exit_code, 0) << shard;
+  }
+  const std::string s1 = db("s1.db").string();
+  const std::string s2 = db("s2.db").string();
+  const std::string s3 = db("s3.db").string();
+  const auto finished = [&](const std::string& name) { return Store(db(name)).campaigns().back().finished; };
+
+  // Two of three shards, both finished: merged, but not a finished campaign, and said so. Exit
+  // status 0: a partial merge is allowed.
+  const Result partial = run({"merge", s1, s2, "-o", db("part.db").string()});
+  EXPECT_EQ(partial.exit_code, 0) << partial.err;
+  EXPECT_TRUE(contains(partial.err, "shard 3/3 is missing: the merged campaign is not finished; merge again with it"))
+      << partial.err;
+  EXPECT_FALSE(finished("part.db"));
+  const Result one = run({"merge", s2, "-o", db("one.db").string()});
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_TRUE(contains(one.err, "shards 1/3 and 3/3 are missing: the merged campaign is not finished; merge again "
+                                "with them"))
+      << one.err;
+  EXPECT_FALSE(finished("one.db"));
+
+  // All three: the whole campaign, finished, nothing missing.
+  const Result whole = run({"merge", s3, s1, s2, "-o", db("all.db").string()});
+  EXPECT_EQ(whole.exit_code, 0) << whole.err;
+  EXPECT_FALSE(contains(whole.err, "missing")) << whole.err;
+  EXPECT_FALSE(contains(whole.err, "not finished")) << whole.err;
+  EXPECT_TRUE(finished("all.db"));
+
+  // An existing output is refused and left as it was.
+  const std::string before = read_all(db("part.db"));
+  const Result refused = run({"merge", s1, s2, s3, "-o", db("part.db").string()});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_TRUE(contains(refused.err, "already exists")) << refused.err;
+  EXPECT_EQ(read_all(db("part.db")), before);
+  EXPECT_FALSE(finished("part.db"));
+
+  // A shard that is itself unfinished is named, with how far it got.
+  {
+    sqlite3* handle = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(s2.c_str(), &handle, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(handle, "UPDATE campaigns SET finished = 0, planned_runs = 2", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(handle);
+  }
+  const Result unfinished = run({"merge", s1, s2, s3, "-o", db("unfinished.db").string()});
+  EXPECT_EQ(unfinished.exit_code, 0) << unfinished.err;
+  EXPECT_TRUE(contains(unfinished.err, s2 + ": shard 2/3 is not finished: 1 of its 2 planned runs are recorded"))
+      << unfinished.err;
+  EXPECT_FALSE(contains(unfinished.err, "missing")) << unfinished.err;
+  EXPECT_FALSE(finished("unfinished.db"));
+}
+
+/// A finished shard K/2 of one plan, written through the library: `runs` measured runs, each with
+/// a power timeline of `samples` samples, so that merging two shards takes a while.
+void write_big_shard(const fs::path& file, int shard, std::size_t runs, std::size_t samples) {
+  Store store(file);
+  CampaignPlan plan;
+  plan.name = "big";
+  plan.seed = 7;
+  plan.path = "/plans/big.toml";
+  plan.text = "[campaign]\nname = \"big\"\n";
+  plan.hash = "fnv1a64:0000000000000b16";
+  const auto campaign = store.create_campaign(plan, Shard{shard, 2}, runs, {{"host", "node" + std::to_string(shard)}});
+  constexpr std::size_t kBatch = 50;  // runs per transaction: bounds the memory the records take
+  for (std::size_t first = 0; first < runs; first += kBatch) {
+    std::vector<RunRecord> records(std::min(kBatch, runs - first));
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      RunRecord& r = records[i];
+      r.index = 2 * (first + i) + static_cast<std::size_t>(shard - 1);
+      r.workload = "a";
+      r.labels = {{"framework", "one"}};
+      r.repetition = static_cast<int>(first + i + 1);
+      r.time_s = 0.01 * static_cast<double>(samples);
+      r.metrics = {{"accuracy", 0.5, "", "events"}};
+      r.timeline.channels = {"cpu-0", "dram-0"};
+      for (std::size_t s = 0; s < samples; ++s) {
+        r.timeline.time_s.push_back(0.01 * static_cast<double>(s + 1));
+        r.timeline.power_w.push_back(static_cast<float>(s % 97));
+        r.timeline.power_w.push_back(1.5F);
+      }
+    }
+    store.record_runs(campaign, records);
+  }
+  store.finish_campaign(campaign);
+}
+
+TEST_F(CampaignCli, AKilledMergeLeavesNoOutputAndTheNextOneCleansUp) {
+  constexpr std::size_t kRuns = 150;
+  write_big_shard(db("s1.db"), 1, kRuns, 20000);
+  write_big_shard(db("s2.db"), 2, kRuns, 20000);
+  const fs::path output = db("all.db");
+  const std::vector<std::string> args = {"merge", db("s1.db").string(), db("s2.db").string(), "-o", output.string()};
+  // The whole campaign, finished: the only output a merge may ever leave.
+  const auto complete = [&] {
+    const Store store(output);
+    const auto campaigns = store.campaigns();
+    return campaigns.size() == 1 && campaigns[0].finished && store.recorded_runs(campaigns[0].id).size() == 2 * kRuns;
+  };
+  const auto temporary = [&](pid_t pid) { return db(".all.db.merging-" + std::to_string(pid)); };
+  const auto temporaries = [&] {
+    std::vector<fs::path> found;
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
+      if (entry.path().filename().string().starts_with(".all.db.merging-")) found.push_back(entry.path());
+    }
+    return found;
+  };
+  const auto remove_output = [&] {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(output.string() + suffix);
+  };
+
+  // How long a whole merge takes here, so that the kills below land all through one.
+  const Result whole = run(args);
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  ASSERT_TRUE(complete());
+  remove_output();
+
+  constexpr int kKills = 8;
+  int killed_while_writing = 0;
+  for (int k = 1; k <= kKills; ++k) {
+    const std::chrono::duration<double> delay(whole.wall_s * k / (kKills + 1));
+    pid_t merge_pid = 0;
+    const Result r = run(args, [&](pid_t pid) {
+      merge_pid = pid;
+      std::this_thread::sleep_for(delay);
+      ::kill(pid, SIGKILL);
+    });
+    SCOPED_TRACE("killed after " + std::to_string(delay.count()) + " s of a " + std::to_string(whole.wall_s) +
+                 " s merge");
+    if (r.term_signal != SIGKILL) {
+      EXPECT_EQ(r.exit_code, 0) << r.err;  // it had finished
+    }
+    // Whenever it is killed: no output, or the whole, finished campaign; never a part of it.
+    const bool exists = fs::exists(output);
+    const bool whole_output = exists && complete();
+    EXPECT_TRUE(!exists || whole_output) << "a killed merge left a half-merged store";
+    if (r.term_signal == SIGKILL && (fs::exists(temporary(merge_pid)) || (exists && !whole_output))) {
+      ++killed_while_writing;
+    }
+    remove_output();
+  }
+  EXPECT_GE(killed_while_writing, 1) << "no kill landed while a merge was writing: the test proved nothing";
+
+  // The next merge into the same output removes what the killed ones left (their processes are
+  // gone), says so, and writes the whole store.
+  const auto left = temporaries();
+  const Result next = run(args);
+  ASSERT_EQ(next.exit_code, 0) << next.err;
+  for (const auto& file : left) {
+    EXPECT_TRUE(contains(next.err, "removed " + file.string() + ": left by a merge into " + output.string() +
+                                       " that was killed"))
+        << next.err;
+  }
+  EXPECT_EQ(temporaries(), std::vector<fs::path>{});
+  EXPECT_TRUE(complete());
+}
+
+}  // namespace
+}  // namespace joulebench

@@ -146,7 +146,10 @@ TEST_F(MeasureCli, SleepReportIsCompleteAndEstimated) {
     EXPECT_GE(c["energy_j"].get<double>(), 0.0) << c.dump();
     EXPECT_EQ(c["estimated"], true) << c.dump();
   }
-  EXPECT_TRUE(j["warnings"].empty()) << j["warnings"].dump();
+  // Tests run side by side: a busy machine is said, and is the only warning allowed here.
+  for (const auto& warning : j["warnings"]) {
+    EXPECT_TRUE(warning.get<std::string>().starts_with("other processes used")) << j["warnings"].dump();
+  }
 }
 
 TEST_F(MeasureCli, ExitCodeOfTheCommandIsPassedOn) {

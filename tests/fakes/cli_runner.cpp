@@ -72,6 +72,9 @@ Runner::Runner() {
   env_["JOULEBENCH_ESTIMATE_CPU_IDLE_W"] = "1";
   env_["JOULEBENCH_ESTIMATE_CPU_MAX_W"] = "3";
   env_["JOULEBENCH_ESTIMATE_DRAM_W_PER_GB"] = "1";
+  // Shared by whichever user a test runs joulebench as, like /run/lock.
+  fs::permissions(lock_dir_.path(), fs::perms::all | fs::perms::sticky_bit);
+  env_["JOULEBENCH_LOCK_DIR"] = lock_dir_.path().string();
 }
 
 Result Runner::run(const std::vector<std::string>& args, const Env& overrides, std::optional<uid_t> as_user,

@@ -32,8 +32,9 @@ using Env = std::map<std::string, std::optional<std::string>>;
 
 /// Runs joulebench with `args`; stdout and stderr are captured, stdin is /dev/null. The
 /// JOULEBENCH_* variables of the calling environment are dropped; defaults (an empty sysfs, no
-/// NVML, an estimate of 1 W idle and 3 W busy per logical CPU and 1 W per GB of DRAM), then
-/// `overrides` (a nullopt unsets), are set. With `as_user`, the process drops to that uid/gid.
+/// NVML, an estimate of 1 W idle and 3 W busy per logical CPU and 1 W per GB of DRAM, a lock folder
+/// of the runner's own, so that tests running side by side do not queue on the machine's measuring
+/// lock), then `overrides` (a nullopt unsets), are set. With `as_user`, the process drops to that uid/gid.
 class Runner {
  public:
   Runner();
@@ -45,9 +46,12 @@ class Runner {
   bool sigchld_ignored = false;
   /// A joulebench still running after this long is killed and the test fails.
   std::chrono::seconds deadline{20};
+  /// JOULEBENCH_LOCK_DIR: where its joulebench keeps machine-wide locks and owner records.
+  const std::filesystem::path& lock_dir() const { return lock_dir_.path(); }
 
  private:
   TempDir empty_sysfs_;
+  TempDir lock_dir_;
   Env env_;
 };
 

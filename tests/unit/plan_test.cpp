@@ -288,7 +288,7 @@ TEST(PlanErrors, NameUnknownKeysAndTheNearestValidOne) {
             "plan.toml:3:1: unknown key 'sede' in [campaign] (did you mean 'seed'?)");
   EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncolour = \"red\"\n" + workload()),
             "plan.toml:3:1: unknown key 'colour' in [campaign] (valid keys: name, seed, repetitions, warmup, order, "
-            "cooldown, idle, idle_every, interval)");
+            "cooldown, idle, idle_every, interval, max_other_cpu)");
   EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "comand = \"x\"\n")),
             "plan.toml:9:1: unknown key 'comand' in [[workload]] (did you mean 'command'?)");
   EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "Timeout = \"1s\"\n")),

@@ -658,13 +658,37 @@ ShardStore make_shard(const fs::path& file, Shard shard, const std::vector<std::
   return {file, campaign};
 }
 
+/// The name of the temporary file a merge into `output` by process `pid` writes.
+std::string temporary_name(const std::string& output, pid_t pid, const std::string& suffix = "") {
+  return "." + output + ".merging-" + std::to_string(pid) + suffix;
+}
+
+/// The merges' temporary files in `folder`.
+std::vector<std::string> merge_temporaries(const fs::path& folder) {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find(".merging-") != std::string::npos) out.push_back(name);
+  }
+  return out;
+}
+
 TEST(StoreMerge, JoinsTheShardsOfACampaign) {
   TempDir dir;
   const auto a = make_shard(dir.path() / "a.db", {1, 3}, {2, 5}, {{"cpu.model", "X"}, {"host", "node1"}});
   const auto b = make_shard(dir.path() / "b.db", {2, 3}, {3, 6}, {{"cpu.model", "X"}, {"host", "node2"}}, "fnv1a64:00000000000000aa", false);
-  // Shard 3 of 3 is missing: allowed.
+  // Shard 3 of 3 is missing: allowed, and said.
   const fs::path out = dir.path() / "all.db";
-  Store::merge({b.file, a.file}, out);
+  const MergeResult result = Store::merge({b.file, a.file}, out);
+  EXPECT_EQ(result.shard_count, 3);
+  EXPECT_EQ(result.missing_shards, (std::vector<int>{3}));
+  ASSERT_EQ(result.unfinished_shards.size(), 1u);
+  EXPECT_EQ(result.unfinished_shards[0].file, b.file);
+  EXPECT_EQ(result.unfinished_shards[0].shard, (Shard{2, 3}));
+  EXPECT_EQ(result.unfinished_shards[0].recorded_runs, 4u);
+  EXPECT_EQ(result.unfinished_shards[0].planned_runs, 4u);
+  EXPECT_FALSE(result.finished);
+  EXPECT_TRUE(result.removed_leftovers.empty());
 
   Store merged(out);
   const auto campaigns = merged.campaigns();
@@ -676,7 +700,7 @@ TEST(StoreMerge, JoinsTheShardsOfACampaign) {
   EXPECT_EQ(c.seed, 0xFEDCBA9876543210ull);
   EXPECT_EQ(c.shard, (Shard{1, 1}));
   EXPECT_EQ(c.planned_runs, 8u);
-  EXPECT_FALSE(c.finished);  // shard 2 was not finished
+  EXPECT_FALSE(c.finished);  // shard 2 was not finished, and shard 3 is missing
   EXPECT_EQ(merged.environment(c.id),
             (KeyValues{{"cpu.model", "X"}, {"shard1.host", "node1"}, {"shard2.host", "node2"}}));
 
@@ -721,7 +745,10 @@ TEST(StoreMerge, KeepsOneEnvironmentWhenTheShardsAgree) {
   const KeyValues env{{"cpu.model", "X"}, {"kernel", "6.1"}};
   const auto a = make_shard(dir.path() / "a.db", {1, 2}, {2}, env);
   const auto b = make_shard(dir.path() / "b.db", {2, 2}, {3}, env);
-  Store::merge({a.file, b.file}, dir.path() / "all.db");
+  const MergeResult result = Store::merge({a.file, b.file}, dir.path() / "all.db");
+  EXPECT_TRUE(result.finished);
+  EXPECT_TRUE(result.missing_shards.empty());
+  EXPECT_TRUE(result.unfinished_shards.empty());
   Store merged(dir.path() / "all.db");
   const auto c = merged.campaigns().at(0);
   EXPECT_EQ(merged.environment(c.id), env);
@@ -745,6 +772,7 @@ TEST(StoreMerge, Refusals) {
     EXPECT_NE(message.find(says), std::string::npos) << message;
     EXPECT_FALSE(fs::exists(out)) << message;
     EXPECT_FALSE(fs::exists(out.string() + "-wal")) << message;
+    EXPECT_EQ(merge_temporaries(dir.path()), std::vector<std::string>{}) << message;
   };
   refused({a.file, other_plan.file}, other_plan.file.string(), "another plan");
   refused({a.file, other_split.file}, other_split.file.string(), "2/3");
@@ -763,6 +791,12 @@ TEST(StoreMerge, Refusals) {
   std::ifstream in(existing);
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(content, "keep me");
+  // Nor is a symbolic link there followed, even one to nothing.
+  const fs::path link = dir.path() / "link.db";
+  fs::create_symlink(dir.path() / "target.db", link);
+  EXPECT_NE(error_of([&] { Store::merge({a.file, b.file}, link); }).find("already exists"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.path() / "target.db"));
+  EXPECT_EQ(merge_temporaries(dir.path()), std::vector<std::string>{});
 
   // A store with two campaigns is ambiguous.
   {
@@ -772,8 +806,122 @@ TEST(StoreMerge, Refusals) {
   }
   refused({dir.path() / "two.db"}, "two.db", "2 campaigns");
 
-  // And the good pair still merges.
+  // And the good pair still merges, leaving the store and nothing else: no temporary file, no
+  // WAL that the store's content would depend on.
   EXPECT_NO_THROW(Store::merge({a.file, b.file}, dir.path() / "good.db"));
+  EXPECT_EQ(merge_temporaries(dir.path()), std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(dir.path() / "good.db-wal"));
+  EXPECT_FALSE(fs::exists(dir.path() / "good.db-journal"));
+}
+
+TEST(StoreMerge, MissingShardsLeaveTheCampaignUnfinished) {
+  TempDir dir;
+  const auto s1 = make_shard(dir.path() / "s1.db", {1, 3}, {2, 5}, {});
+  const auto s2 = make_shard(dir.path() / "s2.db", {2, 3}, {3, 6}, {});
+  const auto s3 = make_shard(dir.path() / "s3.db", {3, 3}, {4, 7}, {});
+  const auto finished_flag = [](const fs::path& file) { return Store(file).campaigns().at(0).finished; };
+
+  // Every given shard is finished, but shard 2 of 3 is not given: the campaign is not whole.
+  const MergeResult partial = Store::merge({s3.file, s1.file}, dir.path() / "partial.db");
+  EXPECT_EQ(partial.shard_count, 3);
+  EXPECT_EQ(partial.missing_shards, (std::vector<int>{2}));
+  EXPECT_TRUE(partial.unfinished_shards.empty());
+  EXPECT_FALSE(partial.finished);
+  EXPECT_FALSE(finished_flag(dir.path() / "partial.db"));
+
+  const MergeResult one = Store::merge({s2.file}, dir.path() / "one.db");
+  EXPECT_EQ(one.missing_shards, (std::vector<int>{1, 3}));
+  EXPECT_FALSE(finished_flag(dir.path() / "one.db"));
+
+  const MergeResult whole = Store::merge({s3.file, s1.file, s2.file}, dir.path() / "whole.db");
+  EXPECT_TRUE(whole.missing_shards.empty());
+  EXPECT_TRUE(whole.finished);
+  EXPECT_TRUE(finished_flag(dir.path() / "whole.db"));
+
+  // An unfinished shard says how far it got.
+  {
+    Store store(dir.path() / "u2.db");
+    const auto campaign = store.create_campaign(make_plan(), Shard{2, 3}, 5, {});
+    store.record_run(campaign, full_run(3));
+    store.record_run(campaign, full_run(6));
+  }
+  const MergeResult unfinished = Store::merge({s1.file, dir.path() / "u2.db", s3.file}, dir.path() / "u.db");
+  EXPECT_TRUE(unfinished.missing_shards.empty());
+  ASSERT_EQ(unfinished.unfinished_shards.size(), 1u);
+  EXPECT_EQ(unfinished.unfinished_shards[0].file, dir.path() / "u2.db");
+  EXPECT_EQ(unfinished.unfinished_shards[0].shard, (Shard{2, 3}));
+  EXPECT_EQ(unfinished.unfinished_shards[0].recorded_runs, 2u);
+  EXPECT_EQ(unfinished.unfinished_shards[0].planned_runs, 5u);
+  EXPECT_FALSE(unfinished.finished);
+  EXPECT_FALSE(finished_flag(dir.path() / "u.db"));
+}
+
+/// A process that has exited and been reaped: its pid names no process (until it is reused).
+pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+/// A process that lives until the object goes.
+struct LiveProcess {
+  LiveProcess() : pid(::fork()) {
+    if (pid == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+  }
+  ~LiveProcess() {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  LiveProcess(const LiveProcess&) = delete;
+  LiveProcess& operator=(const LiveProcess&) = delete;
+  pid_t pid;
+};
+
+TEST(StoreMerge, RemovesWhatKilledMergesLeftBehind) {
+  TempDir dir;
+  const auto a = make_shard(dir.path() / "a.db", {1, 2}, {2}, {});
+  const auto b = make_shard(dir.path() / "b.db", {2, 2}, {3}, {});
+  const pid_t dead = dead_pid();
+  const LiveProcess live;
+  ASSERT_GT(live.pid, 0);
+  const auto name = [](const std::string& output, pid_t pid, const std::string& suffix = "") {
+    return temporary_name(output, pid, suffix);
+  };
+  const std::vector<std::string> removable = {name("all.db", dead), name("all.db", dead, "-shm"),
+                                              name("all.db", dead, "-wal")};
+  const std::vector<std::string> kept = {
+      // A live process's: its merge may still be running.
+      name("all.db", live.pid),
+      name("all.db", live.pid, "-wal"),
+      // Another output's.
+      name("other.db", dead),
+      // Not exactly the names a merge writes.
+      name("all.db", dead, ".bak"),
+      name("all.db", dead, "-wal-old"),
+      ".all.db.merging-0" + std::to_string(dead),
+      ".all.db.merging-",
+      "all.db.merging-" + std::to_string(dead),
+  };
+  for (const auto& file : removable) testing::write_file(dir.path() / file, "half a store");
+  for (const auto& file : kept) testing::write_file(dir.path() / file, "half a store");
+
+  const MergeResult result = Store::merge({a.file, b.file}, dir.path() / "all.db");
+  std::vector<fs::path> expected;
+  for (const auto& file : removable) expected.push_back(dir.path() / file);
+  EXPECT_EQ(result.removed_leftovers, expected);
+  for (const auto& file : removable) EXPECT_FALSE(fs::exists(dir.path() / file)) << file;
+  for (const auto& file : kept) EXPECT_TRUE(fs::exists(dir.path() / file)) << file;
+  EXPECT_TRUE(Store(dir.path() / "all.db").campaigns().at(0).finished);
+
+  // A merge that is refused (its output exists) leaves the others' files alone.
+  const fs::path again = dir.path() / name("all.db", dead);
+  testing::write_file(again, "half a store");
+  EXPECT_THROW(Store::merge({a.file, b.file}, dir.path() / "all.db"), StoreError);
+  EXPECT_TRUE(fs::exists(again));
 }
 
 }  // namespace

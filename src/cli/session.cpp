@@ -1,0 +1,60 @@
+// What measuring and store-writing commands do before their work: take the machine's locks, end
+// what a killed joulebench left running, and create the store as the invoking user's.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "joulebench/process.hpp"
+
+namespace joulebench::cli {
+
+void add_wait_option(CLI::App* cmd, bool& wait) {
+  cmd->add_flag("--wait", wait,
+                "when another joulebench measures on this machine (or writes the store), wait for it instead of failing");
+}
+
+MachineLock begin_measuring(const std::string& store, bool wait) {
+  // Started first, so it never holds a descriptor of the lock (a guard outliving a killed
+  // joulebench would keep its lock a moment).
+  start_leftover_guard();
+  MachineLock lock = MachineLock::measuring(store, wait, [](const std::string& holder) {
+    std::fprintf(stderr, "joulebench: waiting for the measurement running on this machine to end: %s\n", holder.c_str());
+  });
+  for (const auto& leftovers : end_leftovers_of_dead_joulebench()) {
+    if (!leftovers.processes.empty()) {
+      std::fprintf(stderr, "joulebench: ended %zu process(es) an earlier joulebench (%s, no longer running) left: %s\n",
+                   leftovers.processes.size(), leftovers.owner.c_str(),
+                   fmt::format("{}", fmt::join(leftovers.processes, ", ")).c_str());
+    }
+    for (const auto& problem : leftovers.problems) {
+      std::fprintf(stderr, "joulebench: warning: what an earlier joulebench (%s) left: %s\n", leftovers.owner.c_str(),
+                   problem.c_str());
+    }
+  }
+  return lock;
+}
+
+WritableStore open_store_for_writing(const std::filesystem::path& db, bool wait) {
+  // Made here, empty, and handed to the invoking user before SQLite opens it: SQLite then gives
+  // its journal files the same owner.
+  const int fd = ::open(db.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    hand_to_invoking_user(fd);
+    ::close(fd);
+  } else if (errno != EEXIST) {
+    throw std::runtime_error(fmt::format("cannot create the store {}: {}", db.string(), std::strerror(errno)));
+  }
+  Store store(db);
+  MachineLock lock = MachineLock::store_writer(db, wait, [&](const std::string& holder) {
+    std::fprintf(stderr, "joulebench: waiting for the other writer of %s to end: %s\n", db.c_str(), holder.c_str());
+  });
+  return WritableStore{std::move(lock), std::move(store)};
+}
+
+}  // namespace joulebench::cli

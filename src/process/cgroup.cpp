@@ -1,0 +1,178 @@
+#include "process/cgroup.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace joulebench::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// mountinfo escapes blanks in paths as octal (\040).
+std::string unescape_mount_path(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 3 < text.size()) {
+      const std::string digits = text.substr(i + 1, 3);
+      if (digits.size() == 3 && digits.find_first_not_of("01234567") == std::string::npos) {
+        out.push_back(static_cast<char>(std::stoi(digits, nullptr, 8)));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+/// joulebench's own cgroup in the cgroup2 hierarchy ("0::/path" in /proc/self/cgroup).
+std::optional<fs::path> own_cgroup() {
+  std::ifstream in("/proc/self/cgroup");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("0::")) return fs::path(line.substr(3));
+  }
+  return std::nullopt;
+}
+
+bool write_text(const fs::path& file, const std::string& text) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+std::optional<fs::path> cgroup2_mount() {
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
+    const auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string type;
+    tail >> type;
+    if (type != "cgroup2") continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string id, parent, device, root, mount_point;
+    head >> id >> parent >> device >> root >> mount_point;
+    // A cgroup namespace's view shows its root as "/"; a bind of a sub-tree cannot host ours.
+    if (root != "/") continue;
+    return fs::path(unescape_mount_path(mount_point));
+  }
+  return std::nullopt;
+}
+
+WorkloadCgroup::WorkloadCgroup(fs::path path) : path_(std::move(path)) {
+  procs_fd_ = ::open((path_ / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+}
+
+WorkloadCgroup::WorkloadCgroup(WorkloadCgroup&& other) noexcept
+    : path_(std::move(other.path_)), procs_fd_(std::exchange(other.procs_fd_, -1)) {}
+
+WorkloadCgroup& WorkloadCgroup::operator=(WorkloadCgroup&& other) noexcept {
+  if (this != &other) {
+    if (procs_fd_ >= 0) ::close(procs_fd_);
+    path_ = std::move(other.path_);
+    procs_fd_ = std::exchange(other.procs_fd_, -1);
+  }
+  return *this;
+}
+
+WorkloadCgroup::~WorkloadCgroup() {
+  if (procs_fd_ >= 0) ::close(procs_fd_);
+}
+
+std::optional<WorkloadCgroup> WorkloadCgroup::create(const std::string& name, std::string& why) {
+  const auto mount = cgroup2_mount();
+  if (!mount) {
+    why = "no cgroup2 hierarchy is mounted";
+    return std::nullopt;
+  }
+  std::vector<fs::path> parents;
+  if (const auto own = own_cgroup()) parents.push_back(*mount / own->relative_path());
+  parents.push_back(*mount);
+  int last_error = 0;
+  fs::path tried;
+  for (const auto& parent : parents) {
+    const fs::path path = parent / name;
+    if (::mkdir(path.c_str(), 0755) != 0) {
+      last_error = errno;
+      tried = parent;
+      continue;
+    }
+    WorkloadCgroup group(path);
+    if (group.procs_fd_ < 0) {
+      last_error = errno;
+      tried = parent;
+      ::rmdir(path.c_str());
+      continue;
+    }
+    return group;
+  }
+  why = fmt::format("cannot make a cgroup in {}: {}", tried.string(), std::strerror(last_error));
+  return std::nullopt;
+}
+
+WorkloadCgroup WorkloadCgroup::adopt(const fs::path& path) { return WorkloadCgroup(path); }
+
+std::vector<pid_t> WorkloadCgroup::processes() const {
+  std::vector<pid_t> pids;
+  std::ifstream in(path_ / "cgroup.procs");
+  for (pid_t pid = 0; in >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+std::optional<CgroupCpu> WorkloadCgroup::cpu() const {
+  std::ifstream in(path_ / "cpu.stat");
+  if (!in) return std::nullopt;
+  CgroupCpu cpu;
+  bool found = false;
+  std::string key;
+  for (long long usec = 0; in >> key >> usec;) {
+    if (key == "user_usec") cpu.user = Seconds(static_cast<double>(usec) * 1e-6);
+    if (key == "system_usec") cpu.system = Seconds(static_cast<double>(usec) * 1e-6);
+    found = found || key == "user_usec";
+  }
+  if (!found) return std::nullopt;
+  return cpu;
+}
+
+bool WorkloadCgroup::kill_all(Seconds patience) {
+  const bool killed_at_once = write_text(path_ / "cgroup.kill", "1");
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(patience);
+  for (;;) {
+    const auto pids = processes();
+    if (pids.empty()) return true;
+    // Without cgroup.kill, members are killed one by one until none is left (a forking process
+    // may add one between the read and the kill).
+    if (!killed_at_once) {
+      for (const pid_t pid : pids) ::kill(pid, SIGKILL);
+    }
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+bool WorkloadCgroup::remove() {
+  if (procs_fd_ >= 0) {
+    ::close(procs_fd_);
+    procs_fd_ = -1;
+  }
+  return ::rmdir(path_.c_str()) == 0 || errno == ENOENT;
+}
+
+}  // namespace joulebench::detail
