@@ -167,12 +167,25 @@ bool WorkloadCgroup::kill_all(Seconds patience) {
   }
 }
 
+namespace {
+
+/// A cgroup and the ones below it (a nested joulebench's, killed with it), deepest first.
+bool remove_tree(const fs::path& path) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(path, ec)) {
+    if (entry.is_directory(ec) && !entry.is_symlink(ec)) remove_tree(entry.path());
+  }
+  return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
+}
+
+}  // namespace
+
 bool WorkloadCgroup::remove() {
   if (procs_fd_ >= 0) {
     ::close(procs_fd_);
     procs_fd_ = -1;
   }
-  return ::rmdir(path_.c_str()) == 0 || errno == ENOENT;
+  return remove_tree(path_);
 }
 
 }  // namespace joulebench::detail

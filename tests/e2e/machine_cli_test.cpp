@@ -163,7 +163,7 @@ TEST_F(MachineCli, TheMeasuringLockIsTheMachinesOwnByDefault) {
 
 TEST_F(MachineCli, AStoreHasOneWriterAndReadersStillRead) {
   const fs::path db = dir.path() / "s.db";
-  const fs::path plan = write_plan(plan_text("sleep 0.6", 3));
+  const fs::path plan = write_plan(plan_text("sleep 1", 3));
   auto campaign = start({"run", plan.string(), "--db", db.string()});
   ASSERT_TRUE(wait_for_holder(runner));
   // Wait until the first run is recorded, then read while the campaign goes on.

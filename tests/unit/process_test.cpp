@@ -11,6 +11,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -21,6 +22,7 @@
 
 #include "fakes/fake_tree.hpp"
 #include "joulebench/process.hpp"
+#include "process/cgroup.hpp"
 
 namespace joulebench {
 namespace {
@@ -526,6 +528,21 @@ TEST(ChildProcess, DestructorKillsACommandNeverWaitedFor) {
   }
   EXPECT_EQ(::kill(pid, 0), -1);
   EXPECT_EQ(errno, ESRCH);
+}
+
+TEST(WorkloadCgroup, RemovesTheCgroupsANestedJoulebenchLeftInIt) {
+  // A nested joulebench (a plan's `joulebench workload ...`) makes its commands' cgroups inside
+  // its own; killed with it, it cannot remove them, so the outer one removes the whole tree.
+  std::string why;
+  auto group = detail::WorkloadCgroup::create("joulebench.test." + std::to_string(::getpid()), why);
+  if (!group) GTEST_SKIP() << why;
+  const fs::path inner = group->path() / ("joulebench." + std::to_string(::getpid()) + ".inner");
+  ASSERT_EQ(::mkdir(inner.c_str(), 0755), 0) << std::strerror(errno);
+  ASSERT_EQ(::mkdir((inner / "deeper").c_str(), 0755), 0) << std::strerror(errno);
+  EXPECT_TRUE(group->kill_all(Seconds(1)));
+  EXPECT_TRUE(group->remove());
+  std::error_code ec;
+  EXPECT_FALSE(fs::exists(group->path(), ec));
 }
 
 }  // namespace
