@@ -13,8 +13,9 @@
 
 namespace joulebench {
 
-/// Where the machine-wide locks and records live: JOULEBENCH_LOCK_DIR when set, else /run/lock,
-/// else /tmp. Every joulebench on the machine must agree, so nothing else decides it.
+/// Where the machine-wide locks and records live: JOULEBENCH_LOCK_DIR when set, else /run/lock
+/// where everyone may write it (1777), else /tmp. Decided by the folder, never by who asks, so a
+/// root and a user joulebench agree. (sudo drops JOULEBENCH_LOCK_DIR unless told to keep it.)
 std::filesystem::path machine_state_folder();
 
 /// A process, named so that a reused pid is never taken for it: "PID.START" with its start time in

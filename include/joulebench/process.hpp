@@ -68,6 +68,11 @@ void hand_to_invoking_user(const std::filesystem::path& path);
 void hand_to_invoking_user(int fd);
 /// Creates a folder and its missing parents, handing each one it creates to the invoking user.
 void create_folders(const std::filesystem::path& folder);
+/// Opens a file joulebench writes, for writing from its start: created (and handed to the invoking
+/// user) when absent; an existing one is truncated only if it is a regular file with no other
+/// hard link, and never through a symbolic link: a folder the user owns may hold anything.
+/// Returns the descriptor (close-on-exec); throws std::runtime_error naming the file.
+int create_file_for_invoking_user(const std::filesystem::path& path);
 
 struct SpawnOptions {
   std::vector<std::string> argv;  ///< argv[0] is looked up with find_executable

@@ -118,8 +118,7 @@ int bench(BenchArguments args, CompareArguments compare) {
     throw CLI::ValidationError("bench", e.message());
   }
   if (temporary == std::nullopt) {
-    std::FILE* f = std::fopen(plan_file.c_str(), "w");
-    if (f != nullptr) hand_to_invoking_user(::fileno(f));
+    std::FILE* f = ::fdopen(create_file_for_invoking_user(plan_file), "w");
     if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0) {
       throw std::runtime_error(fmt::format("cannot write {}", plan_file.string()));
     }

@@ -47,11 +47,27 @@ std::optional<fs::path> own_cgroup() {
 }
 
 bool write_text(const fs::path& file, const std::string& text) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return false;
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ::close(fd);
   return ok;
+}
+
+/// A cgroup and the ones below it (a nested joulebench's, killed with it), deepest first. Never
+/// throws: it runs in destructors.
+bool remove_tree(const fs::path& path) noexcept {
+  try {
+    std::error_code ec;
+    std::vector<fs::path> below;
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) below.push_back(it->path());
+    }
+    for (const auto& child : below) remove_tree(child);
+  } catch (...) {
+    // Out of memory: the rmdir below still says whether the cgroup is gone.
+  }
+  return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
 }
 
 }  // namespace
@@ -77,23 +93,25 @@ std::optional<fs::path> cgroup2_mount() {
 }
 
 WorkloadCgroup::WorkloadCgroup(fs::path path) : path_(std::move(path)) {
-  procs_fd_ = ::open((path_ / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  procs_fd_ = ::open((path_ / "cgroup.procs").c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 }
 
 WorkloadCgroup::WorkloadCgroup(WorkloadCgroup&& other) noexcept
-    : path_(std::move(other.path_)), procs_fd_(std::exchange(other.procs_fd_, -1)) {}
+    : path_(std::exchange(other.path_, fs::path())), procs_fd_(std::exchange(other.procs_fd_, -1)) {}
 
 WorkloadCgroup& WorkloadCgroup::operator=(WorkloadCgroup&& other) noexcept {
   if (this != &other) {
-    if (procs_fd_ >= 0) ::close(procs_fd_);
-    path_ = std::move(other.path_);
+    if (!path_.empty()) remove();
+    path_ = std::exchange(other.path_, fs::path());
     procs_fd_ = std::exchange(other.procs_fd_, -1);
   }
   return *this;
 }
 
 WorkloadCgroup::~WorkloadCgroup() {
-  if (procs_fd_ >= 0) ::close(procs_fd_);
+  if (path_.empty()) return;  // moved from
+  // Best effort, for a command that never started (fork failed): an empty cgroup goes.
+  remove();
 }
 
 std::optional<WorkloadCgroup> WorkloadCgroup::create(const std::string& name, std::string& why) {
@@ -167,18 +185,6 @@ bool WorkloadCgroup::kill_all(Seconds patience) {
   }
 }
 
-namespace {
-
-/// A cgroup and the ones below it (a nested joulebench's, killed with it), deepest first.
-bool remove_tree(const fs::path& path) {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(path, ec)) {
-    if (entry.is_directory(ec) && !entry.is_symlink(ec)) remove_tree(entry.path());
-  }
-  return ::rmdir(path.c_str()) == 0 || errno == ENOENT;
-}
-
-}  // namespace
 
 bool WorkloadCgroup::remove() {
   if (procs_fd_ >= 0) {

@@ -150,11 +150,15 @@ std::string describe_self(const std::string& store) {
                      store.empty() ? std::string() : ", store " + store, utc_now());
 }
 
+/// The process `identity` names still runs (a zombie has ended: its descriptors are closed).
 bool is_alive(const std::string& identity) {
   const auto dot = identity.find('.');
   if (dot == std::string::npos) return false;
   const pid_t pid = static_cast<pid_t>(std::strtol(identity.substr(0, dot).c_str(), nullptr, 10));
-  return pid > 0 && process_identity(pid) == identity;
+  if (pid <= 0 || process_identity(pid) != identity) return false;
+  const std::string stat = read_small_file(fmt::format("/proc/{}/stat", pid));
+  const auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
 }
 
 /// Every process whose environment carries `label` (an exact "NAME=VALUE" entry).
@@ -200,8 +204,11 @@ OwnerRecord& owner_record() {
 
 fs::path machine_state_folder() {
   if (const char* chosen = std::getenv("JOULEBENCH_LOCK_DIR"); chosen != nullptr && *chosen != '\0') return chosen;
+  // Decided by the folder alone, never by who asks, so root and users agree: /run/lock where
+  // everyone may write it (Debian, Ubuntu: 1777), else /tmp.
   struct stat st{};
-  if (::stat("/run/lock", &st) == 0 && S_ISDIR(st.st_mode) && ::access("/run/lock", W_OK) == 0) return "/run/lock";
+  constexpr mode_t kShared = S_IWOTH | S_ISVTX;
+  if (::stat("/run/lock", &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & kShared) == kShared) return "/run/lock";
   return "/tmp";
 }
 
@@ -305,17 +312,28 @@ void record_workload_cgroup(const fs::path& cgroup) {
 
 namespace {
 
+/// A regular file of this joulebench's user, with no other link: what a record must be.
+bool own_record(const fs::path& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && st.st_nlink == 1;
+}
+
 /// Ends what the joulebench `owner` left, as its record lists it, and removes the record.
 EndedLeftovers end_leftovers_of(const std::string& owner, const fs::path& record) {
-  std::error_code ec;
+  const fs::path mount = detail::cgroup2_mount().value_or(fs::path());
+  struct stat st{};
   EndedLeftovers report;
   report.owner = "pid " + owner.substr(0, owner.find('.'));
   std::istringstream lines(read_small_file(record));
   for (std::string line; std::getline(lines, line);) {
     if (!line.starts_with("cgroup ")) continue;
-    const fs::path path = line.substr(7);
-    // Only our own kind of cgroup, as recorded: never a path the record could be made to name.
-    if (!path.filename().string().starts_with("joulebench." + owner + ".") || !fs::is_directory(path, ec)) continue;
+    const fs::path path = fs::path(line.substr(7)).lexically_normal();
+    // Only our own kind of cgroup, in the cgroup2 hierarchy, as recorded.
+    const auto [mount_end, path_end] = std::mismatch(mount.begin(), mount.end(), path.begin(), path.end());
+    if (mount.empty() || mount_end != mount.end() || !path.filename().string().starts_with("joulebench." + owner + ".") ||
+        ::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      continue;
+    }
     auto group = detail::WorkloadCgroup::adopt(path);
     for (const pid_t pid : group.processes()) report.processes.push_back(detail::describe_process(pid));
     if (!group.kill_all(Seconds(2))) report.problems.push_back(fmt::format("{} still holds processes", path.string()));
@@ -356,10 +374,9 @@ std::vector<EndedLeftovers> end_leftovers_of_dead_joulebench() {
     if (!name.starts_with(kOwnerRecordPrefix)) continue;
     const std::string owner = name.substr(std::strlen(kOwnerRecordPrefix));
     if (owner == detail::own_identity() || is_alive(owner)) continue;
-    struct stat st{};
-    // Another user's record: this joulebench could end nothing of it.
-    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (::geteuid() != 0 && st.st_uid != ::geteuid()) continue;
+    // Only records of our own user: anyone may write in the folder, and a record names cgroups
+    // to kill. (Root ends what a killed root joulebench left; a user, what theirs left.)
+    if (!own_record(entry.path())) continue;
     EndedLeftovers report = end_leftovers_of(owner, entry.path());
     if (!report.processes.empty() || !report.problems.empty()) ended.push_back(std::move(report));
   }
@@ -384,16 +401,25 @@ void start_leftover_guard() {
   ::setsid();
   ::prctl(PR_SET_NAME, "jbench-guard");  // 15 characters at most
   for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) ::signal(signal, SIG_IGN);
+  // Its own copy of the write end would keep the pipe open for ever.
+  ::close(alive[1]);
+  // Above the standard descriptors, which /dev/null replaces (joulebench may have started with
+  // one of them closed, so the pipe may have got it).
+  const int watched = ::fcntl(alive[0], F_DUPFD, 10);
   const int null = ::open("/dev/null", O_RDWR);
   for (const int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) ::dup2(null, fd);
-  ::dup2(alive[0], 3);
-  ::close_range(4, ~0U, 0);
-  char byte = 0;
-  while (::read(3, &byte, 1) < 0 && errno == EINTR) {
+  if (::close_range(static_cast<unsigned>(watched) + 1, ~0U, 0) != 0) {
+    for (int fd = watched + 1; fd < 65536; ++fd) ::close(fd);
   }
-  // A joulebench that ended normally removed its record: nothing of it is left to end.
-  struct stat st{};
-  if (::stat(record.c_str(), &st) == 0) end_leftovers_of(owner, record);
+  for (int fd = 3; fd < watched; ++fd) ::close(fd);
+  char byte = 0;
+  while (::read(watched, &byte, 1) < 0 && errno == EINTR) {
+  }
+  // A joulebench that ended normally removed its record: nothing of it is left to end. (And if
+  // the read failed while joulebench runs, this guard just ends.)
+  // The pipe closes early in the kernel's exit: give joulebench a moment to be gone.
+  for (int i = 0; i < 200 && is_alive(owner); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!is_alive(owner) && own_record(record)) end_leftovers_of(owner, record);
   ::_exit(0);
 }
 

@@ -167,6 +167,34 @@ void hand_to_invoking_user(int fd) {
   [[maybe_unused]] const int result = ::fchown(fd, invoking_user_setting->uid, invoking_user_setting->gid);
 }
 
+int create_file_for_invoking_user(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  const bool created = fd >= 0;
+  // O_NONBLOCK: a FIFO put there must not hang joulebench; it is refused below.
+  if (!created && errno == EEXIST) fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int error = errno;
+    throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(),
+                                         error == ELOOP ? "it is a symbolic link, and joulebench writes nothing through links"
+                                                        : std::strerror(error)));
+  }
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink > 1) {
+    ::close(fd);
+    throw std::runtime_error(fmt::format("cannot write {}: it is not a regular file of its own (a special file, or one "
+                                         "with other hard links): remove it",
+                                         path.string()));
+  }
+  if (created) {
+    hand_to_invoking_user(fd);
+  } else if (::ftruncate(fd, 0) != 0 || ::fcntl(fd, F_SETFL, 0) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(error)));
+  }
+  return fd;
+}
+
 void create_folders(const fs::path& folder) {
   if (folder.empty()) return;
   std::error_code ec;
@@ -243,18 +271,20 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   argv.push_back(nullptr);
   const std::string exe = executable.string();
   const std::string cwd = options.working_directory ? options.working_directory->string() : std::string();
-  // On top of joulebench's environment, later entries winning: the label a later joulebench ends
-  // this command's processes by (should this one be killed), the invoking user's names, then the
-  // caller's variables (a plan's `env`).
+  // On top of joulebench's environment, later entries winning: the invoking user's names, the
+  // caller's variables (a plan's `env`), then the label a later joulebench ends this command's
+  // processes by (should this one be killed).
   detail::ensure_owner_record();
   const std::optional<UserIdentity>& user = invoking_user_setting;
-  std::vector<std::pair<std::string, std::string>> added{{detail::kOwnerVariable, detail::own_identity()}};
+  std::vector<std::pair<std::string, std::string>> added;
   if (user) {
     added.emplace_back("HOME", user->home.string());
     added.emplace_back("USER", user->name);
     added.emplace_back("LOGNAME", user->name);
   }
   added.insert(added.end(), options.environment.begin(), options.environment.end());
+  // Last: no plan can take the label off its command.
+  added.emplace_back(detail::kOwnerVariable, detail::own_identity());
   const auto set_later = [&](std::string_view name, std::size_t after) {
     return std::any_of(added.begin() + static_cast<std::ptrdiff_t>(after), added.end(),
                        [&](const auto& kv) { return kv.first == name; });
@@ -511,9 +541,11 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::fun
   }
   if (cgroup_) {
     // The cgroup counted every process the command started, escaped ones included.
-    if (const auto cpu = cgroup_->cpu()) {
-      outcome.user_cpu = std::max(outcome.user_cpu, cpu->user);
-      outcome.system_cpu = std::max(outcome.system_cpu, cpu->system);
+    // Both parts from the source with the larger total: the two split user and system time
+    // differently, and a mix of the two could exceed either.
+    if (const auto cpu = cgroup_->cpu(); cpu && cpu->user + cpu->system > outcome.cpu()) {
+      outcome.user_cpu = cpu->user;
+      outcome.system_cpu = cpu->system;
     }
     cgroup_->remove();
     cgroup_.reset();

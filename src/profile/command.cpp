@@ -32,13 +32,14 @@ ProcessOutcome run_quietly(const std::vector<std::string>& argv, const fs::path&
   SpawnOptions options;
   options.argv = argv;
   options.foreground = false;
-  const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out_fd < 0 || err_fd < 0) {
-    const int error = errno;
-    if (out_fd >= 0) ::close(out_fd);
-    if (err_fd >= 0) ::close(err_fd);
-    throw std::runtime_error(fmt::format("cannot write {}: {}", out.parent_path().string(), std::strerror(error)));
+  // The work folder may be the invoking user's (sudo): nothing in it is opened through a link.
+  const int out_fd = create_file_for_invoking_user(out);
+  int err_fd = -1;
+  try {
+    err_fd = create_file_for_invoking_user(err);
+  } catch (...) {
+    ::close(out_fd);
+    throw;
   }
   options.stdout_fd = out_fd;
   options.stderr_fd = err_fd;

@@ -1,8 +1,12 @@
 // The HTML report of a campaign: one page with the campaign's facts, per group the distributions,
 // the power over a representative run, cost against quality, function profiles and the
 // comparison table, and a CO2e conversion; figures drawn by gnuplot and kept beside the page.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -788,13 +792,23 @@ std::string ReportBuilder::page() const {
 }  // namespace
 
 void write_text_file(const std::filesystem::path& path, std::string_view text) {
-  std::error_code ec;
-  const bool existed = std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  out.close();
-  if (!out) throw ReportError(fmt::format("cannot write {}", path.string()));
-  if (!existed) hand_to_invoking_user(path);
+  int fd = -1;
+  try {
+    fd = create_file_for_invoking_user(path);
+  } catch (const std::runtime_error& e) {
+    throw ReportError(e.what());
+  }
+  while (!text.empty()) {
+    const ssize_t n = ::write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = errno;
+      ::close(fd);
+      throw ReportError(fmt::format("cannot write {}: {}", path.string(), std::strerror(error)));
+    }
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::close(fd) != 0) throw ReportError(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
 }
 
 std::optional<FigureFormat> parse_figure_format(std::string_view name) {

@@ -1,4 +1,7 @@
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -10,13 +13,13 @@
 namespace joulebench {
 
 CsvTimelineWriter::CsvTimelineWriter(const std::filesystem::path& path) : path_(path) {
-  std::error_code ec;
-  const bool existed = std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found;
-  file_ = std::fopen(path.c_str(), "we");  // "e": O_CLOEXEC, the measured command must not inherit it
+  // Close-on-exec: the measured command must not inherit it.
+  const int fd = create_file_for_invoking_user(path);
+  file_ = ::fdopen(fd, "w");
   if (file_ == nullptr) {
+    ::close(fd);
     throw std::runtime_error(fmt::format("cannot write the timeline to {}: {}", path.string(), std::strerror(errno)));
   }
-  if (!existed) hand_to_invoking_user(::fileno(file_));
   // Large buffer: the sampling thread then makes a write syscall only every few hundred samples.
   std::setvbuf(file_, nullptr, _IOFBF, 1 << 16);
 }

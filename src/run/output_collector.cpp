@@ -26,9 +26,12 @@ constexpr std::size_t kLongestScannedLine = 1 << 16;
 BoundedLog::BoundedLog(const std::filesystem::path& path, std::size_t head, std::size_t tail) : head_(head), tail_(tail) {
   // Logs belong to the user who asked for the campaign, as the store does (sudo: process.hpp).
   create_folders(path.parent_path());
-  file_ = std::fopen(path.c_str(), "we");
-  if (file_ == nullptr) throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
-  hand_to_invoking_user(::fileno(file_));
+  const int fd = create_file_for_invoking_user(path);
+  file_ = ::fdopen(fd, "w");
+  if (file_ == nullptr) {
+    ::close(fd);
+    throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+  }
 }
 
 BoundedLog::~BoundedLog() { finish(); }
