@@ -63,6 +63,11 @@ class CampaignConflict : public std::runtime_error {
 /// thrown; a StoreError or CampaignConflict is.
 CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& sensors, const CampaignOptions& options);
 
+/// What run_campaign checks before its first run beyond what loading the plan checked: every
+/// regex compiles, and every `cwd` is a folder here (the machine's, so not checked on loading).
+/// A dry run calls it too. Throws PlanError at the key that fails.
+void check_plan_before_running(const CampaignPlan& plan);
+
 /// Where run logs go: a folder beside the store, "<store>.logs".
 std::filesystem::path log_folder(const std::filesystem::path& store_file);
 

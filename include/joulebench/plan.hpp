@@ -40,6 +40,13 @@ struct Cooldown {
   double max_temperature_rise_c = 3.0;
 };
 
+/// Where something was written in the plan, for messages.
+struct PlanLocation {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
 /// How to read metrics from a workload's standard output, for workloads that do not write
 /// joulebench's events.
 struct OutputParser {
@@ -50,14 +57,9 @@ struct OutputParser {
   };
   Kind kind = Kind::regex;
   std::string pattern;  ///< for Kind::regex
+  PlanLocation location;  ///< where the plan names it (a regex: the pattern itself)
 };
 
-/// Where something was written in the plan, for messages.
-struct PlanLocation {
-  std::string file;
-  int line = 0;
-  int column = 0;
-};
 
 /// One workload, after matrix expansion and substitution.
 struct WorkloadSpec {
@@ -68,6 +70,7 @@ struct WorkloadSpec {
   std::vector<std::string> command;
   bool shell = false;
   std::optional<std::filesystem::path> working_directory;  ///< relative paths resolved against the plan's folder
+  PlanLocation working_directory_location;  ///< where `cwd` is written, for messages
   KeyValues environment;                                  ///< added to joulebench's own environment
   std::optional<Seconds> timeout;
   std::vector<std::string> setup;    ///< unmeasured, once before the workload's first run (may be empty)

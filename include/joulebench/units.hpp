@@ -50,8 +50,12 @@ constexpr Watts operator/(Joules e, Seconds t) { return Watts(e.value / t.count(
 
 namespace joulebench {
 
+/// The longest duration parse_duration takes: a year.
+inline constexpr Seconds kLongestDuration{365.0 * 24 * 3600};
+
 /// Parses a duration written as a number and a unit: "250ms", "10s", "1.5m", "2h", "100us".
-/// A bare number is refused: a unit is never guessed. Throws std::invalid_argument with the reason.
+/// A bare number is refused: a unit is never guessed, and so is one longer than kLongestDuration.
+/// Throws std::invalid_argument with the reason.
 Seconds parse_duration(std::string_view text);
 
 }  // namespace joulebench

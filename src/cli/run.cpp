@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -16,6 +17,7 @@
 #include "commands.hpp"
 #include "joulebench/campaign.hpp"
 #include "joulebench/plan.hpp"
+#include "joulebench/process.hpp"
 #include "joulebench/store.hpp"
 
 namespace joulebench::cli {
@@ -148,6 +150,19 @@ std::string duration_text(double seconds) {
 /// The resolved run list, and how long it should take: run times from earlier runs of the same
 /// workloads in the store where there are any, plus the protocol's idle and cool-down time.
 int dry_run(const CampaignPlan& plan, const Shard& shard, const std::filesystem::path& db) {
+  // A program that cannot be found is no plan error (each of its runs is recorded as not run,
+  // and the campaign goes on), but a dry run is where to learn it.
+  std::set<std::string> looked_up;
+  for (const auto& w : plan.workloads) {
+    const auto argv = resolve_joulebench(w.command);
+    if (argv.empty() || !looked_up.insert(argv.front()).second) continue;
+    try {
+      find_executable(argv.front());
+    } catch (const LaunchError& e) {
+      std::fprintf(stderr, "joulebench: warning: workload '%s': %s: its runs would be recorded as not run\n", w.name.c_str(),
+                   e.what());
+    }
+  }
   const auto runs = shard_runs(schedule_runs(plan), shard);
   std::map<std::string, std::vector<double>> earlier;
   if (std::filesystem::exists(db)) {
@@ -247,6 +262,8 @@ int run_command(const RunArguments& args) {
   }
   const std::filesystem::path db =
       args.db.empty() ? std::filesystem::path(std::filesystem::path(args.plan).stem().string() + ".db") : std::filesystem::path(args.db);
+  // Before anything is locked or created: a plan the run would refuse leaves nothing behind.
+  check_plan_before_running(plan);
   if (args.dry_run) return dry_run(plan, shard, db);
 
   const MachineLock measuring = begin_measuring(std::filesystem::absolute(db).string(), args.wait);

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <unordered_map>
 #include <sstream>
 #include <system_error>
 
@@ -303,6 +304,11 @@ const std::vector<std::string> kWorkloadKeys = {"name",    "framework", "model",
                                                 "warmup",  "parse",     "regex",   "labels",      "matrix", "profile"};
 const std::vector<std::string> kBuiltinPlaceholders = {"framework", "model", "phase"};
 
+/// The largest plan joulebench takes: beyond these, a plan is a mistake (a matrix multiplied out
+/// too far), and a campaign would outlast any machine.
+constexpr std::uint64_t kMaxWorkloads = 100'000;
+constexpr std::uint64_t kMaxCampaignRuns = 1'000'000;
+
 class Reader {
  public:
   Reader(std::string_view text, const fs::path& source_name)
@@ -316,6 +322,7 @@ class Reader {
       throw PlanError(PlanLocation{file_, static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column)},
                       std::string(e.description()));
     }
+    refuse_nul_bytes(root);
     CampaignPlan plan;
     for (const auto& [key, node] : ordered(root)) {
       const std::string name(key->str());
@@ -346,20 +353,38 @@ class Reader {
     if (!workloads->is_array_of_tables()) {
       fail(workloads->source(), "'workload' must be an array of tables ([[workload]]), not " + kind_of(*workloads));
     }
-    std::vector<std::pair<std::string, toml::source_region>> seen;  // names, for duplicates
+    // Names already used, for duplicates: a hash map keeps a large matrix's expansion linear.
+    std::unordered_map<std::string, toml::source_region> seen;
+    std::uint64_t runs = 0;
     for (const toml::node& element : *workloads->as_array()) {
       const WorkloadTemplate tmpl = read_workload(*element.as_table(), plan);
+      // Sized before it is expanded: an absurd matrix is refused, not built.
+      constexpr std::uint64_t kCountCap = std::uint64_t{1} << 40;  // saturates: no overflow
+      std::uint64_t count = 1;
+      for (const auto& key : tmpl.matrix) count = std::min<std::uint64_t>(count * key.values.size(), kCountCap);
+      if (plan.workloads.size() + count > kMaxWorkloads) {
+        fail(tmpl.where, fmt::format("this [[workload]] makes the plan {} workloads{}; a plan may have at most {}",
+                                     count >= kCountCap ? "more than " + std::to_string(kCountCap)
+                                                        : std::to_string(plan.workloads.size() + count),
+                                     tmpl.matrix.empty() ? "" : " (its matrix multiplies out)", kMaxWorkloads));
+      }
+      const std::uint64_t runs_each = static_cast<std::uint64_t>(tmpl.warmup + tmpl.repetitions) + tmpl.profile.size();
+      runs += count * runs_each;
+      if (runs > kMaxCampaignRuns) {
+        fail(tmpl.where, fmt::format("with this [[workload]] the campaign has more than {} runs ({} workloads of {} runs "
+                                     "each here): split it into several plans",
+                                     kMaxCampaignRuns, count, runs_each));
+      }
       for (WorkloadSpec& spec : expand(tmpl)) {
-        for (const auto& [name, where] : seen) {
-          if (name == spec.name) {
-            if (where.begin == tmpl.where.begin) {
-              fail(tmpl.where, fmt::format("duplicate workload name '{}': the matrix gives two workloads this name", spec.name));
-            }
-            fail(tmpl.where, fmt::format("duplicate workload name '{}' (already used by the [[workload]] at line {}, column {})",
-                                         spec.name, where.begin.line, where.begin.column));
+        const auto [it, added] = seen.try_emplace(spec.name, tmpl.where);
+        if (!added) {
+          const toml::source_region& where = it->second;
+          if (where.begin == tmpl.where.begin) {
+            fail(tmpl.where, fmt::format("duplicate workload name '{}': the matrix gives two workloads this name", spec.name));
           }
+          fail(tmpl.where, fmt::format("duplicate workload name '{}' (already used by the [[workload]] at line {}, column {})",
+                                       spec.name, where.begin.line, where.begin.column));
         }
-        seen.emplace_back(spec.name, tmpl.where);
         plan.workloads.push_back(std::move(spec));
       }
     }
@@ -374,8 +399,34 @@ class Reader {
   std::string file_;
   fs::path base_;
 
+  PlanLocation location_of(const toml::source_region& where) const {
+    return PlanLocation{file_, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column)};
+  }
+
   [[noreturn]] void fail(const toml::source_region& where, const std::string& message) const {
     throw PlanError(PlanLocation{file_, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column)}, message);
+  }
+
+  /// A NUL byte (TOML's "\u0000") in any key or string: names, labels and arguments become C
+  /// strings, which end at the first NUL, so a plan would run something other than it says.
+  void refuse_nul_bytes(const toml::node& node) const {
+    const auto check = [&](std::string_view text, const toml::source_region& where, std::string_view what) {
+      if (text.find('\0') != std::string_view::npos) {
+        fail(where, fmt::format("a NUL byte in {}: joulebench refuses them in names, labels and arguments (a command "
+                                "would see the text cut short at it)",
+                                what));
+      }
+    };
+    if (const auto* table = node.as_table()) {
+      for (const auto& [key, value] : *table) {
+        check(key.str(), key.source(), "a key");
+        refuse_nul_bytes(value);
+      }
+    } else if (const auto* array = node.as_array()) {
+      for (const auto& element : *array) refuse_nul_bytes(element);
+    } else if (const auto* text = node.as_string()) {
+      check(text->get(), node.source(), "a string");
+    }
   }
 
   /// A table's entries in the order they were written (toml::table sorts its keys).
@@ -510,6 +561,9 @@ class Reader {
       fail(node.source(), fmt::format("'{}' must be an array of strings or a string, not {}", key, kind_of(node)));
     }
     if (words.empty()) fail(node.source(), fmt::format("'{}' must not be empty", key));
+    if (words.front().value.empty()) {
+      fail(words.front().where, fmt::format("'{}' starts with an empty program name: there is nothing to run", key));
+    }
     return words;
   }
 
@@ -667,9 +721,9 @@ class Reader {
       const std::vector<std::string> kinds = {"dllogger", "mllog"};
       for (const auto& [value, where] : strings(*n, "parse")) {
         if (value == "dllogger") {
-          w.parsers.push_back(OutputParser{OutputParser::Kind::dllogger, {}});
+          w.parsers.push_back(OutputParser{OutputParser::Kind::dllogger, {}, location_of(where)});
         } else if (value == "mllog") {
-          w.parsers.push_back(OutputParser{OutputParser::Kind::mllog, {}});
+          w.parsers.push_back(OutputParser{OutputParser::Kind::mllog, {}, location_of(where)});
         } else {
           const auto suggestion = nearest(value, kinds);
           fail(where, fmt::format("'parse' must name \"dllogger\" or \"mllog\", not \"{}\"{}", value,
@@ -696,7 +750,7 @@ class Reader {
     if (const auto* n = table.get("regex")) {
       for (const auto& [value, where] : strings(*n, "regex")) {
         if (value.empty()) fail(where, "'regex' must not be empty");
-        w.parsers.push_back(OutputParser{OutputParser::Kind::regex, value});
+        w.parsers.push_back(OutputParser{OutputParser::Kind::regex, value, location_of(where)});
       }
     }
     if (const auto* n = table.get("labels")) {
@@ -842,9 +896,17 @@ class Reader {
       spec.command = {"/bin/sh", "-c", substitute(w.command.front(), vars)};
     } else {
       for (const Text& word : w.command) spec.command.push_back(substitute(word, vars));
+      if (spec.command.front().empty()) {
+        fail(w.command.front().where, fmt::format("'command' of workload '{}' starts with an empty program name (after "
+                                                  "substitution): there is nothing to run",
+                                                  spec.name));
+      }
     }
     spec.shell = w.shell;
-    if (w.cwd) spec.working_directory = fs::absolute(base_ / substitute(*w.cwd, vars)).lexically_normal();
+    if (w.cwd) {
+      spec.working_directory = fs::absolute(base_ / substitute(*w.cwd, vars)).lexically_normal();
+      spec.working_directory_location = location_of(w.cwd->where);
+    }
     for (const auto& [key, text] : w.env) spec.environment.emplace_back(key, substitute(text, vars));
     spec.timeout = w.timeout;
     for (const Text& word : w.setup) spec.setup.push_back(substitute(word, vars));

@@ -589,16 +589,32 @@ std::pair<IdleBaseline, IdleRecord> idle_baseline(SensorSet& sensors, Seconds du
 
 }  // namespace
 
-CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& sensors, const CampaignOptions& options) {
-  const std::vector<PlannedRun> runs = shard_runs(schedule_runs(plan), options.shard);
-  // Bad regexes stop the campaign before anything runs, not in the middle.
+void check_plan_before_running(const CampaignPlan& plan) {
+  // Bad regexes stop the campaign before anything runs, not in the middle. A matrix repeats one
+  // template's parsers in every workload: each pattern is compiled once.
+  std::set<std::pair<int, int>> checked;
   for (const auto& w : plan.workloads) {
-    try {
-      OutputScanner check(w.parsers);
-    } catch (const std::invalid_argument& e) {
-      throw PlanError(w.location, fmt::format("workload '{}': {}", w.name, e.what()));
+    // Every run would fail to start (its setup and prepare commands too, which run there).
+    std::error_code ec;
+    if (w.working_directory && !fs::is_directory(*w.working_directory, ec)) {
+      throw PlanError(w.working_directory_location.line > 0 ? w.working_directory_location : w.location,
+                      fmt::format("'cwd' of workload '{}': {} is not a folder{}", w.name, w.working_directory->string(),
+                                  fs::exists(*w.working_directory, ec) ? "" : " (it does not exist)"));
+    }
+    for (const auto& parser : w.parsers) {
+      if (!checked.emplace(parser.location.line, parser.location.column).second) continue;
+      try {
+        OutputScanner check({parser});
+      } catch (const std::invalid_argument& e) {
+        throw PlanError(parser.location.line > 0 ? parser.location : w.location, fmt::format("'regex': {}", e.what()));
+      }
     }
   }
+}
+
+CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& sensors, const CampaignOptions& options) {
+  const std::vector<PlannedRun> runs = shard_runs(schedule_runs(plan), options.shard);
+  check_plan_before_running(plan);
 
   CampaignResult result;
   result.planned = runs.size();

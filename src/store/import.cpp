@@ -194,6 +194,9 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
     // puts before text a spreadsheet would run as a formula.
     const std::string name = csv_unguard(rows[0].fields[i].value_or(""));
     if (name.empty()) problems.push_back(fmt::format("line {}: column {} has no name", rows[0].line, i + 1));
+    if (name.find('\0') != std::string::npos) {
+      problems.push_back(fmt::format("line {}: column {}'s name holds a NUL byte, which names never may", rows[0].line, i + 1));
+    }
     if (!seen.emplace(name, i).second) problems.push_back(fmt::format("line {}: column '{}' appears twice", rows[0].line, name));
     roles.push_back(role_of(name));
     any_measured = any_measured || is_measured(roles.back().kind);
@@ -232,6 +235,10 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
       if (!row.fields[c]) continue;  // empty: absent
       const std::string& value = *row.fields[c];
       const ColumnRole& role = roles[c];
+      if (value.find('\0') != std::string::npos) {
+        bad(c, "holds a NUL byte, which names, labels and values never may");
+        continue;
+      }
       const auto real = [&](bool non_negative) -> std::optional<double> {
         const auto v = parse_real(value);
         if (!v) {

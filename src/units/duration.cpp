@@ -25,7 +25,13 @@ Seconds parse_duration(std::string_view text) {
   }
   if (number < 0) throw std::invalid_argument("'" + value + "' is negative");
   for (const auto& [name, seconds] : kUnits) {
-    if (unit == name) return Seconds(number * seconds);
+    if (unit != name) continue;
+    // Beyond this a duration stops fitting the clock's nanoseconds once added to a time point: a
+    // timeout would fire at once, a cool-down not wait at all. No measurement needs a year.
+    if (number * seconds > kLongestDuration.count()) {
+      throw std::invalid_argument("'" + value + "' is longer than a year (8760h), the longest duration joulebench takes");
+    }
+    return Seconds(number * seconds);
   }
   if (unit.empty()) throw std::invalid_argument("'" + value + "' has no unit (write 100ms, 10s, 5m or 1h)");
   throw std::invalid_argument("'" + value + "' has an unknown unit '" + std::string(unit) + "' (use us, ms, s, m, h)");

@@ -28,5 +28,18 @@ TEST(ParseDuration, RefusesToGuessAUnit) {
   }
 }
 
+TEST(ParseDuration, RefusesWhatDoesNotFitTheClock) {
+  // 3000000h overflowed the clock's nanoseconds: a timeout fired at 0 s, a cool-down never waited.
+  EXPECT_DOUBLE_EQ(parse_duration("8760h").count(), kLongestDuration.count());
+  for (const char* text : {"3000000h", "99999999999999999h", "1e300s", "8761h", "600000m"}) {
+    try {
+      parse_duration(text);
+      ADD_FAILURE() << text << " was taken";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("longer than a year"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace joulebench

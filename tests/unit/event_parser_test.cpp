@@ -580,8 +580,8 @@ print("survived")
 
 OutputScanner scanner_of(std::vector<OutputParser::Kind> kinds, std::vector<std::string> patterns = {}) {
   std::vector<OutputParser> parsers;
-  for (auto kind : kinds) parsers.push_back(OutputParser{kind, {}});
-  for (auto& pattern : patterns) parsers.push_back(OutputParser{OutputParser::Kind::regex, pattern});
+  for (auto kind : kinds) parsers.push_back(OutputParser{kind, {}, {}});
+  for (auto& pattern : patterns) parsers.push_back(OutputParser{OutputParser::Kind::regex, pattern, {}});
   return OutputScanner(parsers);
 }
 

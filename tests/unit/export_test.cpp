@@ -377,5 +377,20 @@ TEST(Export, AnUnknownCampaignIsAnError) {
   EXPECT_THROW(export_json(store, 42, {}), StoreError);
 }
 
+TEST(Import, RefusesNulBytesInNamesLabelsAndValues) {
+  TempDir dir;
+  const std::filesystem::path file = dir.path() / "nul.csv";
+  testing::write_file(file, std::string("workload,framework,time_s\nok,a,1\nbad,b\0x,2\n", 43));
+  Store store(dir.path() / "s.db");
+  try {
+    import_csv(store, file);
+    ADD_FAILURE() << "a NUL byte was imported";
+  } catch (const ImportError& e) {
+    ASSERT_EQ(e.problems().size(), 1u) << e.what();
+    EXPECT_EQ(e.problems()[0], "line 3, column 'framework': holds a NUL byte, which names, labels and values never may");
+  }
+  EXPECT_TRUE(store.campaigns().empty()) << "nothing is imported when a row is bad";
+}
+
 }  // namespace
 }  // namespace joulebench

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -30,6 +32,56 @@ constexpr std::string_view kCampaign = "[campaign]\nname = \"c\"\n";  // lines 1
 std::string workload(std::string_view name = "a", std::string_view extra = "") {
   return "[[workload]]\nname = \"" + std::string(name) +
          "\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"train\"\ncommand = [\"true\"]\n" + std::string(extra);
+}
+
+TEST(PlanErrors, DurationsThatDoNotFitAreRefusedWhereTheyAreWritten) {
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "timeout = \"3000000h\"\n")),
+            "plan.toml:9:11: 'timeout': '3000000h' is longer than a year (8760h), the longest duration joulebench takes");
+  EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = \"99999999999999999h\"\n" + workload()),
+            "plan.toml:3:12: 'cooldown': '99999999999999999h' is longer than a year (8760h), the longest duration "
+            "joulebench takes");
+}
+
+TEST(PlanErrors, NulBytesAreRefusedWhereTheyAreWritten) {
+  const std::string message = "a NUL byte in a string: joulebench refuses them in names, labels and arguments (a command "
+                              "would see the text cut short at it)";
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\\u0000b\"\nframework = \"f\"\nmodel = \"m\"\n"
+                                               "phase = \"train\"\ncommand = [\"true\"]\n"),
+            "plan.toml:4:8: " + message);
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\n"
+                                               "phase = \"train\"\ncommand = [\"echo\", \"x\\u0000; rm -rf /\"]\n"),
+            "plan.toml:8:20: " + message);
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "labels = { batch = \"3\\u0000\" }\n")),
+            "plan.toml:9:20: " + message);
+  EXPECT_NE(error_of(std::string(kCampaign) + workload("a", "env = { \"A\\u0000B\" = \"1\" }\n")).find("a NUL byte in a key"),
+            std::string::npos);
+}
+
+TEST(PlanErrors, AbsurdSizesAreRefusedBeforeTheyAreBuilt) {
+  std::string values;
+  for (int i = 0; i < 1000; ++i) values += (i ? "," : "") + std::to_string(i);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a-{x}-{y}", "matrix = { x = [" + values + "], y = [" + values + "] }\n")),
+            "plan.toml:3:1: this [[workload]] makes the plan 1000000 workloads (its matrix multiplies out); a plan may "
+            "have at most 100000");
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 5.0)
+      << "the matrix was built before it was refused";
+  // Under the workload limit, but 100 runs each: too many runs.
+  std::string hundred;
+  for (int i = 0; i < 20000; ++i) hundred += (i ? "," : "") + std::to_string(i);
+  const std::string message =
+      error_of(std::string(kCampaign) + workload("a-{x}", "repetitions = 100\nmatrix = { x = [" + hundred + "] }\n"));
+  EXPECT_EQ(message, "plan.toml:3:1: with this [[workload]] the campaign has more than 1000000 runs (20000 workloads of 101 "
+                     "runs each here): split it into several plans");
+}
+
+TEST(PlanErrors, WhatNoRunCouldStartIsRefusedAtItsKey) {
+  // command = [""]: no program at all.
+  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\n"
+                                               "phase = \"train\"\ncommand = [\"\"]\n"),
+            "plan.toml:8:12: 'command' starts with an empty program name: there is nothing to run");
+  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "setup = [\"\", \"x\"]\n")),
+            "plan.toml:9:10: 'setup' starts with an empty program name: there is nothing to run");
 }
 
 TEST(Plan, ReadsEveryKeyOfAFullPlan) {
