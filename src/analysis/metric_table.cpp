@@ -134,7 +134,9 @@ MetricTable metric_table(std::span<const RunRecord> runs) {
         figures.energy_j.reset();
       }
     }
-    for (const auto& [name, figures] : regions) {
+    for (const auto& [region_name, figures] : regions) {
+      // A plain reference: lambdas may not capture structured bindings before clang 16 (the fuzzers' compiler).
+      const std::string& name = region_name;
       const std::string time_name = fmt::format("region_{}_time_s", name);
       set(builder.cell(time_name, r,
                        [&] { return MetricColumn{time_name, fmt::format("'{}' time", name), "s", MetricKind::cost}; }),

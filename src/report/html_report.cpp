@@ -598,7 +598,9 @@ std::string ReportBuilder::campaign_html() const {
   const std::vector<UnmeasuredDomain> unmeasured = unmeasured_domains(runs_);
   out += "<h3>Energy sources</h3>\n<table>\n<thead><tr><th>domain</th><th>source (method)</th><th>measured</th></tr></thead>\n"
          "<tbody>\n";
-  for (const auto& [domain, list] : sources) {
+  for (const auto& [domain_key, list] : sources) {
+    // A plain reference: lambdas may not capture structured bindings before clang 16 (the fuzzers' compiler).
+    const auto& domain = domain_key;
     std::vector<std::string> escaped;
     for (const auto& s : list) escaped.push_back(html_escape(s));
     const bool measured = std::none_of(unmeasured.begin(), unmeasured.end(),
@@ -626,7 +628,8 @@ std::string ReportBuilder::campaign_html() const {
       for (const auto& [domain, watts] : idle.power_w) parts.push_back(fmt::format("{} {} W", html_escape(domain), format_number(watts)));
       // A domain the runs have but the baseline has no power for: too little of it was measured.
       std::vector<std::string> missing;
-      for (const auto& [domain, list] : sources) {
+      for (const auto& entry : sources) {
+        const std::string& domain = entry.first;
         const bool has = std::any_of(idle.power_w.begin(), idle.power_w.end(), [&](const auto& p) { return p.first == domain; });
         if (!has) missing.push_back(html_escape(domain));
       }
