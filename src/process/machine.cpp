@@ -98,11 +98,7 @@ void write_holder(int fd, const std::string& description) {
 bool holder_is_gone(const std::string& holder) {
   if (!holder.starts_with("pid ")) return false;
   const pid_t pid = static_cast<pid_t>(std::strtol(holder.c_str() + 4, nullptr, 10));
-  if (pid <= 0) return false;
-  if (::kill(pid, 0) != 0) return errno == ESRCH;
-  const std::string stat = read_small_file(fmt::format("/proc/{}/stat", pid));
-  const auto close = stat.rfind(')');
-  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z';
+  return pid > 0 && !detail::process_running(pid);
 }
 
 int take_lock(const fs::path& file, bool wait, const MachineLock::OnWait& on_wait, const std::string& description,
@@ -155,10 +151,7 @@ bool is_alive(const std::string& identity) {
   const auto dot = identity.find('.');
   if (dot == std::string::npos) return false;
   const pid_t pid = static_cast<pid_t>(std::strtol(identity.substr(0, dot).c_str(), nullptr, 10));
-  if (pid <= 0 || process_identity(pid) != identity) return false;
-  const std::string stat = read_small_file(fmt::format("/proc/{}/stat", pid));
-  const auto close = stat.rfind(')');
-  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+  return pid > 0 && process_identity(pid) == identity && detail::process_running(pid);
 }
 
 /// Every process whose environment carries `label` (an exact "NAME=VALUE" entry).
@@ -213,11 +206,9 @@ fs::path machine_state_folder() {
 }
 
 std::string process_identity(pid_t pid) {
-  const std::string stat = read_small_file(fmt::format("/proc/{}/stat", pid));
-  // The name may hold blanks and parentheses: the fields after it start at the last ')'.
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return {};
-  std::istringstream fields(stat.substr(close + 2));
+  const std::string after_name = detail::process_stat_fields(pid);
+  if (after_name.empty()) return {};
+  std::istringstream fields(after_name);
   std::string field;
   // Fields 3 to 22 (state ... starttime): starttime is the 20th after the name.
   for (int i = 0; i < 20 && fields >> field; ++i) {
@@ -272,6 +263,19 @@ MachineLock::~MachineLock() {
 }
 
 namespace detail {
+
+std::string process_stat_fields(pid_t pid) {
+  const std::string stat = read_small_file(fmt::format("/proc/{}/stat", pid));
+  // The name may hold blanks and parentheses: the fields after it start at the last ')'.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return {};
+  return stat.substr(close + 2);
+}
+
+bool process_running(pid_t pid) {
+  const std::string fields = process_stat_fields(pid);
+  return !fields.empty() && fields.front() != 'Z';
+}
 
 std::string describe_process(pid_t pid) {
   std::string name = read_small_file(fmt::format("/proc/{}/comm", pid));

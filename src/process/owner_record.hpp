@@ -24,5 +24,9 @@ void record_workload_cgroup(const std::filesystem::path& cgroup);
 
 /// "NAME (pid N)", as leftovers are named to the user.
 std::string describe_process(pid_t pid);
+/// The fields of /proc/PID/stat after the name (state first); empty when there is no such process.
+std::string process_stat_fields(pid_t pid);
+/// The process exists and has not ended (a zombie has: only its exit status is left).
+bool process_running(pid_t pid);
 
 }  // namespace joulebench::detail

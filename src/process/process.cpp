@@ -507,14 +507,8 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::fun
       for (const pid_t grandchild : children_of(next)) frontier.push_back(grandchild);
     }
   }
-  std::erase_if(leftovers, [](pid_t pid) {
-    // Finished ones (zombies waiting to be reaped) left nothing running.
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string text;
-    std::getline(in, text);
-    const auto close = text.rfind(')');
-    return close == std::string::npos || close + 2 >= text.size() || text[close + 2] == 'Z';
-  });
+  // Finished ones (zombies waiting to be reaped) left nothing running.
+  std::erase_if(leftovers, [](pid_t pid) { return !detail::process_running(pid); });
   for (const pid_t pid : leftovers) outcome.leftovers.push_back(detail::describe_process(pid));
   ::kill(-pid_, SIGKILL);
   if (cgroup_) {
