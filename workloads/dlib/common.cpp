@@ -227,7 +227,6 @@ void report_training(const TrainPlan& plan, double train_seconds, double loss) {
 void report_inference(std::vector<double> latencies_ms, long examples_per_pass, long passes, long batch,
                       double seconds, const std::string& metrics_text) {
   namespace jb = joulebench::events;
-  std::sort(latencies_ms.begin(), latencies_ms.end());
   const double throughput = static_cast<double>(examples_per_pass * passes) / seconds;
   const double p50 = percentile(latencies_ms, 50);
   const double p90 = percentile(latencies_ms, 90);
@@ -256,15 +255,6 @@ void report_common_metadata(const Options& options, const Meta& meta, long param
   jb::meta("seed", meta.integer("seed"));
   jb::meta("size", meta.text("size"));
   jb::meta("blas", blas);
-}
-
-double percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return std::nan("");
-  const double rank = p / 100.0 * static_cast<double>(sorted.size() - 1);
-  const auto low = static_cast<std::size_t>(std::floor(rank));
-  const std::size_t high = std::min(low + 1, sorted.size() - 1);
-  const double fraction = rank - static_cast<double>(low);
-  return sorted[low] + (sorted[high] - sorted[low]) * fraction;
 }
 
 }  // namespace jbdlib

@@ -12,9 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "npy.hpp"
+#include "common/npy.hpp"
+#include "common/percentile.hpp"
 
 namespace jbdlib {
+
+namespace npy = joulebench::npy;
+using joulebench::workloads::percentile;
 
 /// Bad arguments or missing or malformed data: a message on stderr and exit status 2.
 class InputError : public std::runtime_error {
@@ -69,7 +73,7 @@ class Meta {
 template <class T>
 npy::Array<T> load_array(const std::filesystem::path& dir, const char* name) {
   try {
-    return npy::load<T>((dir / (std::string(name) + ".npy")).string());
+    return npy::load<T>(dir / (std::string(name) + ".npy"));
   } catch (const npy::Error& e) {
     throw InputError(e.what());
   }
@@ -160,9 +164,6 @@ void report_training(const TrainPlan& plan, double train_seconds, double loss);
 /// latency percentiles) and prints them with the model's metrics (`metrics_text`, already emitted).
 void report_inference(std::vector<double> latencies_ms, long examples_per_pass, long passes, long batch,
                       double seconds, const std::string& metrics_text);
-
-/// Linear interpolation between closest ranks (NumPy's default percentile); `sorted` ascending.
-double percentile(const std::vector<double>& sorted, double p);
 
 using Clock = std::chrono::steady_clock;
 inline double seconds_since(Clock::time_point start) {
