@@ -52,11 +52,11 @@ std::vector<RunRecord> synthetic_runs() {
           const double cpu = scale * (300 + 9 * noise(rng));
           const double dram = scale * (40 + 2 * noise(rng));
           for (auto [domain, energy] : {std::pair{"cpu", cpu}, {"dram", dram}, {"total", cpu + dram}}) {
-            StoredEnergy e;
-            e.domain = domain;
+            EnergyFigure e;
+            e.domain = *DomainId::parse(domain);
             e.energy_j = energy;
             e.source = "rapl-powercap";
-            e.method = "counter";
+            e.method = FigureMethod::counter;
             if (std::string(domain) == "total") e.dynamic_energy_j = energy - 20 * r.time_s;
             r.energy.push_back(e);
           }

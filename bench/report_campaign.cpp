@@ -136,13 +136,19 @@ std::vector<Phase> phases_of(const std::string& phase, double time_s) {
   return {{"load", 0, 0.15 * time_s, 0.45, 0.8}, {"infer", 0.15 * time_s, time_s, 1, 1}};
 }
 
-StoredEnergy energy(const std::string& domain, double joules, double seconds, double idle_w) {
-  return StoredEnergy{domain, joules, "rapl-powercap", "counter", false, true, 0, joules - idle_w * seconds, {}, false};
+EnergyFigure energy(const std::string& domain, double joules, double seconds, double idle_w) {
+  EnergyFigure e;
+  e.domain = *DomainId::parse(domain);
+  e.energy_j = joules;
+  e.source = "rapl-powercap";
+  e.method = FigureMethod::counter;
+  e.dynamic_energy_j = joules - idle_w * seconds;
+  return e;
 }
 
 /// Energies per domain and their total over [from, to), integrated from the timeline as a counter
 /// read at those instants would give them.
-std::vector<StoredEnergy> energies(const StoredTimeline& t, double from, double to) {
+std::vector<EnergyFigure> energies(const StoredTimeline& t, double from, double to) {
   double cpu = 0;
   double dram = 0;
   double previous = 0;

@@ -49,6 +49,18 @@ std::uintmax_t size_on_disk(const fs::path& db) {
 }
 
 /// A run as a campaign records it: labels, energies per domain, two regions, metrics, metadata.
+/// A counter's figure of `domain` with its idle-adjusted energy.
+EnergyFigure figure(const std::string& domain, double joules, const std::string& source, FigureMethod method,
+                    double dynamic_j) {
+  EnergyFigure e;
+  e.domain = *DomainId::parse(domain);
+  e.energy_j = joules;
+  e.source = source;
+  e.method = method;
+  e.dynamic_energy_j = dynamic_j;
+  return e;
+}
+
 RunRecord typical_run(std::size_t index) {
   RunRecord r;
   r.index = index;
@@ -63,11 +75,11 @@ RunRecord typical_run(std::size_t index) {
   r.system_cpu_s = 1.5;
   r.max_rss_kib = 1 << 20;
   for (const char* domain : {"cpu", "dram", "gpu"}) {
-    r.energy.push_back({domain, 1000.0, "rapl-powercap", "counter", false, true, 0, 800.0, {}, false});
+    r.energy.push_back(figure(domain, 1000.0, "rapl-powercap", FigureMethod::counter, 800.0));
   }
-  r.energy.push_back({"total", 3000.0, "rapl-powercap+nvml", "mixed", false, true, 0, 2400.0, {}, false});
-  r.regions = {{"load", 0, 2.5, {{"total", 50, "rapl-powercap+nvml", "mixed", false, true, 0, 40.0, {}, false}}},
-               {"train", 2.5, 42.0, {{"total", 2900, "rapl-powercap+nvml", "mixed", false, true, 0, 2300.0, {}, false}}}};
+  r.energy.push_back(figure("total", 3000.0, "rapl-powercap+nvml", FigureMethod::mixed, 2400.0));
+  r.regions = {{"load", 0, 2.5, {figure("total", 50, "rapl-powercap+nvml", FigureMethod::mixed, 40.0)}},
+               {"train", 2.5, 42.0, {figure("total", 2900, "rapl-powercap+nvml", FigureMethod::mixed, 2300.0)}}};
   r.metrics = {{"hr@10", 0.65, "", "events"}, {"ndcg@10", 0.39, "", "events"}, {"throughput", 1.2e6, "samples/s", "events"}};
   r.metadata = {{"framework.version", "2.1.0"}, {"threads", "8"}, {"device", "cpu"}};
   r.cooldown_s = 5;

@@ -27,7 +27,14 @@ import threading
 import time
 from array import array
 
-TRACE_HEADER = "# joulebench-profile 1"
+TRACE_HEADER = "# joulebench-profile 1"  # as kTraceHeader in include/joulebench/trace_format.hpp
+
+
+def trace_opening(mode):
+    """The lines a trace of `mode` starts with: the header, its mode and its clock (the Python
+    writers' copy of trace_opening_lines in include/joulebench/trace_format.hpp;
+    joulebench_torch_profile.py takes it from here)."""
+    return "%s\nmode\t%s\nclock\tmonotonic_ns\n" % (TRACE_HEADER, mode)
 
 
 def _library_roots():
@@ -188,9 +195,7 @@ def cprofile_records(profiler):
 def write_trace(path, mode, records):
     temporary = path + ".partial"
     with open(temporary, "w", encoding="utf-8") as out:
-        out.write(TRACE_HEADER + "\n")
-        out.write("mode\t%s\n" % mode)
-        out.write("clock\tmonotonic_ns\n")
+        out.write(trace_opening(mode))
         out.writelines(records)
     os.replace(temporary, path)  # a reader never sees half a trace
 

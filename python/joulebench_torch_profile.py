@@ -32,7 +32,8 @@ version), the markers themselves anchor the clocks, to within the time a record_
 start (tens of microseconds).
 
 The script's exit status is kept: the profile is written when the script returns, calls
-sys.exit() or raises, and its exception then propagates as usual. Standard library and torch only.
+sys.exit() or raises, and its exception then propagates as usual. Standard library and torch only,
+and joulebench_profile.py beside this file (the trace's first lines).
 """
 
 import importlib.abc
@@ -46,6 +47,26 @@ import time
 PROGRAM = "joulebench_torch_profile"
 MARKER = "joulebench_torch_profile::clock_marker"
 USAGE = f"usage: {PROGRAM} SCRIPT [ARGS...]  (with JOULEBENCH_PROFILE_OUT=FILE set)\n"
+
+
+def _trace_opening():
+    """trace_opening() of joulebench_profile.py, which is installed beside this file (the build
+    folder, or libexec/joulebench) and defines the first lines of every Python-written trace.
+    Loaded from its path, not from sys.path: sys.path[0] is not this folder under python3 -I or -P,
+    and main() gives it to the script. No bytecode is cached beside it."""
+    path = os.path.join(os.path.dirname(os.path.realpath(__file__)), "joulebench_profile.py")
+    spec = importlib.util.spec_from_file_location("joulebench_profile", path)
+    module = importlib.util.module_from_spec(spec)
+    cached = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = cached
+    return module.trace_opening
+
+
+trace_opening = _trace_opening()
 
 
 def clock_pair():
@@ -232,7 +253,7 @@ def write_trace(path, lines):
     """Written beside and renamed, so that a reader never sees half a file."""
     partial = path + ".partial"
     with open(partial, "w", encoding="utf-8") as out:
-        out.write("# joulebench-profile 1\nmode\ttorch\nclock\tmonotonic_ns\n")
+        out.write(trace_opening("torch"))
         out.writelines(lines)
     os.replace(partial, path)
 

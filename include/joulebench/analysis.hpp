@@ -50,7 +50,7 @@ MetricTable metric_table(std::span<const RunRecord> runs);
 /// An energy figure ("cpu", ..., "total") that not one run measured completely: nothing can be
 /// compared or plotted for it. Every reader lists it once, with the first reason, and leaves it out.
 struct UnmeasuredDomain {
-  std::string domain;
+  DomainId domain;
   std::size_t runs = 0;           ///< runs that have the figure (all of them incomplete)
   std::size_t measured_nothing = 0;  ///< of those, runs in which it measured nothing at all
   std::string reason;             ///< the first problem recorded, "" when none was

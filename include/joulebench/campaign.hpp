@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "joulebench/plan.hpp"
@@ -67,6 +68,25 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
 /// regex compiles, and every `cwd` is a folder here (the machine's, so not checked on loading).
 /// A dry run calls it too. Throws PlanError at the key that fails.
 void check_plan_before_running(const CampaignPlan& plan);
+
+/// What a campaign would do, without doing it (`run --dry-run`).
+struct CampaignPreview {
+  std::vector<PlannedRun> runs;  ///< this shard's, in the order they would run
+  /// Workloads whose program cannot be found here, and why: no plan error (each of their runs
+  /// would be recorded as not run), but what a dry run is for.
+  std::vector<std::pair<std::string, std::string>> missing_programs;
+  // How long it would take:
+  double protocol_s = 0;  ///< idle baselines and cool-downs (an until-stable cool-down at its window)
+  double measured_before_s = 0;      ///< the runs of workloads the store ran before: their median times
+  std::size_t measured_before = 0;   ///< how many runs that is
+  std::size_t never_measured = 0;    ///< runs of workloads the store never ran (ok)
+  double never_measured_bound_s = 0;  ///< their timeouts added up
+  bool unbounded = false;             ///< some of them have no timeout
+};
+
+/// Previews the plan's campaign in shard `shard`, with run times from the store at `db` where it
+/// exists (any campaign's ok runs of the same workload names).
+CampaignPreview preview_campaign(const CampaignPlan& plan, const Shard& shard, const std::filesystem::path& db);
 
 /// Where run logs go: a folder beside the store, "<store>.logs".
 std::filesystem::path log_folder(const std::filesystem::path& store_file);

@@ -125,6 +125,8 @@ class Meter {
   Mark mark();
   Seconds interval() const { return interval_; }
   bool running() const { return running_; }
+  /// The channels it reads, in the order of marks and windows.
+  std::span<const Channel> channels() const { return sensors_.channels(); }
 
  private:
   void sample_loop();

@@ -183,6 +183,16 @@ struct PlanOverrides {
 /// Throws std::invalid_argument for a value out of range.
 void apply_overrides(CampaignPlan& plan, const PlanOverrides& overrides);
 
+/// The plan as TOML that loads back into the same plan: its resolved form (one [[workload]] per
+/// workload, no matrix, labels as written), every key it sets. The one writer of plans.
+std::string plan_toml(const CampaignPlan& plan);
+/// Completes a plan built in code rather than read from a file (`bench`): its text becomes
+/// plan_toml's (after `heading`, a comment), its hash that text's, so a store keeps it and
+/// `joulebench run` reruns it from that text written to a file. Throws
+/// std::invalid_argument when a file could not give it (no workload, a workload without a name,
+/// a command, or its framework, model and phase labels first, or two with one name).
+void seal_plan(CampaignPlan& plan, std::string_view heading = {});
+
 /// Splits a command string like a POSIX shell splits words (quotes, backslashes), without
 /// expansions. Throws std::invalid_argument on an unterminated quote.
 std::vector<std::string> split_shell_words(std::string_view text);

@@ -3,6 +3,7 @@
 // shell strings.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -74,6 +76,25 @@ void create_folders(const std::filesystem::path& folder);
 /// Returns the descriptor (close-on-exec); throws std::runtime_error naming the file.
 int create_file_for_invoking_user(const std::filesystem::path& path);
 
+/// Writes a file whole, opened as create_file_for_invoking_user opens it: the one way joulebench
+/// writes a file. Throws std::runtime_error naming the file.
+void write_file_for_invoking_user(const std::filesystem::path& path, std::string_view text);
+
+/// A private folder under $TMPDIR (else /tmp), named joulebench-PURPOSE-XXXXXX and handed to the
+/// invoking user, removed with everything in it when it goes out of scope.
+class TemporaryFolder {
+ public:
+  /// Throws std::runtime_error when it cannot be created.
+  explicit TemporaryFolder(std::string_view purpose);
+  ~TemporaryFolder();
+  TemporaryFolder(const TemporaryFolder&) = delete;
+  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 struct SpawnOptions {
   std::vector<std::string> argv;  ///< argv[0] is looked up with find_executable
   std::optional<std::filesystem::path> working_directory;
@@ -92,6 +113,18 @@ struct SpawnOptions {
   /// to 9 suit shell scripts, whose redirections (`>&3`) take a single digit in dash. All other
   /// descriptors are close-on-exec.
   std::vector<std::pair<int, int>> inherited_fds;
+  /// The child is part of the command the caller itself is, not a command of its own: what a
+  /// wrapper that joulebench runs as a command (`joulebench python-sampler`) starts to run what it
+  /// wraps. It stays in the caller's process group, so signals from the terminal or to the group
+  /// reach it as they reach the caller (`foreground` is not looked at), and in the caller's cgroup
+  /// (`own_cgroup` is not looked at); it runs as the caller, with the caller's JOULEBENCH_OWNER
+  /// label (no owner record is made); the caller does not become a subreaper. signal_group() and
+  /// the kill on destruction then reach the child alone, and wait() waits for the child alone and
+  /// leaves what it left running to whoever ends the caller's command.
+  bool within_caller = false;
+  /// The child's signal mask; the caller's at start() when not set. For a caller that blocks
+  /// signals around start() until it knows the child's pid.
+  std::optional<sigset_t> signal_mask;
 };
 
 /// How a process ended.
@@ -149,7 +182,7 @@ class ChildProcess {
   ~ChildProcess();
 
   pid_t pid() const { return pid_; }
-  /// Sends a signal to the command's whole process group.
+  /// Sends a signal to the command's whole process group (to the child alone within_caller).
   void signal_group(int signal) const;
   /// Blocks until the command exits, then calls `at_exit` (to stop a meter at the exact end), then
   /// kills whatever the command left running and names it in the outcome. With a timeout, the
@@ -162,6 +195,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   Clock::time_point started_{};
   int terminal_fd_ = -1;  ///< the terminal handed to the child, to take back after it exits
+  bool within_caller_ = false;  ///< SpawnOptions::within_caller
   bool waited_ = false;
   /// Children joulebench already had when this one started: leftovers of earlier commands, reaped
   /// here without being charged to this command.

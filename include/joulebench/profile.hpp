@@ -52,8 +52,7 @@
 #include <vector>
 
 #include "joulebench/meter.hpp"
-#include "joulebench/run.hpp"
-#include "joulebench/store.hpp"
+#include "joulebench/result.hpp"
 #include "joulebench/units.hpp"
 
 namespace joulebench {
@@ -202,12 +201,6 @@ Profile attribute(const Trace& trace, ProfileMode mode, const RunEnergy& run, co
 /// the run's energy, or of its time where there is no energy), the rest folded into "other".
 std::vector<FunctionCost> profile_rows(const Profile& profile, std::size_t top, double threshold);
 
-enum class ProfileFormat : std::uint8_t { table, md, csv, json, folded };
-std::optional<ProfileFormat> parse_profile_format(std::string_view name);
-/// The profile as a table, Markdown, CSV or JSON (rows as profile_rows chooses them), or folded
-/// stacks ("stack weight" lines: self time in microseconds, or energy in microjoules).
-std::string format_profile(const Profile& profile, ProfileFormat format, std::size_t top, double threshold,
-                           bool folded_by_energy = false);
 
 /// The profile as the store keeps it (every function, no folding).
 StoredProfile stored_profile(const Profile& profile);
@@ -256,7 +249,7 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
 Trace collect_trace(const ProfiledCommand& command, ProfileMode mode);
 
 /// The energy figures of a measured run, for attribution: its window, its timeline as kept, and
-/// its total figure (total_figure in run.hpp; its idle power where a baseline was measured).
-RunEnergy run_energy(const MeterWindow& window, const StoredTimeline& timeline, const EnergyFigure& total);
+/// its total figure (nullptr where no source measured; its idle power where a baseline was measured).
+RunEnergy run_energy(const MeterWindow& window, const StoredTimeline& timeline, const EnergyFigure* total);
 
 }  // namespace joulebench

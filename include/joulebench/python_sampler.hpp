@@ -65,14 +65,14 @@ struct PythonSamplerOptions {
   std::int64_t interval_ns = 5'000'000;
 };
 
-/// Runs the command as a child in this process group under the sampler choose_python_sampler()
-/// picks (external: sampled from here until it exits, then the trace written; in-process: under
-/// joulebench_profile.py, which writes the trace), and returns how the child ended. Signals from
+/// Runs the command as a child within this command (SpawnOptions::within_caller: in this process
+/// group, cgroup and user) under the sampler choose_python_sampler() picks (external: sampled from
+/// here until it exits, then the trace written; in-process: under joulebench_profile.py, which
+/// writes the trace), and returns how the child ended. Signals from
 /// the terminal reach the child directly; SIGTERM and SIGHUP sent to this process alone are passed
 /// on. Throws LaunchError when the command cannot be started, std::runtime_error when it cannot be
-/// profiled (JOULEBENCH_PYTHON_SAMPLER set wrong, no script, the launcher missing) or its exit
-/// status is lost. Reading problems are reported on standard error; the child's run is never cut
-/// short for them.
+/// profiled (JOULEBENCH_PYTHON_SAMPLER set wrong, no script, the launcher missing). Reading
+/// problems are reported on standard error; the child's run is never cut short for them.
 ExitStatus run_python_sampler(const PythonSamplerOptions& options);
 
 }  // namespace joulebench

@@ -12,6 +12,7 @@
 
 #include "joulebench/analysis.hpp"
 #include "joulebench/meter.hpp"
+#include "joulebench/profile.hpp"
 #include "joulebench/run.hpp"
 #include "joulebench/sensors.hpp"
 #include "joulebench/store.hpp"
@@ -125,6 +126,19 @@ std::string comparison_wins_html(const ComparisonTable& table);
 
 }  // namespace joulebench
 
+// --- One profile: what `joulebench profile` prints --------------------------------------------
+
+namespace joulebench {
+
+enum class ProfileFormat : std::uint8_t { table, md, csv, json, folded };
+std::optional<ProfileFormat> parse_profile_format(std::string_view name);
+/// The profile as a table, Markdown, CSV or JSON (rows as profile_rows chooses them), or folded
+/// stacks ("stack weight" lines: self time in microseconds, or energy in microjoules).
+std::string format_profile(const Profile& profile, ProfileFormat format, std::size_t top, double threshold,
+                           bool folded_by_energy = false);
+
+}  // namespace joulebench
+
 // --- Profiles side by side: what `joulebench profiles` prints -----------------------------------
 
 namespace joulebench {
@@ -165,6 +179,12 @@ class ReportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The report's folder holds files joulebench did not write, and the options do not force it.
+class FolderNotEmpty : public ReportError {
+ public:
+  using ReportError::ReportError;
+};
+
 /// Writes a file whole (replacing it); throws ReportError naming the file when it cannot be written.
 void write_text_file(const std::filesystem::path& path, std::string_view text);
 
@@ -179,6 +199,9 @@ struct CarbonConversion {
   /// joules / 3.6e6 kWh x PUE x grid intensity.
   double grams(double joules) const { return joules / 3.6e6 * pue * grid_g_per_kwh; }
 };
+
+/// The file in a report's folder that lists what joulebench wrote there.
+inline constexpr const char* kReportManifest = ".joulebench-report";
 
 struct HtmlReportOptions {
   /// Created if missing. Only files joulebench wrote there are replaced or removed (a manifest,

@@ -1,13 +1,20 @@
-// Running a measured command: the meter around a child process, with an optional idle baseline
-// before it, and the figures derived from both (dynamic energy, CPU-time attribution).
+// Running a measured command: the meter around a child process (one way for every command), with
+// an optional idle baseline before it, and the figures derived from both (dynamic energy, CPU-time
+// attribution).
 #pragma once
 
+#include <atomic>
+#include <filesystem>
+#include <stdexcept>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "joulebench/meter.hpp"
 #include "joulebench/process.hpp"
+#include "joulebench/profile.hpp"
+#include "joulebench/result.hpp"
 #include "joulebench/sensors.hpp"
 #include "joulebench/units.hpp"
 
@@ -24,49 +31,74 @@ struct IdleBaseline {
   std::optional<Watts> power(Domain d) const;
 };
 
-/// One energy figure of a measurement: a domain, or the total.
-struct EnergyFigure {
-  std::string name;  ///< the domain's name, or "total"
-  Joules energy;
-  Watts average_power;
-  std::string source;       ///< the source's name; for the total, the sources joined with '+'
-  std::string method;       ///< "counter", "power-integration", "model"; "mixed" for a mixed total
-  bool estimated = false;   ///< any part comes from a model
-  bool partly_estimated = false;  ///< for the total: some parts measured, some estimated
-  Seconds unmeasured{0};    ///< time during which a channel of it could not be read
-  std::string problem;
-  /// Nothing of the window was measured (a counter that never moved, a sensor that failed
-  /// throughout): `energy` is no figure at all, and there is no dynamic energy.
-  bool measured_nothing = false;
-  bool counted_in_total = true;
-
-  // With an idle baseline:
-  std::optional<Watts> idle_power;
-  /// energy - idle power x duration; never negative: a figure below idle is reported as 0 with
-  /// `below_idle` set, since noise cannot make a command produce energy.
-  std::optional<Joules> dynamic_energy;
-  bool below_idle = false;
-  /// CPU domains only: the dynamic energy times the command tree's share of the machine's busy
-  /// CPU time. An attribution, not a measurement.
-  std::optional<Joules> attributed_energy;
-
-  bool complete() const { return unmeasured.count() == 0; }
+/// What watches a metered command from outside: reads its output and events while it runs
+/// (the campaign's logs and regions). Called on the thread that runs the command.
+class CommandWatcher {
+ public:
+  virtual ~CommandWatcher() = default;
+  /// The command has started and the meter runs: close the pipes' write ends, start reading.
+  virtual void started(Meter& meter) = 0;
+  /// The command has ended (and whatever it left was killed), the meter has stopped.
+  virtual void finished() = 0;
 };
 
+/// One command under the meter: the one way joulebench starts, measures and cleans up a process
+/// (`measure`, `profile`, `bench` and campaigns all go through it).
+struct MeteredCommandOptions {
+  SpawnOptions command;  ///< argv[0] is found on PATH; joulebench's helpers by name
+  Seconds interval{0.1};
+  TimelineSink* timeline = nullptr;  ///< receives the command window's timeline
+  std::optional<Seconds> timeout;    ///< kill the command's group after this long
+  /// joulebench runs in the terminal's foreground: pass the signals it gets on to the command.
+  bool forward_signals = false;
+  /// Kill the command's group when this reaches 2 (a second Ctrl-C in a campaign).
+  const std::atomic<int>* stop = nullptr;
+  CommandWatcher* watcher = nullptr;
+  /// Other processes' CPU use, in cores, above which the machine counts as busy.
+  double max_other_cpu_cores = 0.05;
+};
+
+struct MeteredCommand {
+  ProcessOutcome process;
+  MeterWindow window;
+  /// CPU that processes other than the command and joulebench used while it ran, in cores, and
+  /// whether that is more than the options allow; nothing where it cannot be known.
+  std::optional<double> other_cpu_cores;
+  bool busy_machine = false;
+  /// The sampling interval had to be shortened (a source needs frequent reads).
+  Seconds interval{0};
+  bool killed_on_request = false;  ///< `stop` reached 2: the user wants it gone, unrecorded
+};
+
+/// Starts the command with the meter running, waits for it (killing it at its timeout), stops
+/// the meter at its end, and kills what it left. Throws LaunchError if it cannot be started.
+MeteredCommand run_metered(SensorSet& sensors, const MeteredCommandOptions& options);
+
+/// A run record's outcome from a metered command: status, exit code or signal, reason, times,
+/// CPU and memory, warnings (leftover processes, a busy machine), and the energy figures (per
+/// domain, then the total; dynamic energy where `idle` covers a domain).
+void record_outcome(RunRecord& run, const MeteredCommand& metered, const IdleBaseline* idle,
+                    const std::optional<Seconds>& timeout, double max_other_cpu_cores);
+
+/// What `measure` reports: a run record (the same one a campaign stores) and what was measured
+/// around it.
 struct Measurement {
   std::vector<std::string> command;
   ProcessOutcome process;
   MeterWindow window;
-  std::vector<EnergyFigure> domains;
-  EnergyFigure total;
+  RunRecord run;  ///< status, times, energy per domain then the total, warnings
   std::optional<IdleBaseline> idle;
   /// The command tree's CPU time over the machine's busy CPU time in the window (capped at 1).
   std::optional<double> cpu_share;
   /// The sources that supplied figures, with their device facts (GPU name, driver, power limit).
   std::vector<SourceReport> sources;
-  /// CPU that processes other than the command and joulebench used while it ran, in cores.
-  std::optional<double> other_cpu_cores;
-  std::vector<std::string> warnings;
+  /// What a reader must know besides run.warnings: a shortened interval, an idle baseline that
+  /// missed a domain, incomplete figures.
+  std::vector<std::string> notes;
+
+  /// The figures per domain, and the total (nullptr when no source measured anything).
+  std::span<const EnergyFigure> domains() const;
+  const EnergyFigure* total() const;
 };
 
 struct MeasureOptions {
@@ -89,10 +121,68 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options);
 /// nothing when the machine's CPU time is unknown.
 std::optional<double> cpu_share(const ProcessOutcome& process, const MeterWindow& window);
 
-/// Builds the figures from a metered window (exposed for tests and the campaign runner).
+/// The figures per domain from a metered window, with dynamic (and, given `cpu_share`,
+/// attributed) energy where `idle` covers the domain.
 std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBaseline* idle,
                                          std::optional<double> cpu_share);
 /// Sums the domains that count toward the total (cpu, dram, gpu).
 EnergyFigure total_figure(const std::vector<EnergyFigure>& domains, Seconds duration);
+
+}  // namespace joulebench
+
+// --- Profiling a metered command --------------------------------------------------------------
+
+namespace joulebench {
+
+/// The profiler of `mode` cannot run here (a missing helper, perf not allowed): what() says what
+/// to change.
+class ProfilerError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A profiler around one command: rewrites it before the run, reads its trace after, and
+/// attributes the run's time and energy to its functions. `profile` and profiled campaign runs
+/// share this one chain.
+class CommandProfiler {
+ public:
+  /// The profiler's files go to `work_dir`. Throws ProfilerError.
+  CommandProfiler(ProfileMode mode, const std::vector<std::string>& argv, Seconds interval,
+                  const std::filesystem::path& work_dir);
+  ProfileMode mode() const { return mode_; }
+  Seconds interval() const { return interval_; }
+  const ProfiledCommand& command() const { return command_; }
+  /// Runs the profiler in the command's place: its argv, and its variables added.
+  void apply(SpawnOptions& options) const;
+  /// After the run: the trace (perf mode: converted from perf's data). Throws TraceError.
+  Trace trace() const;
+  /// The run's time and energy by function: energy by the run's timeline, within its total.
+  Profile attribute(const Trace& trace, const MeterWindow& window, const StoredTimeline& timeline,
+                    const EnergyFigure* total) const;
+
+ private:
+  ProfileMode mode_;
+  Seconds interval_;
+  ProfiledCommand command_;
+};
+
+struct ProfileCommandOptions {
+  MeasureOptions measure;  ///< the command as given (not yet profiled), the meter, the idle baseline
+  ProfileMode mode = ProfileMode::perf;
+  Seconds interval{0.005};  ///< the profiler's sampling interval
+  /// Copy the raw trace (perf mode: perf's data) here.
+  std::optional<std::filesystem::path> keep_trace;
+};
+
+struct ProfiledMeasurement {
+  Measurement measurement;
+  std::optional<Profile> profile;
+  std::string problem;  ///< why there is no profile (the profiler left no trace)
+  std::vector<std::string> notes;  ///< what went wrong besides (the trace could not be kept)
+};
+
+/// Runs the command under the profiler and the meter (measure_command), then attributes. Throws
+/// ProfilerError before anything runs, LaunchError when the command cannot be started.
+ProfiledMeasurement profile_command(SensorSet& sensors, const ProfileCommandOptions& options);
 
 }  // namespace joulebench

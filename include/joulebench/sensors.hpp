@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -197,12 +198,19 @@ struct Temperatures {
 struct SensorOptions {
   SensorPaths paths;
   EstimateModel estimate;
-  /// Restricts the sources used (by name); empty means all.
+  /// Restricts the sources used (by name); empty means all. A name no source has is refused
+  /// (UnknownSource) when the set is opened.
   std::vector<std::string> only_sources;
   PowerCeilings ceilings;
 
   /// Paths, estimate model and ceilings from the environment (each type's from_environment).
   static SensorOptions from_environment(std::vector<std::string> only_sources = {});
+};
+
+/// A source asked for by a name no source has.
+class UnknownSource : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
 };
 
 /// Every source, opened once; for each domain, the first working source in the order

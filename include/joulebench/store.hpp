@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "joulebench/plan.hpp"
+#include "joulebench/result.hpp"
 #include "joulebench/units.hpp"
 
 namespace joulebench {
@@ -23,129 +24,6 @@ namespace joulebench {
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
-};
-
-enum class RunStatus : std::uint8_t {
-  ok,         ///< exited with code 0
-  failed,     ///< exited with another code
-  signaled,   ///< killed by a signal (a crash)
-  timed_out,  ///< killed by joulebench at the workload's timeout
-  not_run,    ///< never started: its setup failed, or the command could not be launched
-};
-std::string_view run_status_name(RunStatus status);
-std::optional<RunStatus> parse_run_status(std::string_view name);
-
-/// One energy domain of one run (or of one region of a run).
-struct StoredEnergy {
-  std::string domain;  ///< "cpu", "dram", "gpu", ... or "total"
-  double energy_j = 0;
-  std::string source;  ///< "rapl-powercap", "estimate", ... ("a+b" for a total over several)
-  std::string method;  ///< "counter", "power-integration", "model", "mixed"
-  bool estimated = false;
-  bool complete = true;
-  double unmeasured_s = 0;
-  std::optional<double> dynamic_energy_j;  ///< energy minus the idle baseline's power x time
-  std::string problem;            ///< why it is incomplete (empty when complete)
-  bool measured_nothing = false;  ///< no part of the window was measured: energy_j is no figure
-
-  /// Whether energy_j may be compared or plotted: complete, so neither a lower bound nor nothing.
-  bool comparable() const { return complete && !measured_nothing; }
-};
-
-/// The figure of `domain` ("cpu", ..., "total") among a run's or region's energies; nullptr when absent.
-const StoredEnergy* find_energy(std::span<const StoredEnergy> energy, std::string_view domain);
-
-struct StoredMetric {
-  std::string name;
-  double value = 0;
-  std::string unit;
-  std::string origin;  ///< "events", "dllogger", "mllog", "regex"
-};
-
-struct StoredRegion {
-  std::string name;
-  double start_s = 0;  ///< since the run's start
-  double end_s = 0;
-  std::vector<StoredEnergy> energy;  ///< per domain, then "total"
-};
-
-/// A run's power timeline, compactly: per sample, the end time (seconds since the run's start)
-/// and each channel's average power over the interval (NaN: not measured).
-struct StoredTimeline {
-  std::vector<std::string> channels;  ///< channel ids, e.g. "cpu-0", "dram-0", "gpu-0"
-  std::vector<double> time_s;
-  std::vector<float> power_w;  ///< row-major: time_s.size() x channels.size()
-};
-
-struct StoredLog {
-  std::string path;  ///< relative to the store's folder
-  std::uint64_t bytes = 0;    ///< written by the workload
-  std::uint64_t dropped = 0;  ///< not kept because the log reached its bound
-};
-
-/// One function of a profiled run (profile.hpp says how time and energy are attributed).
-struct StoredProfileFunction {
-  std::string name;
-  std::optional<std::uint64_t> calls;
-  double self_s = 0;
-  double total_s = 0;
-  std::optional<double> energy_j;  ///< attributed to its self time
-  std::optional<double> total_energy_j;
-  std::optional<double> idle_energy_j;
-  std::optional<double> dynamic_energy_j;
-};
-
-/// The profile of a profiled run. Profiled runs are extra runs, never part of the statistics.
-struct StoredProfile {
-  std::string mode;         ///< "python", "cprofile", "torch", "perf"
-  std::string energy_rule;  ///< "timeline", "average power", or "" (no energy)
-  bool estimated = false;   ///< the energy comes from a model
-  double interval_s = 0;    ///< the sampling interval
-  std::string problem;      ///< why there is no profile (the profiler failed), else empty
-  std::vector<StoredProfileFunction> functions;  ///< by self energy (or time), highest first
-};
-
-/// Something about a run every reader must know, though its figures stand: it ran on a busy
-/// machine, or left processes running that joulebench had to kill.
-struct RunWarning {
-  std::string kind;  ///< kBusyMachine, kLeftoverProcesses
-  std::string message;
-};
-inline constexpr const char* kBusyMachine = "busy-machine";
-inline constexpr const char* kLeftoverProcesses = "leftover-processes";
-
-struct RunRecord {
-  std::size_t index = 0;  ///< position in the campaign's full run list (all shards)
-  std::string workload;
-  KeyValues labels;
-  int repetition = 1;  ///< 1-based, counted separately for warm-up and measured runs
-  bool warmup = false;
-  RunStatus status = RunStatus::ok;
-  std::optional<int> exit_code;
-  std::optional<int> signal;
-  std::string reason;        ///< why it failed or did not run
-  double started_unix_s = 0;  ///< wall-clock start (seconds since the epoch)
-  double time_s = 0;          ///< wall time of the command
-  double user_cpu_s = 0;
-  double system_cpu_s = 0;
-  std::int64_t max_rss_kib = 0;
-  std::vector<StoredEnergy> energy;  ///< per domain, then "total"
-  std::vector<StoredRegion> regions;
-  std::vector<StoredMetric> metrics;
-  KeyValues metadata;  ///< from the workload's events (framework version, threads, device...)
-  std::optional<std::int64_t> idle_baseline;  ///< the baseline its dynamic energy used
-  double cooldown_s = 0;  ///< how long the cool-down before it took
-  StoredLog stdout_log;
-  StoredLog stderr_log;
-  std::size_t malformed_events = 0;  ///< event or output lines that could not be parsed (skipped)
-  StoredTimeline timeline;
-  /// Set for a profiled run (plan key `profile`): excluded from comparisons and exports.
-  std::optional<StoredProfile> profile;
-  /// CPU that processes other than the run and joulebench used, in cores (CPU seconds per
-  /// second): in the moments before the run (its cool-down) and while it ran. Nothing: unknown.
-  std::optional<double> other_cpu_before_cores;
-  std::optional<double> other_cpu_cores;
-  std::vector<RunWarning> warnings;
 };
 
 /// Idle power measured with nothing running.

@@ -1,5 +1,6 @@
 // joulebench/torch_profile.hpp: operator profiles of a LibTorch program for `joulebench profile
-// --mode torch`. Header-only; needs LibTorch (ATen/record_function.h) and nothing else.
+// --mode torch`. Header-only; needs LibTorch (ATen/record_function.h) and joulebench/
+// trace_format.hpp beside it (header-only too), nothing else.
 //
 //   #include <joulebench/torch_profile.hpp>
 //
@@ -51,6 +52,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "trace_format.hpp"  // beside this file, wherever the two are copied
 
 namespace joulebench::torch_profile {
 
@@ -232,7 +235,7 @@ inline std::string write_trace(const std::string& path, const std::vector<std::u
   const std::string partial = path + ".partial";
   std::FILE* file = std::fopen(partial.c_str(), "w");
   if (file == nullptr) return std::strerror(errno);
-  std::string text = "# joulebench-profile 1\nmode\ttorch\nclock\tmonotonic_ns\n";
+  std::string text = trace_opening_lines("torch");
   int error_number = 0;
   const auto write_out = [&] {
     if (error_number == 0 && std::fwrite(text.data(), 1, text.size(), file) != text.size()) error_number = errno;

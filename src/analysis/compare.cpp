@@ -233,7 +233,7 @@ std::string group_scope(const KeyValues& group, const std::string& key) {
 
 ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptions& options) {
   if (!(options.alpha > 0 && options.alpha < 1)) throw std::invalid_argument("alpha must lie strictly between 0 and 1");
-  if (options.between.empty()) throw std::invalid_argument("--between needs a label name (framework, say)");
+  if (options.between.empty()) throw std::invalid_argument("a comparison needs the label whose values it compares (framework, say)");
   if (std::find(options.group_by.begin(), options.group_by.end(), options.between) != options.group_by.end()) {
     throw std::invalid_argument(fmt::format("'{}' cannot both group and be compared", options.between));
   }
@@ -408,7 +408,7 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
 
   for (auto& domain : unmeasured_domains(runs)) {
     const bool selected_metric = std::any_of(table.metrics.begin(), table.metrics.end(), [&](const MetricColumn& c) {
-      return c.name == fmt::format("energy_{}_j", domain.domain) || c.name == fmt::format("dynamic_energy_{}_j", domain.domain);
+      return c.name == MetricId::energy(domain.domain).column() || c.name == MetricId::dynamic_energy(domain.domain).column();
     });
     if (!selected_metric) continue;
     table.notes.push_back(describe_unmeasured(domain));

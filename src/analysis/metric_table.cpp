@@ -17,19 +17,6 @@ namespace joulebench {
 
 namespace {
 
-/// Domains in the order export writes them; any other follows in first-seen order.
-constexpr std::array<std::string_view, 6> kDomainOrder{"cpu", "core", "uncore", "dram", "psys", "gpu"};
-
-std::string domain_description(std::string_view domain) {
-  if (domain == "total") return "total energy";
-  if (domain == "cpu" || domain == "gpu" || domain == "dram") {
-    std::string upper(domain);
-    std::transform(upper.begin(), upper.end(), upper.begin(), [](char c) { return static_cast<char>(c - 'a' + 'A'); });
-    return upper + " energy";
-  }
-  return fmt::format("{} energy", domain);
-}
-
 /// Builds columns in a fixed family order, each family's members in first-seen order.
 class TableBuilder {
  public:
@@ -63,17 +50,16 @@ class TableBuilder {
 
  private:
   static int rank(const std::string& name) {
-    const auto energy_rank = [](std::string_view domain, int base) {
-      if (domain == "total") return base + 9;
-      const auto known = std::find(kDomainOrder.begin(), kDomainOrder.end(), domain);
-      return known != kDomainOrder.end() ? base + static_cast<int>(known - kDomainOrder.begin()) : base + 8;
-    };
-    const std::string_view n = name;
-    if (n == "time_s") return 0;
-    if (n.starts_with("energy_")) return energy_rank(n.substr(7, n.size() - 9), 10);
-    if (n.starts_with("dynamic_energy_")) return energy_rank(n.substr(15, n.size() - 17), 20);
-    if (n.starts_with("region_")) return 30;
-    return 40;
+    const auto id = MetricId::parse(name);
+    if (!id) return 40;
+    switch (id->kind) {
+      case MetricId::Kind::time: return 0;
+      case MetricId::Kind::energy: return 10 + id->domain.display_rank();
+      case MetricId::Kind::dynamic_energy: return 20 + id->domain.display_rank();
+      case MetricId::Kind::region_time:
+      case MetricId::Kind::region_energy: return 30;
+      default: return 40;
+    }
   }
 
   std::size_t runs_;
@@ -99,17 +85,16 @@ MetricTable metric_table(std::span<const RunRecord> runs) {
     const RunRecord& run = runs[r];
     // A run that never started has no measured time; its other figures are absent anyway.
     if (run.status != RunStatus::not_run) {
-      set(builder.cell("time_s", r, [] { return MetricColumn{"time_s", "time", "s", MetricKind::cost}; }), run.time_s);
+      const std::string name = MetricId::time().column();
+      set(builder.cell(name, r, [&] { return MetricColumn{name, "time", "s", MetricKind::cost}; }), run.time_s);
     }
     for (const auto& e : run.energy) {
-      const std::string description = domain_description(e.domain);
-      set(builder.cell(fmt::format("energy_{}_j", e.domain), r,
-                       [&] {
-                         return MetricColumn{fmt::format("energy_{}_j", e.domain), description, "J", MetricKind::cost};
-                       }),
+      const std::string description = e.domain.description();
+      const std::string energy_name = MetricId::energy(e.domain).column();
+      set(builder.cell(energy_name, r, [&] { return MetricColumn{energy_name, description, "J", MetricKind::cost}; }),
           e.energy_j, e.estimated, e.comparable());
       if (e.dynamic_energy_j) {
-        const std::string name = fmt::format("dynamic_energy_{}_j", e.domain);
+        const std::string name = MetricId::dynamic_energy(e.domain).column();
         set(builder.cell(name, r,
                          [&] { return MetricColumn{name, "idle-adjusted " + description, "J", MetricKind::cost}; }),
             *e.dynamic_energy_j, e.estimated, e.comparable());
@@ -125,9 +110,8 @@ MetricTable metric_table(std::span<const RunRecord> runs) {
     for (const auto& region : run.regions) {
       RegionFigures& figures = regions[region.name];
       figures.time_s += region.end_s - region.start_s;
-      const auto total = std::find_if(region.energy.begin(), region.energy.end(),
-                                      [](const StoredEnergy& e) { return e.domain == "total"; });
-      if (total != region.energy.end() && std::isfinite(total->energy_j) && total->comparable() && figures.energy_j) {
+      const EnergyFigure* total = find_energy(region.energy, DomainId::total());
+      if (total != nullptr && std::isfinite(total->energy_j) && total->comparable() && figures.energy_j) {
         *figures.energy_j += total->energy_j;
         figures.estimated = figures.estimated || total->estimated;
       } else {
@@ -137,19 +121,19 @@ MetricTable metric_table(std::span<const RunRecord> runs) {
     for (const auto& [region_name, figures] : regions) {
       // A plain reference: lambdas may not capture structured bindings before clang 16 (the fuzzers' compiler).
       const std::string& name = region_name;
-      const std::string time_name = fmt::format("region_{}_time_s", name);
+      const std::string time_name = MetricId::region_time(name).column();
       set(builder.cell(time_name, r,
                        [&] { return MetricColumn{time_name, fmt::format("'{}' time", name), "s", MetricKind::cost}; }),
           figures.time_s);
       if (!figures.energy_j) continue;
-      const std::string energy_name = fmt::format("region_{}_energy_total_j", name);
+      const std::string energy_name = MetricId::region_energy(name).column();
       set(builder.cell(energy_name, r,
                        [&] { return MetricColumn{energy_name, fmt::format("'{}' energy", name), "J", MetricKind::cost}; }),
           *figures.energy_j, figures.estimated);
     }
     // A metric reported several times (per epoch, say) counts with its last value.
     for (const auto& m : run.metrics) {
-      const std::string name = "metric_" + m.name;
+      const std::string name = MetricId::metric(m.name).column();
       set(builder.cell(name, r, [&] { return MetricColumn{name, m.name, m.unit, MetricKind::quality}; }), m.value);
     }
   }
@@ -161,7 +145,7 @@ std::vector<UnmeasuredDomain> unmeasured_domains(std::span<const RunRecord> runs
   std::vector<bool> comparable;  // parallel to seen: some run measured it completely
   for (const RunRecord& run : runs) {
     if (run.warmup || run.status != RunStatus::ok) continue;
-    for (const StoredEnergy& e : run.energy) {
+    for (const EnergyFigure& e : run.energy) {
       auto it = std::find_if(seen.begin(), seen.end(), [&](const UnmeasuredDomain& d) { return d.domain == e.domain; });
       if (it == seen.end()) {
         seen.push_back({e.domain, 0, 0, {}});
@@ -179,17 +163,14 @@ std::vector<UnmeasuredDomain> unmeasured_domains(std::span<const RunRecord> runs
   for (std::size_t i = 0; i < seen.size(); ++i) {
     if (!comparable[i]) out.push_back(std::move(seen[i]));
   }
-  const auto rank = [](const std::string& d) {
-    if (d == "total") return kDomainOrder.size() + 1;
-    return static_cast<std::size_t>(std::find(kDomainOrder.begin(), kDomainOrder.end(), d) - kDomainOrder.begin());
-  };
-  std::stable_sort(out.begin(), out.end(), [&](const auto& a, const auto& b) { return rank(a.domain) < rank(b.domain); });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.domain.display_rank() < b.domain.display_rank(); });
   return out;
 }
 
 std::string describe_unmeasured(const UnmeasuredDomain& d) {
   const std::string what = d.measured_nothing == d.runs ? "was not measured" : "was not measured completely";
-  return fmt::format("{} {} in any of the {} run(s){}: not compared or plotted", domain_description(d.domain), what,
+  return fmt::format("{} {} in any of the {} run(s){}: not compared or plotted", d.domain.description(), what,
                      d.runs, d.reason.empty() ? "" : " (" + d.reason + ")");
 }
 

@@ -1,8 +1,6 @@
 // `joulebench bench 'CMD A' 'CMD B'`: hyperfine for energy. The commands become a campaign (a
 // real plan, kept in the store, so the comparison can be rerun with `joulebench run`), run
 // shuffled with warm-up and cool-down, and the comparison is printed.
-#include <stdlib.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -19,22 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// A TOML basic string.
-std::string toml_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\u{:04X}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 struct BenchArguments {
   std::vector<std::string> commands;
   std::vector<std::string> names;
@@ -49,42 +31,44 @@ struct BenchArguments {
   bool wait = false;
 };
 
-std::string bench_plan_text(const BenchArguments& args) {
-  std::string text = fmt::format(
-      "# Written by `joulebench bench`; run it again with `joulebench run THIS_FILE`.\n"
-      "[campaign]\nname = \"bench\"\nseed = {}\nrepetitions = {}\nwarmup = {}\norder = \"shuffled\"\n"
-      "cooldown = {}\nidle = {}\n",
-      args.order_seed, args.runs, args.warmup, toml_string(args.cooldown), toml_string(args.idle));
+/// The commands as a campaign: each a workload of its own, compared by name.
+CampaignPlan bench_plan(const BenchArguments& args) {
+  CampaignPlan plan;
+  plan.name = "bench";
+  plan.seed = args.order_seed;
+  plan.repetitions = args.runs;
+  plan.warmup = args.warmup;
+  plan.order = RunOrder::shuffled;
+  plan.cooldown.fixed = duration_option("--cooldown", args.cooldown);
+  plan.idle = duration_option("--idle", args.idle);
+  const std::optional<Seconds> timeout =
+      args.timeout.empty() ? std::nullopt : std::optional<Seconds>(duration_option("--timeout", args.timeout));
   for (std::size_t i = 0; i < args.commands.size(); ++i) {
-    const std::string& name = args.names[i];
-    text += fmt::format("\n[[workload]]\nname = {}\nframework = {}\nmodel = \"bench\"\nphase = \"run\"\ncommand = {}\n",
-                        toml_string(name), toml_string(name), toml_string(args.commands[i]));
-    if (args.shell) text += "shell = true\n";
-    if (!args.timeout.empty()) text += fmt::format("timeout = {}\n", toml_string(args.timeout));
+    WorkloadSpec w;
+    w.name = args.names[i];
+    w.labels = {{"framework", args.names[i]}, {"model", "bench"}, {"phase", "run"}};
+    w.shell = args.shell;
+    if (args.shell) {
+      w.command = {"/bin/sh", "-c", args.commands[i]};
+    } else {
+      try {
+        w.command = split_shell_words(args.commands[i]);
+      } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError("bench", fmt::format("command {}: {}", i + 1, e.what()));
+      }
+    }
+    w.timeout = timeout;
+    w.repetitions = plan.repetitions;
+    w.warmup = plan.warmup;
+    plan.workloads.push_back(std::move(w));
   }
-  return text;
+  try {
+    seal_plan(plan, "Written by `joulebench bench`; run it again with `joulebench run THIS_FILE`.");
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError("bench", e.what());
+  }
+  return plan;
 }
-
-/// A folder removed when the bench ends, for the store a user did not ask to keep.
-class TemporaryFolder {
- public:
-  TemporaryFolder() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = (fs::path(base && *base ? base : "/tmp") / "joulebench-bench-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a temporary folder for the store");
-    path_ = pattern;
-  }
-  ~TemporaryFolder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TemporaryFolder(const TemporaryFolder&) = delete;
-  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 int bench(BenchArguments args, CompareArguments compare) {
   if (args.commands.size() < 2) throw CLI::ValidationError("bench", "give at least two commands to compare");
@@ -96,32 +80,21 @@ int bench(BenchArguments args, CompareArguments compare) {
   if (std::set<std::string>(args.names.begin(), args.names.end()).size() != args.names.size()) {
     throw CLI::ValidationError("-n", "two commands have the same name: name them apart with -n");
   }
-  for (const auto* d : {&args.cooldown, &args.idle}) duration_option("--cooldown/--idle", *d);
-  if (!args.timeout.empty()) duration_option("--timeout", args.timeout);
+  CampaignPlan plan = bench_plan(args);
 
   std::optional<TemporaryFolder> temporary;
   fs::path db;
   if (args.db.empty()) {
-    temporary.emplace();
+    temporary.emplace("bench");
     db = temporary->path() / "bench.db";
   } else {
     db = args.db;
   }
   const MachineLock measuring = begin_measuring(temporary ? std::string() : fs::absolute(db).string(), args.wait);
   const fs::path plan_file = fs::path(db).replace_extension(".toml");
-  const std::string text = bench_plan_text(args);
-  CampaignPlan plan;
-  try {
-    plan = parse_plan(text, plan_file);
-  } catch (const PlanError& e) {
-    // The commands themselves are the only free text: a quote left open, say.
-    throw CLI::ValidationError("bench", e.message());
-  }
+  plan.path = plan_file;
   if (temporary == std::nullopt) {
-    std::FILE* f = ::fdopen(create_file_for_invoking_user(plan_file), "w");
-    if (f == nullptr || std::fwrite(text.data(), 1, text.size(), f) != text.size() || std::fclose(f) != 0) {
-      throw std::runtime_error(fmt::format("cannot write {}", plan_file.string()));
-    }
+    write_file_for_invoking_user(plan_file, plan.text);
   }
 
   WritableStore writable = open_store_for_writing(db, args.wait);

@@ -108,6 +108,10 @@ struct WritableStore {
 };
 WritableStore open_store_for_writing(const std::filesystem::path& db, bool wait);
 
+/// The machine's sources, only those named (--source) when any are; a name no source has is a
+/// CLI11 validation error of --source.
+SensorSet open_sensors(const std::vector<std::string>& sources);
+
 /// Parses a duration option, turning the library's message into a CLI11 validation error.
 Seconds duration_option(const std::string& option, const std::string& text);
 /// Parses a share written "1%" or "0.01" (--threshold); throws CLI::ValidationError.

@@ -35,12 +35,7 @@ int run_measure(const MeasureArguments& args) {
   if (!args.idle.empty()) options.idle = duration_option("--idle", args.idle);
 
   const MachineLock measuring = begin_measuring("", args.wait);
-  SensorSet sensors = SensorSet::open(SensorOptions::from_environment(args.sources));
-  for (const auto& name : args.sources) {
-    bool known = false;
-    for (const auto* report : sensors.reports()) known = known || report->name == name;
-    if (!known) throw CLI::ValidationError("--source", fmt::format("unknown source '{}' (see 'joulebench sensors')", name));
-  }
+  SensorSet sensors = open_sensors(args.sources);
 
   std::optional<CsvTimelineWriter> timeline;
   if (!args.timeline.empty()) {

@@ -1,6 +1,5 @@
 // `joulebench profile`: run a command under a profiler and the meter, then attribute the run's
 // time and energy to its functions.
-#include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -36,29 +35,6 @@ struct ProfileArguments {
   std::vector<std::string> sources;
   std::vector<std::string> command;
   bool wait = false;
-};
-
-/// A private folder for the trace and perf's data, removed with everything in it.
-class WorkDir {
- public:
-  WorkDir() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = (fs::path(tmp && *tmp ? tmp : "/tmp") / "joulebench-profile-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a folder for the profile in " + pattern);
-    path_ = pattern;
-    // The profiled command may run as the invoking user (sudo), and writes its trace here.
-    hand_to_invoking_user(path_);
-  }
-  ~WorkDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  WorkDir(const WorkDir&) = delete;
-  WorkDir& operator=(const WorkDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
 };
 
 }  // namespace
@@ -101,60 +77,39 @@ int run_profile(const ProfileArguments& args) {
     mode = *parse_profile_mode(args.mode);
   }
 
-  const MachineLock measuring = begin_measuring("", args.wait);
-  SensorSet sensors = SensorSet::open(SensorOptions::from_environment(args.sources));
-  for (const auto& name : args.sources) {
-    bool known = false;
-    for (const auto* report : sensors.reports()) known = known || report->name == name;
-    if (!known) throw CLI::ValidationError("--source", fmt::format("unknown source '{}' (see 'joulebench sensors')", name));
-  }
+  ProfileCommandOptions options;
+  options.mode = mode;
+  options.interval = interval;
+  options.measure.command.argv = args.command;
+  // Standard output carries the profile; the command's own output goes to standard error.
+  if (args.output.empty()) options.measure.command.stdout_fd = STDERR_FILENO;
+  options.measure.interval = meter_interval;
+  if (!args.idle.empty()) options.measure.idle = duration_option("--idle", args.idle);
+  if (!args.keep_trace.empty()) options.keep_trace = args.keep_trace;
 
-  WorkDir work;
-  ProfiledCommand profiled;
+  const MachineLock measuring = begin_measuring("", args.wait);
+  SensorSet sensors = open_sensors(args.sources);
+  ProfiledMeasurement result;
   try {
-    profiled = profiled_command(mode, args.command, interval, work.path());
-  } catch (const std::runtime_error& e) {
+    result = profile_command(sensors, options);
+  } catch (const ProfilerError& e) {
     std::fprintf(stderr, "joulebench: %s\n", e.what());
     return mode == ProfileMode::perf ? 1 : 2;
-  }
-
-  TimelineKeeper timeline;
-  MeasureOptions options;
-  options.command.argv = resolve_joulebench(profiled.argv);
-  options.command.environment = profiled.environment;
-  // Standard output carries the profile; the command's own output goes to standard error.
-  if (args.output.empty()) options.command.stdout_fd = STDERR_FILENO;
-  options.interval = meter_interval;
-  if (!args.idle.empty()) options.idle = duration_option("--idle", args.idle);
-  options.timeline = &timeline;
-
-  Measurement m;
-  try {
-    m = measure_command(sensors, options);
   } catch (const LaunchError& e) {
     std::fprintf(stderr, "joulebench: %s\n", e.what());
     return e.shell_status();
   }
-  for (const auto& warning : m.warnings) std::fprintf(stderr, "joulebench: warning: %s\n", warning.c_str());
+  const Measurement& m = result.measurement;
+  for (const auto& warning : m.run.warnings) std::fprintf(stderr, "joulebench: warning: %s\n", warning.message.c_str());
+  for (const auto& note : m.notes) std::fprintf(stderr, "joulebench: warning: %s\n", note.c_str());
   const int status = m.process.status.shell_status();
-
-  Trace trace;
-  try {
-    trace = collect_trace(profiled, mode);
-  } catch (const TraceError& e) {
-    std::fprintf(stderr, "joulebench: no profile: %s%s\n", e.what(),
+  if (!result.profile) {
+    std::fprintf(stderr, "joulebench: no profile: %s%s\n", result.problem.c_str(),
                  status != 0 ? fmt::format(" (the command ended with {})", m.process.status.describe()).c_str() : "");
     return status != 0 ? status : 1;
   }
-  if (!args.keep_trace.empty()) {
-    std::error_code ec;
-    if (mode == ProfileMode::perf) fs::copy_file(profiled.perf_data, args.keep_trace, fs::copy_options::overwrite_existing, ec);
-    else fs::copy_file(profiled.trace, args.keep_trace, fs::copy_options::overwrite_existing, ec);
-    if (ec) std::fprintf(stderr, "joulebench: warning: cannot keep the trace in %s: %s\n", args.keep_trace.c_str(), ec.message().c_str());
-  }
-
-  const Profile profile = attribute(trace, mode, run_energy(m.window, timeline.timeline, m.total), AttributionOptions{interval});
-  const std::string report = format_profile(profile, format, args.top, threshold, args.folded_weight == "energy");
+  for (const auto& note : result.notes) std::fprintf(stderr, "joulebench: warning: %s\n", note.c_str());
+  const std::string report = format_profile(*result.profile, format, args.top, threshold, args.folded_weight == "energy");
   write_report(report, args.output, stdout);
   if (status != 0) std::fprintf(stderr, "joulebench: the command ended with %s\n", m.process.status.describe().c_str());
   return status;

@@ -34,7 +34,12 @@ int run_report(const ReportArguments& args) {
   options.top_functions = args.top;
   // The grouping's default depends on the runs' labels: read them once without their timelines.
   options.compare = compare_options(args.compare, store.runs(campaign));
-  const HtmlReportResult result = write_html_report(store, campaign, options);
+  HtmlReportResult result;
+  try {
+    result = write_html_report(store, campaign, options);
+  } catch (const FolderNotEmpty& e) {
+    throw ReportError(fmt::format("{} (--force)", e.what()));
+  }
   std::fprintf(stderr, "report: %s (%zu group(s), %zu figure(s))\n", result.index.c_str(), result.groups, result.figures);
   return 0;
 }

@@ -46,10 +46,9 @@ std::string run_label(const RunRecord& r) {
 
 std::string energy_text(const RunRecord& r) {
   if (r.status == RunStatus::not_run) return "not measured";
-  for (const auto& e : r.energy) {
-    if (e.domain == "total") return fmt::format("{:.1f} J{}", e.energy_j, e.estimated ? " (estimated)" : "");
-  }
-  return "no energy source";
+  const EnergyFigure* total = find_energy(r.energy, DomainId::total());
+  if (total == nullptr) return "no energy source";
+  return fmt::format("{:.1f} J{}", total->energy_j, total->estimated ? " (estimated)" : "");
 }
 
 /// Progress for people: a live line on a terminal, plain log lines otherwise.
@@ -150,34 +149,16 @@ std::string duration_text(double seconds) {
 /// The resolved run list, and how long it should take: run times from earlier runs of the same
 /// workloads in the store where there are any, plus the protocol's idle and cool-down time.
 int dry_run(const CampaignPlan& plan, const Shard& shard, const std::filesystem::path& db) {
-  // A program that cannot be found is no plan error (each of its runs is recorded as not run,
-  // and the campaign goes on), but a dry run is where to learn it.
-  std::set<std::string> looked_up;
-  for (const auto& w : plan.workloads) {
-    const auto argv = resolve_joulebench(w.command);
-    if (argv.empty() || !looked_up.insert(argv.front()).second) continue;
-    try {
-      find_executable(argv.front());
-    } catch (const LaunchError& e) {
-      std::fprintf(stderr, "joulebench: warning: workload '%s': %s: its runs would be recorded as not run\n", w.name.c_str(),
-                   e.what());
-    }
+  const CampaignPreview preview = preview_campaign(plan, shard, db);
+  for (const auto& [workload, why] : preview.missing_programs) {
+    std::fprintf(stderr, "joulebench: warning: workload '%s': %s: its runs would be recorded as not run\n", workload.c_str(),
+                 why.c_str());
   }
-  const auto runs = shard_runs(schedule_runs(plan), shard);
-  std::map<std::string, std::vector<double>> earlier;
-  if (std::filesystem::exists(db)) {
-    const Store store(db);
-    for (const auto& c : store.campaigns()) {
-      RunFilter ok;
-      ok.status = RunStatus::ok;
-      for (const auto& r : store.runs(c.id, ok)) earlier[r.workload].push_back(r.time_s);
-    }
-  }
-  std::printf("campaign '%s': %zu runs (shard %s), order %s, seed %llu, plan %s\n", plan.name.c_str(), runs.size(),
+  std::printf("campaign '%s': %zu runs (shard %s), order %s, seed %llu, plan %s\n", plan.name.c_str(), preview.runs.size(),
               shard.text().c_str(), std::string(run_order_name(plan.order)).c_str(),
               static_cast<unsigned long long>(plan.seed), plan.hash.c_str());
   std::printf("%6s  %-28s %-10s %s\n", "index", "workload", "run", "command");
-  for (const auto& r : runs) {
+  for (const auto& r : preview.runs) {
     const auto& w = plan.workloads[r.workload];
     std::string command;
     for (const auto& arg : w.command) command += (command.empty() ? "" : " ") + arg;
@@ -186,43 +167,20 @@ int dry_run(const CampaignPlan& plan, const Shard& shard, const std::filesystem:
                                   : ("profile " + r.profile).c_str(),
                 command.c_str());
   }
-
-  double known = 0;
-  std::size_t unknown_runs = 0;
-  double unknown_bound = 0;
-  bool unbounded = false;
-  for (const auto& r : runs) {
-    const auto& w = plan.workloads[r.workload];
-    auto it = earlier.find(w.name);
-    if (it != earlier.end() && !it->second.empty()) {
-      auto times = it->second;
-      std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
-      known += times[times.size() / 2];
-    } else {
-      ++unknown_runs;
-      if (w.timeout) unknown_bound += w.timeout->count();
-      else unbounded = true;
-    }
-  }
-  double protocol = plan.idle.count();
-  if (plan.idle_every_runs && *plan.idle_every_runs > 0) {
-    protocol += plan.idle.count() * static_cast<double>(runs.size() / static_cast<std::size_t>(*plan.idle_every_runs));
-  }
-  const double cooldown_each =
-      plan.cooldown.kind == Cooldown::Kind::fixed ? plan.cooldown.fixed.count() : plan.cooldown.window.count();
-  if (!runs.empty()) protocol += cooldown_each * static_cast<double>(runs.size() - 1);
-  std::printf("\nestimated duration: %s of protocol (idle baselines, cool-downs%s)", duration_text(protocol).c_str(),
+  std::printf("\nestimated duration: %s of protocol (idle baselines, cool-downs%s)", duration_text(preview.protocol_s).c_str(),
               plan.cooldown.kind == Cooldown::Kind::until_stable
                   ? fmt::format(": until stable, counted at its {:g} s window, at most {:g} s", plan.cooldown.window.count(),
                                 plan.cooldown.max.count())
                         .c_str()
                   : "");
-  if (runs.size() > unknown_runs) {
-    std::printf(" + %s of runs (medians of earlier runs in %s)", duration_text(known).c_str(), db.string().c_str());
+  if (preview.measured_before > 0) {
+    std::printf(" + %s of runs (medians of earlier runs in %s)", duration_text(preview.measured_before_s).c_str(),
+                db.string().c_str());
   }
-  if (unknown_runs > 0) {
-    std::printf(" + %zu runs never measured before%s", unknown_runs,
-                unbounded ? " (no timeout bounds them)" : fmt::format(" (at most {} by their timeouts)", duration_text(unknown_bound)).c_str());
+  if (preview.never_measured > 0) {
+    std::printf(" + %zu runs never measured before%s", preview.never_measured,
+                preview.unbounded ? " (no timeout bounds them)"
+                                  : fmt::format(" (at most {} by their timeouts)", duration_text(preview.never_measured_bound_s)).c_str());
   }
   std::printf("\n");
   return 0;

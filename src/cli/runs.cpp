@@ -23,11 +23,10 @@ Command add_runs(CLI::App& app) {
             for (const auto& r : store.runs(id, run_filter(*selection))) {
               std::string energy = "-";
               std::string notes;
-              for (const auto& e : r.energy) {
-                if (e.domain != "total") continue;
-                energy = fmt::format("{:.2f}", e.energy_j);
-                if (e.estimated) notes = "estimated";
-                if (!e.complete) notes += notes.empty() ? "incomplete" : ", incomplete";
+              if (const EnergyFigure* e = find_energy(r.energy, DomainId::total())) {
+                energy = fmt::format("{:.2f}", e->energy_j);
+                if (e->estimated) notes = "estimated";
+                if (!e->complete) notes += notes.empty() ? "incomplete" : ", incomplete";
               }
               if (!r.reason.empty()) notes += (notes.empty() ? "" : "; ") + r.reason;
               for (const auto& w : r.warnings) notes += (notes.empty() ? "" : "; ") + w.message;

@@ -40,6 +40,14 @@ MachineLock begin_measuring(const std::string& store, bool wait) {
   return lock;
 }
 
+SensorSet open_sensors(const std::vector<std::string>& sources) {
+  try {
+    return SensorSet::open(SensorOptions::from_environment(sources));
+  } catch (const UnknownSource& e) {
+    throw CLI::ValidationError("--source", e.what());
+  }
+}
+
 WritableStore open_store_for_writing(const std::filesystem::path& db, bool wait) {
   // Made here, empty, and handed to the invoking user before SQLite opens it: SQLite then gives
   // its journal files the same owner.

@@ -195,6 +195,37 @@ int create_file_for_invoking_user(const fs::path& path) {
   return fd;
 }
 
+void write_file_for_invoking_user(const fs::path& path, std::string_view text) {
+  const int fd = create_file_for_invoking_user(path);
+  while (!text.empty()) {
+    const ssize_t n = ::write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = errno;
+      ::close(fd);
+      throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(error)));
+    }
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::close(fd) != 0) throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+}
+
+TemporaryFolder::TemporaryFolder(std::string_view purpose) {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = (fs::path(base != nullptr && *base != '\0' ? base : "/tmp") / fmt::format("joulebench-{}-XXXXXX", purpose)).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error(fmt::format("cannot create a temporary folder {}: {}", pattern, std::strerror(errno)));
+  }
+  path_ = pattern;
+  // A command that runs as the invoking user (sudo) may write its files here.
+  hand_to_invoking_user(path_);
+}
+
+TemporaryFolder::~TemporaryFolder() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
 void create_folders(const fs::path& folder) {
   if (folder.empty()) return;
   std::error_code ec;
@@ -239,6 +270,7 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       started_(other.started_),
       terminal_fd_(std::exchange(other.terminal_fd_, -1)),
+      within_caller_(other.within_caller_),
       waited_(std::exchange(other.waited_, true)),
       earlier_children_(std::move(other.earlier_children_)),
       cgroup_(std::move(other.cgroup_)) {}
@@ -246,7 +278,7 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
 ChildProcess::~ChildProcess() {
   // A child never waited for (an exception in between) must not outlive joulebench unnoticed.
   if (pid_ > 0 && !waited_) {
-    ::kill(-pid_, SIGKILL);
+    ::kill(within_caller_ ? pid_ : -pid_, SIGKILL);
     if (cgroup_) cgroup_->kill_all(Seconds(2));
     ::waitpid(pid_, nullptr, 0);
   }
@@ -274,8 +306,11 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   // On top of joulebench's environment, later entries winning: the invoking user's names, the
   // caller's variables (a plan's `env`), then the label a later joulebench ends this command's
   // processes by (should this one be killed).
-  detail::ensure_owner_record();
-  const std::optional<UserIdentity>& user = invoking_user_setting;
+  // A child within the caller's command runs as the caller, labelled as the caller is.
+  const bool within_caller = options.within_caller;
+  if (!within_caller) detail::ensure_owner_record();
+  const std::optional<UserIdentity> caller_itself;
+  const std::optional<UserIdentity>& user = within_caller ? caller_itself : invoking_user_setting;
   std::vector<std::pair<std::string, std::string>> added;
   if (user) {
     added.emplace_back("HOME", user->home.string());
@@ -284,7 +319,7 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   }
   added.insert(added.end(), options.environment.begin(), options.environment.end());
   // Last: no plan can take the label off its command.
-  added.emplace_back(detail::kOwnerVariable, detail::own_identity());
+  if (!within_caller) added.emplace_back(detail::kOwnerVariable, detail::own_identity());
   const auto set_later = [&](std::string_view name, std::size_t after) {
     return std::any_of(added.begin() + static_cast<std::ptrdiff_t>(after), added.end(),
                        [&](const auto& kv) { return kv.first == name; });
@@ -303,10 +338,10 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   envp.push_back(nullptr);
 
   int terminal = -1;
-  if (options.foreground && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) terminal = STDIN_FILENO;
+  if (!within_caller && options.foreground && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) terminal = STDIN_FILENO;
 
   // Orphaned descendants are re-parented to joulebench, so their CPU time is counted.
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  if (!within_caller) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   // SIGCHLD ignored (a disposition some parents leave across exec) makes the kernel reap children
   // itself: wait4 would never see the command's status or rusage. joulebench has no handler of
   // its own, so the default is restored.
@@ -324,7 +359,7 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   // session; without one (no cgroup2, no permission) its processes are followed as descendants.
   std::string no_cgroup;
   std::shared_ptr<detail::WorkloadCgroup> cgroup;
-  if (!options.own_cgroup) {
+  if (!options.own_cgroup || within_caller) {
     no_cgroup = "not asked for";
   } else if (auto made = detail::WorkloadCgroup::create(
           fmt::format("joulebench.{}.{}", detail::own_identity(), cgroup_sequence.fetch_add(1)), no_cgroup)) {
@@ -342,10 +377,11 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   sigset_t previous;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+  const sigset_t* child_mask = options.signal_mask ? &*options.signal_mask : &previous;
   const auto started = Clock::now();
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::setpgid(0, 0);
+    if (!within_caller) ::setpgid(0, 0);
     if (terminal >= 0) ::tcsetpgrp(terminal, ::getpid());  // SIGTTOU is blocked here
     for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTTOU, SIGTTIN, SIGTSTP, SIGCHLD}) {
       ::signal(signal, SIG_DFL);
@@ -381,7 +417,7 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
     }
     if (error == 0 && !cwd.empty() && ::chdir(cwd.c_str()) != 0) error = errno;
     if (error == 0) {
-      ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+      ::pthread_sigmask(SIG_SETMASK, child_mask, nullptr);
       ::execve(exe.c_str(), argv.data(), envp.data());
       error = errno;
     }
@@ -389,7 +425,7 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
     ::_exit(127);
   }
   const int fork_error = errno;
-  if (pid > 0) {
+  if (pid > 0 && !within_caller) {
     // Also set here: whichever of parent and child runs first, the group exists before exec.
     ::setpgid(pid, pid);
     if (terminal >= 0) ::tcsetpgrp(terminal, pid);
@@ -413,6 +449,7 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   }
   ::close(error_pipe[0]);
   ChildProcess child(pid, started, terminal);
+  child.within_caller_ = within_caller;
   child.earlier_children_ = std::move(earlier_children);
   if (joined) child.cgroup_ = std::move(cgroup);
   else if (cgroup) cgroup->remove();
@@ -428,7 +465,7 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
 }
 
 void ChildProcess::signal_group(int signal) const {
-  if (pid_ > 0 && !waited_) ::kill(-pid_, signal);
+  if (pid_ > 0 && !waited_) ::kill(within_caller_ ? pid_ : -pid_, signal);
 }
 
 ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::function<void()>& at_exit) {
@@ -439,11 +476,11 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::fun
   std::atomic<bool> fired{false};
   std::thread watchdog;
   if (timeout) {
-    watchdog = std::thread([&, group = pid_] {
+    watchdog = std::thread([&, group = within_caller_ ? pid_ : -pid_] {
       std::unique_lock lock(watchdog_mutex);
       if (!watchdog_wake.wait_for(lock, *timeout, [&] { return exited; })) {
         fired = true;
-        ::kill(-group, SIGKILL);
+        ::kill(group, SIGKILL);
       }
     });
   }
@@ -468,7 +505,8 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::fun
   for (;;) {
     int status = 0;
     rusage ru{};
-    const pid_t reaped = ::wait4(-1, &status, 0, &ru);
+    // Within the caller's command, the caller's other children are not this one's to reap.
+    const pid_t reaped = ::wait4(within_caller_ ? pid_ : -1, &status, 0, &ru);
     if (reaped < 0) {
       if (errno == EINTR) continue;
       break;  // ECHILD: nothing left to wait for
@@ -484,6 +522,9 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::fun
   stop_watchdog();
   outcome.timed_out = fired && outcome.status.signaled && outcome.status.signal == SIGKILL;
   if (at_exit) at_exit();
+  // Within the caller's command (no cgroup, no terminal of its own), what it left running is the
+  // caller's command's, ended with it.
+  if (within_caller_) return outcome;
 
   // What the command left running is named, then killed: its later work is no part of this
   // measurement and must not run into the next one.

@@ -272,16 +272,16 @@ void TimelineKeeper::add(const TimelineSample& sample) {
   }
 }
 
-RunEnergy run_energy(const MeterWindow& window, const StoredTimeline& timeline, const EnergyFigure& total) {
+RunEnergy run_energy(const MeterWindow& window, const StoredTimeline& timeline, const EnergyFigure* total) {
   RunEnergy run;
   run.start = window.start;
   run.duration = window.duration();
   run.timeline = PowerTimeline::from_stored(timeline, window.start);
-  if (!total.source.empty()) {
-    run.total = total.energy;
-    run.idle_power = total.idle_power;
-    run.estimated = total.estimated;
-    run.source = total.source;
+  if (total != nullptr && !total->source.empty()) {
+    run.total = Joules(total->energy_j);
+    if (total->idle_power_w) run.idle_power = Watts(*total->idle_power_w);
+    run.estimated = total->estimated;
+    run.source = total->source;
   }
   return run;
 }
@@ -447,6 +447,27 @@ std::vector<FunctionCost> profile_rows(const Profile& profile, std::size_t top, 
     rows.push_back(profile.outside);
   }
   return rows;
+}
+
+namespace {
+std::optional<double> optional_joules(const std::optional<Joules>& e) {
+  return e ? std::optional<double>(e->value) : std::nullopt;
+}
+}  // namespace
+
+StoredProfile stored_profile(const Profile& profile) {
+  StoredProfile s;
+  s.mode = std::string(profile_mode_name(profile.mode));
+  s.energy_rule = profile.energy_rule;
+  s.estimated = profile.estimated;
+  s.interval_s = profile.interval.count();
+  const auto add = [&](const FunctionCost& f) {
+    s.functions.push_back({f.name, f.calls, f.self_time.count(), f.total_time.count(), optional_joules(f.energy),
+                           optional_joules(f.total_energy), optional_joules(f.idle_energy), optional_joules(f.dynamic_energy)});
+  };
+  for (const auto& f : profile.functions) add(f);
+  if (profile.outside.self_time.count() > 0) add(profile.outside);
+  return s;
 }
 
 }  // namespace joulebench

@@ -82,7 +82,7 @@ std::size_t python_script_index(const std::vector<std::string>& argv, ProfileMod
     const std::string& a = argv[i];
     if (a == "-c" || a == "-m" || a == "-") {
       throw std::runtime_error(fmt::format(
-          "--mode {} runs a Python script: give 'python3 SCRIPT.py ARGS...' (not python3 {} ...)", profile_mode_name(mode), a));
+          "the {} profiler runs a Python script: give 'python3 SCRIPT.py ARGS...' (not python3 {} ...)", profile_mode_name(mode), a));
     }
     if (a == "-X" || a == "-W") {
       ++i;  // the option's value
@@ -91,7 +91,7 @@ std::size_t python_script_index(const std::vector<std::string>& argv, ProfileMod
     if (a.size() > 1 && a.front() == '-') continue;
     return i;
   }
-  throw std::runtime_error(fmt::format("--mode {} needs a Python script to run: python3 SCRIPT.py ARGS...", profile_mode_name(mode)));
+  throw std::runtime_error(fmt::format("the {} profiler needs a Python script to run: python3 SCRIPT.py ARGS...", profile_mode_name(mode)));
 }
 
 /// The Python launcher of a mode (the in-process sampler and cProfile share one). Throws
@@ -207,7 +207,7 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
         return out;
       }
       if (!is_python_command(argv)) {
-        throw std::runtime_error(fmt::format("--mode {} profiles Python scripts: the command must start with a Python "
+        throw std::runtime_error(fmt::format("the {} profiler profiles Python scripts: the command must start with a Python "
                                              "interpreter (python3 SCRIPT.py ...) or be a built-in PyTorch workload; for "
                                              "other programs use --mode perf",
                                              profile_mode_name(mode)));
@@ -220,7 +220,7 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
       try {
         perf = find_executable("perf").string();
       } catch (const LaunchError&) {
-        throw std::runtime_error("--mode perf needs Linux perf, which is not installed (Debian: sudo apt-get install linux-perf)");
+        throw std::runtime_error("the perf profiler needs Linux perf, which is not installed (Debian: sudo apt-get install linux-perf)");
       }
       out.perf_data = work_dir / "perf.data";
       // A fixed period of the cpu-clock event (nanoseconds of CPU time), not a frequency: perf's

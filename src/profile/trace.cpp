@@ -6,12 +6,11 @@
 #include <fmt/format.h>
 
 #include "joulebench/profile.hpp"
+#include "joulebench/trace_format.hpp"
 
 namespace joulebench {
 
 namespace {
-
-constexpr std::string_view kHeader = "# joulebench-profile 1";
 
 std::vector<std::string_view> split(std::string_view line, char separator) {
   std::vector<std::string_view> fields;
@@ -90,7 +89,7 @@ Trace parse_trace(std::string_view text, const std::string& source) {
     throw TraceError(fmt::format("{}:{}: {}", source, lines.number(), message));
   };
   if (!lines.next(line)) throw TraceError(fmt::format("{}: the trace is empty (the profiled program wrote nothing)", source));
-  if (line != kHeader) fail(fmt::format("not a joulebench trace: the first line must be '{}'", kHeader));
+  if (line != kTraceHeader) fail(fmt::format("not a joulebench trace: the first line must be '{}'", kTraceHeader));
   while (lines.next(line)) {
     if (line.empty() || line.front() == '#') continue;
     const auto fields = split(line, '\t');
@@ -137,7 +136,7 @@ Trace parse_trace(std::string_view text, const std::string& source) {
       if (!trace.mode) fail(fmt::format("unknown mode '{}' (python, cprofile, torch or perf)", fields[1]));
     } else if (kind == "clock") {
       expect(2, "clock monotonic_ns");
-      if (fields[1] != "monotonic_ns") fail(fmt::format("unknown clock '{}': only monotonic_ns is understood", fields[1]));
+      if (fields[1] != kTraceClock) fail(fmt::format("unknown clock '{}': only {} is understood", fields[1], kTraceClock));
     } else {
       fail(fmt::format("unknown record type '{}' (s, i, f, c, mode or clock)", kind));
     }

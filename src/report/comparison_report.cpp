@@ -9,8 +9,10 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "joulebench/json_output.hpp"
 #include "joulebench/report.hpp"
 #include "report/escape.hpp"
+#include "report/table.hpp"
 
 namespace joulebench {
 
@@ -200,29 +202,35 @@ std::string text_report(const ComparisonTable& table) {
 
 std::string markdown_report(const ComparisonTable& table) {
   std::string out = "Method: " + md_escape(method_line(table)) + ".\n\n" + runs_line(table) + ".\n\n";
-  out += "| group | metric | sides | n | mean ± sd | median | ratio (higher / lower) [CI] | test | p (" +
-         correction_title(table.options.correction) + ") | A12 |\n";
-  out += "|---|---|---|---|---|---|---|---|---|---|\n";
+  using report_detail::TableCell;
+  const auto left = [](std::string name) { return report_detail::TableColumn{std::move(name), report_detail::ColumnAlign::left, {}}; };
+  report_detail::Table pairs({left("group"), left("metric"), left("sides"), left("n"), left("mean ± sd"), left("median"),
+                              left("ratio (higher / lower) [CI]"), left("test"),
+                              left("p (" + correction_title(table.options.correction) + ")"), left("A12")});
   for (const auto& pair : table.pairs) {
-    out += fmt::format("| {} | {} | {} / {} | {} / {} | {} / {} | {} / {} | {} | {} | {} | {} |\n",
-                       md_escape(group_text(pair.group)), md_escape(metric_title(table, pair.metric)),
-                       md_escape(pair.first.name), md_escape(pair.second.name), pair.first.values.size(),
-                       pair.second.values.size(), mean_sd(pair.first), mean_sd(pair.second), median(pair.first),
-                       median(pair.second), md_escape(pair.ratio && pair.higher ? ratio_cell(pair) : "-"), pair.test,
-                       p_cell(pair), a12_cell(pair));
+    pairs.add_row({TableCell::text(group_text(pair.group)), TableCell::text(metric_title(table, pair.metric)),
+                   TableCell::text(pair.first.name + " / " + pair.second.name),
+                   TableCell::formatted(fmt::format("{} / {}", pair.first.values.size(), pair.second.values.size())),
+                   TableCell::formatted(mean_sd(pair.first) + " / " + mean_sd(pair.second)),
+                   TableCell::formatted(median(pair.first) + " / " + median(pair.second)),
+                   TableCell::text(pair.ratio && pair.higher ? ratio_cell(pair) : "-"), TableCell::formatted(pair.test),
+                   TableCell::formatted(p_cell(pair)), TableCell::formatted(a12_cell(pair))});
   }
-  out += "\n";
+  out += pairs.markdown() + "\n";
   for (const auto& pair : table.pairs) out += "- " + md_escape(group_text(pair.group) + ": " + pair.verdict) + "\n";
   if (!table.omnibus.empty()) {
     out += "\n";
     for (const auto& o : table.omnibus) out += "- " + md_escape(omnibus_line(table, o)) + "\n";
   }
   if (!table.wins.empty()) {
-    out += "\n| scope | side | cost comparisons | significantly cheaper | of which large |\n|---|---|---|---|---|\n";
+    report_detail::Table wins({left("scope"), left("side"), left("cost comparisons"), left("significantly cheaper"),
+                               left("of which large")});
     for (const auto& w : table.wins) {
-      out += fmt::format("| {} | {} | {} | {} | {} |\n", md_escape(w.scope), md_escape(w.side), w.comparisons,
-                         w.significant_wins, w.large_wins);
+      wins.add_row({TableCell::text(w.scope), TableCell::text(w.side), TableCell::integer(static_cast<long long>(w.comparisons)),
+                    TableCell::integer(static_cast<long long>(w.significant_wins)),
+                    TableCell::integer(static_cast<long long>(w.large_wins))});
     }
+    out += "\n" + wins.markdown();
   }
   for (const auto& n : table.notes) out += "\n> " + md_escape(n) + "\n";
   return out;
@@ -312,38 +320,39 @@ ordered_json pair_json(const ComparisonTable& table, const PairComparison& pair)
   return j;
 }
 
-/// Text is a CSV text cell; a number (a negative one too) or a flag is written as it is.
-std::string csv_cell(const ordered_json& value) {
-  if (value.is_null()) return {};
-  if (value.is_string()) return csv_field(value.get<std::string>());
-  if (value.is_number_float()) return fmt::format("{}", value.get<double>());
-  return value.dump();
-}
-
-std::string csv_report(const ComparisonTable& table) {
+/// The comparisons as one table, a row per pair: what CSV writes, and JSON's "comparisons".
+report_detail::Table pairs_table(const ComparisonTable& table) {
+  using report_detail::TableCell;
   std::vector<ordered_json> rows;
   for (const auto& pair : table.pairs) rows.push_back(pair_json(table, pair));
   // Every row has the same keys except the group's, which are the same across rows too.
-  std::vector<std::string> keys;
+  std::vector<report_detail::TableColumn> columns;
   if (!rows.empty()) {
-    for (const auto& item : rows.front().items()) keys.push_back(item.key());
+    for (const auto& item : rows.front().items()) columns.push_back({item.key(), report_detail::ColumnAlign::left, {}});
   } else {
-    keys = {"metric", "first", "second", "p_value", "verdict"};
+    for (const char* key : {"metric", "first", "second", "p_value", "verdict"}) columns.push_back({key, report_detail::ColumnAlign::left, {}});
   }
-  std::vector<std::string> cells;
-  for (const auto& key : keys) cells.push_back(csv_field(key));
-  std::string out = fmt::format("{}\n", fmt::join(cells, ","));
+  report_detail::Table out(columns);
   for (const auto& row : rows) {
-    cells.clear();
-    for (const auto& key : keys) cells.push_back(csv_cell(row.value(key, ordered_json())));
-    out += fmt::format("{}\n", fmt::join(cells, ","));
+    std::vector<TableCell> cells;
+    for (const auto& column : columns) {
+      const ordered_json value = row.value(column.name, ordered_json());
+      if (value.is_string()) cells.push_back(TableCell::text(value.get<std::string>()));
+      else if (value.is_boolean()) cells.push_back(TableCell::flag(value.get<bool>()));
+      else if (value.is_number_integer()) cells.push_back(TableCell::integer(value.get<long long>()));
+      else if (value.is_number()) cells.push_back(TableCell::number(value.get<double>()));
+      else cells.emplace_back();
+    }
+    out.add_row(std::move(cells));
   }
   return out;
 }
 
+std::string csv_report(const ComparisonTable& table) { return pairs_table(table).csv(); }
+
 std::string json_report(const ComparisonTable& table) {
   const auto& o = table.options;
-  ordered_json j = ordered_json::object();
+  ordered_json j = json_document(JsonSchema::compare);
   j["between"] = o.between;
   j["group_by"] = o.group_by;
   j["sides"] = table.sides;
@@ -364,8 +373,7 @@ std::string json_report(const ComparisonTable& table) {
                {"warmup_excluded", table.warmup_excluded},
                {"failed_excluded", table.failed_excluded},
                {"without_side", table.without_side}};
-  j["comparisons"] = ordered_json::array();
-  for (const auto& pair : table.pairs) j["comparisons"].push_back(pair_json(table, pair));
+  j["comparisons"] = pairs_table(table).json();
   j["omnibus"] = ordered_json::array();
   for (const auto& om : table.omnibus) {
     ordered_json x = ordered_json::object();
@@ -389,7 +397,7 @@ std::string json_report(const ComparisonTable& table) {
                          {"large_wins", w.large_wins}});
   }
   j["notes"] = table.notes;
-  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+  return dump_json(j);
 }
 
 // ---- LaTeX ------------------------------------------------------------------------------------
@@ -401,20 +409,32 @@ std::string tex_mean_sd(const SideSummary& side) {
 }
 
 std::string latex_report(const ComparisonTable& table) {
+  using report_detail::TableCell;
   std::string out = "% " + method_line(table) + "\n% " + runs_line(table) + "\n";
   for (const auto& n : table.notes) out += "% " + n + "\n";
   out += "% Needs \\usepackage{booktabs}.\n";
-  out += "\\begin{tabular}{lllrrlrl}\n\\toprule\n";
-  out += "Group & Metric & Sides & Mean $\\pm$ sd (first) & Mean $\\pm$ sd (second) & Ratio [95\\% CI] & $p$ (" +
-         correction_title(table.options.correction) + ") & $\\hat{A}_{12}$ \\\\\n\\midrule\n";
+  const auto column = [](std::string latex, report_detail::ColumnAlign align) {
+    return report_detail::TableColumn{latex, align, latex};
+  };
+  using report_detail::ColumnAlign;
+  report_detail::Table pairs({column("Group", ColumnAlign::left), column("Metric", ColumnAlign::left),
+                              column("Sides", ColumnAlign::left), column("Mean $\\pm$ sd (first)", ColumnAlign::right),
+                              column("Mean $\\pm$ sd (second)", ColumnAlign::right),
+                              column("Ratio [95\\% CI]", ColumnAlign::left),
+                              column("$p$ (" + correction_title(table.options.correction) + ")", ColumnAlign::right),
+                              column("$\\hat{A}_{12}$", ColumnAlign::left)});
   for (const auto& pair : table.pairs) {
-    out += fmt::format("{} & {} & {} / {} & {} & {} & {} & {}{} & {} \\\\\n", tex_escape(group_text(pair.group)),
-                       tex_escape(metric_title(table, pair.metric)), tex_escape(pair.first.name), tex_escape(pair.second.name),
-                       tex_mean_sd(pair.first), tex_mean_sd(pair.second), pair.ratio ? tex_escape(format_ratio(*pair.ratio)) : "--",
-                       pair.p_adjusted ? tex_escape(format_p_value(*pair.p_adjusted)) : "--", pair.significant ? "$^{*}$" : "",
-                       tex_escape(a12_cell(pair)));
+    pairs.add_row({TableCell::text(group_text(pair.group)), TableCell::text(metric_title(table, pair.metric)),
+                   TableCell::text(pair.first.name + " / " + pair.second.name),
+                   TableCell::latex(tex_mean_sd(pair.first), mean_sd(pair.first)),
+                   TableCell::latex(tex_mean_sd(pair.second), mean_sd(pair.second)),
+                   pair.ratio ? TableCell::text(format_ratio(*pair.ratio)) : TableCell(),
+                   pair.p_adjusted ? TableCell::latex(tex_escape(format_p_value(*pair.p_adjusted)) + (pair.significant ? "$^{*}$" : ""),
+                                                      format_p_value(*pair.p_adjusted))
+                                   : TableCell(),
+                   TableCell::text(a12_cell(pair))});
   }
-  out += "\\bottomrule\n\\end{tabular}\n";
+  out += pairs.latex();
   return out;
 }
 

@@ -14,9 +14,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "joulebench/json_output.hpp"
+
 #include "joulebench/report.hpp"
 #include "joulebench/store.hpp"
 #include "report/escape.hpp"
+#include "report/table.hpp"
 
 namespace joulebench {
 
@@ -24,17 +27,7 @@ namespace {
 
 using report_detail::csv_field;
 
-/// One cell: missing, text, a real, an integer or a flag.
-using Cell = std::variant<std::monostate, std::string, double, std::int64_t, bool>;
-
-struct Table {
-  std::vector<std::string> columns;
-  std::vector<std::vector<Cell>> rows;
-};
-
-/// Domains in the order the columns take: the meter's domains first, then any other in the
-/// order first seen; "total" is never among them (it has its own columns).
-constexpr std::array<std::string_view, 6> kDomainOrder{"cpu", "core", "uncore", "dram", "psys", "gpu"};
+using Cell = report_detail::TableCell;
 
 /// Columns that a label key must not shadow: such a label is written as label_<key>.
 constexpr std::array<std::string_view, 12> kFixedColumns{"campaign",    "workload",     "repetition", "status",
@@ -46,81 +39,69 @@ void add_first_seen(std::vector<T>& list, const Key& key) {
   if (std::find(list.begin(), list.end(), key) == list.end()) list.emplace_back(key);
 }
 
-Cell real(double v) {
-  if (!std::isfinite(v)) return std::monostate{};
-  return v;
-}
+Cell real(double v) { return Cell::number(v); }
 
-Cell real(const std::optional<double>& v) { return v ? real(*v) : Cell{}; }
+Cell real(const std::optional<double>& v) { return Cell::number(v); }
 
-Table build_table(const Store& store, std::int64_t campaign, const RunFilter& filter) {
+report_detail::Table build_table(const Store& store, std::int64_t campaign, const RunFilter& filter) {
   const auto info = store.campaign(campaign);
   if (!info) throw StoreError(fmt::format("{}: cannot export: no campaign {}", store.file().string(), campaign));
   const std::vector<RunRecord> runs = store.runs(campaign, filter);
 
   // What columns there are: the union over the runs, in first-seen order.
   std::vector<std::string> labels;
-  std::vector<std::string> other_domains;
+  std::vector<DomainId> domains_and_total;  // the meter's domains in their order, then others as first seen
   std::vector<std::string> metrics;
   std::vector<std::string> regions;
-  std::array<bool, kDomainOrder.size()> known_present{};
   for (const auto& run : runs) {
     for (const auto& [key, value] : run.labels) add_first_seen(labels, key);
     for (const auto& e : run.energy) {
-      if (e.domain == "total") continue;
-      const auto known = std::find(kDomainOrder.begin(), kDomainOrder.end(), e.domain);
-      if (known != kDomainOrder.end()) {
-        known_present[static_cast<std::size_t>(known - kDomainOrder.begin())] = true;
-      } else {
-        add_first_seen(other_domains, e.domain);
-      }
+      if (!e.domain.is_total()) add_first_seen(domains_and_total, e.domain);
     }
     for (const auto& m : run.metrics) add_first_seen(metrics, m.name);
     for (const auto& r : run.regions) add_first_seen(regions, r.name);
   }
-  std::vector<std::string> domains;
-  for (std::size_t i = 0; i < kDomainOrder.size(); ++i) {
-    if (known_present[i]) domains.emplace_back(kDomainOrder[i]);
-  }
-  domains.insert(domains.end(), other_domains.begin(), other_domains.end());
-  std::vector<std::string> domains_and_total = domains;
-  domains_and_total.emplace_back("total");
+  std::stable_sort(domains_and_total.begin(), domains_and_total.end(),
+                   [](const DomainId& a, const DomainId& b) { return a.display_rank() < b.display_rank(); });
+  domains_and_total.push_back(DomainId::total());
+  const auto column = [](MetricId::Kind kind, const DomainId& d) { return MetricId{kind, d, {}}.column(); };
 
-  Table table;
-  auto& cols = table.columns;
-  cols = {"campaign", "workload", "repetition", "status", "warmup"};
+  std::vector<std::string> cols = {"campaign", "workload", "repetition", "status", "warmup"};
   for (const auto& key : labels) {
     const bool shadows = std::find(kFixedColumns.begin(), kFixedColumns.end(), key) != kFixedColumns.end();
     cols.push_back(shadows ? "label_" + key : key);
   }
   cols.emplace_back("time_s");
-  for (const auto& d : domains_and_total) cols.push_back(fmt::format("energy_{}_j", d));
-  for (const auto& d : domains_and_total) cols.push_back(fmt::format("energy_{}_estimated", d));
-  for (const auto& d : domains_and_total) cols.push_back(fmt::format("dynamic_energy_{}_j", d));
-  for (const auto& m : metrics) cols.push_back("metric_" + m);
+  for (const auto& d : domains_and_total) cols.push_back(column(MetricId::Kind::energy, d));
+  for (const auto& d : domains_and_total) cols.push_back(column(MetricId::Kind::energy_estimated, d));
+  for (const auto& d : domains_and_total) cols.push_back(column(MetricId::Kind::dynamic_energy, d));
+  for (const auto& m : metrics) cols.push_back(MetricId::metric(m).column());
   for (const char* c : {"exit_code", "signal", "user_cpu_s", "system_cpu_s", "max_rss_kib", "cooldown_s"}) {
     cols.emplace_back(c);
   }
-  for (const auto& d : domains_and_total) cols.push_back(fmt::format("energy_{}_complete", d));
+  for (const auto& d : domains_and_total) cols.push_back(column(MetricId::Kind::energy_complete, d));
   for (const auto& r : regions) {
-    cols.push_back(fmt::format("region_{}_time_s", r));
-    cols.push_back(fmt::format("region_{}_energy_total_j", r));
+    cols.push_back(MetricId::region_time(r).column());
+    cols.push_back(MetricId::region_energy(r).column());
   }
+  std::vector<report_detail::TableColumn> table_columns;
+  for (auto& c : cols) table_columns.push_back({std::move(c), report_detail::ColumnAlign::left, {}});
+  report_detail::Table table(std::move(table_columns));
 
   for (const auto& run : runs) {
     std::vector<Cell> row;
-    row.reserve(cols.size());
+    row.reserve(table.columns().size());
     const bool measured = run.status != RunStatus::not_run;
-    row.emplace_back(info->name);
-    row.emplace_back(run.workload);
-    row.emplace_back(static_cast<std::int64_t>(run.repetition));
-    row.emplace_back(std::string(run_status_name(run.status)));
-    row.emplace_back(run.warmup);
+    row.push_back(Cell::text(info->name));
+    row.push_back(Cell::text(run.workload));
+    row.push_back(Cell::integer(run.repetition));
+    row.push_back(Cell::text(std::string(run_status_name(run.status))));
+    row.push_back(Cell::flag(run.warmup));
     for (const auto& key : labels) {
       Cell cell;
       for (const auto& [k, v] : run.labels) {
         if (k == key) {
-          cell = v;
+          cell = Cell::text(v);
           break;
         }
       }
@@ -134,7 +115,7 @@ Table build_table(const Store& store, std::int64_t campaign, const RunFilter& fi
     }
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
-      row.push_back(e ? Cell{e->estimated} : Cell{});
+      row.push_back(e ? Cell::flag(e->estimated) : Cell{});
     }
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
@@ -148,15 +129,15 @@ Table build_table(const Store& store, std::int64_t campaign, const RunFilter& fi
       }
       row.push_back(std::move(cell));
     }
-    row.push_back(run.exit_code ? Cell{static_cast<std::int64_t>(*run.exit_code)} : Cell{});
-    row.push_back(run.signal ? Cell{static_cast<std::int64_t>(*run.signal)} : Cell{});
+    row.push_back(run.exit_code ? Cell::integer(*run.exit_code) : Cell{});
+    row.push_back(run.signal ? Cell::integer(*run.signal) : Cell{});
     row.push_back(measured ? real(run.user_cpu_s) : Cell{});
     row.push_back(measured ? real(run.system_cpu_s) : Cell{});
-    row.push_back(measured ? Cell{run.max_rss_kib} : Cell{});
+    row.push_back(measured ? Cell::integer(run.max_rss_kib) : Cell{});
     row.push_back(real(run.cooldown_s));
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
-      row.push_back(e ? Cell{e->complete} : Cell{});
+      row.push_back(e ? Cell::flag(e->complete) : Cell{});
     }
     for (const auto& name : regions) {
       // A region entered more than once (per epoch, say) is exported as the sum of its visits.
@@ -168,7 +149,7 @@ Table build_table(const Store& store, std::int64_t campaign, const RunFilter& fi
         if (r.name != name) continue;
         seen = true;
         time += r.end_s - r.start_s;
-        const auto* total = find_energy(r.energy, "total");
+        const auto* total = find_energy(r.energy, DomainId::total());
         if (total && !total->measured_nothing && std::isfinite(total->energy_j)) {
           energy += total->energy_j;
         } else {
@@ -178,69 +159,26 @@ Table build_table(const Store& store, std::int64_t campaign, const RunFilter& fi
       row.push_back(seen ? real(time) : Cell{});
       row.push_back(seen && energy_known ? real(energy) : Cell{});
     }
-    table.rows.push_back(std::move(row));
+    table.add_row(std::move(row));
   }
   return table;
-}
-
-std::string csv_cell(const Cell& cell, const ExportOptions& options) {
-  struct Visitor {
-    const ExportOptions& options;
-    std::string operator()(std::monostate) const { return {}; }
-    std::string operator()(const std::string& s) const { return csv_field(s, options.guard_formulas); }
-    // "{}" is the shortest text that reads back as the same double.
-    std::string operator()(double v) const { return fmt::format("{}", v); }
-    std::string operator()(std::int64_t v) const { return fmt::format("{}", v); }
-    std::string operator()(bool v) const { return v ? "true" : "false"; }
-  };
-  return std::visit(Visitor{options}, cell);
-}
-
-nlohmann::ordered_json json_cell(const Cell& cell) {
-  struct Visitor {
-    nlohmann::ordered_json operator()(std::monostate) const { return nullptr; }
-    nlohmann::ordered_json operator()(const std::string& s) const { return s; }
-    nlohmann::ordered_json operator()(double v) const { return v; }
-    nlohmann::ordered_json operator()(std::int64_t v) const { return v; }
-    nlohmann::ordered_json operator()(bool v) const { return v; }
-  };
-  return std::visit(Visitor{}, cell);
 }
 
 }  // namespace
 
 std::string export_csv(const Store& store, std::int64_t campaign, const RunFilter& filter, const ExportOptions& options) {
-  const Table table = build_table(store, campaign, filter);
-  std::string out;
-  for (std::size_t i = 0; i < table.columns.size(); ++i) {
-    if (i) out += ',';
-    out += csv_field(table.columns[i], options.guard_formulas);  // a label's key names a column
-  }
-  out += '\n';
-  for (const auto& row : table.rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      if (i) out += ',';
-      out += csv_cell(row[i], options);
-    }
-    out += '\n';
-  }
-  return out;
+  // A label's key names a column: the header is guarded as the cells are.
+  return build_table(store, campaign, filter).csv(options.guard_formulas);
 }
 
 std::string export_json(const Store& store, std::int64_t campaign, const RunFilter& filter) {
-  const Table table = build_table(store, campaign, filter);
-  if (table.rows.empty()) return "[]\n";
-  std::string out = "[\n";
-  for (std::size_t r = 0; r < table.rows.size(); ++r) {
-    nlohmann::ordered_json object = nlohmann::ordered_json::object();
-    for (std::size_t i = 0; i < table.columns.size(); ++i) object[table.columns[i]] = json_cell(table.rows[r][i]);
-    out += "  ";
-    // Text that is not valid UTF-8 (a label from a byte-string) is replaced rather than refused.
-    out += object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-    out += r + 1 < table.rows.size() ? ",\n" : "\n";
-  }
-  out += "]\n";
-  return out;
+  const auto info = store.campaign(campaign);
+  if (!info) throw StoreError(fmt::format("{}: cannot export: no campaign {}", store.file().string(), campaign));
+  Json document = json_document(JsonSchema::runs);
+  document["campaign"] = {{"id", info->id}, {"name", info->name}, {"plan_hash", info->plan_hash}};
+  document["runs"] = Json::array();
+  for (const auto& run : store.runs(campaign, filter)) document["runs"].push_back(run_json(run));
+  return dump_json(document);
 }
 
 }  // namespace joulebench

@@ -20,6 +20,7 @@
 #include "joulebench/process.hpp"
 #include "joulebench/version.hpp"
 #include "report/escape.hpp"
+#include "report/table.hpp"
 #include "report/figures.hpp"
 #include "report/output_folder.hpp"
 
@@ -122,7 +123,7 @@ std::optional<double> metric_value(const RunRecord& run, const std::string& name
 const RunRecord* representative(std::span<const RunRecord* const> runs) {
   std::vector<std::pair<double, const RunRecord*>> ranked;
   for (const RunRecord* run : runs) {
-    const auto* total = find_energy(run->energy, "total");
+    const auto* total = find_energy(run->energy, DomainId::total());
     ranked.emplace_back(total != nullptr ? total->energy_j : run->time_s, run);
   }
   if (ranked.empty()) return nullptr;
@@ -282,7 +283,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
   };
 
   // Distributions: time, then each energy domain and the total, in the order the runs have them.
-  std::vector<std::string> domains;
+  std::vector<DomainId> domains;
   for (const auto& [side, runs] : sides) {
     for (const RunRecord* run : runs) {
       for (const auto& e : run->energy) {
@@ -290,13 +291,14 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
       }
     }
   }
-  std::stable_partition(domains.begin(), domains.end(), [](const std::string& d) { return d != "total"; });
+  std::stable_partition(domains.begin(), domains.end(), [](const DomainId& d) { return !d.is_total(); });
   struct Measure {
     std::string key;    ///< "time" or a domain
     std::string label;  ///< axis label
+    std::optional<DomainId> domain;  ///< nothing: time
   };
-  std::vector<Measure> measures{{"time", "time (s)"}};
-  for (const auto& d : domains) measures.push_back({d, d == "total" ? "total energy (J)" : fmt::format("{} energy (J)", d)});
+  std::vector<Measure> measures{{"time", "time (s)", std::nullopt}};
+  for (const auto& d : domains) measures.push_back({d.name(), fmt::format("{} energy (J)", d.name()), d});
   for (const auto& measure : measures) {
     std::vector<report_detail::BoxSeries> series;
     bool estimated = false;
@@ -304,11 +306,11 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
     for (const auto& [side, runs] : sides) {
       report_detail::BoxSeries s{side, colour_of(side), {}};
       for (const RunRecord* run : runs) {
-        if (measure.key == "time") {
+        if (!measure.domain) {
           s.values.push_back(run->time_s);
           continue;
         }
-        const auto* e = find_energy(run->energy, measure.key);
+        const auto* e = find_energy(run->energy, *measure.domain);
         if (e == nullptr) continue;
         if (!e->comparable()) {
           ++incomplete;  // a lower bound or nothing, not comparable: left out as the statistics leave it out
@@ -361,7 +363,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
     for (const auto& [side, runs] : sides) {
       report_detail::ScatterSeries s{side, colour_of(side), {}, {}};
       for (const RunRecord* run : runs) {
-        const auto* total = find_energy(run->energy, "total");
+        const auto* total = find_energy(run->energy, DomainId::total());
         const auto value = metric_value(*run, quality);
         if (total == nullptr || !total->comparable() || !value) continue;
         s.x.push_back(total->energy_j);
@@ -390,7 +392,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
     SummaryRow row{title, side, runs.size(), {}, {}, false, quality, {}};
     for (const RunRecord* run : runs) {
       row.time_s.push_back(run->time_s);
-      const auto* total = find_energy(run->energy, "total");
+      const auto* total = find_energy(run->energy, DomainId::total());
       if (total != nullptr && total->comparable()) {
         row.energy_j.push_back(total->energy_j);
         row.estimated = row.estimated || total->estimated;
@@ -412,7 +414,7 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
         section.notes.push_back(fmt::format("The {} profile of {} failed: {}", pg.mode, column.side, profile.problem));
         continue;
       }
-      const auto* total = find_energy(run.energy, "total");
+      const auto* total = find_energy(run.energy, DomainId::total());
       std::vector<report_detail::FunctionShare> shares;
       for (const auto& f : profile.functions) {
         if (shares.size() == options_.top_functions) break;
@@ -591,8 +593,8 @@ std::string ReportBuilder::campaign_html() const {
   std::map<std::string, std::set<std::string>> sources;
   for (const auto& run : runs_) {
     for (const auto& e : run.energy) {
-      if (e.domain == "total") continue;
-      sources[e.domain].insert(fmt::format("{} ({}){}", e.source, e.method, e.estimated ? ", ESTIMATED" : ""));
+      if (e.domain.is_total()) continue;
+      sources[e.domain.name()].insert(fmt::format("{} ({}){}", e.source, method_name(e.method), e.estimated ? ", ESTIMATED" : ""));
     }
   }
   const std::vector<UnmeasuredDomain> unmeasured = unmeasured_domains(runs_);
@@ -604,7 +606,7 @@ std::string ReportBuilder::campaign_html() const {
     std::vector<std::string> escaped;
     for (const auto& s : list) escaped.push_back(html_escape(s));
     const bool measured = std::none_of(unmeasured.begin(), unmeasured.end(),
-                                       [&](const UnmeasuredDomain& u) { return u.domain == domain; });
+                                       [&](const UnmeasuredDomain& u) { return u.domain.name() == domain; });
     out += fmt::format("<tr><td>{}</td><td{}>{}</td><td{}>{}</td></tr>\n", html_escape(domain),
                        std::any_of(list.begin(), list.end(), [](const std::string& s) { return s.ends_with("ESTIMATED"); })
                            ? " class=\"estimated\""
@@ -612,7 +614,7 @@ std::string ReportBuilder::campaign_html() const {
                        fmt::join(escaped, "; "), measured ? "" : " class=\"bad\"",
                        measured ? std::string("yes") : html_escape(describe_unmeasured(*std::find_if(
                                                            unmeasured.begin(), unmeasured.end(),
-                                                           [&](const UnmeasuredDomain& u) { return u.domain == domain; }))));
+                                                           [&](const UnmeasuredDomain& u) { return u.domain.name() == domain; }))));
   }
   out += "</tbody>\n</table>\n";
   for (const auto& [k, v] : environment_) {
@@ -658,7 +660,7 @@ std::string ReportBuilder::carbon_html() const {
   bool estimated = false;
   for (const auto* list : {&runs_, &profiled_}) {
     for (const auto& run : *list) {
-      if (const auto* total = find_energy(run.energy, "total"); total != nullptr && !total->measured_nothing) {
+      if (const auto* total = find_energy(run.energy, DomainId::total()); total != nullptr && !total->measured_nothing) {
         campaign_j += total->energy_j;
         estimated = estimated || total->estimated;
       }
@@ -691,11 +693,16 @@ void ReportBuilder::write_tables() {
 
   // Per side: n, time, energy, quality and (with a conversion) CO2e per run.
   const bool carbon = options_.carbon.has_value();
-  std::string md = "| group | side | n | time (s) | total energy (J) | quality |" + std::string(carbon ? " g CO2e per run |" : "") +
-                   "\n|---|---|---|---|---|---|" + (carbon ? "---|" : "") + "\n";
-  std::string tex = "% Generated by joulebench report; needs \\usepackage{booktabs}.\n\\begin{tabular}{llrrrl" +
-                    std::string(carbon ? "r" : "") + "}\n\\toprule\ngroup & side & $n$ & time (s) & total energy (J) & quality" +
-                    (carbon ? " & g CO$_2$e per run" : "") + " \\\\\n\\midrule\n";
+  using report_detail::ColumnAlign;
+  using report_detail::TableCell;
+  std::vector<report_detail::TableColumn> columns{{"group", ColumnAlign::left, {}},
+                                                  {"side", ColumnAlign::left, {}},
+                                                  {"n", ColumnAlign::right, "$n$"},
+                                                  {"time (s)", ColumnAlign::right, {}},
+                                                  {"total energy (J)", ColumnAlign::right, {}},
+                                                  {"quality", ColumnAlign::left, {}}};
+  if (carbon) columns.push_back({"g CO2e per run", ColumnAlign::right, "g CO$_2$e per run"});
+  report_detail::Table summary(std::move(columns));
   bool estimated = false;
   for (const auto& row : summary_) {
     const std::string quality = row.quality_name.empty() ? "-" : row.quality_name + " " + mean_sd(row.quality);
@@ -703,13 +710,17 @@ void ReportBuilder::write_tables() {
     const std::string grams = carbon && energy ? format_number(options_.carbon->grams(energy->mean)) : "-";
     const std::string mark = row.estimated ? "*" : "";
     estimated = estimated || row.estimated;
-    md += fmt::format("| {} | {} | {} | {} | {}{} | {} |{}\n", md_escape(row.group), md_escape(row.side), row.runs,
-                      mean_sd(row.time_s), mean_sd(row.energy_j), mark, md_escape(quality), carbon ? " " + grams + " |" : "");
-    tex += fmt::format("{} & {} & {} & {} & {}{} & {}{} \\\\\n", tex_escape(row.group), tex_escape(row.side), row.runs,
-                       tex_escape(mean_sd(row.time_s)), tex_escape(mean_sd(row.energy_j)), mark, tex_escape(quality),
-                       carbon ? " & " + grams : "");
+    std::vector<TableCell> cells{TableCell::text(row.group),
+                                 TableCell::text(row.side),
+                                 TableCell::integer(static_cast<long long>(row.runs)),
+                                 TableCell::text(mean_sd(row.time_s)),
+                                 TableCell::latex(tex_escape(mean_sd(row.energy_j)) + mark, mean_sd(row.energy_j) + mark),
+                                 TableCell::text(quality)};
+    if (carbon) cells.push_back(TableCell::formatted(grams));
+    summary.add_row(std::move(cells));
   }
-  tex += "\\bottomrule\n\\end{tabular}\n";
+  std::string md = summary.markdown();
+  std::string tex = "% Generated by joulebench report; needs \\usepackage{booktabs}.\n" + summary.latex();
   const std::string notes =
       std::string("Mean ± sd over the measured runs.") + (estimated ? " *: estimated from a model, not measured." : "") +
       (carbon ? fmt::format(" CO2e: a conversion at {:g} g/kWh and PUE {:g}.", options_.carbon->grid_g_per_kwh, options_.carbon->pue)
@@ -749,7 +760,7 @@ std::string ReportBuilder::page() const {
   for (const auto& note : table_.notes) {
     // Unmeasured figures are listed once, in the campaign's energy sources.
     const bool unmeasured = std::any_of(table_.unmeasured.begin(), table_.unmeasured.end(),
-                                        [&](const UnmeasuredDomain& u) { return u.domain != "total" && describe_unmeasured(u) == note; });
+                                        [&](const UnmeasuredDomain& u) { return !u.domain.is_total() && describe_unmeasured(u) == note; });
     if (!unmeasured) out += "<p class=\"note\">" + html_escape(note) + "</p>\n";
   }
   for (std::size_t s = 0; s < sections_.size(); ++s) {
@@ -795,23 +806,11 @@ std::string ReportBuilder::page() const {
 }  // namespace
 
 void write_text_file(const std::filesystem::path& path, std::string_view text) {
-  int fd = -1;
   try {
-    fd = create_file_for_invoking_user(path);
+    write_file_for_invoking_user(path, text);
   } catch (const std::runtime_error& e) {
     throw ReportError(e.what());
   }
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = errno;
-      ::close(fd);
-      throw ReportError(fmt::format("cannot write {}: {}", path.string(), std::strerror(error)));
-    }
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-  if (::close(fd) != 0) throw ReportError(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
 }
 
 std::optional<FigureFormat> parse_figure_format(std::string_view name) {

@@ -90,13 +90,13 @@ void OutputFolder::read_manifest() {
   std::error_code ec;
   if (!force_ && !fs::is_empty(directory_, ec)) {
     const bool earlier_version = fs::exists(directory_ / "index.html", ec) && fs::exists(directory_ / "figures" / "draw_all.gp", ec);
-    throw ReportError(
+    throw FolderNotEmpty(
         earlier_version
-            ? fmt::format("{} holds a report of an earlier joulebench, which kept no list of the files it wrote: pass "
-                          "--force to write over it (files of other names are left alone), or remove it",
+            ? fmt::format("{} holds a report of an earlier joulebench, which kept no list of the files it wrote: force "
+                          "the report to write over it (files of other names are left alone), or remove it",
                           directory_.string())
             : fmt::format("{} is not empty and holds no earlier joulebench report: write the report to a new or empty "
-                          "folder, or pass --force to write it beside what is there (joulebench then replaces only "
+                          "folder, or force it to be written beside what is there (joulebench then replaces only "
                           "files of the names it writes)",
                           directory_.string()));
   }

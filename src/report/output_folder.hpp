@@ -3,6 +3,8 @@
 // writes through a symbolic link inside the folder.
 #pragma once
 
+#include "joulebench/report.hpp"
+
 #include <filesystem>
 #include <set>
 #include <string>
@@ -13,7 +15,7 @@ namespace joulebench::report_detail {
 class OutputFolder {
  public:
   /// The file that lists what joulebench wrote in the folder.
-  static constexpr const char* kManifest = ".joulebench-report";
+  static constexpr const char* kManifest = kReportManifest;
 
   /// Opens `directory`, creating it if missing. Throws ReportError for a folder that is not empty
   /// and holds no manifest of an earlier report (someone else's files), unless `force`.

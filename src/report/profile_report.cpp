@@ -5,8 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "joulebench/analysis.hpp"
+#include "joulebench/json_output.hpp"
 #include "joulebench/profile.hpp"
+#include "joulebench/report.hpp"
 #include "report/escape.hpp"
+#include "report/table.hpp"
 
 namespace joulebench {
 
@@ -40,7 +43,7 @@ struct Columns {
 
 bool is_folded(const FunctionCost& f) { return f.functions != 1; }
 
-Columns columns(const Profile& p, const FunctionCost& f) {
+Columns columns_of(const Profile& p, const FunctionCost& f) {
   const auto seconds = [](Seconds s) { return fmt::format("{:.3f}", s.count()); };
   const auto joules = [](const std::optional<Joules>& e) { return e ? fmt::format("{:.3f}", e->value) : std::string("-"); };
   Columns c;
@@ -88,7 +91,7 @@ std::string table(const Profile& p, const std::vector<FunctionCost>& rows) {
   }
   std::vector<std::vector<std::string>> cells;
   for (const auto& f : rows) {
-    const Columns c = columns(p, f);
+    const Columns c = columns_of(p, f);
     std::vector<std::string> row{cut(c.name), c.calls, c.self_s, c.self_pct, c.total_s, c.total_pct, c.energy, c.energy_pct};
     if (idle) {
       row.push_back(c.idle);
@@ -119,45 +122,55 @@ std::string table(const Profile& p, const std::vector<FunctionCost>& rows) {
 }
 
 std::string markdown(const Profile& p, const std::vector<FunctionCost>& rows) {
-  std::string out = heading(p) + "\n\n";
-  out += fmt::format("| function | calls | self s | self % | total s | total % | {} | energy % | idle J | dynamic J |\n",
-                     energy_header(p));
-  out += "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
-  for (const auto& f : rows) {
-    const Columns c = columns(p, f);
-    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", md_escape(c.name), c.calls, c.self_s,
-                       c.self_pct, c.total_s, c.total_pct, c.energy, c.energy_pct, c.idle, c.dynamic);
+  using report_detail::ColumnAlign;
+  using report_detail::TableCell;
+  std::vector<report_detail::TableColumn> columns{{"function", ColumnAlign::left, {}}};
+  for (const std::string& name : std::vector<std::string>{"calls", "self s", "self %", "total s", "total %", energy_header(p),
+                                                         "energy %", "idle J", "dynamic J"}) {
+    columns.push_back({name, ColumnAlign::right, {}});
   }
+  report_detail::Table table(std::move(columns));
+  for (const auto& f : rows) {
+    const Columns c = columns_of(p, f);
+    table.add_row({TableCell::text(c.name), TableCell::formatted(c.calls), TableCell::formatted(c.self_s),
+                   TableCell::formatted(c.self_pct), TableCell::formatted(c.total_s), TableCell::formatted(c.total_pct),
+                   TableCell::formatted(c.energy), TableCell::formatted(c.energy_pct), TableCell::formatted(c.idle),
+                   TableCell::formatted(c.dynamic)});
+  }
+  std::string out = heading(p) + "\n\n" + table.markdown();
   if (!p.notes.empty()) out += "\n";
   for (const auto& note : p.notes) out += "- " + md_escape(note) + "\n";
   return out;
 }
 
-std::string number_or_empty(const std::optional<double>& v) {
-  return v && std::isfinite(*v) ? fmt::format("{}", *v) : std::string();
-}
 
 std::optional<double> value(const std::optional<Joules>& e) {
   return e ? std::optional<double>(e->value) : std::nullopt;
 }
 
 std::string csv(const Profile& p, const std::vector<FunctionCost>& rows) {
-  std::string out =
-      "mode,function,functions,calls,self_s,self_pct,total_s,total_pct,energy_j,energy_pct,total_energy_j,"
-      "idle_energy_j,dynamic_energy_j,energy_estimated,energy_rule\n";
+  using report_detail::TableCell;
+  std::vector<report_detail::TableColumn> columns;
+  for (const char* name : {"mode", "function", "functions", "calls", "self_s", "self_pct", "total_s", "total_pct", "energy_j",
+                           "energy_pct", "total_energy_j", "idle_energy_j", "dynamic_energy_j", "energy_estimated",
+                           "energy_rule"}) {
+    columns.push_back({name, report_detail::ColumnAlign::left, {}});
+  }
+  report_detail::Table table(std::move(columns));
   for (const auto& f : rows) {
     const std::optional<double> energy_pct =
         f.energy && p.run_energy ? std::optional<double>(percent(f.energy->value, p.run_energy->value)) : std::nullopt;
-    out += fmt::format(
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", profile_mode_name(p.mode), csv_field(f.name), f.functions,
-        f.calls ? fmt::format("{}", *f.calls) : "", f.self_time.count(), percent(f.self_time.count(), p.run_time.count()),
-        is_folded(f) ? "" : fmt::format("{}", f.total_time.count()),
-        is_folded(f) ? "" : fmt::format("{}", percent(f.total_time.count(), p.run_time.count())),
-        number_or_empty(value(f.energy)), number_or_empty(energy_pct), number_or_empty(value(f.total_energy)),
-        number_or_empty(value(f.idle_energy)), number_or_empty(value(f.dynamic_energy)), p.estimated,
-        csv_field(p.energy_rule));
+    table.add_row({TableCell::text(std::string(profile_mode_name(p.mode))), TableCell::text(f.name),
+                   TableCell::integer(static_cast<long long>(f.functions)),
+                   f.calls ? TableCell::integer(static_cast<long long>(*f.calls)) : TableCell(),
+                   TableCell::number(f.self_time.count()), TableCell::number(percent(f.self_time.count(), p.run_time.count())),
+                   is_folded(f) ? TableCell() : TableCell::number(f.total_time.count()),
+                   is_folded(f) ? TableCell() : TableCell::number(percent(f.total_time.count(), p.run_time.count())),
+                   TableCell::number(value(f.energy)), TableCell::number(energy_pct), TableCell::number(value(f.total_energy)),
+                   TableCell::number(value(f.idle_energy)), TableCell::number(value(f.dynamic_energy)),
+                   TableCell::flag(p.estimated), TableCell::text(p.energy_rule)});
   }
-  return out;
+  return table.csv();
 }
 
 nlohmann::json to_json(const Profile& p, const FunctionCost& f) {
@@ -194,7 +207,9 @@ std::string json(const Profile& p, const std::vector<FunctionCost>& rows) {
   j["functions"] = nlohmann::json::array();
   for (const auto& f : p.functions) j["functions"].push_back(to_json(p, f));
   j["outside"] = to_json(p, p.outside);
-  return j.dump(2) + "\n";
+  Json document = json_document(JsonSchema::profile);
+  document.update(Json(j));
+  return dump_json(document);
 }
 
 std::string folded(const Profile& p, bool by_energy) {
@@ -230,21 +245,6 @@ std::string format_profile(const Profile& profile, ProfileFormat format, std::si
     case ProfileFormat::folded: break;
   }
   return {};
-}
-
-StoredProfile stored_profile(const Profile& profile) {
-  StoredProfile s;
-  s.mode = std::string(profile_mode_name(profile.mode));
-  s.energy_rule = profile.energy_rule;
-  s.estimated = profile.estimated;
-  s.interval_s = profile.interval.count();
-  const auto add = [&](const FunctionCost& f) {
-    s.functions.push_back({f.name, f.calls, f.self_time.count(), f.total_time.count(), value(f.energy),
-                           value(f.total_energy), value(f.idle_energy), value(f.dynamic_energy)});
-  };
-  for (const auto& f : profile.functions) add(f);
-  if (profile.outside.self_time.count() > 0) add(profile.outside);
-  return s;
 }
 
 }  // namespace joulebench

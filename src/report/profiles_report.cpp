@@ -6,8 +6,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "joulebench/json_output.hpp"
 #include "joulebench/report.hpp"
 #include "report/escape.hpp"
+#include "report/table.hpp"
 
 namespace joulebench {
 
@@ -20,7 +22,7 @@ using report_detail::md_escape;
 constexpr std::size_t kNameWidth = 48;
 
 std::optional<double> total_energy(const RunRecord& run) {
-  const StoredEnergy* total = find_energy(run.energy, "total");
+  const EnergyFigure* total = find_energy(run.energy, DomainId::total());
   return total != nullptr ? std::optional<double>(total->energy_j) : std::nullopt;
 }
 
@@ -83,16 +85,18 @@ std::string side_by_side(const std::vector<ProfileGroup>& groups, std::size_t to
       out += (markdown ? md_escape(problem) : problem) + "\n";
     }
     if (markdown) {
-      for (std::size_t i = 0; i < grid.size(); ++i) {
-        std::string line = "|";
-        for (const auto& cell : grid[i]) line += " " + md_escape(cell) + " |";
-        out += line + "\n";
-        if (i == 0) {
-          line = "|";
-          for (std::size_t k = 0; k < grid[i].size(); ++k) line += k % 3 == 1 ? "---|" : "--:|";
-          out += line + "\n";
-        }
+      // The sides head the table; the second line names each side's three columns.
+      std::vector<report_detail::TableColumn> columns;
+      for (std::size_t k = 0; k < grid[0].size(); ++k) {
+        columns.push_back({grid[0][k], k % 3 == 1 ? report_detail::ColumnAlign::left : report_detail::ColumnAlign::right, {}});
       }
+      report_detail::Table table(std::move(columns));
+      for (std::size_t i = 1; i < grid.size(); ++i) {
+        std::vector<report_detail::TableCell> row;
+        for (const auto& cell : grid[i]) row.push_back(report_detail::TableCell::text(cell));
+        table.add_row(std::move(row));
+      }
+      out += table.markdown();
     } else {
       std::vector<std::size_t> width(grid[1].size(), 0);
       for (std::size_t i = 1; i < grid.size(); ++i) {
@@ -121,29 +125,42 @@ std::string side_by_side(const std::vector<ProfileGroup>& groups, std::size_t to
 }
 
 std::string as_csv(const std::vector<ProfileGroup>& groups, const std::vector<std::string>& group_by, std::size_t top) {
-  std::string out;
-  for (const auto& key : group_by) out += csv_field(key) + ",";
-  out += "mode,side,workload,run,rank,function,calls,self_s,total_s,energy_j,energy_pct,total_energy_j,energy_estimated,energy_rule\n";
-  const auto num = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string(); };
+  using report_detail::TableCell;
+  std::vector<report_detail::TableColumn> columns;
+  for (const auto& key : group_by) columns.push_back({key, report_detail::ColumnAlign::left, {}});
+  for (const char* name : {"mode", "side", "workload", "run", "rank", "function", "calls", "self_s", "total_s", "energy_j",
+                           "energy_pct", "total_energy_j", "energy_estimated", "energy_rule"}) {
+    columns.push_back({name, report_detail::ColumnAlign::left, {}});
+  }
+  report_detail::Table table(std::move(columns));
   for (const auto& g : groups) {
     for (const auto& c : g.columns) {
       const StoredProfile& p = *c.run->profile;
       const auto energy = total_energy(*c.run);
       for (std::size_t r = 0; r < p.functions.size() && (top == 0 || r < top); ++r) {
         const auto& f = p.functions[r];
-        for (const auto& [k, v] : g.key) out += csv_field(v) + ",";
+        std::vector<TableCell> row;
+        for (const auto& [k, v] : g.key) row.push_back(TableCell::text(v));
         const std::optional<double> pct = f.energy_j && energy && *energy > 0 ? std::optional<double>(100 * *f.energy_j / *energy) : std::nullopt;
-        out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(g.mode), csv_field(c.side), csv_field(c.run->workload),
-                           c.run->index, r + 1, csv_field(f.name), f.calls ? fmt::format("{}", *f.calls) : "", f.self_s,
-                           f.total_s, num(f.energy_j), num(pct), num(f.total_energy_j), p.estimated, csv_field(p.energy_rule));
+        for (TableCell& cell :
+             std::vector<TableCell>{TableCell::text(g.mode), TableCell::text(c.side), TableCell::text(c.run->workload),
+                                    TableCell::integer(static_cast<long long>(c.run->index)),
+                                    TableCell::integer(static_cast<long long>(r + 1)), TableCell::text(f.name),
+                                    f.calls ? TableCell::integer(static_cast<long long>(*f.calls)) : TableCell(),
+                                    TableCell::number(f.self_s), TableCell::number(f.total_s), TableCell::number(f.energy_j),
+                                    TableCell::number(pct), TableCell::number(f.total_energy_j), TableCell::flag(p.estimated),
+                                    TableCell::text(p.energy_rule)}) {
+          row.push_back(std::move(cell));
+        }
+        table.add_row(std::move(row));
       }
     }
   }
-  return out;
+  return table.csv();
 }
 
 std::string as_json(const std::vector<ProfileGroup>& groups, std::size_t top) {
-  nlohmann::json j = nlohmann::json::array();
+  Json j = Json::array();
   const auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
   for (const auto& g : groups) {
     nlohmann::json group{{"mode", g.mode}, {"group", nlohmann::json::object()}, {"sides", nlohmann::json::array()}};
@@ -167,9 +184,11 @@ std::string as_json(const std::vector<ProfileGroup>& groups, std::size_t top) {
       }
       group["sides"].push_back(std::move(side));
     }
-    j.push_back(std::move(group));
+    j.push_back(Json(group));
   }
-  return j.dump(2) + "\n";
+  Json document = json_document(JsonSchema::profiles);
+  document["groups"] = std::move(j);
+  return dump_json(document);
 }
 
 }  // namespace

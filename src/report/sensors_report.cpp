@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "joulebench/json_output.hpp"
 #include "joulebench/report.hpp"
 
 namespace joulebench {
@@ -124,7 +125,10 @@ std::string sensors_json(const SensorSet& sensors, const MeterWindow* watched) {
     const auto domain = static_cast<Domain>(d);
     if (auto source = sensors.source_of(domain); !source.empty()) in_use[std::string(domain_name(domain))] = source;
   }
-  return nlohmann::json{{"sources", sources}, {"in_use", in_use}}.dump(2) + "\n";
+  Json document = json_document(JsonSchema::sensors);
+  document["sources"] = Json(sources);
+  document["in_use"] = Json(in_use);
+  return dump_json(document);
 }
 
 }  // namespace joulebench

@@ -51,45 +51,20 @@ std::string file_safe(const std::string& name) {
   return out;
 }
 
-StoredEnergy stored(const EnergyFigure& f) {
-  return StoredEnergy{f.name,
-                      f.energy.value,
-                      f.source,
-                      f.method,
-                      f.estimated,
-                      f.complete(),
-                      f.unmeasured.count(),
-                      f.dynamic_energy ? std::optional<double>(f.dynamic_energy->value) : std::nullopt,
-                      f.problem,
-                      f.measured_nothing};
-}
-
-/// A region's energy per domain (and total) from the channel energies at its two edges.
-std::vector<StoredEnergy> region_energy(const std::vector<Channel>& channels, const std::vector<Joules>& begin,
-                                        const std::vector<Joules>& end) {
-  std::vector<StoredEnergy> out;
-  StoredEnergy total{"total", 0, "", "", false, true, 0, std::nullopt, {}, false};
-  for (std::size_t d = 0; d < kDomainCount; ++d) {
-    const auto domain = static_cast<Domain>(d);
-    std::optional<StoredEnergy> sum;
-    for (std::size_t i = 0; i < channels.size() && i < begin.size() && i < end.size(); ++i) {
-      if (channels[i].domain != domain) continue;
-      if (!sum) {
-        sum = StoredEnergy{std::string(domain_name(domain)), 0, channels[i].source, std::string(method_name(channels[i].method)),
-                           channels[i].estimated, true, 0, std::nullopt, {}, false};
-      }
-      sum->energy_j += (end[i] - begin[i]).value;
-    }
-    if (!sum) continue;
-    if (counts_toward_total(domain)) {
-      total.energy_j += sum->energy_j;
-      total.estimated = total.estimated || sum->estimated;
-      if (total.source.find(sum->source) == std::string::npos) total.source += (total.source.empty() ? "" : "+") + sum->source;
-      total.method = total.method.empty() || total.method == sum->method ? sum->method : "mixed";
-    }
-    out.push_back(std::move(*sum));
+/// A region's energy per domain, and the total, from the channel energies at its two edges: the
+/// same figures a run's window gives, over the region's part of it.
+std::vector<EnergyFigure> region_energy(const std::vector<Channel>& channels, const Meter::Mark& begin,
+                                        const Meter::Mark& end) {
+  MeterWindow window;
+  window.channels = channels;
+  window.end = window.start + std::chrono::duration_cast<Clock::duration>(end.time - begin.time);
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    ChannelTotal t;
+    if (i < begin.energy.size() && i < end.energy.size()) t.energy = end.energy[i] - begin.energy[i];
+    window.totals.push_back(t);
   }
-  if (!out.empty()) out.push_back(total);
+  std::vector<EnergyFigure> out = energy_figures(window, nullptr, std::nullopt);
+  if (!out.empty()) out.push_back(total_figure(out, window.duration()));
   return out;
 }
 
@@ -98,7 +73,7 @@ std::vector<StoredEnergy> region_energy(const std::vector<Channel>& channels, co
 /// found once it has lasted a second, after marks inside it were taken). Marks close timeline
 /// intervals, so samples never straddle a region's edges.
 void mark_unmeasured_regions(std::vector<StoredRegion>& regions, const std::vector<Channel>& channels,
-                             const StoredTimeline& timeline, const std::vector<StoredEnergy>& run_energy) {
+                             const StoredTimeline& timeline, const std::vector<EnergyFigure>& run_energy) {
   const std::size_t n = timeline.channels.size();
   if (n != channels.size()) return;
   for (auto& region : regions) {
@@ -119,17 +94,17 @@ void mark_unmeasured_regions(std::vector<StoredRegion>& regions, const std::vect
     double total_unmeasured = 0;
     std::string total_problem;
     for (auto& e : region.energy) {
-      if (e.domain == "total") continue;
+      if (e.domain.is_total()) continue;
       bool nothing = true;
       for (std::size_t c = 0; c < n; ++c) {
-        if (domain_name(channels[c].domain) != e.domain) continue;
+        if (DomainId(channels[c].domain) != e.domain) continue;
         e.unmeasured_s = std::max(e.unmeasured_s, unmeasured[c]);
         nothing = nothing && unmeasured[c] >= length - 1e-6;
       }
       e.complete = e.unmeasured_s == 0;
       e.measured_nothing = nothing && length > 0 && !e.complete;
       if (const auto* whole = find_energy(run_energy, e.domain); whole != nullptr && !e.complete) e.problem = whole->problem;
-      if (const auto domain = parse_domain(e.domain); domain && counts_toward_total(*domain)) {
+      if (e.domain.counts_toward_total()) {
         total_complete = total_complete && e.complete;
         total_nothing = total_nothing && e.measured_nothing;
         total_unmeasured = std::max(total_unmeasured, e.unmeasured_s);
@@ -137,7 +112,7 @@ void mark_unmeasured_regions(std::vector<StoredRegion>& regions, const std::vect
       }
     }
     for (auto& e : region.energy) {
-      if (e.domain != "total") continue;
+      if (!e.domain.is_total()) continue;
       e.complete = total_complete;
       e.measured_nothing = total_nothing && !total_complete;
       e.unmeasured_s = total_unmeasured;
@@ -151,14 +126,6 @@ void mark_unmeasured_regions(std::vector<StoredRegion>& regions, const std::vect
 constexpr Seconds kProfileInterval{0.005};
 constexpr Seconds kProfileMeterInterval{0.01};
 
-/// A profiled run's profiler: the rewritten command, its files, and what went wrong.
-struct ProfileSetup {
-  ProfileMode mode = ProfileMode::python;
-  fs::path work_dir;
-  std::optional<ProfiledCommand> command;
-  std::string problem;
-};
-
 /// Everything a run needs from the campaign around it.
 struct RunContext {
   const CampaignPlan& plan;
@@ -170,45 +137,7 @@ struct RunContext {
   const std::atomic<int>* stop = nullptr;
 };
 
-bool user_wants_kill(const RunContext& ctx) { return ctx.stop != nullptr && ctx.stop->load() >= 2; }
 bool user_wants_stop(const RunContext& ctx) { return ctx.stop != nullptr && ctx.stop->load() >= 1; }
-
-/// Kills the command's group if the user asks for it while `child` runs.
-class KillOnRequest {
- public:
-  KillOnRequest(const RunContext& ctx, pid_t group) {
-    if (ctx.stop == nullptr) return;
-    thread_ = std::thread([this, &ctx, group] {
-      std::unique_lock lock(mutex_);
-      while (!done_) {
-        if (user_wants_kill(ctx)) {
-          killed_ = true;
-          ::kill(-group, SIGKILL);
-          return;
-        }
-        wake_.wait_for(lock, std::chrono::milliseconds(50));
-      }
-    });
-  }
-  ~KillOnRequest() { finish(); }
-  void finish() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-  bool killed() const { return killed_; }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool done_ = false;
-  std::atomic<bool> killed_{false};
-  std::thread thread_;
-};
 
 struct LogFiles {
   StoredLog out;
@@ -233,35 +162,128 @@ struct LogFiles {
   }
 };
 
-/// Runs an unmeasured helper command (setup, prepare) with its output logged. Nothing on
-/// success, else why it failed.
+/// Reads a command's output into its logs while it runs, and, where there is an events pipe, its
+/// events: regions are measured with the meter's marks, metrics and metadata kept.
+class OutputWatcher final : public CommandWatcher {
+ public:
+  OutputWatcher(LogFiles& logs, OutputScanner* scanner, bool with_events, SpawnOptions& options)
+      : logs_(logs), scanner_(scanner) {
+    options.foreground = false;
+    options.stdout_fd = out_.write_fd;
+    options.stderr_fd = err_.write_fd;
+    if (with_events) {
+      events_.emplace();
+      options.environment.emplace_back(kEventsFdVariable, std::to_string(kEventsFdInChild));
+      options.inherited_fds = {{events_->write_fd, kEventsFdInChild}};
+    }
+  }
+
+  void started(Meter& meter) override {
+    meter_ = &meter;
+    channels_.assign(meter.channels().begin(), meter.channels().end());
+    out_.close_write();
+    err_.close_write();
+    if (events_) events_->close_write();
+    collector_.emplace(out_.read_fd, err_.read_fd, events_ ? events_->read_fd : -1, logs_.out_log, logs_.err_log, scanner_,
+                       [this](WorkloadEvent e) { on_event(std::move(e)); });
+  }
+
+  void finished() override {
+    if (collector_) {
+      collector_->finish(kOutputGrace);
+      malformed_ = collector_->malformed_events();
+      collector_.reset();
+    }
+  }
+
+  std::size_t malformed() const { return malformed_; }
+
+  /// What the events said, into the record; regions still open when the command ended close with it.
+  void record(RunRecord& r, const MeterWindow& window) {
+    Meter::Mark end{window.duration(), {}};
+    for (const auto& t : window.totals) end.energy.push_back(t.energy);
+    for (const auto& [name, begin] : open_regions_) {
+      regions_.push_back(StoredRegion{name, begin.time.count(), end.time.count(), region_energy(channels_, begin, end)});
+    }
+    open_regions_.clear();
+    std::sort(regions_.begin(), regions_.end(), [](const auto& a, const auto& b) { return a.start_s < b.start_s; });
+    mark_unmeasured_regions(regions_, channels_, r.timeline, r.energy);
+    r.regions = std::move(regions_);
+    for (const auto& name : metric_order_) r.metrics.push_back(metrics_[name]);
+    r.metadata = std::move(metadata_);
+  }
+
+ private:
+  // Events arrive on the collector's thread; regions are measured with the meter's marks.
+  void on_event(WorkloadEvent e) {
+    std::optional<Meter::Mark> mark;
+    if (e.kind == WorkloadEvent::Kind::region_begin || e.kind == WorkloadEvent::Kind::region_end) mark = meter_->mark();
+    std::lock_guard lock(mutex_);
+    switch (e.kind) {
+      case WorkloadEvent::Kind::region_begin:
+        open_regions_.emplace_back(e.name, std::move(*mark));
+        break;
+      case WorkloadEvent::Kind::region_end: {
+        const auto it =
+            std::find_if(open_regions_.rbegin(), open_regions_.rend(), [&](const auto& o) { return o.first == e.name; });
+        if (it == open_regions_.rend()) break;  // an end without a begin is ignored
+        regions_.push_back(
+            StoredRegion{e.name, it->second.time.count(), mark->time.count(), region_energy(channels_, it->second, *mark)});
+        open_regions_.erase(std::next(it).base());
+        break;
+      }
+      case WorkloadEvent::Kind::metric:
+        if (!metrics_.contains(e.name)) metric_order_.push_back(e.name);
+        metrics_[e.name] = StoredMetric{e.name, e.value, e.unit, e.origin};
+        break;
+      case WorkloadEvent::Kind::metadata: {
+        const auto it = std::find_if(metadata_.begin(), metadata_.end(), [&](const auto& kv) { return kv.first == e.name; });
+        if (it != metadata_.end()) it->second = e.text;
+        else metadata_.emplace_back(e.name, e.text);
+        break;
+      }
+    }
+  }
+
+  LogFiles& logs_;
+  OutputScanner* scanner_;
+  detail::Pipe out_;
+  detail::Pipe err_;
+  std::optional<detail::Pipe> events_;
+  std::optional<detail::OutputCollector> collector_;
+  std::size_t malformed_ = 0;
+  Meter* meter_ = nullptr;
+  std::vector<Channel> channels_;
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, Meter::Mark>> open_regions_;
+  std::vector<StoredRegion> regions_;
+  std::map<std::string, StoredMetric> metrics_;
+  std::vector<std::string> metric_order_;
+  KeyValues metadata_;
+};
+
+/// Runs an unmeasured helper command (setup, prepare) with its output logged: started, watched
+/// and cleaned up as a run is, its figures left unused. Nothing on success, else why it failed.
 std::optional<std::string> run_helper(const RunContext& ctx, const WorkloadSpec& w, const std::vector<std::string>& argv,
                                       const std::string& stem) {
   LogFiles logs(ctx, stem);
-  detail::Pipe out;
-  detail::Pipe err;
-  SpawnOptions options;
-  options.argv = resolve_joulebench(argv);
-  options.working_directory = w.working_directory;
-  options.environment = w.environment;
-  options.foreground = false;
-  options.stdout_fd = out.write_fd;
-  options.stderr_fd = err.write_fd;
+  MeteredCommandOptions options;
+  options.command.argv = resolve_joulebench(argv);
+  options.command.working_directory = w.working_directory;
+  options.command.environment = w.environment;
+  options.interval = ctx.plan.interval;
+  options.stop = ctx.stop;
+  OutputWatcher watcher(logs, nullptr, false, options.command);
+  options.watcher = &watcher;
   try {
-    ChildProcess child = ChildProcess::start(options);
-    out.close_write();
-    err.close_write();
-    detail::OutputCollector collector(out.read_fd, err.read_fd, -1, logs.out_log, logs.err_log, nullptr, [](WorkloadEvent) {});
-    KillOnRequest kill(ctx, child.pid());
-    const ProcessOutcome outcome = child.wait();
-    kill.finish();
-    collector.finish(kOutputGrace);
+    const MeteredCommand helper = run_metered(ctx.sensors, options);
     logs.finish();
-    if (outcome.status.signaled || outcome.status.code != 0) {
-      return fmt::format("{} (output in {})", outcome.status.describe(), logs.err.path);
+    if (helper.process.status.signaled || helper.process.status.code != 0) {
+      return fmt::format("{} (output in {})", helper.process.status.describe(), logs.err.path);
     }
     return std::nullopt;
   } catch (const LaunchError& e) {
+    logs.finish();
     return e.what();
   }
 }
@@ -271,26 +293,19 @@ constexpr Seconds kShortestQuietCheck{0.5};
 
 std::string cores_text(double cores) { return fmt::format("{:.2f} core{}", cores, cores == 1.0 ? "" : "s"); }
 
-/// Notes how busy other processes kept the machine before and during the run, with a warning
+/// Notes how busy other processes kept the machine before the run (its cool-down), with a warning
 /// where they used more than the plan allows.
-void note_other_cpu(const RunContext& ctx, RunRecord& r, const std::optional<detail::OtherCpu>& before,
-                    const std::optional<detail::OtherCpu>& during) {
+void note_other_cpu_before(const RunContext& ctx, RunRecord& r, const std::optional<detail::OtherCpu>& before) {
   const double limit = ctx.plan.max_other_cpu_cores;
-  if (before && before->length >= kShortestQuietCheck) {
-    r.other_cpu_before_cores = before->cores();
-    if (before->busy(limit)) {
-      r.warnings.push_back({kBusyMachine, fmt::format("other processes used {} in the {:.1f} s before the run (the plan "
-                                                      "allows {}): the machine was not quiet when it started",
-                                                      cores_text(before->cores()), before->length.count(), cores_text(limit))});
-    }
-  }
-  if (during) {
-    r.other_cpu_cores = during->cores();
-    if (during->busy(limit)) {
-      r.warnings.push_back({kBusyMachine, fmt::format("other processes used {} while the run ran (the plan allows {}): "
-                                                      "its energy figures include theirs",
-                                                      cores_text(during->cores()), cores_text(limit))});
-    }
+  if (!before || before->length < kShortestQuietCheck) return;
+  r.other_cpu_before_cores = before->cores();
+  if (before->busy(limit)) {
+    // After what the run left running, before what happened while it ran.
+    const auto after_leftovers = std::find_if(r.warnings.begin(), r.warnings.end(),
+                                              [](const RunWarning& w) { return w.kind != kLeftoverProcesses; });
+    r.warnings.insert(after_leftovers, RunWarning{kBusyMachine, fmt::format("other processes used {} in the {:.1f} s before the run (the plan "
+                                                    "allows {}): the machine was not quiet when it started",
+                                                    cores_text(before->cores()), before->length.count(), cores_text(limit))});
   }
 }
 
@@ -309,186 +324,80 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
 
   OutputScanner scanner(w.parsers);
   LogFiles logs(ctx, fmt::format("{:05}-{}", run.index, file_safe(w.name)));
-  detail::Pipe out;
-  detail::Pipe err;
-  detail::Pipe events;
-  SpawnOptions options;
-  options.argv = resolve_joulebench(w.command);
-  options.working_directory = w.working_directory;
-  options.environment = w.environment;
-  options.environment.emplace_back(kEventsFdVariable, std::to_string(kEventsFdInChild));
-  options.foreground = false;
-  options.stdout_fd = out.write_fd;
-  options.stderr_fd = err.write_fd;
-  options.inherited_fds = {{events.write_fd, kEventsFdInChild}};
-
-  std::optional<ProfileSetup> profiler;
-  if (!run.profile.empty()) {
-    profiler.emplace();
-    profiler->mode = parse_profile_mode(run.profile).value_or(ProfileMode::perf);
-    profiler->work_dir = ctx.log_dir / fmt::format("{:05}-profile-{}", run.index, run.profile);
-    try {
-      // The command may run as the invoking user (sudo): the profiler's files are its to write.
-      create_folders(profiler->work_dir);
-      profiler->command = profiled_command(profiler->mode, options.argv, kProfileInterval, profiler->work_dir);
-      options.argv = profiler->command->argv;
-      options.environment.insert(options.environment.end(), profiler->command->environment.begin(),
-                                 profiler->command->environment.end());
-    } catch (const std::exception& e) {
-      profiler->problem = e.what();
-    }
-  }
-  const auto cleanup_profiler = [&] {
-    std::error_code ec;
-    if (profiler) fs::remove_all(profiler->work_dir, ec);
-  };
-  if (profiler && !profiler->problem.empty()) {
+  MeteredCommandOptions options;
+  options.command.argv = resolve_joulebench(w.command);
+  options.command.working_directory = w.working_directory;
+  options.command.environment = w.environment;
+  options.interval = ctx.plan.interval;
+  options.timeout = w.timeout;
+  options.stop = ctx.stop;
+  options.max_other_cpu_cores = ctx.plan.max_other_cpu_cores;
+  OutputWatcher watcher(logs, &scanner, true, options.command);
+  options.watcher = &watcher;
+  const auto not_run = [&](const std::string& reason, const std::string& profile_problem) {
     logs.finish();
-    cleanup_profiler();
     r.status = RunStatus::not_run;
-    r.reason = "the profiler cannot run: " + profiler->problem;
-    r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), profiler->problem, {}};
+    r.reason = reason;
+    if (!run.profile.empty()) r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), profile_problem, {}};
     r.stdout_log = logs.out;
     r.stderr_log = logs.err;
     return r;
+  };
+
+  // A profiled run: the profiler runs in the command's place, its files in the run's log folder.
+  std::optional<CommandProfiler> profiler;
+  const fs::path profile_dir = ctx.log_dir / fmt::format("{:05}-profile-{}", run.index, run.profile);
+  struct RemoveFolder {
+    const fs::path* folder = nullptr;
+    ~RemoveFolder() {
+      std::error_code ec;
+      if (folder != nullptr) fs::remove_all(*folder, ec);
+    }
+  } remove_profile_dir;
+  if (!run.profile.empty()) {
+    remove_profile_dir.folder = &profile_dir;
+    try {
+      const auto mode = parse_profile_mode(run.profile);
+      if (!mode) throw ProfilerError(fmt::format("unknown profile mode '{}'", run.profile));
+      // The command may run as the invoking user (sudo): the profiler's files are its to write.
+      create_folders(profile_dir);
+      profiler.emplace(*mode, options.command.argv, kProfileInterval, profile_dir);
+      profiler->apply(options.command);
+    } catch (const std::exception& e) {
+      return not_run(std::string("the profiler cannot run: ") + e.what(), e.what());
+    }
+    options.interval = std::min(ctx.plan.interval, kProfileMeterInterval);
   }
 
   TimelineKeeper timeline;  // kept compactly until the run is committed with it
-  Meter meter(ctx.sensors, MeterOptions{profiler ? std::min(ctx.plan.interval, kProfileMeterInterval) : ctx.plan.interval, &timeline});
-  const std::vector<Channel> channels(ctx.sensors.channels().begin(), ctx.sensors.channels().end());
-
-  // Events arrive on the collector's thread; regions are measured with the meter's marks.
-  std::mutex events_mutex;
-  std::vector<std::pair<std::string, Meter::Mark>> open_regions;
-  std::vector<StoredRegion> regions;
-  std::map<std::string, StoredMetric> metrics;
-  std::vector<std::string> metric_order;
-  auto on_event = [&](WorkloadEvent e) {
-    std::optional<Meter::Mark> mark;
-    if (e.kind == WorkloadEvent::Kind::region_begin || e.kind == WorkloadEvent::Kind::region_end) mark = meter.mark();
-    std::lock_guard lock(events_mutex);
-    switch (e.kind) {
-      case WorkloadEvent::Kind::region_begin:
-        open_regions.emplace_back(e.name, std::move(*mark));
-        break;
-      case WorkloadEvent::Kind::region_end: {
-        const auto it = std::find_if(open_regions.rbegin(), open_regions.rend(), [&](const auto& o) { return o.first == e.name; });
-        if (it == open_regions.rend()) break;  // an end without a begin is ignored
-        regions.push_back(StoredRegion{e.name, it->second.time.count(), mark->time.count(),
-                                       region_energy(channels, it->second.energy, mark->energy)});
-        open_regions.erase(std::next(it).base());
-        break;
-      }
-      case WorkloadEvent::Kind::metric:
-        if (!metrics.contains(e.name)) metric_order.push_back(e.name);
-        metrics[e.name] = StoredMetric{e.name, e.value, e.unit, e.origin};
-        break;
-      case WorkloadEvent::Kind::metadata: {
-        const auto it = std::find_if(r.metadata.begin(), r.metadata.end(), [&](const auto& kv) { return kv.first == e.name; });
-        if (it != r.metadata.end()) it->second = e.text;
-        else r.metadata.emplace_back(e.name, e.text);
-        break;
-      }
-    }
-  };
-
+  options.timeline = &timeline;
   std::optional<detail::OtherCpu> before;
   if (quiet_since) before = detail::other_cpu_since(ctx.sensors, *quiet_since);
-  const auto run_mark = detail::mark_other_cpu(ctx.sensors);
-  meter.start();
-  std::optional<ChildProcess> child;
+  MeteredCommand metered;
   try {
-    child.emplace(ChildProcess::start(options));
+    metered = run_metered(ctx.sensors, options);
   } catch (const LaunchError& e) {
-    meter.stop();
-    logs.finish();
-    cleanup_profiler();
-    r.status = RunStatus::not_run;
-    r.reason = e.what();
-    if (profiler) r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), e.what(), {}};
-    r.stdout_log = logs.out;
-    r.stderr_log = logs.err;
-    return r;
-  }
-  out.close_write();
-  err.close_write();
-  events.close_write();
-  ProcessOutcome outcome;
-  MeterWindow window;
-  bool killed_by_user = false;
-  std::optional<detail::OtherCpu> during;
-  {
-    detail::OutputCollector collector(out.read_fd, err.read_fd, events.read_fd, logs.out_log, logs.err_log, &scanner,
-                                      on_event);
-    KillOnRequest kill(ctx, child->pid());
-    // Whatever the run left running is killed in wait(), once the meter has stopped.
-    outcome = child->wait(w.timeout, [&] { window = meter.stop(); });
-    if (run_mark) during = detail::other_cpu_since(ctx.sensors, *run_mark, outcome.cpu());
-    kill.finish();
-    killed_by_user = kill.killed();
-    collector.finish(kOutputGrace);
-    r.malformed_events = collector.malformed_events() + scanner.malformed();
+    return not_run(e.what(), e.what());
   }
   logs.finish();
-  if (killed_by_user) {
-    cleanup_profiler();
-    return std::nullopt;
-  }
+  if (metered.killed_on_request) return std::nullopt;
 
-  r.time_s = outcome.wall().count();
-  r.user_cpu_s = outcome.user_cpu.count();
-  r.system_cpu_s = outcome.system_cpu.count();
-  r.max_rss_kib = outcome.max_rss_kib;
-  if (outcome.timed_out) {
-    r.status = RunStatus::timed_out;
-    r.signal = outcome.status.signal;
-    r.reason = fmt::format("killed after its timeout of {:g} s", w.timeout->count());
-  } else if (outcome.status.signaled) {
-    r.status = RunStatus::signaled;
-    r.signal = outcome.status.signal;
-    r.reason = outcome.status.describe();
-  } else {
-    r.exit_code = outcome.status.code;
-    r.status = outcome.status.code == 0 ? RunStatus::ok : RunStatus::failed;
-    if (outcome.status.code != 0) r.reason = outcome.status.describe();
-  }
-  if (!outcome.leftovers.empty()) {
-    r.warnings.push_back({kLeftoverProcesses,
-                          fmt::format("left {} process{} running, killed after the run: {}", outcome.leftovers.size(),
-                                      outcome.leftovers.size() == 1 ? "" : "es", fmt::join(outcome.leftovers, ", "))});
-  }
-  note_other_cpu(ctx, r, before, during);
-
-  const auto figures = energy_figures(window, ctx.idle, cpu_share(outcome, window));
-  for (const auto& f : figures) r.energy.push_back(stored(f));
-  const EnergyFigure total = total_figure(figures, window.duration());
-  if (!figures.empty()) r.energy.push_back(stored(total));
+  r.malformed_events = watcher.malformed() + scanner.malformed();
+  record_outcome(r, metered, ctx.idle, w.timeout, ctx.plan.max_other_cpu_cores);
+  note_other_cpu_before(ctx, r, before);
+  r.timeline = std::move(timeline.timeline);
   if (profiler) {
     try {
-      const Trace trace = collect_trace(*profiler->command, profiler->mode);
-      const Profile profile = attribute(trace, profiler->mode, run_energy(window, timeline.timeline, total),
-                                        AttributionOptions{kProfileInterval});
-      r.profile = stored_profile(profile);
+      const Trace trace = profiler->trace();
+      const EnergyFigure* total = !r.energy.empty() && r.energy.back().domain.is_total() ? &r.energy.back() : nullptr;
+      r.profile = stored_profile(profiler->attribute(trace, metered.window, r.timeline, total));
     } catch (const std::exception& e) {
       r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), e.what(), {}};
     }
-    cleanup_profiler();
   }
-
-  // Regions still open when the command ended close with it.
-  std::vector<Joules> end_energy;
-  for (const auto& t : window.totals) end_energy.push_back(t.energy);
-  for (const auto& [name, begin] : open_regions) {
-    regions.push_back(StoredRegion{name, begin.time.count(), window.duration().count(),
-                                   region_energy(channels, begin.energy, end_energy)});
-  }
-  std::sort(regions.begin(), regions.end(), [](const auto& a, const auto& b) { return a.start_s < b.start_s; });
-  mark_unmeasured_regions(regions, channels, timeline.timeline, r.energy);
-  r.regions = std::move(regions);
-  for (const auto& name : metric_order) r.metrics.push_back(metrics[name]);
+  watcher.record(r, metered.window);
   r.stdout_log = logs.out;
   r.stderr_log = logs.err;
-  r.timeline = std::move(timeline.timeline);
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "joulebench/sensors.hpp"
 #include "sysfs.hpp"
@@ -152,6 +153,16 @@ SensorSet SensorSet::open(const SensorOptions& options) {
 SensorSet SensorSet::from_sources(std::vector<std::unique_ptr<EnergySource>> sources, const SensorOptions& options) {
   SensorSet set;
   set.sources_ = std::move(sources);
+  for (const auto& name : options.only_sources) {
+    const bool known = std::any_of(set.sources_.begin(), set.sources_.end(),
+                                   [&](const auto& source) { return source->report().name == name; });
+    if (!known) {
+      std::vector<std::string> names;
+      for (const auto& source : set.sources_) names.push_back(source->report().name);
+      throw UnknownSource(fmt::format("unknown source '{}': the sources are {} (see 'joulebench sensors')", name,
+                                      fmt::join(names, ", ")));
+    }
+  }
 
   auto wanted = [&](const EnergySource& source) {
     if (options.only_sources.empty()) return true;

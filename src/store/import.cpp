@@ -109,21 +109,20 @@ ColumnRole role_of(const std::string& column) {
       {"system_cpu_s", K::system_cpu}, {"max_rss_kib", K::max_rss}, {"cooldown_s", K::cooldown},
   };
   if (const auto it = fixed.find(column); it != fixed.end()) return {it->second, column};
-  const std::string_view c = column;
-  const auto between = [&](std::string_view prefix, std::string_view suffix) -> std::optional<std::string> {
-    if (c.size() > prefix.size() + suffix.size() && c.starts_with(prefix) && c.ends_with(suffix)) {
-      return std::string(c.substr(prefix.size(), c.size() - prefix.size() - suffix.size()));
+  if (const auto id = MetricId::parse(column)) {
+    using M = MetricId::Kind;
+    switch (id->kind) {
+      case M::time: return {K::time, column};
+      case M::energy: return {K::energy, id->domain.name()};
+      case M::dynamic_energy: return {K::dynamic_energy, id->domain.name()};
+      case M::energy_estimated: return {K::energy_estimated, id->domain.name()};
+      case M::energy_complete: return {K::energy_complete, id->domain.name()};
+      case M::metric: return {K::metric, id->name};
+      case M::region_time: return {K::region_time, id->name};
+      case M::region_energy: return {K::region_energy, id->name};
     }
-    return std::nullopt;
-  };
-  if (auto d = between("dynamic_energy_", "_j")) return {K::dynamic_energy, *d};
-  if (auto d = between("energy_", "_estimated")) return {K::energy_estimated, *d};
-  if (auto d = between("energy_", "_complete")) return {K::energy_complete, *d};
-  if (auto d = between("energy_", "_j")) return {K::energy, *d};
-  if (auto r = between("region_", "_energy_total_j")) return {K::region_energy, *r};
-  if (auto r = between("region_", "_time_s")) return {K::region_time, *r};
-  if (auto m = between("metric_", "")) return {K::metric, *m};
-  if (auto l = between("label_", "")) return {K::label, *l};
+  }
+  if (column.starts_with("label_") && column.size() > 6) return {K::label, column.substr(6)};
   return {K::label, column};
 }
 
@@ -140,15 +139,16 @@ std::optional<bool> parse_flag(const std::string& text) {
   return std::nullopt;
 }
 
-StoredEnergy& energy_of(RunRecord& run, const std::string& domain) {
+EnergyFigure& energy_of(RunRecord& run, const std::string& domain_name) {
+  const DomainId domain = *DomainId::parse(domain_name);  // a column's part between its prefix and suffix: never empty
   for (auto& e : run.energy) {
     if (e.domain == domain) return e;
   }
-  StoredEnergy e;
+  EnergyFigure e;
   e.domain = domain;
   e.energy_j = std::nan("");
   e.source = "imported";
-  e.method = "imported";
+  e.method = FigureMethod::imported;
   run.energy.push_back(e);
   return run.energy.back();
 }
@@ -323,11 +323,11 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
           break;
         case K::region_energy:
           if (auto v = real(true)) {
-            StoredEnergy total;
-            total.domain = "total";
+            EnergyFigure total;
+            total.domain = DomainId::total();
             total.energy_j = *v;
             total.source = "imported";
-            total.method = "imported";
+            total.method = FigureMethod::imported;
             region_of(run, role.name).energy.push_back(total);
           }
           break;
@@ -353,8 +353,8 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
         e.problem = "not measured (an empty, incomplete figure in the imported file)";
       }
     }
-    // Energy figures need a domain a figure is in; the total is kept as the store's "total" row, last.
-    std::stable_partition(run.energy.begin(), run.energy.end(), [](const StoredEnergy& e) { return e.domain != "total"; });
+    // Energy figures need a domain a figure is in; the total is kept as the store's total row, last.
+    std::stable_partition(run.energy.begin(), run.energy.end(), [](const EnergyFigure& e) { return !e.domain.is_total(); });
     runs.push_back(std::move(run));
   }
   if (!problems.empty()) throw ImportError(file, std::move(problems));

@@ -21,26 +21,6 @@ using store_detail::Transaction;
 
 // --- run status names ------------------------------------------------------------------------
 
-std::string_view run_status_name(RunStatus status) {
-  switch (status) {
-    case RunStatus::ok: return "ok";
-    case RunStatus::failed: return "failed";
-    case RunStatus::signaled: return "signaled";
-    case RunStatus::timed_out: return "timed-out";
-    case RunStatus::not_run: return "not-run";
-  }
-  return "unknown";
-}
-
-std::optional<RunStatus> parse_run_status(std::string_view name) {
-  if (name == "ok") return RunStatus::ok;
-  if (name == "failed") return RunStatus::failed;
-  if (name == "signaled") return RunStatus::signaled;
-  if (name == "timed-out" || name == "timed_out") return RunStatus::timed_out;
-  if (name == "not-run" || name == "not_run") return RunStatus::not_run;
-  return std::nullopt;
-}
-
 namespace store_detail {
 
 void rethrow_with_context(const std::filesystem::path& file, std::string_view context) {
@@ -108,17 +88,17 @@ void require_campaign(Db& db, std::int64_t campaign) {
 }
 
 
-void insert_energy(Db& db, const char* sql, std::int64_t owner, const std::vector<StoredEnergy>& energy) {
+void insert_energy(Db& db, const char* sql, std::int64_t owner, const std::vector<EnergyFigure>& energy) {
   if (energy.empty()) return;
   auto st = db.prepare(sql);
   std::int64_t position = 0;
   for (const auto& e : energy) {
     st.bind(1, owner)
         .bind(2, position++)
-        .bind(3, e.domain)
+        .bind(3, e.domain.name())
         .bind(4, e.energy_j)
         .bind(5, e.source)
-        .bind(6, e.method)
+        .bind(6, method_name(e.method))
         .bind(7, e.estimated)
         .bind(8, e.complete)
         .bind(9, e.unmeasured_s)
@@ -140,12 +120,18 @@ void insert_key_values(Db& db, const char* sql, std::int64_t owner, const KeyVal
 }
 
 /// Columns 1..11 of an energy query (after the owner id in column 0).
-StoredEnergy read_energy(const Statement& st) {
-  StoredEnergy e;
-  e.domain = st.text(1);
+EnergyFigure read_energy(const Statement& st) {
+  EnergyFigure e;
+  const std::string domain = st.text(1);
+  const auto parsed_domain = DomainId::parse(domain);
+  if (!parsed_domain) throw StoreError("an energy figure has no domain");
+  e.domain = *parsed_domain;
   e.energy_j = st.real_or_nan(2);
   e.source = st.text(3);
-  e.method = st.text(4);
+  const std::string method = st.text(4);
+  const auto parsed_method = parse_figure_method(method);
+  if (!parsed_method) throw StoreError(fmt::format("an energy figure has an unknown method '{}'", method));
+  e.method = *parsed_method;
   e.estimated = st.integer(5) != 0;
   e.complete = st.integer(6) != 0;
   e.unmeasured_s = st.real_or_nan(7);
@@ -502,13 +488,6 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
         db.file(), current ? fmt::format("cannot record run {} of campaign {}", current->index, campaign)
                            : fmt::format("cannot record runs of campaign {}", campaign));
   }
-}
-
-const StoredEnergy* find_energy(std::span<const StoredEnergy> energy, std::string_view domain) {
-  for (const auto& e : energy) {
-    if (e.domain == domain) return &e;
-  }
-  return nullptr;
 }
 
 std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filter, bool with_timelines) const {

@@ -81,7 +81,7 @@ TEST_F(CampaignCli, RecordsEveryRunWithRegionsMetricsAndTimeline) {
     warmups += run.warmup ? 1 : 0;
     EXPECT_EQ(run.status, RunStatus::ok) << run.workload << " " << run.reason;
     ASSERT_FALSE(run.energy.empty());
-    EXPECT_EQ(run.energy.back().domain, "total");
+    EXPECT_TRUE(run.energy.back().domain.is_total());
     EXPECT_GT(run.energy.back().energy_j, 0.0);
     EXPECT_TRUE(run.energy.back().estimated) << "this machine only has the estimate";
     EXPECT_EQ(run.timeline.channels, (std::vector<std::string>{"cpu-0", "dram-0"}));
@@ -335,8 +335,8 @@ TEST_F(CampaignCli, IdleBaselineGivesDynamicEnergy) {
   ASSERT_EQ(runs.size(), 1U);
   EXPECT_TRUE(runs[0].idle_baseline.has_value());
   for (const auto& e : runs[0].energy) {
-    ASSERT_TRUE(e.dynamic_energy_j.has_value()) << e.domain;
-    EXPECT_GE(*e.dynamic_energy_j, 0.0) << e.domain;
+    ASSERT_TRUE(e.dynamic_energy_j.has_value()) << e.domain.name();
+    EXPECT_GE(*e.dynamic_energy_j, 0.0) << e.domain.name();
   }
   const auto environment = store.environment(id);
   auto has = [&](const std::string& key) {

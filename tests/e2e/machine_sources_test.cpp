@@ -137,23 +137,27 @@ TEST_P(MachineSources, TheReadmesPathWorksOnThem) {
   const Result measured = run({"measure", "--json", "--idle", "1s", "--", kCpuLoad, "--seconds", "1.2", "--threads", "1"});
   const auto m = testing::parse_json(measured.err);
   expect_sane_numbers(m);
-  ASSERT_TRUE(m.contains("total")) << measured.err;
-  if (!m["total"]["measured"].get<bool>()) {
-    EXPECT_FALSE(m["total"]["problem"].get<std::string>().empty()) << "a total not measured says why: " << m["total"].dump();
+  ASSERT_TRUE(m.contains("run")) << measured.err;
+  const auto& energy = m["run"]["energy"];
+  ASSERT_FALSE(energy.empty()) << measured.err;
+  const auto& total = energy.back();
+  ASSERT_EQ(total["domain"], "total") << measured.err;
+  if (!total["measured"].get<bool>()) {
+    EXPECT_FALSE(total["problem"].get<std::string>().empty()) << "a total not measured says why: " << total.dump();
   }
-  for (const auto& d : m["domains"]) {
+  for (const auto& d : energy) {
     if (!d["measured"].get<bool>()) {
       EXPECT_FALSE(d["problem"].get<std::string>().empty()) << d.dump();
     }
   }
   if (rapl_) {
-    for (const auto& d : m["domains"]) {
-      if (d["name"] == "cpu") {
+    for (const auto& d : energy) {
+      if (d["domain"] == "cpu") {
         EXPECT_EQ(d["source"], "rapl-powercap");
         EXPECT_TRUE(d["complete"].get<bool>()) << d.dump();
         EXPECT_NEAR(d["average_power_w"].get<double>(), kPackageWatts, 0.2 * kPackageWatts);
       }
-      if (d["name"] == "psys") {
+      if (d["domain"] == "psys") {
         EXPECT_FALSE(d["measured"].get<bool>()) << d.dump();
       }
     }
@@ -190,11 +194,15 @@ command = ["{}", "--seconds", "1.2", "--threads", "1"]
   EXPECT_TRUE(contains(run({"compare", "--db", db.string()}).out, "total energy")) << "the total is compared";
 
   const Result exported = run({"export", "--db", db.string(), "--format", "json"});
-  const auto rows = testing::parse_json(exported.out);
-  EXPECT_EQ(rows.size(), 6u);
-  expect_sane_numbers(rows);
+  const auto runs = testing::parse_json(exported.out)["runs"];
+  EXPECT_EQ(runs.size(), 6u);
+  expect_sane_numbers(runs);
   if (rapl_) {
-    for (const auto& row : rows) EXPECT_FALSE(row["energy_total_j"].is_null()) << row.dump();
+    for (const auto& r : runs) {
+      ASSERT_FALSE(r["energy"].empty()) << r.dump();
+      EXPECT_EQ(r["energy"].back()["domain"], "total") << r.dump();
+      EXPECT_FALSE(r["energy"].back()["energy_j"].is_null()) << r.dump();
+    }
   }
   const Result csv = run({"export", "--db", db.string()});
   EXPECT_FALSE(contains(csv.out, "nan")) << csv.out;

@@ -357,7 +357,7 @@ profile = ["python", "cprofile"]
 
   r = runner.run({"profiles", "--db", db.string(), "--format", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const json groups = parse_json(r.out);
+  const json groups = parse_json(r.out)["groups"];
   ASSERT_EQ(groups.size(), 2u) << r.out;
   for (const auto& g : groups) {
     EXPECT_EQ(g["group"]["model"], "m");

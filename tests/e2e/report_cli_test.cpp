@@ -212,7 +212,7 @@ TEST_F(ReportCli, CarbonIsAConversionOfTheMeasuredEnergy) {
     RunFilter all;
     all.profiled = std::nullopt;
     for (const auto& run : store.runs(store.campaigns().back().id, all)) {
-      for (const auto& e : run.energy) joules += e.domain == "total" ? e.energy_j : 0;
+      for (const auto& e : run.energy) joules += e.domain.is_total() ? e.energy_j : 0;
     }
   }
   ASSERT_GT(joules, 0);
@@ -317,8 +317,8 @@ TEST(ReportCliText, PercentQuotesAndUnicodeInLabelsDrawAsWritten) {
         run.index = index++;
         run.repetition = repetition;
         run.time_s = (framework == "plain" ? 2.0 : 1.0) + 0.1 * repetition;
-        StoredEnergy total;
-        total.domain = "total";
+        EnergyFigure total;
+        total.domain = DomainId::total();
         total.energy_j = 10.0 * run.time_s;
         total.source = "estimate";
         run.energy = {total};

@@ -17,8 +17,8 @@
 
 #include "fakes/cli_runner.hpp"
 #include "fakes/fake_tree.hpp"
+#include "joulebench/report.hpp"
 #include "joulebench/store.hpp"
-#include "report/output_folder.hpp"
 
 namespace joulebench {
 namespace {
@@ -82,8 +82,8 @@ TEST(Unmeasured, MeasureShowsAFigureThatMeasuredNothingAsNotMeasured) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto doc = testing::parse_json(r.err);
   bool seen = false;
-  for (const auto& d : doc["domains"]) {
-    if (d["name"] != "psys") continue;
+  for (const auto& d : doc["run"]["energy"]) {
+    if (d["domain"] != "psys") continue;
     seen = true;
     EXPECT_TRUE(d["energy_j"].is_null()) << d.dump();
     EXPECT_EQ(d["measured"], false);
@@ -181,7 +181,15 @@ TEST_F(UnmeasuredCampaign, ExportLeavesWhatWasNotMeasuredEmpty) {
 
   const Result json = run({"export", "--db", db().string(), "--format", "json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  for (const auto& row : testing::parse_json(json.out)) EXPECT_TRUE(row["energy_psys_j"].is_null()) << row.dump();
+  const auto runs = testing::parse_json(json.out)["runs"];
+  EXPECT_FALSE(runs.empty());
+  for (const auto& run : runs) {
+    for (const auto& figure : run["energy"]) {
+      if (figure["domain"] != "psys") continue;
+      EXPECT_TRUE(figure["energy_j"].is_null()) << run.dump();
+      EXPECT_EQ(figure["measured"], false) << run.dump();
+    }
+  }
 
   // Exported, imported, exported again: the figure stays one that measured nothing.
   write_file(dir_->path() / "exported.csv", csv.out);
@@ -237,7 +245,7 @@ command = ["sleep", "0.1"]
   const auto runs = store.runs(store.campaigns().at(0).id);
   ASSERT_EQ(runs.size(), 3u);
   for (const auto& run : runs) {
-    const StoredEnergy* psys = find_energy(run.energy, "psys");
+    const EnergyFigure* psys = find_energy(run.energy, Domain::psys);
     ASSERT_NE(psys, nullptr);
     EXPECT_TRUE(psys->measured_nothing) << "run " << run.index;
   }
@@ -308,7 +316,7 @@ command = ["{}", "{}", "{}"]
   const Store store(db);
   const auto runs = store.runs(store.campaigns().at(0).id);
   ASSERT_EQ(runs.size(), 1u);
-  const StoredEnergy* cpu = find_energy(runs[0].energy, "cpu");
+  const EnergyFigure* cpu = find_energy(runs[0].energy, Domain::cpu);
   ASSERT_NE(cpu, nullptr);
   EXPECT_EQ(cpu->source, "rapl-powercap");
   EXPECT_FALSE(cpu->complete) << "the run stood still for 1.3 s";
@@ -321,8 +329,8 @@ command = ["{}", "{}", "{}"]
   EXPECT_TRUE(contains(cpu->problem, "no working RAPL counter does")) << cpu->problem;
   ASSERT_EQ(runs[0].regions.size(), 2u);
   for (const auto& region : runs[0].regions) {
-    const StoredEnergy* region_cpu = find_energy(region.energy, "cpu");
-    const StoredEnergy* region_total = find_energy(region.energy, "total");
+    const EnergyFigure* region_cpu = find_energy(region.energy, Domain::cpu);
+    const EnergyFigure* region_total = find_energy(region.energy, DomainId::total());
     ASSERT_NE(region_cpu, nullptr);
     ASSERT_NE(region_total, nullptr);
     if (region.name == "busy") {
@@ -341,7 +349,7 @@ command = ["{}", "{}", "{}"]
 // ---- a store written directly: figures of constant and zero data -------------------------------
 
 /// Two frameworks of one model and phase, three runs each, with the figures given per run.
-void write_store(const fs::path& db, const std::function<std::vector<StoredEnergy>(const std::string&, int)>& energy,
+void write_store(const fs::path& db, const std::function<std::vector<EnergyFigure>(const std::string&, int)>& energy,
                  const std::string& model = "m") {
   Store store(db);
   CampaignPlan plan;
@@ -365,12 +373,12 @@ void write_store(const fs::path& db, const std::function<std::vector<StoredEnerg
   store.finish_campaign(campaign);
 }
 
-StoredEnergy figure(const std::string& domain, double joules) {
-  StoredEnergy e;
-  e.domain = domain;
+EnergyFigure figure(const std::string& domain, double joules) {
+  EnergyFigure e;
+  e.domain = *DomainId::parse(domain);
   e.energy_j = joules;
   e.source = "rapl-powercap";
-  e.method = "counter";
+  e.method = FigureMethod::counter;
   return e;
 }
 
@@ -379,7 +387,7 @@ TEST(ReportFigures, ConstantAndZeroDataAreDrawn) {
   TempDir dir;
   const fs::path db = dir.path() / "constant.db";
   write_store(db, [](const std::string&, int) {
-    return std::vector<StoredEnergy>{figure("cpu", 5.0), figure("uncore", 0.0), figure("total", 5.0)};
+    return std::vector<EnergyFigure>{figure("cpu", 5.0), figure("uncore", 0.0), figure("total", 5.0)};
   });
   Runner runner;
   runner.deadline = std::chrono::seconds(60);
@@ -403,9 +411,9 @@ class ReportFolder : public ::testing::Test {
     runner.deadline = std::chrono::seconds(60);
     write_store(db_a, [](const std::string& framework, int repetition) {
       const double j = (framework == "a" ? 10.0 : 20.0) + repetition;
-      return std::vector<StoredEnergy>{figure("cpu", j), figure("total", j)};
+      return std::vector<EnergyFigure>{figure("cpu", j), figure("total", j)};
     });
-    write_store(db_b, [](const std::string&, int repetition) { return std::vector<StoredEnergy>{figure("total", repetition)}; },
+    write_store(db_b, [](const std::string&, int repetition) { return std::vector<EnergyFigure>{figure("total", repetition)}; },
                 "other");
   }
   Result report(const fs::path& db, const std::vector<std::string>& extra = {}) {
@@ -464,7 +472,7 @@ TEST_F(ReportFolder, AReportThatFailedPartWayIsReplacedByTheNext) {
                                    {{"PATH", no_programs.path().string()}});
   ASSERT_NE(failed.exit_code, 0);
   EXPECT_TRUE(contains(failed.err, "gnuplot")) << failed.err;
-  ASSERT_TRUE(fs::exists(out / report_detail::OutputFolder::kManifest));
+  ASSERT_TRUE(fs::exists(out / kReportManifest));
   const Result again = report(db_a);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_TRUE(fs::exists(out / "index.html"));
@@ -493,7 +501,7 @@ TEST_F(ReportFolder, AHardLinkOrAFifoIsNeverWrittenThrough) {
 
   // A FIFO where the manifest should be: no hang, no manifest, so the folder is someone else's.
   TempDir other;
-  ASSERT_EQ(::mkfifo((other.path() / report_detail::OutputFolder::kManifest).c_str(), 0644), 0);
+  ASSERT_EQ(::mkfifo((other.path() / kReportManifest).c_str(), 0644), 0);
   const Result fifo = runner.run({"report", "--db", db_a.string(), "-o", other.path().string()});
   EXPECT_NE(fifo.exit_code, 0);
   EXPECT_TRUE(contains(fifo.err, "is not empty")) << fifo.err;

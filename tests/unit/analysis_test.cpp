@@ -8,12 +8,12 @@
 namespace joulebench {
 namespace {
 
-StoredEnergy energy(const std::string& domain, double joules, bool estimated = false, bool complete = true) {
-  StoredEnergy e;
-  e.domain = domain;
+EnergyFigure energy(const std::string& domain, double joules, bool estimated = false, bool complete = true) {
+  EnergyFigure e;
+  e.domain = *DomainId::parse(domain);
   e.energy_j = joules;
   e.source = estimated ? "estimate" : "rapl-powercap";
-  e.method = estimated ? "model" : "counter";
+  e.method = estimated ? FigureMethod::model : FigureMethod::counter;
   e.estimated = estimated;
   e.complete = complete;
   return e;

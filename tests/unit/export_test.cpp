@@ -13,6 +13,7 @@
 #include "fakes/cli_runner.hpp"
 #include "fakes/fake_tree.hpp"
 #include "joulebench/report.hpp"
+#include "joulebench/version.hpp"
 #include "joulebench/store.hpp"
 
 namespace joulebench {
@@ -20,10 +21,19 @@ namespace {
 
 using testing::TempDir;
 
-StoredEnergy energy(std::string domain, double j, bool estimated = false, bool complete = true,
+EnergyFigure energy(const std::string& domain, double j, bool estimated = false, bool complete = true,
                     std::optional<double> dynamic = std::nullopt) {
-  return {std::move(domain), j, "src", estimated ? "model" : "counter", estimated, complete, complete ? 0.0 : 0.25,
-          dynamic, complete ? "" : "a read failed", false};
+  EnergyFigure e;
+  e.domain = *DomainId::parse(domain);
+  e.energy_j = j;
+  e.source = "src";
+  e.method = estimated ? FigureMethod::model : FigureMethod::counter;
+  e.estimated = estimated;
+  e.complete = complete;
+  e.unmeasured_s = complete ? 0.0 : 0.25;
+  e.dynamic_energy_j = dynamic;
+  e.problem = complete ? "" : "a read failed";
+  return e;
 }
 
 /// A small campaign: a warm-up, a failed run with more of everything, and a run that never ran.
@@ -145,50 +155,72 @@ TEST(ExportCsv, HeaderAndRows) {
                          std::string(9, ','));
 }
 
-TEST(ExportJson, SameRowsAsObjects) {
+/// A run's energy figure of `domain` in a JSON run object; null when the run has none.
+nlohmann::ordered_json figure(const nlohmann::ordered_json& run, const std::string& domain) {
+  for (const auto& f : run["energy"]) {
+    if (f["domain"] == domain) return f;
+  }
+  return nullptr;
+}
+
+/// The last value of a metric in a JSON run object.
+nlohmann::ordered_json metric(const nlohmann::ordered_json& run, const std::string& name) {
+  nlohmann::ordered_json value = nullptr;
+  for (const auto& m : run["metrics"]) {
+    if (m["name"] == name) value = m["value"];
+  }
+  return value;
+}
+
+TEST(ExportJson, TheRunsAsEveryJsonOutputWritesThem) {
   Demo demo;
   const std::string text = export_json(demo.store, demo.campaign, {});
   const auto json = nlohmann::ordered_json::parse(text);
-  ASSERT_TRUE(json.is_array());
-  ASSERT_EQ(json.size(), 3u);
-  // Keys in the column order of the CSV.
-  std::vector<std::string> keys;
-  for (const auto& item : json[0].items()) keys.push_back(item.key());
-  EXPECT_EQ(keys, split_header(kHeader));
+  ASSERT_TRUE(json.is_object());
+  EXPECT_EQ(json["schema"], "runs/2");
+  EXPECT_EQ(json["joulebench_version"], std::string(kVersion));
+  EXPECT_EQ(json["campaign"]["name"], "demo");
+  const auto& runs = json["runs"];
+  ASSERT_EQ(runs.size(), 3u);
 
-  const auto& r0 = json[0];
-  EXPECT_EQ(r0["campaign"], "demo");
+  const auto& r0 = runs[0];  // in campaign order
   EXPECT_EQ(r0["workload"], "torch-train");
   EXPECT_EQ(r0["repetition"], 1);
   EXPECT_EQ(r0["status"], "ok");
   EXPECT_EQ(r0["warmup"], true);
-  EXPECT_TRUE(r0["batch"].is_null());
+  EXPECT_FALSE(r0["labels"].contains("batch"));
+  EXPECT_EQ(r0["labels"]["framework"], "libtorch");
   EXPECT_EQ(r0["time_s"], 1.5);
-  EXPECT_EQ(r0["energy_cpu_j"], 10.5);
-  EXPECT_TRUE(r0["energy_gpu_j"].is_null());
-  EXPECT_EQ(r0["energy_cpu_estimated"], false);
-  EXPECT_EQ(r0["dynamic_energy_total_j"], 5.25);
-  EXPECT_TRUE(r0["dynamic_energy_dram_j"].is_null());
+  EXPECT_EQ(figure(r0, "cpu")["energy_j"], 10.5);
+  EXPECT_TRUE(figure(r0, "gpu").is_null());
+  EXPECT_EQ(figure(r0, "cpu")["estimated"], false);
+  EXPECT_EQ(figure(r0, "total")["dynamic_energy_j"], 5.25);
+  EXPECT_FALSE(figure(r0, "dram").contains("dynamic_energy_j"));
   EXPECT_EQ(r0["exit_code"], 0);
   EXPECT_TRUE(r0["signal"].is_null());
   EXPECT_EQ(r0["max_rss_kib"], 2048);
-  EXPECT_EQ(r0["region_train_energy_total_j"], 8.0);
+  ASSERT_EQ(r0["regions"].size(), 1u);
+  EXPECT_EQ(r0["regions"][0]["name"], "train");
+  EXPECT_EQ(figure(r0["regions"][0], "total")["energy_j"], 8.0);
 
-  const auto& r1 = json[1];
-  EXPECT_EQ(r1["batch"], "64");
-  EXPECT_EQ(r1["energy_gpu_estimated"], true);
-  EXPECT_EQ(r1["energy_gpu_complete"], false);
-  EXPECT_EQ(r1["energy_total_j"], 123.5);
-  EXPECT_EQ(r1["metric_accuracy"], 0.8);
-  EXPECT_EQ(r1["metric_throughput"], 1000.0);
-  EXPECT_EQ(r1["region_train_time_s"], 1.75);
-  EXPECT_EQ(r1["region_load_time_s"], 0.25);
+  const auto& r1 = runs[1];
+  EXPECT_EQ(r1["labels"]["batch"], "64");
+  EXPECT_EQ(figure(r1, "gpu")["estimated"], true);
+  EXPECT_EQ(figure(r1, "gpu")["complete"], false);
+  EXPECT_EQ(figure(r1, "fpga")["energy_j"], 3.5);
+  EXPECT_EQ(figure(r1, "total")["energy_j"], 123.5);
+  EXPECT_EQ(metric(r1, "accuracy"), 0.8);
+  EXPECT_EQ(metric(r1, "throughput"), 1000.0);
+  ASSERT_EQ(r1["regions"].size(), 3u);  // every visit, as measured (the CSV sums them)
+  EXPECT_EQ(r1["regions"][0]["name"], "load");
+  EXPECT_EQ(r1["regions"][0]["end_s"], 0.25);
 
-  const auto& r2 = json[2];
+  const auto& r2 = runs[2];
   EXPECT_EQ(r2["status"], "not-run");
-  EXPECT_EQ(r2["phase"], "infer, \"fast\"");
+  EXPECT_EQ(r2["labels"]["phase"], "infer, \"fast\"");
+  EXPECT_EQ(r2["reason"], "setup failed");
   EXPECT_TRUE(r2["time_s"].is_null());
-  EXPECT_TRUE(r2["energy_total_j"].is_null());
+  EXPECT_TRUE(r2["energy"].empty());
   EXPECT_TRUE(r2["max_rss_kib"].is_null());
   EXPECT_EQ(r2["cooldown_s"], 0.0);
 }
@@ -226,12 +258,12 @@ TEST(Export, FiltersChooseTheRowsAndTheColumns) {
   RunFilter failed;
   failed.status = RunStatus::failed;
   const auto json = nlohmann::json::parse(export_json(demo.store, demo.campaign, failed));
-  ASSERT_EQ(json.size(), 1u);
-  EXPECT_EQ(json[0]["workload"], "dlib-train");
+  ASSERT_EQ(json["runs"].size(), 1u);
+  EXPECT_EQ(json["runs"][0]["workload"], "dlib-train");
 
   RunFilter none;
   none.workload = "nothing";
-  EXPECT_EQ(export_json(demo.store, demo.campaign, none), "[]\n");
+  EXPECT_TRUE(nlohmann::json::parse(export_json(demo.store, demo.campaign, none))["runs"].empty());
   rows = lines(export_csv(demo.store, demo.campaign, none));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_TRUE(rows[0].starts_with("campaign,workload,repetition,status,warmup,time_s,energy_total_j,"));
@@ -280,12 +312,13 @@ TEST(Export, NumbersRoundTripAndNonFiniteIsMissing) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_TRUE(rows[1].starts_with("numbers,w,1,ok,false,0.30000000000000004,1e-07,,")) << rows[1];
   EXPECT_NE(rows[1].find(",123456789.12345679,,"), std::string::npos) << rows[1];
-  const auto json = nlohmann::json::parse(export_json(store, campaign, {}));
-  EXPECT_EQ(json[0]["time_s"].get<double>(), 0.1 + 0.2);
-  EXPECT_EQ(json[0]["energy_cpu_j"].get<double>(), 1e-7);
-  EXPECT_TRUE(json[0]["energy_total_j"].is_null());
-  EXPECT_TRUE(json[0]["metric_inf"].is_null());
-  EXPECT_EQ(json[0]["metric_big"].get<double>(), 123456789.123456789);
+  const auto json = nlohmann::ordered_json::parse(export_json(store, campaign, {}));
+  const auto& run = json["runs"][0];
+  EXPECT_EQ(run["time_s"].get<double>(), 0.1 + 0.2);
+  EXPECT_EQ(figure(run, "cpu")["energy_j"].get<double>(), 1e-7);
+  EXPECT_TRUE(figure(run, "total")["energy_j"].is_null());
+  EXPECT_TRUE(metric(run, "inf").is_null());
+  EXPECT_EQ(metric(run, "big").get<double>(), 123456789.123456789);
 }
 
 /// A campaign whose text a spreadsheet would run as a formula: its name, a workload's name, label
@@ -342,7 +375,7 @@ TEST(ExportCsv, TextASpreadsheetWouldRunIsGuardedNumbersAreNot) {
   EXPECT_EQ(cells["metric_tiny"], "-1e-05");
   // JSON is no spreadsheet: its text stays as written.
   const auto json = nlohmann::json::parse(export_json(f.store, f.campaign, {}));
-  EXPECT_EQ(json[0]["workload"], "=cmd|' /C calc'!A0");
+  EXPECT_EQ(json["runs"][0]["workload"], "=cmd|' /C calc'!A0");
 
   // Import removes the guard: the same campaign comes back, and exports the same.
   const std::filesystem::path file = f.dir.path() / "exported.csv";

@@ -610,3 +610,119 @@ TEST(Shard, ParsesKOfN) {
 
 }  // namespace
 }  // namespace joulebench
+
+namespace joulebench {
+namespace {
+
+void expect_same_plan(const CampaignPlan& a, const CampaignPlan& b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.seed, b.seed);
+  EXPECT_EQ(a.repetitions, b.repetitions);
+  EXPECT_EQ(a.warmup, b.warmup);
+  EXPECT_EQ(a.order, b.order);
+  EXPECT_EQ(a.cooldown.kind, b.cooldown.kind);
+  EXPECT_EQ(a.cooldown.fixed, b.cooldown.fixed);
+  EXPECT_EQ(a.cooldown.max, b.cooldown.max);
+  EXPECT_EQ(a.cooldown.window, b.cooldown.window);
+  EXPECT_EQ(a.cooldown.max_cv, b.cooldown.max_cv);
+  EXPECT_EQ(a.cooldown.max_temperature_rise_c, b.cooldown.max_temperature_rise_c);
+  EXPECT_EQ(a.idle, b.idle);
+  EXPECT_EQ(a.idle_every_runs, b.idle_every_runs);
+  EXPECT_EQ(a.interval, b.interval);
+  EXPECT_EQ(a.max_other_cpu_cores, b.max_other_cpu_cores);
+  ASSERT_EQ(a.workloads.size(), b.workloads.size());
+  for (std::size_t i = 0; i < a.workloads.size(); ++i) {
+    const WorkloadSpec& x = a.workloads[i];
+    const WorkloadSpec& y = b.workloads[i];
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.labels, y.labels);
+    EXPECT_EQ(x.command, y.command);
+    EXPECT_EQ(x.shell, y.shell);
+    EXPECT_EQ(x.working_directory, y.working_directory);
+    EXPECT_EQ(x.environment, y.environment);
+    EXPECT_EQ(x.timeout, y.timeout);
+    EXPECT_EQ(x.setup, y.setup);
+    EXPECT_EQ(x.prepare, y.prepare);
+    EXPECT_EQ(x.repetitions, y.repetitions);
+    EXPECT_EQ(x.warmup, y.warmup);
+    EXPECT_EQ(x.profile, y.profile);
+    ASSERT_EQ(x.parsers.size(), y.parsers.size());
+    for (std::size_t p = 0; p < x.parsers.size(); ++p) {
+      EXPECT_EQ(x.parsers[p].kind, y.parsers[p].kind);
+      EXPECT_EQ(x.parsers[p].pattern, y.parsers[p].pattern);
+    }
+  }
+}
+
+TEST(PlanToml, WritesWhatLoadsBackIntoTheSamePlan) {
+  const std::string text = R"([campaign]
+name = "round \"trip\""
+seed = 7
+repetitions = 12
+warmup = 2
+order = "interleaved"
+cooldown = { until = "stable", max = "90s", window = "2.5s", max_cv = 0.1, max_temperature_rise_c = 2 }
+idle = "30s"
+idle_every = 20
+interval = "50ms"
+max_other_cpu = 0.25
+
+[[workload]]
+name = "ncf-{framework}"
+framework = "libtorch"
+model = "ncf"
+phase = "train"
+command = "joulebench workload ncf --data 'my data' --phase {phase}"
+cwd = "/tmp"
+env = { OMP_NUM_THREADS = "2", TAG = "{framework}" }
+timeout = "10m"
+setup = ["python3", "make_checkpoint.py"]
+prepare = "sync"
+repetitions = 5
+warmup = 0
+parse = ["dllogger", "mllog"]
+regex = ['loss=(?<loss>[0-9.]+)']
+labels = { dataset = "ml-1m", size = 3 }
+profile = ["python", "perf"]
+
+[[workload]]
+name = "shell"
+framework = "pytorch"
+model = "ncf"
+phase = "infer"
+shell = true
+command = "awk '{print $1}' in.txt | tee \"out\tlog\""
+)";
+  const CampaignPlan plan = parse_plan(text, "plan.toml");
+  const std::string written = plan_toml(plan);
+  const CampaignPlan again = parse_plan(written, "plan.toml");
+  expect_same_plan(plan, again);
+  EXPECT_EQ(plan_toml(again), written) << "writing is stable";
+}
+
+TEST(PlanToml, APlanBuiltInCodeIsSealedWithItsText) {
+  CampaignPlan plan;
+  plan.name = "bench";
+  plan.cooldown.fixed = Seconds(0.5);
+  WorkloadSpec w;
+  w.name = "a";
+  w.labels = {{"framework", "a"}, {"model", "bench"}, {"phase", "run"}};
+  w.command = {"sleep", "0.1"};
+  plan.workloads.push_back(w);
+  seal_plan(plan, "a heading");
+  EXPECT_TRUE(plan.text.starts_with("# a heading\n[campaign]\n")) << plan.text;
+  EXPECT_EQ(plan.hash, plan_hash(plan.text));
+  const CampaignPlan read = parse_plan(plan.text, "bench.toml");
+  expect_same_plan(plan, read);
+  EXPECT_EQ(read.hash, plan.hash) << "a rerun from the written file is the same campaign";
+
+  CampaignPlan unnamed = plan;
+  unnamed.workloads[0].labels.erase(unnamed.workloads[0].labels.begin());
+  EXPECT_THROW(seal_plan(unnamed), std::invalid_argument);
+  CampaignPlan twice = plan;
+  twice.workloads.push_back(w);
+  EXPECT_THROW(seal_plan(twice), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace joulebench

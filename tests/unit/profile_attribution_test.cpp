@@ -8,6 +8,7 @@
 
 #include "fakes/cli_runner.hpp"
 #include "joulebench/profile.hpp"
+#include "joulebench/report.hpp"
 
 namespace joulebench {
 namespace {

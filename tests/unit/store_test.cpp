@@ -38,6 +38,24 @@ CampaignPlan make_plan(const std::string& name = "frameworks", const std::string
 }
 
 /// A run with every field set to something distinctive (and a timeline when `samples` > 0).
+/// A figure as the store keeps it, in the order of its columns.
+EnergyFigure stored(const std::string& domain, double joules, const std::string& source, const std::string& method,
+                    bool estimated, bool complete, double unmeasured_s, std::optional<double> dynamic_j,
+                    const std::string& problem, bool measured_nothing) {
+  EnergyFigure e;
+  e.domain = *DomainId::parse(domain);
+  e.energy_j = joules;
+  e.source = source;
+  e.method = *parse_figure_method(method);
+  e.estimated = estimated;
+  e.complete = complete;
+  e.unmeasured_s = unmeasured_s;
+  e.dynamic_energy_j = dynamic_j;
+  e.problem = problem;
+  e.measured_nothing = measured_nothing;
+  return e;
+}
+
 RunRecord full_run(std::size_t index, std::size_t samples = 0) {
   RunRecord r;
   r.index = index;
@@ -55,15 +73,15 @@ RunRecord full_run(std::size_t index, std::size_t samples = 0) {
   r.system_cpu_s = 0.25;
   r.max_rss_kib = 123456789012;
   r.energy = {
-      {"cpu", 150.125, "rapl-powercap", "counter", false, true, 0, 100.0625, "", false},
-      {"dram", 20.5, "rapl-powercap", "counter", false, false, 0.5, std::nullopt, "dram-0: counter could not be read", false},
-      {"psys", 0.0, "rapl-perf", "counter", false, false, 12.5, std::nullopt, "psys-0: the counter did not advance", true},
-      {"gpu", 300.0, "nvml", "power-integration", false, true, 0, 250.0, "", false},
-      {"total", 470.625, "rapl-powercap+nvml", "mixed", false, false, 0.5, 350.0625, "dram-0: counter could not be read", false},
+      stored("cpu", 150.125, "rapl-powercap", "counter", false, true, 0, 100.0625, "", false),
+      stored("dram", 20.5, "rapl-powercap", "counter", false, false, 0.5, std::nullopt, "dram-0: counter could not be read", false),
+      stored("psys", 0.0, "rapl-perf", "counter", false, false, 12.5, std::nullopt, "psys-0: the counter did not advance", true),
+      stored("gpu", 300.0, "nvml", "power-integration", false, true, 0, 250.0, "", false),
+      stored("total", 470.625, "rapl-powercap+nvml", "mixed", false, false, 0.5, 350.0625, "dram-0: counter could not be read", false),
   };
   r.regions = {
-      {"load", 0.0, 1.5, {{"cpu", 10, "rapl-powercap", "counter", false, true, 0, 5.0, "", false}, {"total", 12, "rapl-powercap", "counter", false, false, 1.5, std::nullopt, "stalled", true}}},
-      {"train", 1.5, 12.0, {{"total", 400.25, "rapl-powercap+nvml", "mixed", true, true, 0, 300.0, "", false}}},
+      {"load", 0.0, 1.5, {stored("cpu", 10, "rapl-powercap", "counter", false, true, 0, 5.0, "", false), stored("total", 12, "rapl-powercap", "counter", false, false, 1.5, std::nullopt, "stalled", true)}},
+      {"train", 1.5, 12.0, {stored("total", 400.25, "rapl-powercap+nvml", "mixed", true, true, 0, 300.0, "", false)}},
       {"train", 12.0, 12.3, {}},
   };
   r.metrics = {{"accuracy", 0.9375, "", "events"}, {"throughput", 1234.5, "samples/s", "dllogger"}};
@@ -92,7 +110,7 @@ RunRecord full_run(std::size_t index, std::size_t samples = 0) {
   return r;
 }
 
-void expect_same_energy(const std::vector<StoredEnergy>& a, const std::vector<StoredEnergy>& b) {
+void expect_same_energy(const std::vector<EnergyFigure>& a, const std::vector<EnergyFigure>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].domain, b[i].domain);
