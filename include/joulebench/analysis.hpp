@@ -196,8 +196,15 @@ struct ComparisonTable {
 /// A run's value of a label ("workload" is its workload's name); empty when it has no such label.
 std::string_view label_value(const RunRecord& run, const std::string& key);
 
+/// The labels that form the groups when none are asked for: model and phase, those of them the
+/// runs have (and that are not `between`).
+std::vector<std::string> default_group_by(std::span<const RunRecord> runs, const std::string& between);
+/// Whether some run has the label (every run has "workload").
+bool any_run_has_label(std::span<const RunRecord> runs, const std::string& key);
+
 /// Compares the runs. Throws std::invalid_argument for options that cannot work (an unknown
-/// metric selector, alpha outside (0, 1)); degenerate data never throws: it gives reasons.
+/// metric selector, alpha outside (0, 1), a `between` label no run has); degenerate data never
+/// throws: it gives reasons.
 ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptions& options);
 
 /// Numbers as tables and verdicts write them: `significant` significant digits, no exponent for

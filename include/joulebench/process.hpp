@@ -40,6 +40,14 @@ class LaunchError : public std::runtime_error {
 /// The executable a command name refers to: a path with a slash is taken as is, anything else is
 /// searched in PATH. Throws LaunchError when there is none or it cannot be executed.
 std::filesystem::path find_executable(const std::string& name);
+/// Where joulebench's helper files (workloads, Python helpers) are: beside the running executable,
+/// or ../libexec/joulebench from it (an installed joulebench); nothing when neither has `file`.
+std::optional<std::filesystem::path> find_helper(const std::string& file);
+
+/// Replaces this process with `argv` (argv[0] a path), as a wrapper that must be the measured
+/// process does; returns only when it cannot, with why.
+std::string replace_process(const std::vector<std::string>& argv);
+
 /// A command whose program is the bare word `joulebench` runs this very joulebench (from
 /// /proc/self/exe), wherever it is installed or built: a plan's or a profile's `joulebench
 /// workload ...` then uses the workloads of the same version as the runner.

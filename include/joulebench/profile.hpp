@@ -222,8 +222,6 @@ bool is_python_command(const std::vector<std::string>& argv);
 /// JOULEBENCH_PROFILE_MODE is set), torch for a LibTorch workload (joulebench-libtorch,
 /// `joulebench workload X --framework libtorch`), perf otherwise.
 ProfileMode auto_profile_mode(const std::vector<std::string>& argv);
-/// Where joulebench's helper files are: beside the running executable, or ../libexec/joulebench.
-std::optional<std::filesystem::path> find_helper(const std::string& file);
 /// Whether argv runs a built-in workload of `framework` through `joulebench workload`.
 bool is_builtin_workload(const std::vector<std::string>& argv, std::string_view framework);
 /// `python_argv` (interpreter, its options, the script at `script_index`, its arguments) rewritten

@@ -231,9 +231,29 @@ std::string group_scope(const KeyValues& group, const std::string& key) {
 
 }  // namespace
 
+bool any_run_has_label(std::span<const RunRecord> runs, const std::string& key) {
+  if (key == "workload") return true;
+  return std::any_of(runs.begin(), runs.end(), [&](const RunRecord& run) {
+    return std::any_of(run.labels.begin(), run.labels.end(), [&](const auto& label) { return label.first == key; });
+  });
+}
+
+std::vector<std::string> default_group_by(std::span<const RunRecord> runs, const std::string& between) {
+  std::vector<std::string> keys;
+  for (const char* key : {"model", "phase"}) {
+    if (key != between && any_run_has_label(runs, key)) keys.emplace_back(key);
+  }
+  return keys;
+}
+
 ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptions& options) {
   if (!(options.alpha > 0 && options.alpha < 1)) throw std::invalid_argument("alpha must lie strictly between 0 and 1");
   if (options.between.empty()) throw std::invalid_argument("a comparison needs the label whose values it compares (framework, say)");
+  if (!runs.empty() && !any_run_has_label(runs, options.between)) {
+    throw std::invalid_argument(fmt::format("no run has a '{}' label: compare between workload, or one of the labels the "
+                                            "plan gives its workloads",
+                                            options.between));
+  }
   if (std::find(options.group_by.begin(), options.group_by.end(), options.between) != options.group_by.end()) {
     throw std::invalid_argument(fmt::format("'{}' cannot both group and be compared", options.between));
   }

@@ -20,25 +20,12 @@ std::vector<std::string> split_commas(const std::string& text) {
   return out;
 }
 
-bool any_run_has(std::span<const RunRecord> runs, const std::string& key) {
-  for (const auto& run : runs) {
-    for (const auto& [k, v] : run.labels) {
-      if (k == key) return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 std::vector<std::string> grouping(const std::string& group_by, bool given, const std::string& between,
                                   std::span<const RunRecord> runs) {
   if (given) return split_commas(group_by);
-  std::vector<std::string> keys;
-  for (const char* key : {"model", "phase"}) {
-    if (key != between && any_run_has(runs, key)) keys.emplace_back(key);
-  }
-  return keys;
+  return default_group_by(runs, between);
 }
 
 void add_compare_options(CLI::App* cmd, CompareArguments& args, bool with_output) {
@@ -96,7 +83,8 @@ CompareOptions compare_options(const CompareArguments& args, std::span<const Run
   CompareOptions o;
   o.group_by = grouping(args.group_by, args.group_by_given, args.between, runs);
   o.between = args.between;
-  if (o.between != "workload" && !runs.empty() && !any_run_has(runs, o.between)) {
+  if (!any_run_has_label(runs, o.between) && !runs.empty()) {
+    // Said here with the option's name; compare_runs refuses it too.
     throw CLI::ValidationError("--between", fmt::format("no run has a '{}' label; try --between workload, or one of the "
                                                         "labels the plan gives its workloads",
                                                         o.between));

@@ -613,6 +613,27 @@ ForwardSignals::~ForwardSignals() {
   forward_group.store(0);
 }
 
+std::optional<fs::path> find_helper(const std::string& file) {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return std::nullopt;
+  for (const fs::path& dir : {self.parent_path(), self.parent_path().parent_path() / "libexec" / "joulebench"}) {
+    const fs::path candidate = dir / file;
+    if (::access(candidate.c_str(), R_OK) == 0) return candidate;
+  }
+  return std::nullopt;
+}
+
+std::string replace_process(const std::vector<std::string>& argv) {
+  if (argv.empty()) return "no command given";
+  std::vector<std::string> copy = argv;
+  std::vector<char*> pointers;
+  for (auto& arg : copy) pointers.push_back(arg.data());
+  pointers.push_back(nullptr);
+  ::execv(copy[0].c_str(), pointers.data());
+  return fmt::format("cannot run {}: {}", argv[0], std::strerror(errno));
+}
+
 std::vector<std::string> resolve_joulebench(std::vector<std::string> argv) {
   if (!argv.empty() && argv.front() == "joulebench") {
     std::error_code ec;

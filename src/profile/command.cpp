@@ -142,17 +142,6 @@ ProfileMode auto_profile_mode(const std::vector<std::string>& argv) {
   return ProfileMode::perf;
 }
 
-std::optional<fs::path> find_helper(const std::string& file) {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return std::nullopt;
-  for (const fs::path& dir : {self.parent_path(), self.parent_path().parent_path() / "libexec" / "joulebench"}) {
-    const fs::path candidate = dir / file;
-    if (::access(candidate.c_str(), R_OK) == 0) return candidate;
-  }
-  return std::nullopt;
-}
-
 std::vector<std::string> profiled_python_command(ProfileMode mode, const std::vector<std::string>& python_argv,
                                                  std::size_t script_index, const fs::path& trace, long long interval_ns) {
   std::vector<std::string> launcher;

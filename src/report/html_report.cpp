@@ -234,9 +234,12 @@ HtmlReportResult ReportBuilder::build() {
     // the quality metrics; regions and throughputs are for `joulebench compare`.
     const MetricTable columns = metric_table(runs_);
     for (const auto& c : columns.columns) {
-      const bool energy = c.name.starts_with("energy_") && c.name.ends_with("_j");
-      const bool quality = c.name.starts_with("metric_") && c.unit.empty() && c.name.find("loss") == std::string::npos;
-      if (c.name == "time_s" || energy || c.name == "dynamic_energy_total_j" || quality) compare.metrics.push_back(c.name);
+      const auto id = MetricId::parse(c.name);
+      if (!id) continue;
+      using K = MetricId::Kind;
+      const bool dynamic_total = id->kind == K::dynamic_energy && id->domain.is_total();
+      const bool quality = id->kind == K::metric && c.unit.empty() && id->name.find("loss") == std::string::npos;
+      if (id->kind == K::time || id->kind == K::energy || dynamic_total || quality) compare.metrics.push_back(c.name);
     }
     if (compare.metrics.empty()) compare.metrics.emplace_back("time_s");
   }
