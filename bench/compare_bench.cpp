@@ -109,9 +109,11 @@ int main(int argc, char** argv) {
     total_s.push_back(seconds_since(start));
     comparisons = table.pairs.size();
   }
-  std::printf("%zu runs, 100 groups, %zu comparisons (time, cpu, dram, total, idle-adjusted total, accuracy), "
-              "%zu bootstrap resamples each, %u threads\n",
-              runs.size(), comparisons, CompareOptions{}.bootstrap.resamples, std::max(1u, std::thread::hardware_concurrency()));
+  std::printf(
+      "%zu runs, 100 groups, %zu comparisons (time, cpu, dram, total, idle-adjusted total, accuracy), "
+      "%zu bootstrap resamples each, %u threads\n",
+      runs.size(), comparisons, CompareOptions{}.bootstrap.resamples,
+      std::max(1u, std::thread::hardware_concurrency()));
   std::printf("median of %d: read %.3f s, compare %.3f s, together %.3f s (goal < 2 s)\n", repetitions, median(read_s),
               median(compare_s), median(total_s));
   std::filesystem::remove_all(folder);

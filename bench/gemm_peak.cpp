@@ -8,14 +8,14 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "joulebench/units.hpp"
 
@@ -55,9 +55,7 @@ std::vector<Shape> shapes() {
   };
 }
 
-double flops_per_gemm(const Shape& shape) {
-  return 2.0 * shape.m * shape.n * shape.k;
-}
+double flops_per_gemm(const Shape& shape) { return 2.0 * shape.m * shape.n * shape.k; }
 
 struct Result {
   double best_gflops;
@@ -80,8 +78,8 @@ Result measure(const Shape& shape, int repetitions, Seconds min_time, std::mt199
   const std::vector<float> b = operand(n * k, engine);
   std::vector<float> c(m * n);
   const auto gemm = [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, shape.m, shape.n, shape.k, 1.0F, a.data(), shape.k,
-                b.data(), shape.k, 0.0F, c.data(), shape.n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, shape.m, shape.n, shape.k, 1.0F, a.data(), shape.k, b.data(),
+                shape.k, 0.0F, c.data(), shape.n);
   };
   // Calibration (also the warm-up): double the calls until one batch lasts min_time.
   std::int64_t calls = 1;

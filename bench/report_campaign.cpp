@@ -35,13 +35,13 @@ namespace {
 using namespace joulebench;
 namespace fs = std::filesystem;
 
-constexpr double kInterval = 0.01;     // the timeline's sampling interval, s
-constexpr double kIdleCpuW = 12.4;     // the idle baseline's power per domain
+constexpr double kInterval = 0.01;  // the timeline's sampling interval, s
+constexpr double kIdleCpuW = 12.4;  // the idle baseline's power per domain
 constexpr double kIdleDramW = 2.9;
-constexpr double kCooldown = 1.0;      // between runs, s
+constexpr double kCooldown = 1.0;  // between runs, s
 constexpr double kIdleDuration = 10.0;
 constexpr double kCampaignStart = 1714567890.0;  // 2024-05-01, so the store's dates are fixed
-constexpr std::size_t kBatch = 64;     // runs per transaction: fast, and memory stays small
+constexpr std::size_t kBatch = 64;               // runs per transaction: fast, and memory stays small
 constexpr int kFailedRuns = 2;
 
 const std::vector<std::string> kModels = {"ncf", "transformer", "resnet"};
@@ -54,7 +54,7 @@ struct Character {
   double cpu_w = 0;        // CPU power in its main region
   double dram_w = 0;
   double accuracy = 0;
-  double examples = 0;     // examples processed per run
+  double examples = 0;  // examples processed per run
 };
 
 Character character(const std::string& model, const std::string& phase, const std::string& framework) {
@@ -87,7 +87,8 @@ std::string plan_text(std::uint64_t seed, const std::vector<int>& repetitions) {
       for (const auto& framework : kFrameworks) {
         text += fmt::format(
             "\n[[workload]]\nname = \"{0}-{2}-{1}\"\nframework = \"{2}\"\nmodel = \"{0}\"\nphase = \"{1}\"\n"
-            "command = [\"joulebench\", \"workload\", \"{0}\", \"--framework\", \"{2}\", \"--phase\", \"{1}\", \"--threads\", \"2\"]\n"
+            "command = [\"joulebench\", \"workload\", \"{0}\", \"--framework\", \"{2}\", \"--phase\", \"{1}\", "
+            "\"--threads\", \"2\"]\n"
             "repetitions = {3}\nprofile = [\"python\"]\n",
             model, phase, framework, repetitions[w++]);
       }
@@ -131,7 +132,9 @@ struct Phase {
 
 std::vector<Phase> phases_of(const std::string& phase, double time_s) {
   if (phase == "train") {
-    return {{"load", 0, 0.08 * time_s, 0.45, 0.8}, {"train", 0.08 * time_s, 0.88 * time_s, 1, 1}, {"eval", 0.88 * time_s, time_s, 0.8, 0.9}};
+    return {{"load", 0, 0.08 * time_s, 0.45, 0.8},
+            {"train", 0.08 * time_s, 0.88 * time_s, 1, 1},
+            {"eval", 0.88 * time_s, time_s, 0.8, 0.9}};
   }
   return {{"load", 0, 0.15 * time_s, 0.45, 0.8}, {"infer", 0.15 * time_s, time_s, 1, 1}};
 }
@@ -190,7 +193,8 @@ StoredTimeline timeline(const std::vector<Phase>& phases, const Character& c, st
 
 /// A Python sampler's profile: ~30 functions, self times falling off like a real profile's, the
 /// energy of each attributed from the run's average power.
-StoredProfile profile(const RunRecord& run, const std::string& model, const std::string& framework, std::mt19937_64& rng) {
+StoredProfile profile(const RunRecord& run, const std::string& model, const std::string& framework,
+                      std::mt19937_64& rng) {
   const std::vector<std::string> common = {
       "torch.autograd.backward (torch/autograd/__init__.py:200)",
       "torch.optim.adam.Adam.step (torch/optim/adam.py:135)",
@@ -209,12 +213,15 @@ StoredProfile profile(const RunRecord& run, const std::string& model, const std:
       "joulebench_events.region (joulebench_events.py:61)",
   };
   const std::map<std::string, std::vector<std::string>> own = {
-      {"ncf", {"NeuMF.forward", "GMF.forward", "MLP.forward", "sample_negatives", "hit_rate_at_k", "ndcg_at_k",
-               "load_interactions", "build_user_index", "Embedding.forward", "batches"}},
-      {"transformer", {"Encoder.forward", "MultiHeadAttention.forward", "scaled_dot_product", "FeedForward.forward",
-                       "LayerNorm.forward", "PositionalEncoding.forward", "tokenize", "pad_batch", "load_corpus", "accuracy"}},
-      {"resnet", {"ResNet.forward", "BasicBlock.forward", "Conv2d._conv_forward", "BatchNorm2d.forward", "max_pool2d",
-                  "adaptive_avg_pool2d", "load_fashion_mnist", "normalise_images", "augment", "top1_accuracy"}},
+      {"ncf",
+       {"NeuMF.forward", "GMF.forward", "MLP.forward", "sample_negatives", "hit_rate_at_k", "ndcg_at_k",
+        "load_interactions", "build_user_index", "Embedding.forward", "batches"}},
+      {"transformer",
+       {"Encoder.forward", "MultiHeadAttention.forward", "scaled_dot_product", "FeedForward.forward",
+        "LayerNorm.forward", "PositionalEncoding.forward", "tokenize", "pad_batch", "load_corpus", "accuracy"}},
+      {"resnet",
+       {"ResNet.forward", "BasicBlock.forward", "Conv2d._conv_forward", "BatchNorm2d.forward", "max_pool2d",
+        "adaptive_avg_pool2d", "load_fashion_mnist", "normalise_images", "augment", "top1_accuracy"}},
   };
   std::vector<std::string> names;
   const std::string script = framework == "pytorch" ? "joulebench_pytorch.py" : "joulebench_" + framework + ".py";
@@ -247,8 +254,8 @@ StoredProfile profile(const RunRecord& run, const std::string& model, const std:
     const double total = entry ? time * 0.97 : std::min(time, self * jitter(rng) * 1.8);
     // Power differs a little from function to function: the timeline attributes it by time.
     const double watts = power * jitter(rng) * 0.3 + power * 0.7;
-    p.functions.push_back({names[i], std::nullopt, self, total, self * watts, total * watts, self * idle_w,
-                           self * (watts - idle_w)});
+    p.functions.push_back(
+        {names[i], std::nullopt, self, total, self * watts, total * watts, self * idle_w, self * (watts - idle_w)});
   }
   std::sort(p.functions.begin(), p.functions.end(),
             [](const auto& a, const auto& b) { return a.energy_j.value_or(0) > b.energy_j.value_or(0); });
@@ -340,8 +347,8 @@ int main(int argc, char** argv) {
       const std::string phase = w.label("phase");
       const std::string framework = w.label("framework");
       const auto fail = failing.find(planned.workload);
-      const bool failed = !planned.warmup && planned.profile.empty() && fail != failing.end() &&
-                          fail->second == planned.repetition;
+      const bool failed =
+          !planned.warmup && planned.profile.empty() && fail != failing.end() && fail->second == planned.repetition;
 
       RunRecord r;
       r.index = planned.index;
@@ -372,17 +379,22 @@ int main(int argc, char** argv) {
       }
       r.user_cpu_s = r.time_s * 1.9 * (1.0 + 0.02 * noise(rng));
       r.system_cpu_s = r.time_s * 0.04;
-      r.max_rss_kib = (model == "ncf" ? 380000 : model == "transformer" ? 620000 : 540000) + (framework == "pytorch" ? 310000 : 0);
+      r.max_rss_kib = (model == "ncf"           ? 380000
+                       : model == "transformer" ? 620000
+                                                : 540000) +
+                      (framework == "pytorch" ? 310000 : 0);
       r.timeline = timeline(phases, c, rng);
       samples += r.timeline.time_s.size();
       r.energy = energies(r.timeline, 0, r.time_s);
       for (const auto& p : phases) r.regions.push_back({p.name, p.start, p.end, energies(r.timeline, p.start, p.end)});
       if (!failed) {
         const double accuracy = std::clamp(c.accuracy + 0.006 * noise(rng), 0.0, 1.0);
-        r.metrics = {{"accuracy", accuracy, "", "events"},
-                     {"examples_per_s", c.examples / (r.time_s * (phase == "train" ? 0.8 : 0.85)), "examples/s", "events"}};
+        r.metrics = {
+            {"accuracy", accuracy, "", "events"},
+            {"examples_per_s", c.examples / (r.time_s * (phase == "train" ? 0.8 : 0.85)), "examples/s", "events"}};
       }
-      r.metadata = {{"framework.version", framework == "dlib" ? "19.24.0" : "2.1.2"}, {"threads", "2"}, {"device", "cpu"}};
+      r.metadata = {
+          {"framework.version", framework == "dlib" ? "19.24.0" : "2.1.2"}, {"threads", "2"}, {"device", "cpu"}};
       const std::string stem = fmt::format("logs/c{}/{:05}-{}", campaign, r.index, w.name);
       r.stdout_log = {stem + ".stdout", static_cast<std::uint64_t>(900 + 40 * r.time_s), 0};
       r.stderr_log = {stem + ".stderr", failed ? 2400u : 0u, 0};
@@ -406,10 +418,11 @@ int main(int argc, char** argv) {
       const auto size = fs::file_size(fs::path(options.out.string() + suffix), ec);
       if (!ec) bytes += size;
     }
-    std::printf("%s: campaign \"synthetic report benchmark\", %zu runs (%d measured, %d failed, %zu warm-up, %zu profiled), "
-                "%zu timeline samples per channel; %.1f MB written in %.2f s\n",
-                options.out.c_str(), schedule.size(), options.runs, kFailedRuns, workloads, workloads, samples,
-                static_cast<double>(bytes) / 1e6, seconds);
+    std::printf(
+        "%s: campaign \"synthetic report benchmark\", %zu runs (%d measured, %d failed, %zu warm-up, %zu profiled), "
+        "%zu timeline samples per channel; %.1f MB written in %.2f s\n",
+        options.out.c_str(), schedule.size(), options.runs, kFailedRuns, workloads, workloads, samples,
+        static_cast<double>(bytes) / 1e6, seconds);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "report_campaign: %s\n", e.what());

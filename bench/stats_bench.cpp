@@ -87,8 +87,9 @@ int main(int argc, char** argv) {
     const auto r = stats::mann_whitney(odd, even, stats::Alternative::two_sided, stats::MannWhitneyMethod::exact);
     g_sink = g_sink + r->p_value;
   });
-  std::printf("mann_whitney exact 50x50 (U = 1225)                 median %8.3f ms wall, %8.3f ms CPU  (%d repetitions)\n",
-              mw.wall_ms, mw.cpu_ms, repetitions);
+  std::printf(
+      "mann_whitney exact 50x50 (U = 1225)                 median %8.3f ms wall, %8.3f ms CPU  (%d repetitions)\n",
+      mw.wall_ms, mw.cpu_ms, repetitions);
 
   std::mt19937_64 rng(2024);
   const auto x = sample(rng, 500, 1200, 150);
@@ -101,9 +102,9 @@ int main(int argc, char** argv) {
         const auto r = stats::bootstrap_ratio(x, y, options);
         g_sink = g_sink + r->lower;
       });
-      std::printf("bootstrap_ratio %-6s BCa 500+500, %5zu resamples  median %8.3f ms wall, %8.3f ms CPU  (%d repetitions)\n",
-                  ratio_of == stats::RatioOf::mean ? "mean" : "median", resamples, t.wall_ms, t.cpu_ms,
-                  bootstrap_repetitions);
+      std::printf(
+          "bootstrap_ratio %-6s BCa 500+500, %5zu resamples  median %8.3f ms wall, %8.3f ms CPU  (%d repetitions)\n",
+          ratio_of == stats::RatioOf::mean ? "mean" : "median", resamples, t.wall_ms, t.cpu_ms, bootstrap_repetitions);
     }
   }
   return 0;

@@ -80,7 +80,8 @@ RunRecord typical_run(std::size_t index) {
   r.energy.push_back(figure("total", 3000.0, "rapl-powercap+nvml", FigureMethod::mixed, 2400.0));
   r.regions = {{"load", 0, 2.5, {figure("total", 50, "rapl-powercap+nvml", FigureMethod::mixed, 40.0)}},
                {"train", 2.5, 42.0, {figure("total", 2900, "rapl-powercap+nvml", FigureMethod::mixed, 2300.0)}}};
-  r.metrics = {{"hr@10", 0.65, "", "events"}, {"ndcg@10", 0.39, "", "events"}, {"throughput", 1.2e6, "samples/s", "events"}};
+  r.metrics = {
+      {"hr@10", 0.65, "", "events"}, {"ndcg@10", 0.39, "", "events"}, {"throughput", 1.2e6, "samples/s", "events"}};
   r.metadata = {{"framework.version", "2.1.0"}, {"threads", "8"}, {"device", "cpu"}};
   r.cooldown_s = 5;
   r.stdout_log = {"logs/c1/run.out", 12345, 0};
@@ -164,10 +165,11 @@ int main(int argc, char** argv) {
   double mean = 0;
   for (double v : per_run) mean += v;
   mean /= static_cast<double>(per_run.size());
-  std::printf("record_run without timeline (%d runs): wall median %.2f ms, mean %.2f ms, max %.2f ms; "
-              "CPU median %.3f ms (the rest is the fsync); %.1f KiB per run in the store file\n",
-              runs, median(per_run), mean, *std::max_element(per_run.begin(), per_run.end()), median(per_run_cpu),
-              static_cast<double>(after_runs - before_runs) / runs / 1024.0);
+  std::printf(
+      "record_run without timeline (%d runs): wall median %.2f ms, mean %.2f ms, max %.2f ms; "
+      "CPU median %.3f ms (the rest is the fsync); %.1f KiB per run in the store file\n",
+      runs, median(per_run), mean, *std::max_element(per_run.begin(), per_run.end()), median(per_run_cpu),
+      static_cast<double>(after_runs - before_runs) / runs / 1024.0);
 
   const auto start_read_all = BenchClock::now();
   const auto all = store.runs(campaign);
@@ -210,9 +212,10 @@ int main(int argc, char** argv) {
   std::printf("  read back:   %.3f s (%s)\n", read_s, exact ? "bit for bit identical" : "DIFFERENT");
   std::printf("  blob:        %lld bytes = %.2f bytes per sample (4 + 4 x %zu channels)\n",
               static_cast<long long>(blob_bytes), static_cast<double>(blob_bytes) / kSamples, channels);
-  std::printf("  file growth: %.2f MB (store + WAL) just after the commit; %.2f MB after a checkpoint "
-              "= %.2f bytes per sample on disk\n",
-              static_cast<double>(after - before) / 1e6, static_cast<double>(checkpointed - before) / 1e6,
-              static_cast<double>(checkpointed - before) / kSamples);
+  std::printf(
+      "  file growth: %.2f MB (store + WAL) just after the commit; %.2f MB after a checkpoint "
+      "= %.2f bytes per sample on disk\n",
+      static_cast<double>(after - before) / 1e6, static_cast<double>(checkpointed - before) / 1e6,
+      static_cast<double>(checkpointed - before) / kSamples);
   return exact ? 0 : 1;
 }

@@ -9,10 +9,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    const joulebench::Seconds d = joulebench::parse_duration(std::string_view(reinterpret_cast<const char*>(data), size));
+    const joulebench::Seconds d =
+        joulebench::parse_duration(std::string_view(reinterpret_cast<const char*>(data), size));
     if (!(d.count() >= 0) || d > joulebench::kLongestDuration) __builtin_trap();
     (void)std::chrono::duration_cast<joulebench::Clock::duration>(d);
-  } catch (const std::invalid_argument&) {
-  }
+  } catch (const std::invalid_argument&) {}
   return 0;
 }

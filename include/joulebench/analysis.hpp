@@ -51,9 +51,9 @@ MetricTable metric_table(std::span<const RunRecord> runs);
 /// compared or plotted for it. Every reader lists it once, with the first reason, and leaves it out.
 struct UnmeasuredDomain {
   DomainId domain;
-  std::size_t runs = 0;           ///< runs that have the figure (all of them incomplete)
+  std::size_t runs = 0;              ///< runs that have the figure (all of them incomplete)
   std::size_t measured_nothing = 0;  ///< of those, runs in which it measured nothing at all
-  std::string reason;             ///< the first problem recorded, "" when none was
+  std::string reason;                ///< the first problem recorded, "" when none was
 };
 /// The unmeasured figures of the runs that count (ok, not warm-up), in domain order.
 std::vector<UnmeasuredDomain> unmeasured_domains(std::span<const RunRecord> runs);
@@ -93,9 +93,9 @@ enum class CorrectionFamily : std::uint8_t {
 };
 
 struct CompareOptions {
-  std::vector<std::string> group_by;   ///< label keys ("workload" also works); empty: one group
-  std::string between = "framework";   ///< the label whose values are contrasted
-  std::vector<std::string> metrics;    ///< selectors (select_metrics)
+  std::vector<std::string> group_by;  ///< label keys ("workload" also works); empty: one group
+  std::string between = "framework";  ///< the label whose values are contrasted
+  std::vector<std::string> metrics;   ///< selectors (select_metrics)
   TestChoice test = TestChoice::mann_whitney;
   double alpha = 0.05;
   stats::Correction correction = stats::Correction::holm;
@@ -127,11 +127,11 @@ struct SideSummary {
 
 /// Two sides compared on one metric in one group.
 struct PairComparison {
-  KeyValues group;  ///< group_by key = value
+  KeyValues group;         ///< group_by key = value
   std::size_t metric = 0;  ///< into ComparisonTable::metrics
-  SideSummary first;   ///< the sides in name order
+  SideSummary first;       ///< the sides in name order
   SideSummary second;
-  std::string test;    ///< "Mann-Whitney U (exact)", "Mann-Whitney U (normal approximation)", "Welch's t"
+  std::string test;  ///< "Mann-Whitney U (exact)", "Mann-Whitney U (normal approximation)", "Welch's t"
   stats::StatResult<double> p_value = stats::StatResult<double>::unavailable("not tested");
   std::optional<double> p_adjusted;  ///< within its family (CompareOptions::family)
   /// 0: `first` has the higher mean, 1: `second`; absent when the means are equal or unknown.
@@ -171,26 +171,26 @@ struct WinCount {
 /// The runs one group's statistics are computed from: per side, the measured runs that count
 /// (ok, not warm-up), as positions in the runs compare_runs was given.
 struct ComparedGroup {
-  KeyValues key;  ///< group_by key = value
+  KeyValues key;                                                        ///< group_by key = value
   std::vector<std::pair<std::string, std::vector<std::size_t>>> sides;  ///< by side name
 };
 
 struct ComparisonTable {
   CompareOptions options;
-  std::vector<ComparedGroup> groups;  ///< in the order of their values
-  std::vector<MetricColumn> metrics;  ///< those compared
+  std::vector<ComparedGroup> groups;   ///< in the order of their values
+  std::vector<MetricColumn> metrics;   ///< those compared
   std::vector<bool> metric_estimated;  ///< per metric: some value compared is an estimate
-  std::vector<std::string> sides;     ///< every value of `between` seen, in name order
+  std::vector<std::string> sides;      ///< every value of `between` seen, in name order
   std::vector<PairComparison> pairs;
   std::vector<OmnibusTest> omnibus;
   std::vector<WinCount> wins;
   std::size_t runs = 0;             ///< runs read
   std::size_t warmup_excluded = 0;  ///< over the whole table
   std::size_t failed_excluded = 0;
-  std::size_t without_side = 0;     ///< runs that lack the `between` label (not compared)
+  std::size_t without_side = 0;  ///< runs that lack the `between` label (not compared)
   /// Energy figures among the selected metrics that no run measured completely (left out).
   std::vector<UnmeasuredDomain> unmeasured;
-  std::vector<std::string> notes;   ///< things a reader must know (estimates, runs without the label...)
+  std::vector<std::string> notes;  ///< things a reader must know (estimates, runs without the label...)
 };
 
 /// A run's value of a label ("workload" is its workload's name); empty when it has no such label.

@@ -46,11 +46,11 @@ struct CampaignOptions {
 
 struct CampaignResult {
   std::int64_t campaign = 0;
-  std::size_t planned = 0;       ///< runs in this shard
-  std::size_t done_before = 0;   ///< recorded by an earlier, interrupted invocation
-  std::size_t done_now = 0;      ///< recorded by this one
-  std::size_t not_ok = 0;        ///< recorded now with a status other than ok
-  bool interrupted = false;      ///< stopped by the user before the end
+  std::size_t planned = 0;      ///< runs in this shard
+  std::size_t done_before = 0;  ///< recorded by an earlier, interrupted invocation
+  std::size_t done_now = 0;     ///< recorded by this one
+  std::size_t not_ok = 0;       ///< recorded now with a status other than ok
+  bool interrupted = false;     ///< stopped by the user before the end
 };
 
 /// A refusal to run: the store holds another plan's unfinished campaign, or this plan's finished
@@ -76,10 +76,10 @@ struct CampaignPreview {
   /// would be recorded as not run), but what a dry run is for.
   std::vector<std::pair<std::string, std::string>> missing_programs;
   // How long it would take:
-  double protocol_s = 0;  ///< idle baselines and cool-downs (an until-stable cool-down at its window)
-  double measured_before_s = 0;      ///< the runs of workloads the store ran before: their median times
-  std::size_t measured_before = 0;   ///< how many runs that is
-  std::size_t never_measured = 0;    ///< runs of workloads the store never ran (ok)
+  double protocol_s = 0;              ///< idle baselines and cool-downs (an until-stable cool-down at its window)
+  double measured_before_s = 0;       ///< the runs of workloads the store ran before: their median times
+  std::size_t measured_before = 0;    ///< how many runs that is
+  std::size_t never_measured = 0;     ///< runs of workloads the store never ran (ok)
   double never_measured_bound_s = 0;  ///< their timeouts added up
   bool unbounded = false;             ///< some of them have no timeout
 };

@@ -12,9 +12,9 @@ namespace joulebench {
 
 /// One model in one framework, as `joulebench workload --list` shows it.
 struct BuiltinWorkload {
-  std::string name;        ///< "ncf", "transformer", "resnet", "cpu-load"
-  std::string framework;   ///< "libtorch", "pytorch", "dlib"; "-" for cpu-load
-  std::string language;    ///< "C++", "Python"
+  std::string name;       ///< "ncf", "transformer", "resnet", "cpu-load"
+  std::string framework;  ///< "libtorch", "pytorch", "dlib"; "-" for cpu-load
+  std::string language;   ///< "C++", "Python"
   std::string description;
   bool available = false;
   std::string why_not;  ///< why it cannot run here (not built, no torch for Python), else empty

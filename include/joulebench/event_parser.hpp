@@ -21,11 +21,11 @@ inline constexpr const char* kEventsFdVariable = "JOULEBENCH_EVENTS_FD";
 struct WorkloadEvent {
   enum class Kind : std::uint8_t { region_begin, region_end, metric, metadata };
   Kind kind = Kind::metric;
-  std::string name;   ///< region name, metric name or metadata key
-  double value = 0;   ///< for metrics
-  std::string unit;   ///< for metrics (may be empty)
-  std::string text;   ///< for metadata: the value as text
-  std::string origin; ///< "events", "dllogger", "mllog", "regex"
+  std::string name;    ///< region name, metric name or metadata key
+  double value = 0;    ///< for metrics
+  std::string unit;    ///< for metrics (may be empty)
+  std::string text;    ///< for metadata: the value as text
+  std::string origin;  ///< "events", "dllogger", "mllog", "regex"
 };
 
 /// One line written on the events descriptor:

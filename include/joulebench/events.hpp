@@ -122,14 +122,14 @@ inline std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
   if (lead >= 0xC2 && lead <= 0xDF) return continuation(byte(1)) ? 2 : 0;
   if (lead >= 0xE0 && lead <= 0xEF) {
     const unsigned b1 = byte(1);
-    const bool ok1 = lead == 0xE0 ? (b1 >= 0xA0 && b1 <= 0xBF)
+    const bool ok1 = lead == 0xE0   ? (b1 >= 0xA0 && b1 <= 0xBF)
                      : lead == 0xED ? (b1 >= 0x80 && b1 <= 0x9F)  // no UTF-16 surrogates
                                     : continuation(b1);
     return ok1 && continuation(byte(2)) ? 3 : 0;
   }
   if (lead >= 0xF0 && lead <= 0xF4) {
     const unsigned b1 = byte(1);
-    const bool ok1 = lead == 0xF0 ? (b1 >= 0x90 && b1 <= 0xBF)
+    const bool ok1 = lead == 0xF0   ? (b1 >= 0x90 && b1 <= 0xBF)
                      : lead == 0xF4 ? (b1 >= 0x80 && b1 <= 0x8F)  // nothing above U+10FFFF
                                     : continuation(b1);
     return ok1 && continuation(byte(2)) && continuation(byte(3)) ? 4 : 0;
@@ -244,8 +244,7 @@ inline void write_line(const std::string& line) noexcept {
     if (masked) {
       if (broken_pipe && !was_pending) {
         const timespec no_wait{0, 0};
-        while (sigtimedwait(&pipe_only, nullptr, &no_wait) == -1 && errno == EINTR) {
-        }
+        while (sigtimedwait(&pipe_only, nullptr, &no_wait) == -1 && errno == EINTR) {}
       }
       pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     }
@@ -329,30 +328,25 @@ inline void meta(std::string_view key, std::string_view value) noexcept {
 inline void meta(std::string_view key, const char* value) noexcept {
   meta(key, value == nullptr ? std::string_view() : std::string_view(value));
 }
-inline void meta(std::string_view key, const std::string& value) noexcept {
-  meta(key, std::string_view(value));
-}
+inline void meta(std::string_view key, const std::string& value) noexcept { meta(key, std::string_view(value)); }
 /// true / false.
 inline void meta(std::string_view key, bool value) noexcept {
   meta(key, value ? std::string_view("true") : std::string_view("false"));
 }
 /// An integer as decimal text: meta("threads", 8) writes "8".
-template <class Integer,
-          std::enable_if_t<std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>, int> = 0>
+template <class Integer, std::enable_if_t<std::is_integral_v<Integer> && !std::is_same_v<Integer, bool>, int> = 0>
 inline void meta(std::string_view key, Integer value) noexcept {
   if (!enabled()) return;
   try {
     meta(key, std::string_view(std::to_string(value)));
-  } catch (...) {
-  }
+  } catch (...) {}
 }
 /// A floating-point number as the shortest text that reads back exactly ("nan", "inf", "-inf").
 inline void meta(std::string_view key, double value) noexcept {
   if (!enabled()) return;
   try {
     meta(key, std::string_view(detail::double_text(value)));
-  } catch (...) {
-  }
+  } catch (...) {}
 }
 inline void meta(std::string_view key, float value) noexcept { meta(key, static_cast<double>(value)); }
 

@@ -84,7 +84,7 @@ struct DomainEnergy {
   Method method = Method::counter;
   bool estimated = false;
   Seconds unmeasured{0};
-  std::string problem;  ///< the first problem of its channels, if any
+  std::string problem;            ///< the first problem of its channels, if any
   bool measured_nothing = false;  ///< no channel of it measured any part of the window
 };
 

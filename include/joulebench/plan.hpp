@@ -56,10 +56,9 @@ struct OutputParser {
     regex,     ///< a PCRE2 pattern with named groups: each group whose value is a number is a metric
   };
   Kind kind = Kind::regex;
-  std::string pattern;  ///< for Kind::regex
+  std::string pattern;    ///< for Kind::regex
   PlanLocation location;  ///< where the plan names it (a regex: the pattern itself)
 };
-
 
 /// One workload, after matrix expansion and substitution.
 struct WorkloadSpec {
@@ -70,8 +69,8 @@ struct WorkloadSpec {
   std::vector<std::string> command;
   bool shell = false;
   std::optional<std::filesystem::path> working_directory;  ///< relative paths resolved against the plan's folder
-  PlanLocation working_directory_location;  ///< where `cwd` is written, for messages
-  KeyValues environment;                                  ///< added to joulebench's own environment
+  PlanLocation working_directory_location;                 ///< where `cwd` is written, for messages
+  KeyValues environment;                                   ///< added to joulebench's own environment
   std::optional<Seconds> timeout;
   std::vector<std::string> setup;    ///< unmeasured, once before the workload's first run (may be empty)
   std::vector<std::string> prepare;  ///< unmeasured, before every run (may be empty)
@@ -167,8 +166,8 @@ CampaignPlan parse_plan(std::string_view text, const std::filesystem::path& sour
 /// Changes to a resolved plan for one `joulebench run`, without editing its file: a short trial of
 /// a long campaign, or CI running the main job at reduced size. Every workload gets the value.
 struct PlanOverrides {
-  std::optional<int> repetitions;  ///< measured runs per workload, >= 1
-  std::optional<int> warmup;       ///< warm-up runs per workload, >= 0
+  std::optional<int> repetitions;   ///< measured runs per workload, >= 1
+  std::optional<int> warmup;        ///< warm-up runs per workload, >= 0
   std::optional<Seconds> cooldown;  ///< a fixed cool-down (replaces any until-stable rule)
   std::optional<Seconds> idle;      ///< the idle baseline's length (0: none)
 

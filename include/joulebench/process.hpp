@@ -202,7 +202,7 @@ class ChildProcess {
 
   pid_t pid_ = -1;
   Clock::time_point started_{};
-  int terminal_fd_ = -1;  ///< the terminal handed to the child, to take back after it exits
+  int terminal_fd_ = -1;        ///< the terminal handed to the child, to take back after it exits
   bool within_caller_ = false;  ///< SpawnOptions::within_caller
   bool waited_ = false;
   /// Children joulebench already had when this one started: leftovers of earlier commands, reaped

@@ -121,7 +121,7 @@ void parse_perf_script(std::string_view text, const std::string& source, Trace& 
 
 /// The power the meter measured over one run, on the monotonic clock.
 struct PowerTimeline {
-  std::int64_t start_ns = 0;        ///< the window's start
+  std::int64_t start_ns = 0;         ///< the window's start
   std::vector<std::int64_t> end_ns;  ///< interval k is (end_ns[k-1], end_ns[k]]; the first starts at start_ns
   /// Total power (domains counted in the total) per interval; NaN where it could not be measured.
   std::vector<double> total_w;
@@ -143,7 +143,7 @@ struct RunEnergy {
   Clock::time_point start{};  ///< the metered window
   Seconds duration{0};
   PowerTimeline timeline;
-  std::optional<Joules> total;     ///< the window's measured total (cpu + dram + gpu)
+  std::optional<Joules> total;      ///< the window's measured total (cpu + dram + gpu)
   std::optional<Watts> idle_power;  ///< the idle baseline's total power, when one was measured
   bool estimated = false;           ///< any part of the total comes from a model
   std::string source;               ///< the sources of the total ("estimate", "rapl-powercap+nvml")
@@ -152,14 +152,14 @@ struct RunEnergy {
 /// One function of a profile (or "other": several folded together).
 struct FunctionCost {
   std::string name;
-  std::optional<std::uint64_t> calls;  ///< where the mode knows them
-  Seconds self_time{0};   ///< in the function itself, over all threads
-  Seconds total_time{0};  ///< in it or anything it called (recursion counted once)
-  std::optional<Joules> energy;        ///< attributed to its self time
-  std::optional<Joules> total_energy;  ///< attributed to its total time
+  std::optional<std::uint64_t> calls;    ///< where the mode knows them
+  Seconds self_time{0};                  ///< in the function itself, over all threads
+  Seconds total_time{0};                 ///< in it or anything it called (recursion counted once)
+  std::optional<Joules> energy;          ///< attributed to its self time
+  std::optional<Joules> total_energy;    ///< attributed to its total time
   std::optional<Joules> idle_energy;     ///< of `energy`: idle power x its share of time
   std::optional<Joules> dynamic_energy;  ///< of `energy`: the rest (never below 0)
-  std::size_t functions = 1;  ///< how many functions the row stands for ("other": several)
+  std::size_t functions = 1;             ///< how many functions the row stands for ("other": several)
 };
 
 /// A folded stack for flame-graph tools, with its self time and energy.
@@ -172,8 +172,8 @@ struct FoldedStack {
 struct Profile {
   ProfileMode mode = ProfileMode::python;
   Seconds run_time{0};
-  Seconds interval{0};            ///< the sampling interval (sampling modes)
-  std::size_t records = 0;        ///< samples, intervals or functions read
+  Seconds interval{0};      ///< the sampling interval (sampling modes)
+  std::size_t records = 0;  ///< samples, intervals or functions read
   std::size_t threads = 0;
   /// "timeline": by the run's power timeline; "average power": self time x average power;
   /// "" when no energy was measured.
@@ -200,7 +200,6 @@ Profile attribute(const Trace& trace, ProfileMode mode, const RunEnergy& run, co
 /// The rows to show: the first `top` functions (0: all) at or above `threshold` (a fraction of
 /// the run's energy, or of its time where there is no energy), the rest folded into "other".
 std::vector<FunctionCost> profile_rows(const Profile& profile, std::size_t top, double threshold);
-
 
 /// The profile as the store keeps it (every function, no folding).
 StoredProfile stored_profile(const Profile& profile);

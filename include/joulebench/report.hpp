@@ -59,7 +59,6 @@ class CsvTimelineWriter final : public TimelineSink {
 // --- Export: one tidy row per run, for pandas, R or a spreadsheet -------------------------------
 // (`joulebench import` reads the same columns)
 
-
 namespace joulebench {
 
 struct ExportOptions {
@@ -98,7 +97,6 @@ std::string export_json(const Store& store, std::int64_t campaign, const RunFilt
 }  // namespace joulebench
 
 // --- Comparisons: what `joulebench compare` and `joulebench bench` print ------------------------
-
 
 namespace joulebench {
 
@@ -145,7 +143,7 @@ namespace joulebench {
 
 /// One profiled run, as a column of the side-by-side table.
 struct ProfileColumn {
-  std::string side;               ///< the value of the `between` label (the framework)
+  std::string side;                ///< the value of the `between` label (the framework)
   const RunRecord* run = nullptr;  ///< not owned; its `profile` is set
 };
 
@@ -164,8 +162,8 @@ std::vector<ProfileGroup> group_profiles(const std::vector<RunRecord>& runs, con
 /// Each group's top functions per side: name, self time, energy (estimated energy marked). Text
 /// and Markdown put the sides side by side; CSV has one row per function; JSON everything.
 /// `top` = 0 keeps every function. LaTeX is not offered (text is returned).
-std::string profiles_report(const std::vector<ProfileGroup>& groups, const std::vector<std::string>& group_by, std::size_t top,
-                            TableFormat format);
+std::string profiles_report(const std::vector<ProfileGroup>& groups, const std::vector<std::string>& group_by,
+                            std::size_t top, TableFormat format);
 
 }  // namespace joulebench
 
@@ -212,7 +210,7 @@ struct HtmlReportOptions {
   /// The kept figure files; the page embeds SVG (PNG when png is chosen), a PDF is drawn beside.
   FigureFormat figure_format = FigureFormat::svg;
   std::optional<CarbonConversion> carbon;  ///< absent: the page says how to convert
-  CompareOptions compare;      ///< groups, sides and statistics of the tables
+  CompareOptions compare;                  ///< groups, sides and statistics of the tables
   std::string quality_metric;  ///< metric name for cost against quality; empty: each group's first unitless metric
   std::size_t top_functions = 10;
   std::string gnuplot = "gnuplot";  ///< the program that draws the figures

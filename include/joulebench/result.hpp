@@ -76,8 +76,8 @@ struct EnergyFigure {
   bool estimated = false;         ///< any part comes from a model
   bool partly_estimated = false;  ///< a total: some parts measured, some estimated (not stored)
   bool complete = true;
-  double unmeasured_s = 0;  ///< time during which a channel of it could not be read
-  std::string problem;      ///< why it is incomplete (empty when complete)
+  double unmeasured_s = 0;        ///< time during which a channel of it could not be read
+  std::string problem;            ///< why it is incomplete (empty when complete)
   bool measured_nothing = false;  ///< no part of the window was measured: energy_j is no figure
   /// energy minus the idle baseline's power x time; never negative: a figure below idle is 0
   /// with `below_idle` set, since noise cannot make a command produce energy.
@@ -120,7 +120,7 @@ struct StoredTimeline {
 };
 
 struct StoredLog {
-  std::string path;  ///< relative to the store's folder
+  std::string path;           ///< relative to the store's folder
   std::uint64_t bytes = 0;    ///< written by the workload
   std::uint64_t dropped = 0;  ///< not kept because the log reached its bound
 };
@@ -139,11 +139,11 @@ struct StoredProfileFunction {
 
 /// The profile of a profiled run. Profiled runs are extra runs, never part of the statistics.
 struct StoredProfile {
-  std::string mode;         ///< "python", "cprofile", "torch", "perf"
-  std::string energy_rule;  ///< "timeline", "average power", or "" (no energy)
-  bool estimated = false;   ///< the energy comes from a model
-  double interval_s = 0;    ///< the sampling interval
-  std::string problem;      ///< why there is no profile (the profiler failed), else empty
+  std::string mode;                              ///< "python", "cprofile", "torch", "perf"
+  std::string energy_rule;                       ///< "timeline", "average power", or "" (no energy)
+  bool estimated = false;                        ///< the energy comes from a model
+  double interval_s = 0;                         ///< the sampling interval
+  std::string problem;                           ///< why there is no profile (the profiler failed), else empty
   std::vector<StoredProfileFunction> functions;  ///< by self energy (or time), highest first
 };
 
@@ -156,9 +156,9 @@ struct MetricId {
     time,
     energy,
     dynamic_energy,
-    metric,          ///< a workload's metric
+    metric,  ///< a workload's metric
     region_time,
-    region_energy,   ///< a region's total energy
+    region_energy,  ///< a region's total energy
     energy_estimated,
     energy_complete,
   };
@@ -197,7 +197,7 @@ struct RunRecord {
   RunStatus status = RunStatus::ok;
   std::optional<int> exit_code;
   std::optional<int> signal;
-  std::string reason;        ///< why it failed or did not run
+  std::string reason;         ///< why it failed or did not run
   double started_unix_s = 0;  ///< wall-clock start (seconds since the epoch)
   double time_s = 0;          ///< wall time of the command
   double user_cpu_s = 0;
@@ -206,9 +206,9 @@ struct RunRecord {
   std::vector<EnergyFigure> energy;  ///< per domain, then the total
   std::vector<StoredRegion> regions;
   std::vector<StoredMetric> metrics;
-  KeyValues metadata;  ///< from the workload's events (framework version, threads, device...)
+  KeyValues metadata;                         ///< from the workload's events (framework version, threads, device...)
   std::optional<std::int64_t> idle_baseline;  ///< the baseline its dynamic energy used
-  double cooldown_s = 0;  ///< how long the cool-down before it took
+  double cooldown_s = 0;                      ///< how long the cool-down before it took
   StoredLog stdout_log;
   StoredLog stderr_log;
   std::size_t malformed_events = 0;  ///< event or output lines that could not be parsed (skipped)

@@ -5,9 +5,9 @@
 
 #include <atomic>
 #include <filesystem>
-#include <stdexcept>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -104,8 +104,8 @@ struct Measurement {
 struct MeasureOptions {
   SpawnOptions command;
   Seconds interval{0.1};
-  std::optional<Seconds> idle;        ///< measure an idle baseline this long first
-  TimelineSink* timeline = nullptr;   ///< receives the command window's timeline
+  std::optional<Seconds> idle;       ///< measure an idle baseline this long first
+  TimelineSink* timeline = nullptr;  ///< receives the command window's timeline
   /// Other processes' CPU use, in cores, above which the measurement warns of a busy machine.
   double max_other_cpu_cores = 0.05;
 };
@@ -177,7 +177,7 @@ struct ProfileCommandOptions {
 struct ProfiledMeasurement {
   Measurement measurement;
   std::optional<Profile> profile;
-  std::string problem;  ///< why there is no profile (the profiler left no trace)
+  std::string problem;             ///< why there is no profile (the profiler left no trace)
   std::vector<std::string> notes;  ///< what went wrong besides (the trace could not be kept)
 };
 

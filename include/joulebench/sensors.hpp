@@ -51,7 +51,7 @@ std::string_view method_name(Method m);
 
 /// One energy counter: a RAPL zone of one package, one GPU, one modelled component.
 struct Channel {
-  std::string id;      ///< "<domain>-<device>": "cpu-0", "dram-1", "gpu-0"
+  std::string id;  ///< "<domain>-<device>": "cpu-0", "dram-1", "gpu-0"
   Domain domain = Domain::cpu;
   int device = 0;      ///< CPU package or GPU index
   std::string source;  ///< the source's name: "rapl-perf", "rapl-powercap", "nvml", "estimate"
@@ -82,9 +82,9 @@ std::string_view status_name(SourceStatus s);
 struct SourceReport {
   std::string name;
   SourceStatus status = SourceStatus::unavailable;
-  std::string reason;      ///< why it is not ok (empty when ok)
-  std::string remedy;      ///< what a user can change to make it work (empty when nothing can)
-  std::string resolution;  ///< the finest energy step or the sampling rule, in words
+  std::string reason;             ///< why it is not ok (empty when ok)
+  std::string remedy;             ///< what a user can change to make it work (empty when nothing can)
+  std::string resolution;         ///< the finest energy step or the sampling rule, in words
   std::vector<Channel> channels;  ///< everything it offers here
   std::vector<std::pair<std::string, std::string>> properties;  ///< device facts: name, driver...
 };

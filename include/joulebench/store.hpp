@@ -73,10 +73,10 @@ struct MergeResult {
     std::size_t recorded_runs = 0;  ///< distinct run indices in it
     std::size_t planned_runs = 0;
   };
-  int shard_count = 1;              ///< the N of the inputs' shards K/N
-  std::vector<int> missing_shards;  ///< the K in 1..N that no input is, ascending
+  int shard_count = 1;                             ///< the N of the inputs' shards K/N
+  std::vector<int> missing_shards;                 ///< the K in 1..N that no input is, ascending
   std::vector<UnfinishedShard> unfinished_shards;  ///< by shard
-  bool finished = false;  ///< the merged campaign: every shard given, and every one finished
+  bool finished = false;                           ///< the merged campaign: every shard given, and every one finished
   /// Temporary files (and their -wal, -shm, -journal) of merges into the same output whose
   /// process is gone: removed before this merge began.
   std::vector<std::filesystem::path> removed_leftovers;

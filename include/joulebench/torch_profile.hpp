@@ -314,8 +314,8 @@ inline bool start() {
   if (mode == nullptr || std::string_view(mode) != "torch") return false;
   const char* out = std::getenv(detail::kOutVariable);
   if (out == nullptr || *out == '\0') {
-    std::fprintf(stderr, "joulebench torch profile: %s=torch but %s is not set: not profiling\n",
-                 detail::kModeVariable, detail::kOutVariable);
+    std::fprintf(stderr, "joulebench torch profile: %s=torch but %s is not set: not profiling\n", detail::kModeVariable,
+                 detail::kOutVariable);
     return false;
   }
   p.path = out;

@@ -76,7 +76,8 @@ SideSummary summarise_side(const std::string& name, const std::vector<std::size_
 /// 2 / C(n1 + n2, n1). Below alpha nothing can be significant, whatever the data.
 double smallest_exact_p(std::size_t n1, std::size_t n2) {
   double combinations = 1;
-  for (std::size_t i = 1; i <= n1; ++i) combinations = combinations * static_cast<double>(n2 + i) / static_cast<double>(i);
+  for (std::size_t i = 1; i <= n1; ++i)
+    combinations = combinations * static_cast<double>(n2 + i) / static_cast<double>(i);
   return std::min(1.0, 2.0 / combinations);
 }
 
@@ -102,8 +103,8 @@ void run_test(PairComparison& pair, const CompareOptions& options) {
   if (welch) {
     pair.test = "Welch's t" + choice;
     const auto result = stats::welch_t_test(x, y);
-    pair.p_value = result ? stats::StatResult<double>(result->p_value)
-                          : stats::StatResult<double>::unavailable(result.reason());
+    pair.p_value =
+        result ? stats::StatResult<double>(result->p_value) : stats::StatResult<double>::unavailable(result.reason());
     return;
   }
   const auto result = stats::mann_whitney(x, y);
@@ -201,10 +202,10 @@ std::string verdict(const PairComparison& pair, const MetricColumn& metric, bool
     return fmt::format("cannot compare {} and {} on {}: {}", pair.first.name, pair.second.name, what,
                        pair.p_value.reason());
   }
-  const std::string evidence =
-      fmt::format("{} ({}); {}", p_phrase(pair.p_adjusted.value_or(*pair.p_value)), correction_title(options.correction),
-                  pair.a12 ? fmt::format("A12 = {:.2f}, {}", pair.a12->value, stats::effect_magnitude_name(pair.a12->magnitude))
-                           : "A12 unavailable: " + pair.a12.reason());
+  const std::string evidence = fmt::format(
+      "{} ({}); {}", p_phrase(pair.p_adjusted.value_or(*pair.p_value)), correction_title(options.correction),
+      pair.a12 ? fmt::format("A12 = {:.2f}, {}", pair.a12->value, stats::effect_magnitude_name(pair.a12->magnitude))
+               : "A12 unavailable: " + pair.a12.reason());
   if (!pair.higher) {
     return fmt::format("{} and {} have the same mean {}; {}", pair.first.name, pair.second.name, what, evidence);
   }
@@ -248,11 +249,13 @@ std::vector<std::string> default_group_by(std::span<const RunRecord> runs, const
 
 ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptions& options) {
   if (!(options.alpha > 0 && options.alpha < 1)) throw std::invalid_argument("alpha must lie strictly between 0 and 1");
-  if (options.between.empty()) throw std::invalid_argument("a comparison needs the label whose values it compares (framework, say)");
+  if (options.between.empty())
+    throw std::invalid_argument("a comparison needs the label whose values it compares (framework, say)");
   if (!runs.empty() && !any_run_has_label(runs, options.between)) {
-    throw std::invalid_argument(fmt::format("no run has a '{}' label: compare between workload, or one of the labels the "
-                                            "plan gives its workloads",
-                                            options.between));
+    throw std::invalid_argument(
+        fmt::format("no run has a '{}' label: compare between workload, or one of the labels the "
+                    "plan gives its workloads",
+                    options.between));
   }
   if (std::find(options.group_by.begin(), options.group_by.end(), options.between) != options.group_by.end()) {
     throw std::invalid_argument(fmt::format("'{}' cannot both group and be compared", options.between));
@@ -317,9 +320,10 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
     for (std::size_t m = 0; m < selected.size(); ++m) {
       const auto& cells = metrics.cells[selected[m]];
       std::vector<SideSummary> summaries;
-      for (const auto& [name, indices] : sides) summaries.push_back(summarise_side(name, indices, cells, excluded.at(name)));
-      const std::size_t with_values = static_cast<std::size_t>(std::count_if(
-          summaries.begin(), summaries.end(), [](const SideSummary& s) { return !s.values.empty(); }));
+      for (const auto& [name, indices] : sides)
+        summaries.push_back(summarise_side(name, indices, cells, excluded.at(name)));
+      const std::size_t with_values = static_cast<std::size_t>(
+          std::count_if(summaries.begin(), summaries.end(), [](const SideSummary& s) { return !s.values.empty(); }));
       // A metric nobody in this group reported (a region only one framework has) is left out.
       if (with_values == 0) continue;
       for (const auto& s : summaries) table.metric_estimated[m] = table.metric_estimated[m] || s.estimated;
@@ -428,7 +432,8 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
 
   for (auto& domain : unmeasured_domains(runs)) {
     const bool selected_metric = std::any_of(table.metrics.begin(), table.metrics.end(), [&](const MetricColumn& c) {
-      return c.name == MetricId::energy(domain.domain).column() || c.name == MetricId::dynamic_energy(domain.domain).column();
+      return c.name == MetricId::energy(domain.domain).column() ||
+             c.name == MetricId::dynamic_energy(domain.domain).column();
     });
     if (!selected_metric) continue;
     table.notes.push_back(describe_unmeasured(domain));
@@ -440,8 +445,8 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
         "figures marked (estimated) come from a power model, not from a sensor: compare them with care");
   }
   if (table.without_side > 0) {
-    table.notes.push_back(fmt::format("{} run(s) have no '{}' label and are not compared", table.without_side,
-                                      options.between));
+    table.notes.push_back(
+        fmt::format("{} run(s) have no '{}' label and are not compared", table.without_side, options.between));
   }
   if (table.sides.size() < 2) {
     table.notes.push_back(fmt::format("fewer than two values of '{}' were found: nothing to compare", options.between));

@@ -37,9 +37,8 @@ class TableBuilder {
   MetricTable finish() && {
     std::vector<std::size_t> order(columns_.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return rank(columns_[a].name) < rank(columns_[b].name);
-    });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return rank(columns_[a].name) < rank(columns_[b].name); });
     MetricTable table;
     for (std::size_t i : order) {
       table.columns.push_back(std::move(columns_[i]));
@@ -91,12 +90,17 @@ MetricTable metric_table(std::span<const RunRecord> runs) {
     for (const auto& e : run.energy) {
       const std::string description = e.domain.description();
       const std::string energy_name = MetricId::energy(e.domain).column();
-      set(builder.cell(energy_name, r, [&] { return MetricColumn{energy_name, description, "J", MetricKind::cost}; }),
+      set(builder.cell(energy_name, r,
+                       [&] {
+                         return MetricColumn{energy_name, description, "J", MetricKind::cost};
+                       }),
           e.energy_j, e.estimated, e.comparable());
       if (e.dynamic_energy_j) {
         const std::string name = MetricId::dynamic_energy(e.domain).column();
         set(builder.cell(name, r,
-                         [&] { return MetricColumn{name, "idle-adjusted " + description, "J", MetricKind::cost}; }),
+                         [&] {
+                           return MetricColumn{name, "idle-adjusted " + description, "J", MetricKind::cost};
+                         }),
             *e.dynamic_energy_j, e.estimated, e.comparable());
       }
     }
@@ -123,12 +127,16 @@ MetricTable metric_table(std::span<const RunRecord> runs) {
       const std::string& name = region_name;
       const std::string time_name = MetricId::region_time(name).column();
       set(builder.cell(time_name, r,
-                       [&] { return MetricColumn{time_name, fmt::format("'{}' time", name), "s", MetricKind::cost}; }),
+                       [&] {
+                         return MetricColumn{time_name, fmt::format("'{}' time", name), "s", MetricKind::cost};
+                       }),
           figures.time_s);
       if (!figures.energy_j) continue;
       const std::string energy_name = MetricId::region_energy(name).column();
       set(builder.cell(energy_name, r,
-                       [&] { return MetricColumn{energy_name, fmt::format("'{}' energy", name), "J", MetricKind::cost}; }),
+                       [&] {
+                         return MetricColumn{energy_name, fmt::format("'{}' energy", name), "J", MetricKind::cost};
+                       }),
           *figures.energy_j, figures.estimated);
     }
     // A metric reported several times (per epoch, say) counts with its last value.
@@ -170,8 +178,8 @@ std::vector<UnmeasuredDomain> unmeasured_domains(std::span<const RunRecord> runs
 
 std::string describe_unmeasured(const UnmeasuredDomain& d) {
   const std::string what = d.measured_nothing == d.runs ? "was not measured" : "was not measured completely";
-  return fmt::format("{} {} in any of the {} run(s){}: not compared or plotted", d.domain.description(), what,
-                     d.runs, d.reason.empty() ? "" : " (" + d.reason + ")");
+  return fmt::format("{} {} in any of the {} run(s){}: not compared or plotted", d.domain.description(), what, d.runs,
+                     d.reason.empty() ? "" : " (" + d.reason + ")");
 }
 
 std::vector<RunWarningSummary> run_warning_summaries(std::span<const RunRecord> runs) {
@@ -231,8 +239,8 @@ std::vector<std::size_t> select_metrics(const MetricTable& table, std::span<cons
       for (const auto& c : table.columns) names.push_back(c.name);
       const std::string known = fmt::format("{}", fmt::join(names, ", "));
       throw std::invalid_argument(fmt::format(
-          "no metric '{}' in these runs; use a family (time, energy, dynamic, regions, metrics) or one of: {}", selector,
-          known.empty() ? "(none)" : known));
+          "no metric '{}' in these runs; use a family (time, energy, dynamic, regions, metrics) or one of: {}",
+          selector, known.empty() ? "(none)" : known));
     }
   }
   std::sort(out.begin(), out.end());

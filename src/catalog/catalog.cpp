@@ -110,13 +110,14 @@ fs::path ensure_data(const std::string& model, const std::string& size, const st
 std::vector<std::string> model_command(const std::string& model, std::vector<std::string> args) {
   const auto framework_name = take_option(args, "--framework");
   if (!framework_name) {
-    throw WorkloadUnavailable(2, fmt::format("workload {} needs --framework (libtorch, pytorch or dlib; see --list)", model));
+    throw WorkloadUnavailable(
+        2, fmt::format("workload {} needs --framework (libtorch, pytorch or dlib; see --list)", model));
   }
   const auto f = std::find_if(frameworks().begin(), frameworks().end(),
                               [&](const Framework& x) { return x.name == *framework_name; });
   if (f == frameworks().end() || std::find(f->models.begin(), f->models.end(), model) == f->models.end()) {
-    throw WorkloadUnavailable(2, fmt::format("no {} workload in framework '{}' (see 'joulebench workload --list')", model,
-                                             *framework_name));
+    throw WorkloadUnavailable(
+        2, fmt::format("no {} workload in framework '{}' (see 'joulebench workload --list')", model, *framework_name));
   }
   const std::string phase = take_option(args, "--phase").value_or("train");
   const std::string size = take_option(args, "--size").value_or(environment_or("JOULEBENCH_WORKLOAD_SIZE", "quick"));
@@ -124,8 +125,8 @@ std::vector<std::string> model_command(const std::string& model, std::vector<std
   const fs::path root = take_option(args, "--data-dir").value_or(workload_data_root().string());
   const auto program = find_helper(f->program);
   if (!program) {
-    throw WorkloadUnavailable(127, fmt::format("the {} workloads are not built on this machine ({} not found)", f->name,
-                                               f->program));
+    throw WorkloadUnavailable(
+        127, fmt::format("the {} workloads are not built on this machine ({} not found)", f->name, f->program));
   }
   const fs::path data = ensure_data(model, size, seed, root);
   std::vector<std::string> argv;
@@ -146,8 +147,8 @@ std::vector<std::string> model_command(const std::string& model, std::vector<std
   } else {
     argv = {program->string()};
   }
-  for (const std::string& a : {std::string("--model"), model, std::string("--phase"), phase, std::string("--data"),
-                               data.string()}) {
+  for (const std::string& a :
+       {std::string("--model"), model, std::string("--phase"), phase, std::string("--data"), data.string()}) {
     argv.push_back(a);
   }
   argv.insert(argv.end(), args.begin(), args.end());
@@ -171,7 +172,8 @@ std::string workload_python() { return environment_or("JOULEBENCH_PYTHON", "/usr
 
 fs::path workload_data_root() {
   if (const char* dir = std::getenv("JOULEBENCH_DATA_DIR"); dir && *dir) return dir;
-  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache && *cache) return fs::path(cache) / "joulebench" / "data";
+  if (const char* cache = std::getenv("XDG_CACHE_HOME"); cache && *cache)
+    return fs::path(cache) / "joulebench" / "data";
   return fs::path(environment_or("HOME", "/tmp")) / ".cache" / "joulebench" / "data";
 }
 

@@ -116,14 +116,18 @@ int bench(BenchArguments args, CompareArguments compare) {
 
 Command add_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "bench", "Compare commands' energy and time, like hyperfine: shuffled runs, warm-up, cool-down, then the verdict");
+      "bench",
+      "Compare commands' energy and time, like hyperfine: shuffled runs, warm-up, cool-down, then the verdict");
   auto args = std::make_shared<BenchArguments>();
   auto compare = std::make_shared<CompareArguments>();
   compare->between = "workload";
   compare->group_by_given = true;  // one group: the commands themselves
-  cmd->add_option("commands", args->commands, "the commands (each one argument; quoted words are split as a shell would)")
+  cmd->add_option("commands", args->commands,
+                  "the commands (each one argument; quoted words are split as a shell would)")
       ->required();
-  cmd->add_option("-r,--runs", args->runs, "measured runs of each command")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("-r,--runs", args->runs, "measured runs of each command")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   cmd->add_option("-w,--warmup", args->warmup, "unmeasured warm-up runs of each command")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();

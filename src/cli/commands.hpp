@@ -46,7 +46,7 @@ struct RunSelection {
   std::int64_t campaign = 0;  ///< 0: the latest
   std::string workload;
   std::string status;
-  std::string warmup;  ///< "", "yes", "no"
+  std::string warmup;               ///< "", "yes", "no"
   std::vector<std::string> labels;  ///< "key=value"
 };
 /// Adds --db and --campaign: a command that reads a whole campaign.

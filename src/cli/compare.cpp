@@ -70,7 +70,9 @@ void add_compare_options(CLI::App* cmd, CompareArguments& args, bool with_output
   cmd->add_option("--confidence", args.confidence, "the interval's confidence level")
       ->check(CLI::Range(0.5, 0.9999))
       ->capture_default_str();
-  cmd->add_option("--resamples", args.resamples, "bootstrap resamples")->check(CLI::Range(100, 1000000))->capture_default_str();
+  cmd->add_option("--resamples", args.resamples, "bootstrap resamples")
+      ->check(CLI::Range(100, 1000000))
+      ->capture_default_str();
   cmd->add_option("--seed", args.seed, "the bootstrap's seed (intervals are reproducible)")->capture_default_str();
   if (!with_output) return;
   cmd->add_option("--format", args.format, "table, md, csv, json or latex")
@@ -85,12 +87,15 @@ CompareOptions compare_options(const CompareArguments& args, std::span<const Run
   o.between = args.between;
   if (!any_run_has_label(runs, o.between) && !runs.empty()) {
     // Said here with the option's name; compare_runs refuses it too.
-    throw CLI::ValidationError("--between", fmt::format("no run has a '{}' label; try --between workload, or one of the "
-                                                        "labels the plan gives its workloads",
-                                                        o.between));
+    throw CLI::ValidationError("--between",
+                               fmt::format("no run has a '{}' label; try --between workload, or one of the "
+                                           "labels the plan gives its workloads",
+                                           o.between));
   }
   o.metrics = args.metrics;
-  o.test = args.test == "welch" ? TestChoice::welch : args.test == "auto" ? TestChoice::automatic : TestChoice::mann_whitney;
+  o.test = args.test == "welch"  ? TestChoice::welch
+           : args.test == "auto" ? TestChoice::automatic
+                                 : TestChoice::mann_whitney;
   o.alpha = args.alpha;
   o.correction = args.correction == "bonferroni" ? stats::Correction::bonferroni
                  : args.correction == "none"     ? stats::Correction::none
@@ -121,7 +126,8 @@ void print_comparison(const CompareArguments& args, std::span<const RunRecord> r
 
 Command add_compare(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "compare", "Compare the sides of a campaign (frameworks, say) metric by metric: test, effect size, ratio, verdict");
+      "compare",
+      "Compare the sides of a campaign (frameworks, say) metric by metric: test, effect size, ratio, verdict");
   auto selection = std::make_shared<RunSelection>();
   auto args = std::make_shared<CompareArguments>();
   add_selection_options(cmd, *selection);

@@ -11,7 +11,9 @@ Command add_import(CLI::App& app) {
   auto csv = std::make_shared<std::string>();
   auto db = std::make_shared<std::string>();
   auto name = std::make_shared<std::string>();
-  cmd->add_option("csv", *csv, "the runs: labels and at least one measured column")->required()->check(CLI::ExistingFile);
+  cmd->add_option("csv", *csv, "the runs: labels and at least one measured column")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--db", *db, "the store (created if it does not exist)")->required()->type_name("FILE");
   cmd->add_option("--name", *name, "the campaign's name (default: the CSV's campaign column, else its file name)");
   auto wait = std::make_shared<bool>(false);

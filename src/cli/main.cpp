@@ -57,7 +57,8 @@ RunFilter run_filter(const RunSelection& selection) {
   if (!selection.warmup.empty()) filter.warmup = selection.warmup == "yes";
   for (const auto& label : selection.labels) {
     const auto equals = label.find('=');
-    if (equals == std::string::npos || equals == 0) throw CLI::ValidationError("--label", "'" + label + "' is not KEY=VALUE");
+    if (equals == std::string::npos || equals == 0)
+      throw CLI::ValidationError("--label", "'" + label + "' is not KEY=VALUE");
     filter.labels.emplace_back(label.substr(0, equals), label.substr(equals + 1));
   }
   return filter;
@@ -68,7 +69,8 @@ std::int64_t selected_campaign(const Store& store, const RunSelection& selection
   if (campaigns.empty()) throw std::runtime_error(selection.db + " holds no campaign");
   if (selection.campaign == 0) return campaigns.back().id;
   if (!store.campaign(selection.campaign)) {
-    throw CLI::ValidationError("--campaign", "no campaign " + std::to_string(selection.campaign) + " in " + selection.db);
+    throw CLI::ValidationError("--campaign",
+                               "no campaign " + std::to_string(selection.campaign) + " in " + selection.db);
   }
   return selection.campaign;
 }
@@ -85,20 +87,13 @@ int main(int argc, char** argv) {
                "who called sudo; docs/permissions.md)");
 
   const std::vector<joulebench::cli::Command> commands = {
-      joulebench::cli::add_sensors(app),
-      joulebench::cli::add_measure(app),
-      joulebench::cli::add_workload(app),
-      joulebench::cli::add_run(app),
-      joulebench::cli::add_runs(app),
-      joulebench::cli::add_export(app),
-      joulebench::cli::add_merge(app),
-      joulebench::cli::add_compare(app),
-      joulebench::cli::add_import(app),
-      joulebench::cli::add_bench(app),
-      joulebench::cli::add_profile(app),
-      joulebench::cli::add_profiles(app),
-      joulebench::cli::add_python_sampler(app),
-      joulebench::cli::add_report(app),
+      joulebench::cli::add_sensors(app),        joulebench::cli::add_measure(app),
+      joulebench::cli::add_workload(app),       joulebench::cli::add_run(app),
+      joulebench::cli::add_runs(app),           joulebench::cli::add_export(app),
+      joulebench::cli::add_merge(app),          joulebench::cli::add_compare(app),
+      joulebench::cli::add_import(app),         joulebench::cli::add_bench(app),
+      joulebench::cli::add_profile(app),        joulebench::cli::add_profiles(app),
+      joulebench::cli::add_python_sampler(app), joulebench::cli::add_report(app),
   };
 
   // --as-root may follow the subcommand too: those that take only their own options pass the ones

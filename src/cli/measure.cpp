@@ -73,12 +73,15 @@ Command add_measure(CLI::App& app) {
       ->type_name("DURATION");
   auto* json = cmd->add_flag("--json", args->json, "report as JSON");
   cmd->add_flag("--csv", args->csv, "report as CSV (a header and one row)")->excludes(json);
-  cmd->add_option("-o,--output", args->output, "write the report to this file instead of standard error")->type_name("FILE");
+  cmd->add_option("-o,--output", args->output, "write the report to this file instead of standard error")
+      ->type_name("FILE");
   cmd->add_option("--timeline", args->timeline, "write the power timeline to this CSV file")->type_name("FILE");
-  cmd->add_option("--idle", args->idle,
-                  "first measure idle power this long (e.g. 5s), then also report dynamic energy and the command's share")
+  cmd->add_option(
+         "--idle", args->idle,
+         "first measure idle power this long (e.g. 5s), then also report dynamic energy and the command's share")
       ->type_name("DURATION");
-  cmd->add_option("--source", args->sources, "use only this source (repeatable): rapl-perf, rapl-powercap, nvml, estimate")
+  cmd->add_option("--source", args->sources,
+                  "use only this source (repeatable): rapl-perf, rapl-powercap, nvml, estimate")
       ->type_name("NAME")
       ->allow_extra_args(false);
   add_wait_option(cmd, args->wait);

@@ -30,33 +30,33 @@ Command add_merge(CLI::App& app) {
   auto output = std::make_shared<std::string>();
   cmd->add_option("stores", *inputs, "the shard stores")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--output", *output, "the new store to write (must not exist)")->required()->type_name("FILE");
-  return {cmd, [inputs, output] {
-            std::vector<std::filesystem::path> paths(inputs->begin(), inputs->end());
-            const MergeResult result = Store::merge(paths, *output);
-            for (const auto& file : result.removed_leftovers) {
-              std::fprintf(stderr, "removed %s: left by a merge into %s that was killed\n", file.c_str(),
-                           output->c_str());
-            }
-            const Store merged(*output);
-            const auto campaign = merged.campaigns().back();
-            std::fprintf(stderr, "merged %zu store(s) into %s: campaign '%s', %zu of %zu runs\n", paths.size(),
-                         output->c_str(), campaign.name.c_str(), merged.runs(campaign.id).size(), campaign.planned_runs);
-            for (const auto& shard : result.unfinished_shards) {
-              std::fprintf(stderr, "%s: shard %s is not finished: %zu of its %zu planned runs are recorded\n",
-                           shard.file.c_str(), shard.shard.text().c_str(), shard.recorded_runs, shard.planned_runs);
-            }
-            if (!result.missing_shards.empty()) {
-              const bool one = result.missing_shards.size() == 1;
-              std::fprintf(stderr, "%s: the merged campaign is not finished; merge again with %s\n",
-                           missing_shards_text(result).c_str(), one ? "it" : "them");
-            } else if (!result.unfinished_shards.empty()) {
-              std::fprintf(stderr, "the merged campaign is not finished: resume those shards and merge again\n");
-            }
-            // Exit status 0 even for a partial merge: merging the shards there are so far is a
-            // legitimate step (to look at results early), the store says it is not finished, and
-            // the lines above say what is missing. A script wanting the whole campaign checks that.
-            return 0;
-          }};
+  return {
+      cmd, [inputs, output] {
+        std::vector<std::filesystem::path> paths(inputs->begin(), inputs->end());
+        const MergeResult result = Store::merge(paths, *output);
+        for (const auto& file : result.removed_leftovers) {
+          std::fprintf(stderr, "removed %s: left by a merge into %s that was killed\n", file.c_str(), output->c_str());
+        }
+        const Store merged(*output);
+        const auto campaign = merged.campaigns().back();
+        std::fprintf(stderr, "merged %zu store(s) into %s: campaign '%s', %zu of %zu runs\n", paths.size(),
+                     output->c_str(), campaign.name.c_str(), merged.runs(campaign.id).size(), campaign.planned_runs);
+        for (const auto& shard : result.unfinished_shards) {
+          std::fprintf(stderr, "%s: shard %s is not finished: %zu of its %zu planned runs are recorded\n",
+                       shard.file.c_str(), shard.shard.text().c_str(), shard.recorded_runs, shard.planned_runs);
+        }
+        if (!result.missing_shards.empty()) {
+          const bool one = result.missing_shards.size() == 1;
+          std::fprintf(stderr, "%s: the merged campaign is not finished; merge again with %s\n",
+                       missing_shards_text(result).c_str(), one ? "it" : "them");
+        } else if (!result.unfinished_shards.empty()) {
+          std::fprintf(stderr, "the merged campaign is not finished: resume those shards and merge again\n");
+        }
+        // Exit status 0 even for a partial merge: merging the shards there are so far is a
+        // legitimate step (to look at results early), the store says it is not finished, and
+        // the lines above say what is missing. A script wanting the whole campaign checks that.
+        return 0;
+      }};
 }
 
 }  // namespace joulebench::cli

@@ -51,8 +51,7 @@ double threshold_option(const std::string& text) {
     std::size_t used = 0;
     const double value = std::stod(number, &used) * scale;
     if (used == number.size() && value >= 0 && value <= 1) return value;
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   throw CLI::ValidationError("--threshold", fmt::format("'{}' is not a share: write it as 1% or 0.01", text));
 }
 
@@ -60,7 +59,8 @@ namespace {
 
 int run_profile(const ProfileArguments& args) {
   const Seconds interval = duration_option("--interval", args.interval);
-  if (interval < Seconds(1e-4) || interval > Seconds(1.0)) throw CLI::ValidationError("--interval", "must be between 0.1ms and 1s");
+  if (interval < Seconds(1e-4) || interval > Seconds(1.0))
+    throw CLI::ValidationError("--interval", "must be between 0.1ms and 1s");
   const Seconds meter_interval = duration_option("--meter-interval", args.meter_interval);
   if (meter_interval < Seconds(1e-3) * 0.999) throw CLI::ValidationError("--meter-interval", "must be 1ms or more");
   const double threshold = threshold_option(args.threshold);
@@ -70,7 +70,8 @@ int run_profile(const ProfileArguments& args) {
   if (args.mode == "auto") {
     mode = auto_profile_mode(args.command);
     std::fprintf(stderr, "joulebench profile: mode %s (auto: %s)\n", std::string(profile_mode_name(mode)).c_str(),
-                 mode == ProfileMode::python  ? (is_python_command(args.command) ? "a Python interpreter" : "a PyTorch workload")
+                 mode == ProfileMode::python
+                     ? (is_python_command(args.command) ? "a Python interpreter" : "a PyTorch workload")
                  : mode == ProfileMode::torch ? "a LibTorch workload"
                                               : "native code");
   } else {
@@ -109,7 +110,8 @@ int run_profile(const ProfileArguments& args) {
     return status != 0 ? status : 1;
   }
   for (const auto& note : result.notes) std::fprintf(stderr, "joulebench: warning: %s\n", note.c_str());
-  const std::string report = format_profile(*result.profile, format, args.top, threshold, args.folded_weight == "energy");
+  const std::string report =
+      format_profile(*result.profile, format, args.top, threshold, args.folded_weight == "energy");
   write_report(report, args.output, stdout);
   if (status != 0) std::fprintf(stderr, "joulebench: the command ended with %s\n", m.process.status.describe().c_str());
   return status;
@@ -140,7 +142,8 @@ int run_python_sampler_command(const PythonSamplerOptions& options) {
 }  // namespace
 
 Command add_profile(CLI::App& app) {
-  auto* cmd = app.add_subcommand("profile", "Run a command under a profiler: the time and energy of each of its functions");
+  auto* cmd =
+      app.add_subcommand("profile", "Run a command under a profiler: the time and energy of each of its functions");
   auto args = std::make_shared<ProfileArguments>();
   cmd->add_option("--mode", args->mode,
                   "auto (from the command), python (a sampler for Python scripts), cprofile (Python's cProfile: exact "
@@ -163,20 +166,27 @@ Command add_profile(CLI::App& app) {
   cmd->add_option("--format", args->format, "table, md, csv, json, or folded (stacks for flame-graph tools)")
       ->check(CLI::IsMember({"table", "md", "csv", "json", "folded"}))
       ->capture_default_str();
-  cmd->add_option("--folded-weight", args->folded_weight, "folded stacks weighed by time (microseconds) or energy (microjoules)")
+  cmd->add_option("--folded-weight", args->folded_weight,
+                  "folded stacks weighed by time (microseconds) or energy (microjoules)")
       ->check(CLI::IsMember({"time", "energy"}))
       ->capture_default_str();
-  cmd->add_option("-o,--output", args->output, "write the profile to this file (the command's output then stays on standard output)")
+  cmd->add_option("-o,--output", args->output,
+                  "write the profile to this file (the command's output then stays on standard output)")
       ->type_name("FILE");
-  cmd->add_option("--idle", args->idle, "first measure idle power this long (e.g. 5s): idle and dynamic energy per function")
+  cmd->add_option("--idle", args->idle,
+                  "first measure idle power this long (e.g. 5s): idle and dynamic energy per function")
       ->type_name("DURATION");
-  cmd->add_option("--keep-trace", args->keep_trace, "keep the raw trace (perf mode: perf's data) in this file")->type_name("FILE");
-  cmd->add_option("--source", args->sources, "use only this energy source (repeatable)")->type_name("NAME")->allow_extra_args(false);
+  cmd->add_option("--keep-trace", args->keep_trace, "keep the raw trace (perf mode: perf's data) in this file")
+      ->type_name("FILE");
+  cmd->add_option("--source", args->sources, "use only this energy source (repeatable)")
+      ->type_name("NAME")
+      ->allow_extra_args(false);
   add_wait_option(cmd, args->wait);
   cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();
   cmd->footer(
       "Put the command after --: joulebench profile --mode python -- python3 train.py --epochs 1\n"
-      "The profile goes to standard output (or -o FILE); the command's own standard output then goes to standard error.");
+      "The profile goes to standard output (or -o FILE); the command's own standard output then goes to standard "
+      "error.");
   return {cmd, [args] { return run_profile(*args); }};
 }
 

@@ -37,10 +37,12 @@ int run_profiles(const ProfilesArguments& args) {
 }  // namespace
 
 Command add_profiles(CLI::App& app) {
-  auto* cmd = app.add_subcommand("profiles", "The profiled runs of a campaign: per group, each framework's top functions side by side");
+  auto* cmd = app.add_subcommand(
+      "profiles", "The profiled runs of a campaign: per group, each framework's top functions side by side");
   auto args = std::make_shared<ProfilesArguments>();
   add_selection_options(cmd, args->selection);
-  cmd->add_option("--group-by", args->group_by, "labels whose values form the groups, comma-separated (default: model,phase)")
+  cmd->add_option("--group-by", args->group_by,
+                  "labels whose values form the groups, comma-separated (default: model,phase)")
       ->type_name("KEYS");
   cmd->add_option("--between", args->between, "the label whose values stand side by side ('workload' also works)")
       ->type_name("KEY")

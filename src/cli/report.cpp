@@ -40,7 +40,8 @@ int run_report(const ReportArguments& args) {
   } catch (const FolderNotEmpty& e) {
     throw ReportError(fmt::format("{} (--force)", e.what()));
   }
-  std::fprintf(stderr, "report: %s (%zu group(s), %zu figure(s))\n", result.index.c_str(), result.groups, result.figures);
+  std::fprintf(stderr, "report: %s (%zu group(s), %zu figure(s))\n", result.index.c_str(), result.groups,
+               result.figures);
   return 0;
 }
 
@@ -61,10 +62,11 @@ Command add_report(CLI::App& app) {
   cmd->add_option("--format", args->format, "the kept figure files: svg, png or pdf (the page embeds SVG, or PNG)")
       ->check(CLI::IsMember({"svg", "png", "pdf"}))
       ->capture_default_str();
-  auto* intensity = cmd->add_option("--carbon-intensity", args->carbon_intensity,
-                  "the grid's carbon intensity in g CO2e per kWh, to convert energy to CO2e (none: no conversion)")
-      ->check(CLI::NonNegativeNumber)
-      ->type_name("G_PER_KWH");
+  auto* intensity =
+      cmd->add_option("--carbon-intensity", args->carbon_intensity,
+                      "the grid's carbon intensity in g CO2e per kWh, to convert energy to CO2e (none: no conversion)")
+          ->check(CLI::NonNegativeNumber)
+          ->type_name("G_PER_KWH");
   cmd->add_option("--pue", args->pue, "the facility's power usage effectiveness, for the CO2e conversion")
       ->check(CLI::Range(1.0, 10.0))
       ->needs(intensity)
@@ -72,11 +74,14 @@ Command add_report(CLI::App& app) {
   cmd->add_option("--quality", args->quality,
                   "the metric drawn against energy (default: each group's first metric without a unit, e.g. accuracy)")
       ->type_name("METRIC");
-  cmd->add_option("--top", args->top, "functions per profile figure")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--top", args->top, "functions per profile figure")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   add_compare_options(cmd, args->compare, false);
   cmd->get_option("--metrics")
-      ->description("what the tables compare, as for compare (default here: time, each energy domain and the total, "
-                    "dynamic_energy_total_j, and the metrics without a unit such as accuracy)");
+      ->description(
+          "what the tables compare, as for compare (default here: time, each energy domain and the total, "
+          "dynamic_energy_total_j, and the metrics without a unit such as accuracy)");
   return {cmd, [args] { return run_report(*args); }};
 }
 

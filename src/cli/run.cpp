@@ -60,8 +60,8 @@ class ProgressPrinter final : public CampaignObserver {
   void started(const CampaignInfo& c, std::size_t total, std::size_t already_done) override {
     campaign_start_ = Clock::now();
     remaining_at_start_ = total - already_done;
-    print_line(already_done > 0 ? fmt::format("resuming campaign '{}' (id {}): {} of {} runs already recorded", c.name, c.id,
-                                              already_done, total)
+    print_line(already_done > 0 ? fmt::format("resuming campaign '{}' (id {}): {} of {} runs already recorded", c.name,
+                                              c.id, already_done, total)
                                 : fmt::format("campaign '{}' (id {}): {} runs", c.name, c.id, total));
   }
 
@@ -69,9 +69,9 @@ class ProgressPrinter final : public CampaignObserver {
 
   void run_started(const PlannedRun& run, const WorkloadSpec& w, std::size_t position, std::size_t total) override {
     std::lock_guard lock(mutex_);
-    current_ = run.profile.empty()
-                   ? fmt::format("[{}/{}] {} {} {}", position, total, w.name, run.warmup ? "warm-up" : "rep", run.repetition)
-                   : fmt::format("[{}/{}] {} profile {}", position, total, w.name, run.profile);
+    current_ = run.profile.empty() ? fmt::format("[{}/{}] {} {} {}", position, total, w.name,
+                                                 run.warmup ? "warm-up" : "rep", run.repetition)
+                                   : fmt::format("[{}/{}] {} profile {}", position, total, w.name, run.profile);
     run_start_ = Clock::now();
     if (live_) start_ticker();
   }
@@ -103,7 +103,8 @@ class ProgressPrinter final : public CampaignObserver {
       eta = "ETA " + clock_text(per_run * static_cast<double>(remaining_at_start_ - finished_));
     }
     std::fprintf(stderr, "\r\033[K%s  %s  | campaign %s, %s%s", current_.c_str(), clock_text(run_elapsed).c_str(),
-                 clock_text(campaign_elapsed).c_str(), eta.c_str(), last_.empty() ? "" : ("  | last: " + last_).c_str());
+                 clock_text(campaign_elapsed).c_str(), eta.c_str(),
+                 last_.empty() ? "" : ("  | last: " + last_).c_str());
     std::fflush(stderr);
   }
 
@@ -151,11 +152,11 @@ std::string duration_text(double seconds) {
 int dry_run(const CampaignPlan& plan, const Shard& shard, const std::filesystem::path& db) {
   const CampaignPreview preview = preview_campaign(plan, shard, db);
   for (const auto& [workload, why] : preview.missing_programs) {
-    std::fprintf(stderr, "joulebench: warning: workload '%s': %s: its runs would be recorded as not run\n", workload.c_str(),
-                 why.c_str());
+    std::fprintf(stderr, "joulebench: warning: workload '%s': %s: its runs would be recorded as not run\n",
+                 workload.c_str(), why.c_str());
   }
-  std::printf("campaign '%s': %zu runs (shard %s), order %s, seed %llu, plan %s\n", plan.name.c_str(), preview.runs.size(),
-              shard.text().c_str(), std::string(run_order_name(plan.order)).c_str(),
+  std::printf("campaign '%s': %zu runs (shard %s), order %s, seed %llu, plan %s\n", plan.name.c_str(),
+              preview.runs.size(), shard.text().c_str(), std::string(run_order_name(plan.order)).c_str(),
               static_cast<unsigned long long>(plan.seed), plan.hash.c_str());
   std::printf("%6s  %-28s %-10s %s\n", "index", "workload", "run", "command");
   for (const auto& r : preview.runs) {
@@ -167,10 +168,11 @@ int dry_run(const CampaignPlan& plan, const Shard& shard, const std::filesystem:
                                   : ("profile " + r.profile).c_str(),
                 command.c_str());
   }
-  std::printf("\nestimated duration: %s of protocol (idle baselines, cool-downs%s)", duration_text(preview.protocol_s).c_str(),
+  std::printf("\nestimated duration: %s of protocol (idle baselines, cool-downs%s)",
+              duration_text(preview.protocol_s).c_str(),
               plan.cooldown.kind == Cooldown::Kind::until_stable
-                  ? fmt::format(": until stable, counted at its {:g} s window, at most {:g} s", plan.cooldown.window.count(),
-                                plan.cooldown.max.count())
+                  ? fmt::format(": until stable, counted at its {:g} s window, at most {:g} s",
+                                plan.cooldown.window.count(), plan.cooldown.max.count())
                         .c_str()
                   : "");
   if (preview.measured_before > 0) {
@@ -178,9 +180,11 @@ int dry_run(const CampaignPlan& plan, const Shard& shard, const std::filesystem:
                 db.string().c_str());
   }
   if (preview.never_measured > 0) {
-    std::printf(" + %zu runs never measured before%s", preview.never_measured,
-                preview.unbounded ? " (no timeout bounds them)"
-                                  : fmt::format(" (at most {} by their timeouts)", duration_text(preview.never_measured_bound_s)).c_str());
+    std::printf(
+        " + %zu runs never measured before%s", preview.never_measured,
+        preview.unbounded
+            ? " (no timeout bounds them)"
+            : fmt::format(" (at most {} by their timeouts)", duration_text(preview.never_measured_bound_s)).c_str());
   }
   std::printf("\n");
   return 0;
@@ -218,8 +222,9 @@ int run_command(const RunArguments& args) {
   } catch (const std::invalid_argument& e) {
     throw CLI::ValidationError("--shard", e.what());
   }
-  const std::filesystem::path db =
-      args.db.empty() ? std::filesystem::path(std::filesystem::path(args.plan).stem().string() + ".db") : std::filesystem::path(args.db);
+  const std::filesystem::path db = args.db.empty()
+                                       ? std::filesystem::path(std::filesystem::path(args.plan).stem().string() + ".db")
+                                       : std::filesystem::path(args.db);
   // Before anything is locked or created: a plan the run would refuse leaves nothing behind.
   check_plan_before_running(plan);
   if (args.dry_run) return dry_run(plan, shard, db);
@@ -240,8 +245,7 @@ int run_command(const RunArguments& args) {
   const std::size_t recorded = result.done_before + result.done_now;
   std::fprintf(stderr, "\ncampaign %lld: %zu of %zu runs recorded in %s (%zu now, %zu of them not ok)%s\n",
                static_cast<long long>(result.campaign), recorded, result.planned, db.string().c_str(), result.done_now,
-               result.not_ok,
-               result.interrupted ? "; interrupted: run the same command again to resume" : "");
+               result.not_ok, result.interrupted ? "; interrupted: run the same command again to resume" : "");
   return result.interrupted ? 130 : 0;
 }
 
@@ -252,7 +256,7 @@ CampaignResult run_with_progress(const CampaignPlan& plan, Store& store, Campaig
   ProgressPrinter progress;
   options.observer = &progress;
   options.stop = &stop_requests;
-  struct sigaction action{};
+  struct sigaction action {};
   action.sa_handler = on_interrupt;
   ::sigemptyset(&action.sa_mask);
   ::sigaction(SIGINT, &action, nullptr);
@@ -264,16 +268,20 @@ Command add_run(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Run (or resume) a campaign described by a plan file");
   auto args = std::make_shared<RunArguments>();
   cmd->add_option("plan", args->plan, "the plan (TOML)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--db", args->db, "the store to record into (default: PLAN's name with .db, here)")->type_name("FILE");
+  cmd->add_option("--db", args->db, "the store to record into (default: PLAN's name with .db, here)")
+      ->type_name("FILE");
   cmd->add_option("--shard", args->shard, "run only part K of N of the campaign (whole repetition rounds)")
       ->type_name("K/N")
       ->capture_default_str();
   cmd->add_flag("--dry-run", args->dry_run, "print the resolved run list and an estimated duration; run nothing");
-  cmd->add_option("--repetitions", args->repetitions, "measured runs per workload, instead of the plan's (a trial, or CI)")
+  cmd->add_option("--repetitions", args->repetitions,
+                  "measured runs per workload, instead of the plan's (a trial, or CI)")
       ->type_name("N");
   cmd->add_option("--warmup", args->warmup, "warm-up runs per workload, instead of the plan's")->type_name("N");
-  cmd->add_option("--cooldown", args->cooldown, "a fixed cool-down between runs, instead of the plan's")->type_name("DURATION");
-  cmd->add_option("--idle", args->idle, "the idle baseline's length, instead of the plan's (0s: none)")->type_name("DURATION");
+  cmd->add_option("--cooldown", args->cooldown, "a fixed cool-down between runs, instead of the plan's")
+      ->type_name("DURATION");
+  cmd->add_option("--idle", args->idle, "the idle baseline's length, instead of the plan's (0s: none)")
+      ->type_name("DURATION");
   cmd->add_flag("--new", args->start_new, "start a new campaign even if the store holds one (of this or another plan)");
   add_wait_option(cmd, args->wait);
   return {cmd, [args] { return run_command(*args); }};

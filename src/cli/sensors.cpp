@@ -1,14 +1,15 @@
 #include <cstdio>
 
 #include "commands.hpp"
-#include "joulebench/report.hpp"
 #include "joulebench/meter.hpp"
+#include "joulebench/report.hpp"
 #include "joulebench/sensors.hpp"
 
 namespace joulebench::cli {
 
 Command add_sensors(CLI::App& app) {
-  auto* cmd = app.add_subcommand("sensors", "List every energy source, whether it works here, and how to fix it if not");
+  auto* cmd =
+      app.add_subcommand("sensors", "List every energy source, whether it works here, and how to fix it if not");
   auto json = std::make_shared<bool>(false);
   auto no_watch = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "print JSON instead of text");

@@ -15,8 +15,9 @@
 namespace joulebench::cli {
 
 void add_wait_option(CLI::App* cmd, bool& wait) {
-  cmd->add_flag("--wait", wait,
-                "when another joulebench measures on this machine (or writes the store), wait for it instead of failing");
+  cmd->add_flag(
+      "--wait", wait,
+      "when another joulebench measures on this machine (or writes the store), wait for it instead of failing");
 }
 
 MachineLock begin_measuring(const std::string& store, bool wait) {
@@ -24,7 +25,8 @@ MachineLock begin_measuring(const std::string& store, bool wait) {
   // joulebench would keep its lock a moment).
   start_leftover_guard();
   MachineLock lock = MachineLock::measuring(store, wait, [](const std::string& holder) {
-    std::fprintf(stderr, "joulebench: waiting for the measurement running on this machine to end: %s\n", holder.c_str());
+    std::fprintf(stderr, "joulebench: waiting for the measurement running on this machine to end: %s\n",
+                 holder.c_str());
   });
   for (const auto& leftovers : end_leftovers_of_dead_joulebench()) {
     if (!leftovers.processes.empty()) {

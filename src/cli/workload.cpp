@@ -23,8 +23,9 @@ int list_workloads() {
   }
   std::printf("\nData sets are generated on first use under %s (JOULEBENCH_DATA_DIR to change).\n",
               workload_data_root().c_str());
-  std::printf("Run: joulebench workload MODEL --framework NAME [--phase train|infer] [--size tiny|quick|standard] "
-              "[--seed N] [--threads N] [--batch N] [--steps N] [--device cpu|cuda] [--checkpoint FILE]\n");
+  std::printf(
+      "Run: joulebench workload MODEL --framework NAME [--phase train|infer] [--size tiny|quick|standard] "
+      "[--seed N] [--threads N] [--batch N] [--steps N] [--device cpu|cuda] [--checkpoint FILE]\n");
   return 0;
 }
 
@@ -45,7 +46,8 @@ int run_workload(const std::string& name, std::vector<std::string> args) {
 
 Command add_workload(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "workload", "Run a built-in workload (see --list); measure it with 'joulebench measure -- joulebench workload NAME'");
+      "workload",
+      "Run a built-in workload (see --list); measure it with 'joulebench measure -- joulebench workload NAME'");
   auto list = std::make_shared<bool>(false);
   cmd->add_flag("--list", *list, "show the built-in workloads and whether they are available here");
   // The workload's name and everything after it are the workload's own: `workload cpu-load --seconds 2`.

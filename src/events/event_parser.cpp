@@ -60,8 +60,8 @@ std::string python_non_finite_as_null(std::string_view text) {
       continue;
     }
     bool replaced = false;
-    for (const std::string_view word : {std::string_view("-Infinity"), std::string_view("Infinity"),
-                                        std::string_view("NaN")}) {
+    for (const std::string_view word :
+         {std::string_view("-Infinity"), std::string_view("Infinity"), std::string_view("NaN")}) {
       if (text.substr(i, word.size()) == word) {
         out += "null";
         i += word.size() - 1;
@@ -177,14 +177,14 @@ Regex compile_regex(const std::string& pattern) {
   PCRE2_SIZE offset = 0;
   Regex regex;
   regex.pattern = pattern;
-  regex.code.reset(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0, &error,
-                                 &offset, nullptr));
+  regex.code.reset(
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), 0, &error, &offset, nullptr));
   if (!regex.code) {
     PCRE2_UCHAR message[256];
     const int length = pcre2_get_error_message(error, message, sizeof message);
-    const std::string text = length < 0 ? "error " + std::to_string(error)
-                                        : std::string(reinterpret_cast<const char*>(message),
-                                                      static_cast<std::size_t>(length));
+    const std::string text =
+        length < 0 ? "error " + std::to_string(error)
+                   : std::string(reinterpret_cast<const char*>(message), static_cast<std::size_t>(length));
     throw std::invalid_argument("invalid regex '" + pattern + "' at offset " + std::to_string(offset) + ": " + text);
   }
   (void)pcre2_jit_compile(regex.code.get(), PCRE2_JIT_COMPLETE);  // faster when available; fine without
@@ -201,8 +201,7 @@ Regex compile_regex(const std::string& pattern) {
     regex.groups.emplace_back(std::string(reinterpret_cast<const char*>(entry + 2)), number);
   }
   // The name table is sorted by name: report a match's metrics in the pattern's order instead.
-  std::sort(regex.groups.begin(), regex.groups.end(),
-            [](const auto& a, const auto& b) { return a.second < b.second; });
+  std::sort(regex.groups.begin(), regex.groups.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   if (regex.groups.empty()) {
     throw std::invalid_argument("invalid regex '" + pattern +
                                 "': it has no named group, so it can yield no metric (name one: (?<loss>[0-9.]+))");
@@ -223,8 +222,8 @@ std::optional<WorkloadEvent> parse_event_line(std::string_view line) {
   if (*event == "begin" || *event == "end") {
     const std::string* region = string_member(*object, "region");
     if (region == nullptr || region->empty()) return std::nullopt;
-    return make_region(*event == "begin" ? WorkloadEvent::Kind::region_begin : WorkloadEvent::Kind::region_end,
-                       *region, "events");
+    return make_region(*event == "begin" ? WorkloadEvent::Kind::region_begin : WorkloadEvent::Kind::region_end, *region,
+                       "events");
   }
   if (*event == "metric") {
     const std::string* name = string_member(*object, "name");
@@ -298,7 +297,8 @@ void OutputScanner::Impl::scan_dllogger(std::string_view line, std::vector<Workl
     return;
   }
   const auto step = object->find("step");
-  const bool parameters = step != object->end() && step->is_string() && step->get_ref<const std::string&>() == "PARAMETER";
+  const bool parameters =
+      step != object->end() && step->is_string() && step->get_ref<const std::string&>() == "PARAMETER";
   for (const auto& [name, value] : data->items()) {
     if (name.empty()) continue;
     if (parameters) {
@@ -380,15 +380,9 @@ void OutputScanner::Impl::scan_regex(Regex& regex, std::string_view line, std::v
 OutputScanner::OutputScanner(const std::vector<OutputParser>& parsers) : impl_(std::make_unique<Impl>()) {
   for (const OutputParser& parser : parsers) {
     switch (parser.kind) {
-      case OutputParser::Kind::dllogger:
-        impl_->dllogger = true;
-        break;
-      case OutputParser::Kind::mllog:
-        impl_->mllog = true;
-        break;
-      case OutputParser::Kind::regex:
-        impl_->regexes.push_back(compile_regex(parser.pattern));
-        break;
+      case OutputParser::Kind::dllogger: impl_->dllogger = true; break;
+      case OutputParser::Kind::mllog: impl_->mllog = true; break;
+      case OutputParser::Kind::regex: impl_->regexes.push_back(compile_regex(parser.pattern)); break;
     }
   }
 }

@@ -45,7 +45,8 @@ std::vector<DomainEnergy> energy_by_domain(const MeterWindow& window) {
       const bool channel_measured_nothing =
           !total.complete() && total.unmeasured.count() >= window.duration().count() - 1e-6;
       if (!sum) {
-        sum = DomainEnergy{domain, Joules(0.0), channel.source, channel.method, channel.estimated, Seconds(0), {}, true};
+        sum =
+            DomainEnergy{domain, Joules(0.0), channel.source, channel.method, channel.estimated, Seconds(0), {}, true};
       }
       sum->measured_nothing = sum->measured_nothing && channel_measured_nothing;
       sum->energy += total.energy;
@@ -69,8 +70,9 @@ MeterWindow watch_channels(SensorSet& sensors, Seconds interval) {
 Meter::Meter(SensorSet& sensors, MeterOptions options)
     : sensors_(sensors), options_(options), interval_(std::min(options.interval, sensors.max_read_interval())) {
   for (const auto& channel : sensors.channels()) stall_watch_.push_back({watched_for_stalls(channel), false, {}, {}});
-  delay_timeline_ = options_.timeline != nullptr && !options_.live_timeline &&
-                    std::any_of(stall_watch_.begin(), stall_watch_.end(), [](const StallWatch& w) { return w.watched; });
+  delay_timeline_ =
+      options_.timeline != nullptr && !options_.live_timeline &&
+      std::any_of(stall_watch_.begin(), stall_watch_.end(), [](const StallWatch& w) { return w.watched; });
 }
 
 Meter::~Meter() {

@@ -23,9 +23,9 @@
 #include <fstream>
 #include <limits>
 #include <set>
-#include <unordered_map>
 #include <sstream>
 #include <system_error>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -59,7 +59,8 @@ Shard Shard::parse(const std::string& text) {
     throw std::invalid_argument("'" + text + "' is not a shard: write K/N, e.g. 2/4 for the second of four parts");
   }
   auto number = [&](std::string_view part, int& out) {
-    if (part.empty() || !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
+    if (part.empty() || !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return false;
     const auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), out);
     return ec == std::errc() && ptr == part.data() + part.size();
   };
@@ -100,10 +101,13 @@ std::string PlanOverrides::text() const {
 
 void apply_overrides(CampaignPlan& plan, const PlanOverrides& overrides) {
   if (overrides.empty()) return;
-  if (overrides.repetitions && *overrides.repetitions < 1) throw std::invalid_argument("repetitions must be at least 1");
+  if (overrides.repetitions && *overrides.repetitions < 1)
+    throw std::invalid_argument("repetitions must be at least 1");
   if (overrides.warmup && *overrides.warmup < 0) throw std::invalid_argument("warm-up runs must not be negative");
-  if (overrides.cooldown && overrides.cooldown->count() < 0) throw std::invalid_argument("the cool-down must not be negative");
-  if (overrides.idle && overrides.idle->count() < 0) throw std::invalid_argument("the idle baseline must not be negative");
+  if (overrides.cooldown && overrides.cooldown->count() < 0)
+    throw std::invalid_argument("the cool-down must not be negative");
+  if (overrides.idle && overrides.idle->count() < 0)
+    throw std::invalid_argument("the idle baseline must not be negative");
   if (overrides.repetitions) plan.repetitions = *overrides.repetitions;
   if (overrides.warmup) plan.warmup = *overrides.warmup;
   for (auto& w : plan.workloads) {
@@ -253,7 +257,8 @@ std::string kind_of(const toml::node& node) {
     case toml::node_type::integer: return "an integer";
     case toml::node_type::floating_point: return "a float";
     case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return node.is_array_of_tables() && !node.as_array()->empty() ? "an array of tables" : "an array";
+    case toml::node_type::array:
+      return node.is_array_of_tables() && !node.as_array()->empty() ? "an array of tables" : "an array";
     case toml::node_type::table: return "a table";
     case toml::node_type::date: return "a date";
     case toml::node_type::time: return "a time";
@@ -307,12 +312,12 @@ struct WorkloadTemplate {
 };
 
 const std::vector<std::string> kTopLevelKeys = {"campaign", "workload"};
-const std::vector<std::string> kCampaignKeys = {"name",     "seed", "repetitions", "warmup",  "order",
+const std::vector<std::string> kCampaignKeys = {"name",     "seed", "repetitions", "warmup",   "order",
                                                 "cooldown", "idle", "idle_every",  "interval", "max_other_cpu"};
 const std::vector<std::string> kCooldownKeys = {"until", "max", "window", "max_cv", "max_temperature_rise_c"};
-const std::vector<std::string> kWorkloadKeys = {"name",    "framework", "model",   "phase",       "command", "shell",
-                                                "cwd",     "env",       "timeout", "setup",       "prepare", "repetitions",
-                                                "warmup",  "parse",     "regex",   "labels",      "matrix", "profile"};
+const std::vector<std::string> kWorkloadKeys = {"name",   "framework", "model",   "phase",  "command", "shell",
+                                                "cwd",    "env",       "timeout", "setup",  "prepare", "repetitions",
+                                                "warmup", "parse",     "regex",   "labels", "matrix",  "profile"};
 const std::vector<std::string> kBuiltinPlaceholders = {"framework", "model", "phase"};
 
 /// The largest plan joulebench takes: beyond these, a plan is a mistake (a matrix multiplied out
@@ -330,8 +335,9 @@ class Reader {
     try {
       root = toml::parse(text_, std::string_view(file_));
     } catch (const toml::parse_error& e) {
-      throw PlanError(PlanLocation{file_, static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column)},
-                      std::string(e.description()));
+      throw PlanError(
+          PlanLocation{file_, static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column)},
+          std::string(e.description()));
     }
     refuse_nul_bytes(root);
     CampaignPlan plan;
@@ -345,16 +351,20 @@ class Reader {
       };
       const auto suggestion = nearest(name, kTopLevelKeys);
       if (suggestion) {
-        fail(key->source(), fmt::format("unknown {} {} (did you mean {}?)", node->is_table() || node->is_array_of_tables() ? "table" : "key",
-                                        written(name, *node), *suggestion == "campaign" ? "[campaign]" : "[[workload]]"));
+        fail(key->source(),
+             fmt::format("unknown {} {} (did you mean {}?)",
+                         node->is_table() || node->is_array_of_tables() ? "table" : "key", written(name, *node),
+                         *suggestion == "campaign" ? "[campaign]" : "[[workload]]"));
       }
-      fail(key->source(), fmt::format("unknown {} {} (a plan has [campaign] and [[workload]] tables)",
-                                      node->is_table() || node->is_array_of_tables() ? "table" : "key", written(name, *node)));
+      fail(key->source(),
+           fmt::format("unknown {} {} (a plan has [campaign] and [[workload]] tables)",
+                       node->is_table() || node->is_array_of_tables() ? "table" : "key", written(name, *node)));
     }
 
     const toml::node* campaign = root.get("campaign");
     if (campaign == nullptr) fail(root.source(), "missing required table [campaign]");
-    if (!campaign->is_table()) fail(campaign->source(), "'campaign' must be a table ([campaign]), not " + kind_of(*campaign));
+    if (!campaign->is_table())
+      fail(campaign->source(), "'campaign' must be a table ([campaign]), not " + kind_of(*campaign));
     read_campaign(*campaign->as_table(), plan);
 
     const toml::node* workloads = root.get("workload");
@@ -382,19 +392,22 @@ class Reader {
       const std::uint64_t runs_each = static_cast<std::uint64_t>(tmpl.warmup + tmpl.repetitions) + tmpl.profile.size();
       runs += count * runs_each;
       if (runs > kMaxCampaignRuns) {
-        fail(tmpl.where, fmt::format("with this [[workload]] the campaign has more than {} runs ({} workloads of {} runs "
-                                     "each here): split it into several plans",
-                                     kMaxCampaignRuns, count, runs_each));
+        fail(tmpl.where,
+             fmt::format("with this [[workload]] the campaign has more than {} runs ({} workloads of {} runs "
+                         "each here): split it into several plans",
+                         kMaxCampaignRuns, count, runs_each));
       }
       for (WorkloadSpec& spec : expand(tmpl)) {
         const auto [it, added] = seen.try_emplace(spec.name, tmpl.where);
         if (!added) {
           const toml::source_region& where = it->second;
           if (where.begin == tmpl.where.begin) {
-            fail(tmpl.where, fmt::format("duplicate workload name '{}': the matrix gives two workloads this name", spec.name));
+            fail(tmpl.where,
+                 fmt::format("duplicate workload name '{}': the matrix gives two workloads this name", spec.name));
           }
-          fail(tmpl.where, fmt::format("duplicate workload name '{}' (already used by the [[workload]] at line {}, column {})",
-                                       spec.name, where.begin.line, where.begin.column));
+          fail(tmpl.where,
+               fmt::format("duplicate workload name '{}' (already used by the [[workload]] at line {}, column {})",
+                           spec.name, where.begin.line, where.begin.column));
         }
         plan.workloads.push_back(std::move(spec));
       }
@@ -415,7 +428,8 @@ class Reader {
   }
 
   [[noreturn]] void fail(const toml::source_region& where, const std::string& message) const {
-    throw PlanError(PlanLocation{file_, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column)}, message);
+    throw PlanError(PlanLocation{file_, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column)},
+                    message);
   }
 
   /// A NUL byte (TOML's "\u0000") in any key or string: names, labels and arguments become C
@@ -502,7 +516,8 @@ class Reader {
 
   Seconds duration(const toml::node& node, std::string_view key) const {
     if (!node.is_string()) {
-      fail(node.source(), fmt::format("'{}' must be a duration such as \"100ms\", \"10s\" or \"5m\", not {}", key, kind_of(node)));
+      fail(node.source(),
+           fmt::format("'{}' must be a duration such as \"100ms\", \"10s\" or \"5m\", not {}", key, kind_of(node)));
     }
     try {
       return parse_duration(node.as_string()->get());
@@ -555,7 +570,8 @@ class Reader {
     std::vector<Text> words;
     if (node.is_string()) {
       try {
-        for (auto& word : split_shell_words(node.as_string()->get())) words.push_back(Text{std::move(word), node.source(), key});
+        for (auto& word : split_shell_words(node.as_string()->get()))
+          words.push_back(Text{std::move(word), node.source(), key});
       } catch (const std::invalid_argument& e) {
         fail(node.source(), fmt::format("'{}': {}", key, e.what()));
       }
@@ -586,7 +602,8 @@ class Reader {
     } else if (node.is_array()) {
       std::size_t i = 0;
       for (const toml::node& element : *node.as_array()) {
-        if (!element.is_string()) fail(element.source(), fmt::format("'{}[{}]' must be a string, not {}", key, i, kind_of(element)));
+        if (!element.is_string())
+          fail(element.source(), fmt::format("'{}[{}]' must be a string, not {}", key, i, kind_of(element)));
         out.emplace_back(element.as_string()->get(), element.source());
         ++i;
       }
@@ -602,8 +619,10 @@ class Reader {
     if (name == nullptr) fail(table.source(), "missing required key 'name' in [campaign]");
     plan.name = string(*name, "name").value;
     constexpr std::int64_t kMaxRuns = 1'000'000;
-    if (const auto* n = table.get("seed")) plan.seed = static_cast<std::uint64_t>(integer(*n, "seed", 0, std::numeric_limits<std::int64_t>::max()));
-    if (const auto* n = table.get("repetitions")) plan.repetitions = static_cast<int>(integer(*n, "repetitions", 1, kMaxRuns));
+    if (const auto* n = table.get("seed"))
+      plan.seed = static_cast<std::uint64_t>(integer(*n, "seed", 0, std::numeric_limits<std::int64_t>::max()));
+    if (const auto* n = table.get("repetitions"))
+      plan.repetitions = static_cast<int>(integer(*n, "repetitions", 1, kMaxRuns));
     if (const auto* n = table.get("warmup")) plan.warmup = static_cast<int>(integer(*n, "warmup", 0, kMaxRuns));
     if (const auto* n = table.get("order")) {
       const Text order = string(*n, "order", true);
@@ -616,14 +635,16 @@ class Reader {
         plan.order = RunOrder::blocked;
       } else {
         const auto suggestion = nearest(order.value, orders);
-        fail(n->source(), fmt::format("'order' must be \"shuffled\", \"interleaved\" or \"blocked\", not \"{}\"{}", order.value,
-                                      suggestion ? fmt::format(" (did you mean \"{}\"?)", *suggestion) : ""));
+        fail(n->source(),
+             fmt::format("'order' must be \"shuffled\", \"interleaved\" or \"blocked\", not \"{}\"{}", order.value,
+                         suggestion ? fmt::format(" (did you mean \"{}\"?)", *suggestion) : ""));
       }
     }
     if (const auto* n = table.get("max_other_cpu")) plan.max_other_cpu_cores = number(*n, "max_other_cpu", 0, true);
     if (const auto* n = table.get("cooldown")) read_cooldown(*n, plan.cooldown);
     if (const auto* n = table.get("idle")) plan.idle = duration(*n, "idle");
-    if (const auto* n = table.get("idle_every")) plan.idle_every_runs = static_cast<int>(integer(*n, "idle_every", 1, kMaxRuns));
+    if (const auto* n = table.get("idle_every"))
+      plan.idle_every_runs = static_cast<int>(integer(*n, "idle_every", 1, kMaxRuns));
     if (const auto* n = table.get("interval")) {
       plan.interval = duration(*n, "interval");
       if (plan.interval < Seconds(1e-3) * (1 - 1e-9)) {
@@ -648,8 +669,9 @@ class Reader {
     const toml::node* until = table.get("until");
     if (until == nullptr) fail(node.source(), "missing required key 'until' in [campaign.cooldown]");
     if (!until->is_string() || until->as_string()->get() != "stable") {
-      fail(until->source(), fmt::format("'until' must be \"stable\", not {}",
-                                        until->is_string() ? "\"" + until->as_string()->get() + "\"" : kind_of(*until)));
+      fail(until->source(),
+           fmt::format("'until' must be \"stable\", not {}",
+                       until->is_string() ? "\"" + until->as_string()->get() + "\"" : kind_of(*until)));
     }
     cooldown.kind = Cooldown::Kind::until_stable;
     if (const auto* n = table.get("max")) {
@@ -663,8 +685,9 @@ class Reader {
     if (cooldown.window > cooldown.max) {
       const bool window_given = table.get("window") != nullptr;
       const toml::node* n = window_given ? table.get("window") : table.get("max");
-      fail(n->source(), fmt::format("'window' ({}s{}) must not be longer than 'max' ({}s): power could never be judged stable",
-                                    cooldown.window.count(), window_given ? "" : " by default", cooldown.max.count()));
+      fail(n->source(),
+           fmt::format("'window' ({}s{}) must not be longer than 'max' ({}s): power could never be judged stable",
+                       cooldown.window.count(), window_given ? "" : " by default", cooldown.max.count()));
     }
     if (const auto* n = table.get("max_cv")) cooldown.max_cv = number(*n, "max_cv", 0, false);
     if (const auto* n = table.get("max_temperature_rise_c")) {
@@ -673,7 +696,8 @@ class Reader {
   }
 
   /// An optional key/value table whose values are strings (or, where `scalars`, any scalar as text).
-  std::vector<std::pair<std::string, Text>> key_values(const toml::node& node, const std::string& key, bool scalars) const {
+  std::vector<std::pair<std::string, Text>> key_values(const toml::node& node, const std::string& key,
+                                                       bool scalars) const {
     if (!node.is_table()) fail(node.source(), fmt::format("'{}' must be a table, not {}", key, kind_of(node)));
     std::vector<std::pair<std::string, Text>> out;
     for (const auto& [k, v] : ordered(*node.as_table())) {
@@ -709,7 +733,8 @@ class Reader {
     if (const auto* n = table.get("shell")) w.shell = boolean(*n, "shell");
     if (w.shell) {
       if (!command_node.is_string()) {
-        fail(command_node.source(), fmt::format("'command' must be a string when shell = true, not {}", kind_of(command_node)));
+        fail(command_node.source(),
+             fmt::format("'command' must be a string when shell = true, not {}", kind_of(command_node)));
       }
       w.command.push_back(string(command_node, "command"));
     } else {
@@ -726,7 +751,8 @@ class Reader {
     constexpr std::int64_t kMaxRuns = 1'000'000;
     w.repetitions = plan.repetitions;
     w.warmup = plan.warmup;
-    if (const auto* n = table.get("repetitions")) w.repetitions = static_cast<int>(integer(*n, "repetitions", 1, kMaxRuns));
+    if (const auto* n = table.get("repetitions"))
+      w.repetitions = static_cast<int>(integer(*n, "repetitions", 1, kMaxRuns));
     if (const auto* n = table.get("warmup")) w.warmup = static_cast<int>(integer(*n, "warmup", 0, kMaxRuns));
     if (const auto* n = table.get("parse")) {
       const std::vector<std::string> kinds = {"dllogger", "mllog"};
@@ -749,8 +775,8 @@ class Reader {
       for (const auto& [value, where] : strings(*n, "profile")) {
         if (std::find(modes.begin(), modes.end(), value) == modes.end()) {
           const auto suggestion = nearest(value, modes);
-          fail(where, fmt::format("'profile' must name \"python\", \"cprofile\", \"torch\" or \"perf\", not \"{}\"{}", value,
-                                  suggestion ? fmt::format(" (did you mean \"{}\"?)", *suggestion) : ""));
+          fail(where, fmt::format("'profile' must name \"python\", \"cprofile\", \"torch\" or \"perf\", not \"{}\"{}",
+                                  value, suggestion ? fmt::format(" (did you mean \"{}\"?)", *suggestion) : ""));
         }
         if (std::find(w.profile.begin(), w.profile.end(), value) != w.profile.end()) {
           fail(where, fmt::format("'profile' names \"{}\" twice", value));
@@ -775,7 +801,8 @@ class Reader {
       }
     }
     if (const auto* n = table.get("matrix")) {
-      if (!n->is_table()) fail(n->source(), fmt::format("'matrix' must be a table such as {{ batch = [32, 64] }}, not {}", kind_of(*n)));
+      if (!n->is_table())
+        fail(n->source(), fmt::format("'matrix' must be a table such as {{ batch = [32, 64] }}, not {}", kind_of(*n)));
       for (const auto& [k, v] : ordered(*n->as_table())) {
         const std::string name(k->str());
         if (!is_placeholder_word(name)) {
@@ -800,7 +827,8 @@ class Reader {
         std::size_t i = 0;
         for (const toml::node& element : *v->as_array()) {
           if (!(element.is_string() || element.is_integer() || element.is_floating_point() || element.is_boolean())) {
-            fail(element.source(), fmt::format("'{}[{}]' must be a string, number or boolean, not {}", full, i, kind_of(element)));
+            fail(element.source(),
+                 fmt::format("'{}[{}]' must be a string, number or boolean, not {}", full, i, kind_of(element)));
           }
           key.values.push_back(value_text(element));
           ++i;
@@ -857,14 +885,16 @@ class Reader {
     std::vector<std::string> names;
     for (const auto& [name, value] : vars) names.push_back(name);
     if (const auto suggestion = nearest(word, names)) {
-      fail(text.where, fmt::format("unknown placeholder '{{{}}}' in '{}' (did you mean '{{{}}}'?)", word, text.key, *suggestion));
+      fail(text.where,
+           fmt::format("unknown placeholder '{{{}}}' in '{}' (did you mean '{{{}}}'?)", word, text.key, *suggestion));
     }
     std::vector<std::string> written;
     for (const auto& name : names) written.push_back("{" + name + "}");
-    fail(text.where, fmt::format("unknown placeholder '{{{}}}' in '{}' ({}; write '{{{{{}}}}}' for literal braces)", word, text.key,
-                                 written.empty() ? std::string("no placeholders can be used here")
-                                                 : "valid placeholders: " + join(written, ", "),
-                                 word));
+    fail(text.where,
+         fmt::format("unknown placeholder '{{{}}}' in '{}' ({}; write '{{{{{}}}}}' for literal braces)", word, text.key,
+                     written.empty() ? std::string("no placeholders can be used here")
+                                     : "valid placeholders: " + join(written, ", "),
+                     word));
   }
 
   std::vector<WorkloadSpec> expand(const WorkloadTemplate& w) const {
@@ -872,7 +902,8 @@ class Reader {
     std::vector<std::size_t> choice(w.matrix.size(), 0);
     for (;;) {
       Vars matrix_vars;
-      for (std::size_t k = 0; k < w.matrix.size(); ++k) matrix_vars.emplace_back(w.matrix[k].name, w.matrix[k].values[choice[k]]);
+      for (std::size_t k = 0; k < w.matrix.size(); ++k)
+        matrix_vars.emplace_back(w.matrix[k].name, w.matrix[k].values[choice[k]]);
       specs.push_back(resolve(w, matrix_vars));
       // Odometer: the last key varies fastest, the first slowest.
       std::size_t k = w.matrix.size();

@@ -51,14 +51,15 @@ constexpr std::array<std::string_view, 3> kFirstLabels{"framework", "model", "ph
 
 std::string plan_toml(const CampaignPlan& plan) {
   std::string out = "[campaign]\n";
-  out += fmt::format("name = {}\nseed = {}\nrepetitions = {}\nwarmup = {}\norder = {}\n", toml_string(plan.name), plan.seed,
-                     plan.repetitions, plan.warmup, toml_string(run_order_name(plan.order)));
+  out += fmt::format("name = {}\nseed = {}\nrepetitions = {}\nwarmup = {}\norder = {}\n", toml_string(plan.name),
+                     plan.seed, plan.repetitions, plan.warmup, toml_string(run_order_name(plan.order)));
   const Cooldown& c = plan.cooldown;
   if (c.kind == Cooldown::Kind::fixed) {
     out += fmt::format("cooldown = {}\n", toml_duration(c.fixed));
   } else {
-    out += fmt::format("cooldown = {{ until = \"stable\", max = {}, window = {}, max_cv = {}, max_temperature_rise_c = {} }}\n",
-                       toml_duration(c.max), toml_duration(c.window), c.max_cv, c.max_temperature_rise_c);
+    out += fmt::format(
+        "cooldown = {{ until = \"stable\", max = {}, window = {}, max_cv = {}, max_temperature_rise_c = {} }}\n",
+        toml_duration(c.max), toml_duration(c.window), c.max_cv, c.max_temperature_rise_c);
   }
   out += fmt::format("idle = {}\n", toml_duration(plan.idle));
   if (plan.idle_every_runs) out += fmt::format("idle_every = {}\n", *plan.idle_every_runs);
@@ -112,8 +113,8 @@ void seal_plan(CampaignPlan& plan, std::string_view heading) {
     }
     for (std::size_t i = 0; i < kFirstLabels.size(); ++i) {
       if (w.labels.size() <= i || w.labels[i].first != kFirstLabels[i] || w.labels[i].second.empty()) {
-        throw std::invalid_argument(fmt::format("workload '{}' needs its {} label, and framework, model and phase first",
-                                                w.name, kFirstLabels[i]));
+        throw std::invalid_argument(fmt::format(
+            "workload '{}' needs its {} label, and framework, model and phase first", w.name, kFirstLabels[i]));
       }
     }
   }

@@ -185,7 +185,6 @@ bool WorkloadCgroup::kill_all(Seconds patience) {
   }
 }
 
-
 bool WorkloadCgroup::remove() {
   if (procs_fd_ >= 0) {
     ::close(procs_fd_);

@@ -67,16 +67,17 @@ std::string utc_now() {
 int open_lock_file(const fs::path& file) {
   int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd >= 0) {
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fd, &st) == 0 && st.st_uid == ::geteuid() && (st.st_mode & 0777) != 0666) ::fchmod(fd, 0666);
     return fd;
   }
   // A file another user made without write permission for us: flock needs only a descriptor.
   if (errno == EACCES) fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
-    throw std::runtime_error(fmt::format("cannot open the lock file {}: {} (set JOULEBENCH_LOCK_DIR to a folder every "
-                                         "joulebench on this machine can write)",
-                                         file.string(), std::strerror(errno)));
+    throw std::runtime_error(
+        fmt::format("cannot open the lock file {}: {} (set JOULEBENCH_LOCK_DIR to a folder every "
+                    "joulebench on this machine can write)",
+                    file.string(), std::strerror(errno)));
   }
   return fd;
 }
@@ -199,7 +200,7 @@ fs::path machine_state_folder() {
   if (const char* chosen = std::getenv("JOULEBENCH_LOCK_DIR"); chosen != nullptr && *chosen != '\0') return chosen;
   // Decided by the folder alone, never by who asks, so root and users agree: /run/lock where
   // everyone may write it (Debian, Ubuntu: 1777), else /tmp.
-  struct stat st{};
+  struct stat st {};
   constexpr mode_t kShared = S_IWOTH | S_ISVTX;
   if (::stat("/run/lock", &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & kShared) == kShared) return "/run/lock";
   return "/tmp";
@@ -211,8 +212,7 @@ std::string process_identity(pid_t pid) {
   std::istringstream fields(after_name);
   std::string field;
   // Fields 3 to 22 (state ... starttime): starttime is the 20th after the name.
-  for (int i = 0; i < 20 && fields >> field; ++i) {
-  }
+  for (int i = 0; i < 20 && fields >> field; ++i) {}
   if (!fields) return {};
   return fmt::format("{}.{}", pid, field);
 }
@@ -220,30 +220,34 @@ std::string process_identity(pid_t pid) {
 MachineLock MachineLock::measuring(const std::string& store, bool wait, const OnWait& on_wait) {
   const fs::path file = machine_state_folder() / "joulebench-measuring.lock";
   const int fd = take_lock(file, wait, on_wait, describe_self(store), [](const std::string& holder) {
-    return fmt::format("another joulebench is measuring on this machine: {}. Two measurements side by side ruin each "
-                       "other's figures; wait for it with --wait, or stop it first",
-                       holder);
+    return fmt::format(
+        "another joulebench is measuring on this machine: {}. Two measurements side by side ruin each "
+        "other's figures; wait for it with --wait, or stop it first",
+        holder);
   });
   return MachineLock(file, fd);
 }
 
 MachineLock MachineLock::store_writer(const fs::path& store, bool wait, const OnWait& on_wait) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(store.c_str(), &st) != 0) {
     throw std::runtime_error(fmt::format("{}: cannot lock it for writing: {}", store.string(), std::strerror(errno)));
   }
   // Named by device and inode: one lock per store, however it is spelled.
   const fs::path file = machine_state_folder() / fmt::format("joulebench-store.{}.{}.lock", st.st_dev, st.st_ino);
   const std::string name = store.string();
-  const int fd = take_lock(file, wait, on_wait, describe_self(fs::absolute(store).string()), [&](const std::string& holder) {
-    return fmt::format("{} is being written by another joulebench: {}. A store has one writer at a time; wait for it "
-                       "with --wait, or use another --db",
-                       name, holder);
-  });
+  const int fd =
+      take_lock(file, wait, on_wait, describe_self(fs::absolute(store).string()), [&](const std::string& holder) {
+        return fmt::format(
+            "{} is being written by another joulebench: {}. A store has one writer at a time; wait for it "
+            "with --wait, or use another --db",
+            name, holder);
+      });
   return MachineLock(file, fd);
 }
 
-MachineLock::MachineLock(MachineLock&& other) noexcept : file_(std::move(other.file_)), fd_(std::exchange(other.fd_, -1)) {}
+MachineLock::MachineLock(MachineLock&& other) noexcept
+    : file_(std::move(other.file_)), fd_(std::exchange(other.fd_, -1)) {}
 
 MachineLock& MachineLock::operator=(MachineLock&& other) noexcept {
   if (this != &other) {
@@ -257,8 +261,7 @@ MachineLock& MachineLock::operator=(MachineLock&& other) noexcept {
 MachineLock::~MachineLock() {
   if (fd_ < 0) return;
   // The holder's name goes with the lock, so nobody is named who no longer holds it.
-  if (::ftruncate(fd_, 0) != 0) {
-  }
+  if (::ftruncate(fd_, 0) != 0) {}
   ::close(fd_);
 }
 
@@ -318,14 +321,14 @@ namespace {
 
 /// A regular file of this joulebench's user, with no other link: what a record must be.
 bool own_record(const fs::path& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && st.st_nlink == 1;
 }
 
 /// Ends what the joulebench `owner` left, as its record lists it, and removes the record.
 EndedLeftovers end_leftovers_of(const std::string& owner, const fs::path& record) {
   const fs::path mount = detail::cgroup2_mount().value_or(fs::path());
-  struct stat st{};
+  struct stat st {};
   EndedLeftovers report;
   report.owner = "pid " + owner.substr(0, owner.find('.'));
   std::istringstream lines(read_small_file(record));
@@ -334,14 +337,16 @@ EndedLeftovers end_leftovers_of(const std::string& owner, const fs::path& record
     const fs::path path = fs::path(line.substr(7)).lexically_normal();
     // Only our own kind of cgroup, in the cgroup2 hierarchy, as recorded.
     const auto [mount_end, path_end] = std::mismatch(mount.begin(), mount.end(), path.begin(), path.end());
-    if (mount.empty() || mount_end != mount.end() || !path.filename().string().starts_with("joulebench." + owner + ".") ||
-        ::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (mount.empty() || mount_end != mount.end() ||
+        !path.filename().string().starts_with("joulebench." + owner + ".") || ::lstat(path.c_str(), &st) != 0 ||
+        !S_ISDIR(st.st_mode)) {
       continue;
     }
     auto group = detail::WorkloadCgroup::adopt(path);
     for (const pid_t pid : group.processes()) report.processes.push_back(detail::describe_process(pid));
     if (!group.kill_all(Seconds(2))) report.problems.push_back(fmt::format("{} still holds processes", path.string()));
-    if (!group.remove()) report.problems.push_back(fmt::format("cannot remove {}: {}", path.string(), std::strerror(errno)));
+    if (!group.remove())
+      report.problems.push_back(fmt::format("cannot remove {}: {}", path.string(), std::strerror(errno)));
   }
   std::size_t unreadable = 0;
   const std::string label = fmt::format("{}={}", detail::kOwnerVariable, owner);
@@ -417,8 +422,7 @@ void start_leftover_guard() {
   }
   for (int fd = 3; fd < watched; ++fd) ::close(fd);
   char byte = 0;
-  while (::read(watched, &byte, 1) < 0 && errno == EINTR) {
-  }
+  while (::read(watched, &byte, 1) < 0 && errno == EINTR) {}
   // A joulebench that ended normally removed its record: nothing of it is left to end. (And if
   // the read failed while joulebench runs, this guard just ends.)
   // The pipe closes early in the kernel's exit: give joulebench a moment to be gone.

@@ -13,14 +13,14 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -50,7 +50,7 @@ LaunchError launch_error(const std::string& name, int error) {
 
 /// Why `path` cannot be executed, or 0 if it can.
 int not_executable(const fs::path& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return errno;
   if (S_ISDIR(st.st_mode)) return EISDIR;
   if (::access(path.c_str(), X_OK) != 0) return errno;
@@ -111,8 +111,8 @@ ExitStatus ExitStatus::from_wait_status(int status) {
 std::string ExitStatus::describe() const {
   if (!signaled) return fmt::format("exit code {}", code);
   const char* abbreviation = ::sigabbrev_np(signal);
-  return fmt::format("killed by signal {} (SIG{}: {}){}", signal, abbreviation ? abbreviation : "?", ::strsignal(signal),
-                     core_dumped ? ", core dumped" : "");
+  return fmt::format("killed by signal {} (SIG{}: {}){}", signal, abbreviation ? abbreviation : "?",
+                     ::strsignal(signal), core_dumped ? ", core dumped" : "");
 }
 
 UserIdentity UserIdentity::of(uid_t uid, gid_t gid) {
@@ -123,9 +123,10 @@ UserIdentity UserIdentity::of(uid_t uid, gid_t gid) {
   passwd entry{};
   passwd* found = nullptr;
   if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
-    throw std::runtime_error(fmt::format("user {} is not in the user database: cannot run commands as that user "
-                                         "(use --as-root to run them as root)",
-                                         uid));
+    throw std::runtime_error(
+        fmt::format("user {} is not in the user database: cannot run commands as that user "
+                    "(use --as-root to run them as root)",
+                    uid));
   }
   user.name = entry.pw_name;
   user.home = entry.pw_dir;
@@ -146,9 +147,11 @@ std::optional<UserIdentity> UserIdentity::from_sudo() {
   if (uid_text == nullptr || gid_text == nullptr) return std::nullopt;
   char* end = nullptr;
   const unsigned long uid = std::strtoul(uid_text, &end, 10);
-  if (*uid_text == '\0' || *end != '\0') throw std::runtime_error(fmt::format("SUDO_UID is not a user id: '{}'", uid_text));
+  if (*uid_text == '\0' || *end != '\0')
+    throw std::runtime_error(fmt::format("SUDO_UID is not a user id: '{}'", uid_text));
   const unsigned long gid = std::strtoul(gid_text, &end, 10);
-  if (*gid_text == '\0' || *end != '\0') throw std::runtime_error(fmt::format("SUDO_GID is not a group id: '{}'", gid_text));
+  if (*gid_text == '\0' || *end != '\0')
+    throw std::runtime_error(fmt::format("SUDO_GID is not a group id: '{}'", gid_text));
   if (uid == 0) return std::nullopt;
   return of(static_cast<uid_t>(uid), static_cast<gid_t>(gid));
 }
@@ -174,16 +177,17 @@ int create_file_for_invoking_user(const fs::path& path) {
   if (!created && errno == EEXIST) fd = ::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     const int error = errno;
-    throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(),
-                                         error == ELOOP ? "it is a symbolic link, and joulebench writes nothing through links"
-                                                        : std::strerror(error)));
+    throw std::runtime_error(fmt::format(
+        "cannot write {}: {}", path.string(),
+        error == ELOOP ? "it is a symbolic link, and joulebench writes nothing through links" : std::strerror(error)));
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink > 1) {
     ::close(fd);
-    throw std::runtime_error(fmt::format("cannot write {}: it is not a regular file of its own (a special file, or one "
-                                         "with other hard links): remove it",
-                                         path.string()));
+    throw std::runtime_error(
+        fmt::format("cannot write {}: it is not a regular file of its own (a special file, or one "
+                    "with other hard links): remove it",
+                    path.string()));
   }
   if (created) {
     hand_to_invoking_user(fd);
@@ -207,12 +211,15 @@ void write_file_for_invoking_user(const fs::path& path, std::string_view text) {
     }
     text.remove_prefix(static_cast<std::size_t>(n));
   }
-  if (::close(fd) != 0) throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
+  if (::close(fd) != 0)
+    throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
 }
 
 TemporaryFolder::TemporaryFolder(std::string_view purpose) {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = (fs::path(base != nullptr && *base != '\0' ? base : "/tmp") / fmt::format("joulebench-{}-XXXXXX", purpose)).string();
+  std::string pattern =
+      (fs::path(base != nullptr && *base != '\0' ? base : "/tmp") / fmt::format("joulebench-{}-XXXXXX", purpose))
+          .string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     throw std::runtime_error(fmt::format("cannot create a temporary folder {}: {}", pattern, std::strerror(errno)));
   }
@@ -338,18 +345,19 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   envp.push_back(nullptr);
 
   int terminal = -1;
-  if (!within_caller && options.foreground && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) terminal = STDIN_FILENO;
+  if (!within_caller && options.foreground && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp())
+    terminal = STDIN_FILENO;
 
   // Orphaned descendants are re-parented to joulebench, so their CPU time is counted.
   if (!within_caller) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   // SIGCHLD ignored (a disposition some parents leave across exec) makes the kernel reap children
   // itself: wait4 would never see the command's status or rusage. joulebench has no handler of
   // its own, so the default is restored.
-  struct sigaction child_action{};
+  struct sigaction child_action {};
   ::sigaction(SIGCHLD, nullptr, &child_action);
   const bool ignored = (child_action.sa_flags & SA_SIGINFO) == 0 && child_action.sa_handler == SIG_IGN;
   if (ignored || (child_action.sa_flags & SA_NOCLDWAIT) != 0) {
-    struct sigaction default_action{};
+    struct sigaction default_action {};
     default_action.sa_handler = SIG_DFL;
     ::sigemptyset(&default_action.sa_mask);
     ::sigaction(SIGCHLD, &default_action, nullptr);
@@ -362,7 +370,7 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   if (!options.own_cgroup || within_caller) {
     no_cgroup = "not asked for";
   } else if (auto made = detail::WorkloadCgroup::create(
-          fmt::format("joulebench.{}.{}", detail::own_identity(), cgroup_sequence.fetch_add(1)), no_cgroup)) {
+                 fmt::format("joulebench.{}.{}", detail::own_identity(), cgroup_sequence.fetch_add(1)), no_cgroup)) {
     cgroup = std::make_shared<detail::WorkloadCgroup>(std::move(*made));
     detail::record_workload_cgroup(cgroup->path());
   }
@@ -568,9 +576,8 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::fun
       add_orphan(reaped, ru);
       continue;
     }
-    const bool all_gone = std::all_of(leftovers.begin(), leftovers.end(), [](pid_t pid) {
-      return ::kill(pid, 0) != 0 && errno == ESRCH;
-    });
+    const bool all_gone = std::all_of(leftovers.begin(), leftovers.end(),
+                                      [](pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; });
     if (reaped < 0 || all_gone || Clock::now() >= reap_until) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -601,15 +608,17 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::fun
 
 ForwardSignals::ForwardSignals(const ChildProcess& child) {
   forward_group.store(child.pid());
-  struct sigaction action{};
+  struct sigaction action {};
   action.sa_handler = forward_signal;
   ::sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  for (std::size_t i = 0; i < kForwardedSignals.size(); ++i) ::sigaction(kForwardedSignals[i], &action, &saved_actions[i]);
+  for (std::size_t i = 0; i < kForwardedSignals.size(); ++i)
+    ::sigaction(kForwardedSignals[i], &action, &saved_actions[i]);
 }
 
 ForwardSignals::~ForwardSignals() {
-  for (std::size_t i = 0; i < kForwardedSignals.size(); ++i) ::sigaction(kForwardedSignals[i], &saved_actions[i], nullptr);
+  for (std::size_t i = 0; i < kForwardedSignals.size(); ++i)
+    ::sigaction(kForwardedSignals[i], &saved_actions[i], nullptr);
   forward_group.store(0);
 }
 

@@ -298,9 +298,11 @@ Profile attribute(const Trace& trace, ProfileMode mode, const RunEnergy& run, co
   if (run.estimated) {
     profile.notes.push_back(fmt::format("estimated: the energy comes from a model ({}), not a sensor", run.source));
   }
-  if (!trace.functions.empty() && trace.samples.empty() && trace.intervals.empty()) return attribute_totals(trace, profile, run);
+  if (!trace.functions.empty() && trace.samples.empty() && trace.intervals.empty())
+    return attribute_totals(trace, profile, run);
 
-  const std::int64_t interval_ns = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::llround(options.interval.count() * 1e9)));
+  const std::int64_t interval_ns =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(std::llround(options.interval.count() * 1e9)));
   std::vector<Piece> pieces;
   if (!trace.samples.empty()) {
     profile.interval = options.interval;
@@ -315,7 +317,8 @@ Profile attribute(const Trace& trace, ProfileMode mode, const RunEnergy& run, co
   // No thread of the program runs outside the window that contains it: a last sample's span ends
   // with the window at the latest.
   if (run.duration.count() > 0 && !run.timeline.end_ns.empty()) {
-    const std::int64_t window_end = run.timeline.start_ns + static_cast<std::int64_t>(std::llround(run.duration.count() * 1e9));
+    const std::int64_t window_end =
+        run.timeline.start_ns + static_cast<std::int64_t>(std::llround(run.duration.count() * 1e9));
     for (auto& p : pieces) p.end_ns = std::min(p.end_ns, window_end);
     std::erase_if(pieces, [](const Piece& p) { return p.end_ns <= p.start_ns; });
   }
@@ -399,7 +402,8 @@ Profile attribute(const Trace& trace, ProfileMode mode, const RunEnergy& run, co
     set_dynamic(profile.outside);
   }
   for (std::size_t s = 0; s < stacks.size(); ++s) {
-    if (stacks[s].time.count() > 0) profile.folded.push_back({trace.stacks[s], stacks[s].time, Joules(stacks[s].energy_j)});
+    if (stacks[s].time.count() > 0)
+      profile.folded.push_back({trace.stacks[s], stacks[s].time, Joules(stacks[s].energy_j)});
   }
   if (with_energy && unmeasured > 0) {
     profile.notes.push_back(fmt::format(
@@ -463,7 +467,8 @@ StoredProfile stored_profile(const Profile& profile) {
   s.interval_s = profile.interval.count();
   const auto add = [&](const FunctionCost& f) {
     s.functions.push_back({f.name, f.calls, f.self_time.count(), f.total_time.count(), optional_joules(f.energy),
-                           optional_joules(f.total_energy), optional_joules(f.idle_energy), optional_joules(f.dynamic_energy)});
+                           optional_joules(f.total_energy), optional_joules(f.idle_energy),
+                           optional_joules(f.dynamic_energy)});
   };
   for (const auto& f : profile.functions) add(f);
   if (profile.outside.self_time.count() > 0) add(profile.outside);

@@ -81,8 +81,9 @@ std::size_t python_script_index(const std::vector<std::string>& argv, ProfileMod
   for (std::size_t i = 1; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (a == "-c" || a == "-m" || a == "-") {
-      throw std::runtime_error(fmt::format(
-          "the {} profiler runs a Python script: give 'python3 SCRIPT.py ARGS...' (not python3 {} ...)", profile_mode_name(mode), a));
+      throw std::runtime_error(
+          fmt::format("the {} profiler runs a Python script: give 'python3 SCRIPT.py ARGS...' (not python3 {} ...)",
+                      profile_mode_name(mode), a));
     }
     if (a == "-X" || a == "-W") {
       ++i;  // the option's value
@@ -91,7 +92,8 @@ std::size_t python_script_index(const std::vector<std::string>& argv, ProfileMod
     if (a.size() > 1 && a.front() == '-') continue;
     return i;
   }
-  throw std::runtime_error(fmt::format("the {} profiler needs a Python script to run: python3 SCRIPT.py ARGS...", profile_mode_name(mode)));
+  throw std::runtime_error(
+      fmt::format("the {} profiler needs a Python script to run: python3 SCRIPT.py ARGS...", profile_mode_name(mode)));
 }
 
 /// The Python launcher of a mode (the in-process sampler and cProfile share one). Throws
@@ -143,26 +145,32 @@ ProfileMode auto_profile_mode(const std::vector<std::string>& argv) {
 }
 
 std::vector<std::string> profiled_python_command(ProfileMode mode, const std::vector<std::string>& python_argv,
-                                                 std::size_t script_index, const fs::path& trace, long long interval_ns) {
+                                                 std::size_t script_index, const fs::path& trace,
+                                                 long long interval_ns) {
   std::vector<std::string> launcher;
   switch (mode) {
     case ProfileMode::python: {
       launcher_path(mode);  // the fallback's launcher: a missing one fails now
-      std::vector<std::string> out = resolve_joulebench(
-          {"joulebench", "python-sampler", "--interval-ns", std::to_string(interval_ns), "--out", trace.string(), "--"});
+      std::vector<std::string> out = resolve_joulebench({"joulebench", "python-sampler", "--interval-ns",
+                                                         std::to_string(interval_ns), "--out", trace.string(), "--"});
       out.insert(out.end(), python_argv.begin(), python_argv.end());
       return out;
     }
     case ProfileMode::cprofile:
-      launcher = {launcher_path(mode), "--mode", std::string(profile_mode_name(mode)), "--interval-ns",
-                  std::to_string(interval_ns), "--out", trace.string(), "--"};
+      launcher = {launcher_path(mode),
+                  "--mode",
+                  std::string(profile_mode_name(mode)),
+                  "--interval-ns",
+                  std::to_string(interval_ns),
+                  "--out",
+                  trace.string(),
+                  "--"};
       break;
     case ProfileMode::torch:
       // It reads JOULEBENCH_PROFILE_OUT itself.
       launcher = {launcher_path(mode)};
       break;
-    case ProfileMode::perf:
-      throw std::runtime_error("perf mode profiles the whole process: it has no Python launcher");
+    case ProfileMode::perf: throw std::runtime_error("perf mode profiles the whole process: it has no Python launcher");
   }
   return with_launcher(python_argv, script_index, launcher);
 }
@@ -170,8 +178,8 @@ std::vector<std::string> profiled_python_command(ProfileMode mode, const std::ve
 std::vector<std::string> in_process_python_command(const std::vector<std::string>& python_argv, const fs::path& trace,
                                                    long long interval_ns) {
   return with_launcher(python_argv, python_script_index(python_argv, ProfileMode::python),
-                       {launcher_path(ProfileMode::python), "--mode", "python", "--interval-ns", std::to_string(interval_ns),
-                        "--out", trace.string(), "--"});
+                       {launcher_path(ProfileMode::python), "--mode", "python", "--interval-ns",
+                        std::to_string(interval_ns), "--out", trace.string(), "--"});
 }
 
 ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string>& argv, Seconds interval,
@@ -185,7 +193,8 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
                      {"JOULEBENCH_PROFILE_INTERVAL_NS", std::to_string(interval_ns)}};
   // A built-in PyTorch workload starts its script under the launcher itself (`joulebench
   // workload` reads JOULEBENCH_PROFILE_MODE), as a LibTorch program writes its torch trace itself.
-  const bool launches_itself = is_builtin_workload(argv, "pytorch") || (mode == ProfileMode::torch && !is_python_command(argv));
+  const bool launches_itself =
+      is_builtin_workload(argv, "pytorch") || (mode == ProfileMode::torch && !is_python_command(argv));
   switch (mode) {
     case ProfileMode::python:
     case ProfileMode::cprofile:
@@ -196,10 +205,11 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
         return out;
       }
       if (!is_python_command(argv)) {
-        throw std::runtime_error(fmt::format("the {} profiler profiles Python scripts: the command must start with a Python "
-                                             "interpreter (python3 SCRIPT.py ...) or be a built-in PyTorch workload; for "
-                                             "other programs use --mode perf",
-                                             profile_mode_name(mode)));
+        throw std::runtime_error(
+            fmt::format("the {} profiler profiles Python scripts: the command must start with a Python "
+                        "interpreter (python3 SCRIPT.py ...) or be a built-in PyTorch workload; for "
+                        "other programs use --mode perf",
+                        profile_mode_name(mode)));
       }
       out.argv = profiled_python_command(mode, argv, python_script_index(argv, mode), out.trace, interval_ns);
       return out;
@@ -209,16 +219,28 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
       try {
         perf = find_executable("perf").string();
       } catch (const LaunchError&) {
-        throw std::runtime_error("the perf profiler needs Linux perf, which is not installed (Debian: sudo apt-get install linux-perf)");
+        throw std::runtime_error(
+            "the perf profiler needs Linux perf, which is not installed (Debian: sudo apt-get install linux-perf)");
       }
       out.perf_data = work_dir / "perf.data";
       // A fixed period of the cpu-clock event (nanoseconds of CPU time), not a frequency: perf's
       // frequency mode takes a while to settle, and short runs would get few samples. No BPF
       // events and no build-ids: recording them costs about a second per run (measured on perf
       // 6.1), and the data is read at once, on this machine, from the binaries' own paths.
-      const std::vector<std::string> record{perf,        "record",        "-q",       "-e", "cpu-clock", "-c",
-                                            std::to_string(interval_ns), "-g", "--clockid", "CLOCK_MONOTONIC",
-                                            "--no-bpf-event", "--no-buildid", "--no-buildid-cache", "-o"};
+      const std::vector<std::string> record{perf,
+                                            "record",
+                                            "-q",
+                                            "-e",
+                                            "cpu-clock",
+                                            "-c",
+                                            std::to_string(interval_ns),
+                                            "-g",
+                                            "--clockid",
+                                            "CLOCK_MONOTONIC",
+                                            "--no-bpf-event",
+                                            "--no-buildid",
+                                            "--no-buildid-cache",
+                                            "-o"};
       // A trial on `true` first: a perf that may not record says so now, not after the workload ran.
       std::vector<std::string> trial = record;
       trial.push_back((work_dir / "perf-check.data").string());
@@ -228,8 +250,8 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
       fs::remove(work_dir / "perf-check.data", ec);
       if (outcome.status.signaled || outcome.status.code != 0) {
         const std::string said = last_line(read_file(work_dir / "perf-check.err"));
-        throw std::runtime_error(fmt::format("perf cannot record here{}. {}", said.empty() ? "" : " (perf: " + said + ")",
-                                             perf_remedy()));
+        throw std::runtime_error(
+            fmt::format("perf cannot record here{}. {}", said.empty() ? "" : " (perf: " + said + ")", perf_remedy()));
       }
       out.argv = record;
       out.argv.push_back(out.perf_data.string());
@@ -260,8 +282,8 @@ Trace collect_trace(const ProfiledCommand& command, ProfileMode mode) {
                                     "comm,tid,time,ip,sym,dso", "--ns"},
                                    script_out, script_err);
   if (outcome.status.signaled || outcome.status.code != 0) {
-    throw TraceError(fmt::format("{}: perf script failed ({}): {}", command.perf_data.string(), outcome.status.describe(),
-                                 last_line(read_file(script_err))));
+    throw TraceError(fmt::format("{}: perf script failed ({}): {}", command.perf_data.string(),
+                                 outcome.status.describe(), last_line(read_file(script_err))));
   }
   Trace trace;
   trace.mode = ProfileMode::perf;

@@ -29,18 +29,18 @@ struct CPythonLayout {
   std::uint64_t frame_prev_instr;           ///< _PyInterpreterFrame.prev_instr
   std::uint64_t frame_owner;                ///< _PyInterpreterFrame.owner (char)
   std::uint64_t frame_read;
-  std::uint8_t frame_owned_by_generator;    ///< FRAME_OWNED_BY_GENERATOR
-  std::uint8_t frame_owned_by_cstack;       ///< FRAME_OWNED_BY_CSTACK: an entry shim, not a call (3.12)
-  std::uint64_t object_type;                ///< PyObject.ob_type
-  std::uint64_t code_firstlineno;           ///< PyCodeObject.co_firstlineno (int)
-  std::uint64_t code_filename;              ///< PyCodeObject.co_filename
-  std::uint64_t code_qualname;              ///< PyCodeObject.co_qualname
-  std::uint64_t code_firsttraceable;        ///< PyCodeObject._co_firsttraceable (int)
-  std::uint64_t code_adaptive;              ///< PyCodeObject.co_code_adaptive: the first instruction
-  std::uint64_t unicode_length;             ///< PyASCIIObject.length
-  std::uint64_t unicode_state;              ///< PyASCIIObject.state (bit fields)
-  std::uint64_t unicode_ascii_data;         ///< sizeof(PyASCIIObject): where compact ASCII text starts
-  std::uint64_t unicode_compact_data;       ///< sizeof(PyCompactUnicodeObject): other compact text
+  std::uint8_t frame_owned_by_generator;  ///< FRAME_OWNED_BY_GENERATOR
+  std::uint8_t frame_owned_by_cstack;     ///< FRAME_OWNED_BY_CSTACK: an entry shim, not a call (3.12)
+  std::uint64_t object_type;              ///< PyObject.ob_type
+  std::uint64_t code_firstlineno;         ///< PyCodeObject.co_firstlineno (int)
+  std::uint64_t code_filename;            ///< PyCodeObject.co_filename
+  std::uint64_t code_qualname;            ///< PyCodeObject.co_qualname
+  std::uint64_t code_firsttraceable;      ///< PyCodeObject._co_firsttraceable (int)
+  std::uint64_t code_adaptive;            ///< PyCodeObject.co_code_adaptive: the first instruction
+  std::uint64_t unicode_length;           ///< PyASCIIObject.length
+  std::uint64_t unicode_state;            ///< PyASCIIObject.state (bit fields)
+  std::uint64_t unicode_ascii_data;       ///< sizeof(PyASCIIObject): where compact ASCII text starts
+  std::uint64_t unicode_compact_data;     ///< sizeof(PyCompactUnicodeObject): other compact text
 };
 
 /// The layout of a CPython version, or null when joulebench does not know it.

@@ -45,11 +45,13 @@ void append_utf8(std::string& out, std::uint32_t c) {
 /// libraries, to the standard library for its modules, the base name otherwise.
 std::string short_file(std::string_view file, PythonVersion version) {
   for (const std::string_view marker : {"/site-packages/", "/dist-packages/"}) {
-    if (const std::size_t at = file.rfind(marker); at != std::string_view::npos) return std::string(file.substr(at + marker.size()));
+    if (const std::size_t at = file.rfind(marker); at != std::string_view::npos)
+      return std::string(file.substr(at + marker.size()));
   }
   for (const std::string_view lib : {"/lib/", "/lib64/"}) {  // lib64: Fedora's and RHEL's standard library
     const std::string stdlib = fmt::format("{}python{}.{}/", lib, version.major, version.minor);
-    if (const std::size_t at = file.find(stdlib); at != std::string_view::npos) return std::string(file.substr(at + stdlib.size()));
+    if (const std::size_t at = file.find(stdlib); at != std::string_view::npos)
+      return std::string(file.substr(at + stdlib.size()));
   }
   const std::size_t slash = file.rfind('/');
   return std::string(slash == std::string_view::npos ? file : file.substr(slash + 1));
@@ -81,9 +83,10 @@ std::optional<RuntimeAddresses> locate_runtime(pid_t pid, std::set<std::string>&
     const auto code_type = image->symbol("PyCode_Type");
     const auto unicode_type = image->symbol("PyUnicode_Type");
     if (!version_at || !code_type || !unicode_type) {
-      throw std::runtime_error(fmt::format("{} is a CPython older than 3.11 (no Py_Version): joulebench reads only "
-                                           "CPython {} from outside",
-                                           path, known_versions()));
+      throw std::runtime_error(
+          fmt::format("{} is a CPython older than 3.11 (no Py_Version): joulebench reads only "
+                      "CPython {} from outside",
+                      path, known_versions()));
     }
     // Py_Version is constant data: the file holds it, so the loader need not have mapped it yet.
     const auto hex = image->u64_at(*version_at);
@@ -208,7 +211,8 @@ class StackReader::Impl {
       // An entry shim (3.12) marks where C called into the interpreter: no function of the program.
       if (owner != layout_.frame_owned_by_cstack) {
         frames_.push_back(FrameRead{field<std::uint64_t>(bytes, layout_.frame_code),
-                                    field<std::uint64_t>(bytes, layout_.frame_prev_instr), owner == layout_.frame_owned_by_generator});
+                                    field<std::uint64_t>(bytes, layout_.frame_prev_instr),
+                                    owner == layout_.frame_owned_by_generator});
       }
       frame = field<std::uint64_t>(bytes, layout_.frame_previous);
     }
@@ -218,7 +222,8 @@ class StackReader::Impl {
       if (field<std::uint64_t>(code, layout_.object_type) != runtime_.code_type) return false;
       // A frame just pushed, before its first instruction, is not part of the stack yet
       // (CPython's _PyFrame_IsIncomplete; sys._current_frames() skips it too).
-      const auto first_traceable = static_cast<std::uint64_t>(std::max(0, field<std::int32_t>(code, layout_.code_firsttraceable)));
+      const auto first_traceable =
+          static_cast<std::uint64_t>(std::max(0, field<std::int32_t>(code, layout_.code_firsttraceable)));
       if (!f.owned_by_generator && f.prev_instr < f.code + layout_.code_adaptive + 2 * first_traceable) continue;
       const auto function = function_of(f.code, code);
       if (!function) return false;
@@ -250,7 +255,8 @@ class StackReader::Impl {
   const unsigned char* in_copies(std::uint64_t frame) const {
     for (const ChunkCopy& c : chunks_) {
       // (Written so that a torn pointer near 2^64 cannot wrap around into the copy.)
-      if (frame >= c.start && c.bytes.size() >= layout_.frame_read && frame - c.start <= c.bytes.size() - layout_.frame_read) {
+      if (frame >= c.start && c.bytes.size() >= layout_.frame_read &&
+          frame - c.start <= c.bytes.size() - layout_.frame_read) {
         return c.bytes.data() + (frame - c.start);
       }
     }
@@ -288,13 +294,15 @@ class StackReader::Impl {
   };
   struct CodeKeyHash {
     std::size_t operator()(const CodeKey& k) const {
-      return std::hash<std::uint64_t>{}(k.code * 31 + k.filename * 17 + k.qualname * 7 + static_cast<std::uint64_t>(k.first_line));
+      return std::hash<std::uint64_t>{}(k.code * 31 + k.filename * 17 + k.qualname * 7 +
+                                        static_cast<std::uint64_t>(k.first_line));
     }
   };
 
   /// The function id of a code object (its bytes as read), named on first sight.
   std::optional<std::uint32_t> function_of(std::uint64_t code, const unsigned char* block) {
-    const CodeKey key{code, field<std::uint64_t>(block, layout_.code_filename), field<std::uint64_t>(block, layout_.code_qualname),
+    const CodeKey key{code, field<std::uint64_t>(block, layout_.code_filename),
+                      field<std::uint64_t>(block, layout_.code_qualname),
                       field<std::int32_t>(block, layout_.code_firstlineno)};
     if (const auto found = functions_.find(key); found != functions_.end()) return found->second;
     const auto qualname = text(key.qualname);
@@ -358,7 +366,6 @@ class StackReader::Impl {
   std::optional<std::uint32_t> truncated_;  ///< the name standing for frames beyond kMaxDepth
   std::unordered_map<CodeKey, std::uint32_t, CodeKeyHash> functions_;
 };
-
 
 StackReader::StackReader(pid_t pid, RuntimeAddresses runtime, const CPythonLayout& layout)
     : impl_(std::make_unique<Impl>(pid, std::move(runtime), layout)) {}

@@ -57,7 +57,8 @@ volatile sig_atomic_t g_child = 0;
 /// to the whole process group (by joulebench, or a terminal's hang-up) reached the child already.
 void forward_to_child(int signal, siginfo_t* info, void*) {
   const int saved = errno;
-  if (g_child > 0 && info->si_code == SI_USER && info->si_pid != ::getppid()) ::kill(static_cast<pid_t>(g_child), signal);
+  if (g_child > 0 && info->si_code == SI_USER && info->si_pid != ::getppid())
+    ::kill(static_cast<pid_t>(g_child), signal);
   errno = saved;
 }
 
@@ -105,7 +106,8 @@ PythonSamplerChoice choose_python_sampler(const std::string& interpreter) {
   if (force == "in-process") return {PythonSamplerKind::in_process, "JOULEBENCH_PYTHON_SAMPLER=in-process"};
   if (force == "external") return {PythonSamplerKind::external, "JOULEBENCH_PYTHON_SAMPLER=external"};
   if (!force.empty()) {
-    throw std::runtime_error(fmt::format("JOULEBENCH_PYTHON_SAMPLER is '{}': it must be external or in-process", force));
+    throw std::runtime_error(
+        fmt::format("JOULEBENCH_PYTHON_SAMPLER is '{}': it must be external or in-process", force));
   }
   fs::path path;
   try {
@@ -116,10 +118,12 @@ PythonSamplerChoice choose_python_sampler(const std::string& interpreter) {
   std::error_code ec;
   const fs::path real = fs::canonical(path, ec);
   const auto version = python_executable_version(ec ? path : real);
-  if (!version) return {PythonSamplerKind::in_process, fmt::format("{} is not a CPython executable joulebench can read", path.string())};
-  if (!detail::layout_for(*version)) {
+  if (!version)
     return {PythonSamplerKind::in_process,
-            fmt::format("CPython {}.{}: the external sampler reads CPython {} only", version->major, version->minor, detail::known_versions())};
+            fmt::format("{} is not a CPython executable joulebench can read", path.string())};
+  if (!detail::layout_for(*version)) {
+    return {PythonSamplerKind::in_process, fmt::format("CPython {}.{}: the external sampler reads CPython {} only",
+                                                       version->major, version->minor, detail::known_versions())};
   }
   std::string why;
   if (!detail::can_read_child_memory(why)) return {PythonSamplerKind::in_process, why};
@@ -133,7 +137,8 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
   // Chosen here, where the command runs: its PATH, its working directory, its environment.
   const PythonSamplerChoice choice = choose_python_sampler(options.argv.front());
   const bool sampling = choice.kind == PythonSamplerKind::external;
-  std::fprintf(stderr, "joulebench: python sampler: %s (%s)\n", sampling ? "external" : "in-process", choice.reason.c_str());
+  std::fprintf(stderr, "joulebench: python sampler: %s (%s)\n", sampling ? "external" : "in-process",
+               choice.reason.c_str());
   SpawnOptions spawn;
   spawn.argv = sampling ? options.argv : in_process_python_command(options.argv, options.out, options.interval_ns);
   // joulebench runs the sampler as the command it measures: the Python command is part of it, in
@@ -191,8 +196,8 @@ ExitStatus run_python_sampler(const PythonSamplerOptions& options) {
             const CPythonLayout* layout = detail::layout_for(runtime->version);
             if (!layout) {
               throw std::runtime_error(fmt::format("{} is CPython {}.{}: joulebench reads only CPython {} from outside",
-                                                   runtime->file.string(), runtime->version.major, runtime->version.minor,
-                                                   detail::known_versions()));
+                                                   runtime->file.string(), runtime->version.major,
+                                                   runtime->version.minor, detail::known_versions()));
             }
             reader.emplace(child->pid(), std::move(*runtime), *layout);
           }

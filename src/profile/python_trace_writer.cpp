@@ -19,15 +19,16 @@ void PythonTraceWriter::add(std::int64_t time_ns, std::uint64_t thread, const st
   samples_.push_back(TraceSample{time_ns, thread, at->second});
 }
 
-void PythonTraceWriter::write(const fs::path& out_path, const std::vector<std::string>& names, const Notes& notes) const {
+void PythonTraceWriter::write(const fs::path& out_path, const std::vector<std::string>& names,
+                              const Notes& notes) const {
   const fs::path partial = fs::path(out_path.string() + ".partial");
   bool written = false;
   {
     std::ofstream out(partial, std::ios::binary | std::ios::trunc);
     out << trace_opening_lines("python");
     out << "# sampler: " << notes.sampler << '\n';
-    out << fmt::format("# sampler cost: {} sweeps, {:.1f} ms CPU ({:.1f} us per sweep)\n", notes.sweeps, notes.cpu_s * 1e3,
-                       notes.sweeps ? notes.cpu_s * 1e6 / static_cast<double>(notes.sweeps) : 0.0);
+    out << fmt::format("# sampler cost: {} sweeps, {:.1f} ms CPU ({:.1f} us per sweep)\n", notes.sweeps,
+                       notes.cpu_s * 1e3, notes.sweeps ? notes.cpu_s * 1e6 / static_cast<double>(notes.sweeps) : 0.0);
     out << fmt::format("# unreadable samples: {}\n", notes.unreadable);
     if (!notes.stopped.empty()) out << "# stopped: " << notes.stopped << '\n';
     std::vector<std::string> folded;
@@ -47,7 +48,8 @@ void PythonTraceWriter::write(const fs::path& out_path, const std::vector<std::s
   std::error_code ec;
   if (written) fs::rename(partial, out_path, ec);
   if (!written || ec) {
-    std::fprintf(stderr, "joulebench: cannot write the trace %s%s\n", out_path.c_str(), ec ? (": " + ec.message()).c_str() : "");
+    std::fprintf(stderr, "joulebench: cannot write the trace %s%s\n", out_path.c_str(),
+                 ec ? (": " + ec.message()).c_str() : "");
     fs::remove(partial, ec);
   }
 }

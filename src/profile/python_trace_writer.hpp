@@ -21,11 +21,11 @@ class PythonTraceWriter {
 
   /// What the trace's comments say of the sampling.
   struct Notes {
-    std::string sampler;          ///< "external", or "external, CPython 3.11 (FILE)"
-    std::size_t sweeps = 0;       ///< reads of every thread's stack
-    double cpu_s = 0;             ///< the sampler's own CPU time
-    std::size_t unreadable = 0;   ///< samples dropped as torn
-    std::string stopped;          ///< why the sampling stopped early; empty when it did not
+    std::string sampler;         ///< "external", or "external, CPython 3.11 (FILE)"
+    std::size_t sweeps = 0;      ///< reads of every thread's stack
+    double cpu_s = 0;            ///< the sampler's own CPU time
+    std::size_t unreadable = 0;  ///< samples dropped as torn
+    std::string stopped;         ///< why the sampling stopped early; empty when it did not
   };
 
   /// Writes the trace to `out`, through `out`.partial renamed when complete, so that a reader

@@ -47,8 +47,7 @@ bool can_read_child_memory(std::string& why) {
     const bool ok = ::process_vm_readv(child, &local, 1, &remote, 1, 0) == sizeof copy && copy == probe;
     const int error = errno;
     ::kill(child, SIGKILL);
-    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {}
     return ok ? std::string() : read_problem(error);
   }();
   why = problem;

@@ -88,13 +88,15 @@ Trace parse_trace(std::string_view text, const std::string& source) {
   const auto fail = [&](const std::string& message) -> void {
     throw TraceError(fmt::format("{}:{}: {}", source, lines.number(), message));
   };
-  if (!lines.next(line)) throw TraceError(fmt::format("{}: the trace is empty (the profiled program wrote nothing)", source));
+  if (!lines.next(line))
+    throw TraceError(fmt::format("{}: the trace is empty (the profiled program wrote nothing)", source));
   if (line != kTraceHeader) fail(fmt::format("not a joulebench trace: the first line must be '{}'", kTraceHeader));
   while (lines.next(line)) {
     if (line.empty() || line.front() == '#') continue;
     const auto fields = split(line, '\t');
     const auto expect = [&](std::size_t count, const char* form) {
-      if (fields.size() != count) fail(fmt::format("a '{}' record has {} fields, not {} ({})", fields[0], fields.size(), count, form));
+      if (fields.size() != count)
+        fail(fmt::format("a '{}' record has {} fields, not {} ({})", fields[0], fields.size(), count, form));
     };
     const auto number = [&]<class Integer>(std::string_view field, const char* what, Integer) {
       const auto value = integer<Integer>(field);
@@ -111,8 +113,8 @@ Trace parse_trace(std::string_view text, const std::string& source) {
     const std::string_view kind = fields[0];
     if (kind == "s") {
       expect(4, "s <t_ns> <tid> <stack>");
-      trace.samples.push_back({number(fields[1], "time", std::int64_t{}), number(fields[2], "thread", std::uint64_t{}),
-                               stack(fields[3])});
+      trace.samples.push_back(
+          {number(fields[1], "time", std::int64_t{}), number(fields[2], "thread", std::uint64_t{}), stack(fields[3])});
     } else if (kind == "i") {
       expect(5, "i <start_ns> <end_ns> <tid> <stack>");
       TraceInterval interval{number(fields[1], "start", std::int64_t{}), number(fields[2], "end", std::int64_t{}),
@@ -136,7 +138,8 @@ Trace parse_trace(std::string_view text, const std::string& source) {
       if (!trace.mode) fail(fmt::format("unknown mode '{}' (python, cprofile, torch or perf)", fields[1]));
     } else if (kind == "clock") {
       expect(2, "clock monotonic_ns");
-      if (fields[1] != kTraceClock) fail(fmt::format("unknown clock '{}': only {} is understood", fields[1], kTraceClock));
+      if (fields[1] != kTraceClock)
+        fail(fmt::format("unknown clock '{}': only {} is understood", fields[1], kTraceClock));
     } else {
       fail(fmt::format("unknown record type '{}' (s, i, f, c, mode or clock)", kind));
     }
@@ -147,8 +150,8 @@ Trace parse_trace(std::string_view text, const std::string& source) {
 Trace read_trace(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    throw TraceError(fmt::format("{}: no trace was written (did the profiled program start, and exit normally?)",
-                                 file.string()));
+    throw TraceError(
+        fmt::format("{}: no trace was written (did the profiled program start, and exit normally?)", file.string()));
   }
   std::stringstream text;
   text << in.rdbuf();

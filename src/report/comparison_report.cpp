@@ -74,7 +74,8 @@ std::vector<std::vector<const PairComparison*>> blocks_of(const ComparisonTable&
   std::vector<std::vector<const PairComparison*>> blocks;
   for (const auto& pair : table.pairs) {
     if (blocks.empty() || blocks.back().front()->group != pair.group ||
-        blocks.back().front()->first.name != pair.first.name || blocks.back().front()->second.name != pair.second.name) {
+        blocks.back().front()->first.name != pair.first.name ||
+        blocks.back().front()->second.name != pair.second.name) {
       blocks.emplace_back();
     }
     blocks.back().push_back(&pair);
@@ -96,11 +97,10 @@ std::string method_line(const ComparisonTable& table) {
       o.family == CorrectionFamily::metric  ? "within each group and metric (the pairwise comparisons of its sides)"
       : o.family == CorrectionFamily::group ? "within each group (all its metrics and pairs)"
                                             : fmt::format("over all {} comparison(s) of the table", table.pairs.size()),
-      o.alpha,
-      o.study_thresholds ? "the study's" : "standard", o.a12_thresholds.small, o.a12_thresholds.medium,
-      o.a12_thresholds.large,
-      o.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median", o.bootstrap.confidence * 100,
-      o.bootstrap.method == stats::BootstrapMethod::bca ? "BCa" : "percentile", o.bootstrap.resamples);
+      o.alpha, o.study_thresholds ? "the study's" : "standard", o.a12_thresholds.small, o.a12_thresholds.medium,
+      o.a12_thresholds.large, o.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median",
+      o.bootstrap.confidence * 100, o.bootstrap.method == stats::BootstrapMethod::bca ? "BCa" : "percentile",
+      o.bootstrap.resamples);
 }
 
 std::string runs_line(const ComparisonTable& table) {
@@ -116,7 +116,8 @@ std::string omnibus_line(const ComparisonTable& table, const OmnibusTest& o) {
   }
   return fmt::format("{}, {}: Kruskal-Wallis over {}: H = {}, df = {}, p = {} ({})", group_text(o.group),
                      table.metrics[o.metric].description, sides, format_number(o.kruskal_wallis->h),
-                     format_number(o.kruskal_wallis->df), format_p_value(o.p_adjusted.value_or(o.kruskal_wallis->p_value)),
+                     format_number(o.kruskal_wallis->df),
+                     format_p_value(o.p_adjusted.value_or(o.kruskal_wallis->p_value)),
                      correction_title(table.options.correction));
 }
 
@@ -147,7 +148,8 @@ std::string align(const std::vector<std::vector<std::string>>& rows, const std::
 
 std::string wins_text(const ComparisonTable& table) {
   if (table.wins.empty()) return {};
-  std::vector<std::vector<std::string>> rows{{"scope", "side", "cost comparisons", "significantly cheaper", "of which large"}};
+  std::vector<std::vector<std::string>> rows{
+      {"scope", "side", "cost comparisons", "significantly cheaper", "of which large"}};
   for (const auto& w : table.wins) {
     rows.push_back({w.scope, w.side, std::to_string(w.comparisons), std::to_string(w.significant_wins),
                     std::to_string(w.large_wins)});
@@ -172,10 +174,10 @@ std::string text_report(const ComparisonTable& table) {
       const auto n_note = [&](const SideSummary& side, std::size_t n) {
         return side.values.size() == n ? std::string() : fmt::format(" (n={})", side.values.size());
       };
-      rows.push_back({metric_title(table, pair->metric), mean_sd(pair->first) + n_note(pair->first, head.first.values.size()),
-                      median(pair->first), mean_sd(pair->second) + n_note(pair->second, head.second.values.size()),
-                      median(pair->second), pair->ratio ? format_ratio(*pair->ratio) : "-", p_cell(*pair),
-                      a12_cell(*pair)});
+      rows.push_back({metric_title(table, pair->metric),
+                      mean_sd(pair->first) + n_note(pair->first, head.first.values.size()), median(pair->first),
+                      mean_sd(pair->second) + n_note(pair->second, head.second.values.size()), median(pair->second),
+                      pair->ratio ? format_ratio(*pair->ratio) : "-", p_cell(*pair), a12_cell(*pair)});
     }
     out += align(rows, "  ");
     for (const auto* pair : block) out += "  - " + pair->verdict + "\n";
@@ -193,8 +195,9 @@ std::string text_report(const ComparisonTable& table) {
     out += "\nNotes:\n";
     for (const auto& n : table.notes) out += "  - " + n + "\n";
   }
-  out += "\n* significant; ratio = higher mean / lower mean; A12 = probability that a run of the higher side is "
-         "higher than one of the lower side\n";
+  out +=
+      "\n* significant; ratio = higher mean / lower mean; A12 = probability that a run of the higher side is "
+      "higher than one of the lower side\n";
   return out;
 }
 
@@ -203,9 +206,11 @@ std::string text_report(const ComparisonTable& table) {
 std::string markdown_report(const ComparisonTable& table) {
   std::string out = "Method: " + md_escape(method_line(table)) + ".\n\n" + runs_line(table) + ".\n\n";
   using report_detail::TableCell;
-  const auto left = [](std::string name) { return report_detail::TableColumn{std::move(name), report_detail::ColumnAlign::left, {}}; };
-  report_detail::Table pairs({left("group"), left("metric"), left("sides"), left("n"), left("mean ± sd"), left("median"),
-                              left("ratio (higher / lower) [CI]"), left("test"),
+  const auto left = [](std::string name) {
+    return report_detail::TableColumn{std::move(name), report_detail::ColumnAlign::left, {}};
+  };
+  report_detail::Table pairs({left("group"), left("metric"), left("sides"), left("n"), left("mean ± sd"),
+                              left("median"), left("ratio (higher / lower) [CI]"), left("test"),
                               left("p (" + correction_title(table.options.correction) + ")"), left("A12")});
   for (const auto& pair : table.pairs) {
     pairs.add_row({TableCell::text(group_text(pair.group)), TableCell::text(metric_title(table, pair.metric)),
@@ -223,10 +228,11 @@ std::string markdown_report(const ComparisonTable& table) {
     for (const auto& o : table.omnibus) out += "- " + md_escape(omnibus_line(table, o)) + "\n";
   }
   if (!table.wins.empty()) {
-    report_detail::Table wins({left("scope"), left("side"), left("cost comparisons"), left("significantly cheaper"),
-                               left("of which large")});
+    report_detail::Table wins(
+        {left("scope"), left("side"), left("cost comparisons"), left("significantly cheaper"), left("of which large")});
     for (const auto& w : table.wins) {
-      wins.add_row({TableCell::text(w.scope), TableCell::text(w.side), TableCell::integer(static_cast<long long>(w.comparisons)),
+      wins.add_row({TableCell::text(w.scope), TableCell::text(w.side),
+                    TableCell::integer(static_cast<long long>(w.comparisons)),
                     TableCell::integer(static_cast<long long>(w.significant_wins)),
                     TableCell::integer(static_cast<long long>(w.large_wins))});
     }
@@ -302,19 +308,23 @@ ordered_json pair_json(const ComparisonTable& table, const PairComparison& pair)
   j["p_adjusted"] = optional_number(pair.p_adjusted);
   j["correction"] = std::string(stats::correction_name(table.options.correction));
   j["significant"] = pair.significant;
-  j["higher"] = pair.higher ? ordered_json(*pair.higher == 0 ? pair.first.name : pair.second.name) : ordered_json(nullptr);
+  j["higher"] =
+      pair.higher ? ordered_json(*pair.higher == 0 ? pair.first.name : pair.second.name) : ordered_json(nullptr);
   j["ratio"] = pair.ratio ? ordered_json(pair.ratio->estimate) : ordered_json(nullptr);
   j["ratio_lower"] = pair.ratio ? ordered_json(pair.ratio->lower) : ordered_json(nullptr);
   j["ratio_upper"] = pair.ratio ? ordered_json(pair.ratio->upper) : ordered_json(nullptr);
   j["ratio_of"] = table.options.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median";
   // BCa where defined; the percentile interval where BCa is not (constant samples).
-  j["ratio_interval"] = pair.ratio ? ordered_json(pair.ratio->method == stats::BootstrapMethod::bca ? "bca" : "percentile")
-                                   : ordered_json(nullptr);
+  j["ratio_interval"] = pair.ratio
+                            ? ordered_json(pair.ratio->method == stats::BootstrapMethod::bca ? "bca" : "percentile")
+                            : ordered_json(nullptr);
   j["a12"] = pair.a12 ? ordered_json(pair.a12->value) : ordered_json(nullptr);
-  j["a12_magnitude"] = pair.a12 ? ordered_json(stats::effect_magnitude_name(pair.a12->magnitude)) : ordered_json(nullptr);
+  j["a12_magnitude"] =
+      pair.a12 ? ordered_json(stats::effect_magnitude_name(pair.a12->magnitude)) : ordered_json(nullptr);
   j["cliffs_delta"] = pair.cliffs_delta ? ordered_json(pair.cliffs_delta->value) : ordered_json(nullptr);
-  j["cliffs_delta_magnitude"] =
-      pair.cliffs_delta ? ordered_json(stats::effect_magnitude_name(pair.cliffs_delta->magnitude)) : ordered_json(nullptr);
+  j["cliffs_delta_magnitude"] = pair.cliffs_delta
+                                    ? ordered_json(stats::effect_magnitude_name(pair.cliffs_delta->magnitude))
+                                    : ordered_json(nullptr);
   j["reason"] = pair.p_value ? "" : pair.p_value.reason();
   j["verdict"] = pair.verdict;
   return j;
@@ -330,7 +340,8 @@ report_detail::Table pairs_table(const ComparisonTable& table) {
   if (!rows.empty()) {
     for (const auto& item : rows.front().items()) columns.push_back({item.key(), report_detail::ColumnAlign::left, {}});
   } else {
-    for (const char* key : {"metric", "first", "second", "p_value", "verdict"}) columns.push_back({key, report_detail::ColumnAlign::left, {}});
+    for (const char* key : {"metric", "first", "second", "p_value", "verdict"})
+      columns.push_back({key, report_detail::ColumnAlign::left, {}});
   }
   report_detail::Table out(columns);
   for (const auto& row : rows) {
@@ -357,11 +368,15 @@ std::string json_report(const ComparisonTable& table) {
   j["group_by"] = o.group_by;
   j["sides"] = table.sides;
   j["method"] = {
-      {"test", o.test == TestChoice::welch ? "welch" : o.test == TestChoice::automatic ? "auto" : "mann-whitney"},
+      {"test", o.test == TestChoice::welch       ? "welch"
+               : o.test == TestChoice::automatic ? "auto"
+                                                 : "mann-whitney"},
       {"alternative", "two-sided"},
       {"alpha", o.alpha},
       {"correction", std::string(stats::correction_name(o.correction))},
-      {"family", o.family == CorrectionFamily::metric ? "metric" : o.family == CorrectionFamily::group ? "group" : "table"},
+      {"family", o.family == CorrectionFamily::metric  ? "metric"
+                 : o.family == CorrectionFamily::group ? "group"
+                                                       : "table"},
       {"a12_thresholds", {o.a12_thresholds.small, o.a12_thresholds.medium, o.a12_thresholds.large}},
       {"ratio_of", o.bootstrap.ratio_of == stats::RatioOf::mean ? "mean" : "median"},
       {"interval", o.bootstrap.method == stats::BootstrapMethod::bca ? "bca" : "percentile"},
@@ -429,7 +444,8 @@ std::string latex_report(const ComparisonTable& table) {
                    TableCell::latex(tex_mean_sd(pair.first), mean_sd(pair.first)),
                    TableCell::latex(tex_mean_sd(pair.second), mean_sd(pair.second)),
                    pair.ratio ? TableCell::text(format_ratio(*pair.ratio)) : TableCell(),
-                   pair.p_adjusted ? TableCell::latex(tex_escape(format_p_value(*pair.p_adjusted)) + (pair.significant ? "$^{*}$" : ""),
+                   pair.p_adjusted ? TableCell::latex(tex_escape(format_p_value(*pair.p_adjusted)) +
+                                                          (pair.significant ? "$^{*}$" : ""),
                                                       format_p_value(*pair.p_adjusted))
                                    : TableCell(),
                    TableCell::text(a12_cell(pair))});
@@ -449,9 +465,13 @@ std::optional<TableFormat> parse_table_format(std::string_view name) {
   return std::nullopt;
 }
 
-std::string comparison_method(const ComparisonTable& table) { return method_line(table) + ". " + runs_line(table) + "."; }
+std::string comparison_method(const ComparisonTable& table) {
+  return method_line(table) + ". " + runs_line(table) + ".";
+}
 
-std::string comparison_group_html(const ComparisonTable& table, const KeyValues& group) { return html_group(table, group); }
+std::string comparison_group_html(const ComparisonTable& table, const KeyValues& group) {
+  return html_group(table, group);
+}
 
 std::string comparison_wins_html(const ComparisonTable& table) {
   if (table.wins.empty()) return {};
@@ -459,8 +479,9 @@ std::string comparison_wins_html(const ComparisonTable& table) {
       "<table class=\"wins\">\n<thead><tr><th>scope</th><th>side</th><th>cost comparisons</th>"
       "<th>significantly cheaper</th><th>of which large</th></tr></thead>\n<tbody>\n";
   for (const auto& w : table.wins) {
-    out += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
-                       html_escape(w.scope), html_escape(w.side), w.comparisons, w.significant_wins, w.large_wins);
+    out += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+        html_escape(w.scope), html_escape(w.side), w.comparisons, w.significant_wins, w.large_wins);
   }
   return out + "</tbody>\n</table>\n";
 }

@@ -55,17 +55,27 @@ inline std::string csv_unguard(std::string_view field) {
 /// the `(` of `](`, which would make a link. Plain names stay as they are: ncf-libtorch-train,
 /// resnet_50 (between two letters or digits, `_` cannot start or end emphasis).
 inline std::string md_escape(std::string_view text) {
-  const auto word_at = [&](std::size_t i) { return i < text.size() && std::isalnum(static_cast<unsigned char>(text[i])); };
+  const auto word_at = [&](std::size_t i) {
+    return i < text.size() && std::isalnum(static_cast<unsigned char>(text[i]));
+  };
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     switch (c) {
-      case '\n': case '\r': out += ' '; break;
+      case '\n':
+      case '\r': out += ' '; break;
       case '<': out += "&lt;"; break;
       case '>': out += "&gt;"; break;
       case '&': out += "&amp;"; break;
-      case '|': case '\\': case '`': case '*': case '~': out += '\\'; out += c; break;
+      case '|':
+      case '\\':
+      case '`':
+      case '*':
+      case '~':
+        out += '\\';
+        out += c;
+        break;
       case '_':
         if (!(i > 0 && word_at(i - 1) && word_at(i + 1))) out += '\\';
         out += c;
@@ -87,7 +97,16 @@ inline std::string tex_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': case '%': case '$': case '#': case '_': case '{': case '}': out += '\\'; out += c; break;
+      case '&':
+      case '%':
+      case '$':
+      case '#':
+      case '_':
+      case '{':
+      case '}':
+        out += '\\';
+        out += c;
+        break;
       case '~': out += "\\textasciitilde{}"; break;
       case '^': out += "\\textasciicircum{}"; break;
       case '\\': out += "\\textbackslash{}"; break;

@@ -30,9 +30,9 @@ using report_detail::csv_field;
 using Cell = report_detail::TableCell;
 
 /// Columns that a label key must not shadow: such a label is written as label_<key>.
-constexpr std::array<std::string_view, 12> kFixedColumns{"campaign",    "workload",     "repetition", "status",
-                                                         "warmup",      "time_s",       "exit_code",  "signal",
-                                                         "user_cpu_s",  "system_cpu_s", "max_rss_kib", "cooldown_s"};
+constexpr std::array<std::string_view, 12> kFixedColumns{"campaign",   "workload",     "repetition",  "status",
+                                                         "warmup",     "time_s",       "exit_code",   "signal",
+                                                         "user_cpu_s", "system_cpu_s", "max_rss_kib", "cooldown_s"};
 
 template <class T, class Key>
 void add_first_seen(std::vector<T>& list, const Key& key) {
@@ -166,7 +166,8 @@ report_detail::Table build_table(const Store& store, std::int64_t campaign, cons
 
 }  // namespace
 
-std::string export_csv(const Store& store, std::int64_t campaign, const RunFilter& filter, const ExportOptions& options) {
+std::string export_csv(const Store& store, std::int64_t campaign, const RunFilter& filter,
+                       const ExportOptions& options) {
   // A label's key names a column: the header is guarded as the cells are.
   return build_table(store, campaign, filter).csv(options.guard_formulas);
 }

@@ -1,8 +1,8 @@
 // gnuplot scripts and data for the report's figures, and drawing them.
 #include "report/figures.hpp"
 
-#include <sys/mman.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -82,8 +82,8 @@ std::string number(double value) { return std::isfinite(value) ? fmt::format("{:
 
 }  // namespace
 
-void write_box_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
-                    const std::string& y_label, const std::vector<BoxSeries>& series) {
+void write_box_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                    const std::string& title, const std::string& y_label, const std::vector<BoxSeries>& series) {
   // One data block per side (blocks are separated by two blank lines: gnuplot's `index`); the
   // second column places each run's point across the box, spread evenly and reproducibly.
   std::string data = "# value\tx (the side's position, spread so runs do not hide each other)\n";
@@ -91,7 +91,8 @@ void write_box_plot(OutputFolder& out, const std::filesystem::path& folder, cons
     const auto& values = series[s].values;
     data += fmt::format("# {}\n", comment_text(series[s].side));
     for (std::size_t i = 0; i < values.size(); ++i) {
-      const double spread = values.size() > 1 ? (static_cast<double>(i) / static_cast<double>(values.size() - 1) - 0.5) * 0.3 : 0;
+      const double spread =
+          values.size() > 1 ? (static_cast<double>(i) / static_cast<double>(values.size() - 1) - 0.5) * 0.3 : 0;
       data += fmt::format("{}\t{}\n", number(values[i]), number(static_cast<double>(s + 1) + spread));
     }
     data += "\n\n";
@@ -116,8 +117,8 @@ void write_box_plot(OutputFolder& out, const std::filesystem::path& folder, cons
   std::vector<std::string> plots;
   for (std::size_t s = 0; s < series.size(); ++s) {
     if (series[s].values.empty()) continue;
-    plots.push_back(fmt::format("'{}.dat' index {} using ({}):1 with boxplot lc rgb {}", name, s, s + 1,
-                                colour(series[s].colour)));
+    plots.push_back(
+        fmt::format("'{}.dat' index {} using ({}):1 with boxplot lc rgb {}", name, s, s + 1, colour(series[s].colour)));
     plots.push_back(fmt::format("'{}.dat' index {} using 2:1 with points pt 7 ps 0.5 lc rgb {}", name, s,
                                 colour(series[s].colour)));
   }
@@ -125,9 +126,9 @@ void write_box_plot(OutputFolder& out, const std::filesystem::path& folder, cons
   out.write(folder / (name + ".gp"), gp);
 }
 
-void write_power_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
-                      const std::vector<double>& time_s, const std::vector<PowerChannel>& channels,
-                      const std::vector<ShadedRegion>& regions) {
+void write_power_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                      const std::string& title, const std::vector<double>& time_s,
+                      const std::vector<PowerChannel>& channels, const std::vector<ShadedRegion>& regions) {
   // Column 1 is the time; then, for the k-th stacked channel, the sum of stacked channels 1..k, so
   // each filled band is a channel and the top edge is the total; then each line channel as it is.
   // A sample is the average power over its interval, so it is drawn flat from the interval's start
@@ -159,8 +160,9 @@ void write_power_plot(OutputFolder& out, const std::filesystem::path& folder, co
   out.write(folder / (name + ".dat"), data);
 
   std::string gp = preamble(name, title, 800, 360);
-  gp += "set xlabel 'time since the run started (s)'\nset ylabel 'power (W)'\nset yrange [0:*]\n"
-        "set key outside right top\nset style fill solid 0.6 noborder\n";
+  gp +=
+      "set xlabel 'time since the run started (s)'\nset ylabel 'power (W)'\nset yrange [0:*]\n"
+      "set key outside right top\nset style fill solid 0.6 noborder\n";
   for (std::size_t r = 0; r < regions.size(); ++r) {
     const auto& region = regions[r];
     gp += fmt::format(
@@ -183,12 +185,14 @@ void write_power_plot(OutputFolder& out, const std::filesystem::path& folder, co
   out.write(folder / (name + ".gp"), gp);
 }
 
-void write_scatter_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
-                        const std::string& x_label, const std::string& y_label, const std::vector<ScatterSeries>& series) {
+void write_scatter_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                        const std::string& title, const std::string& x_label, const std::string& y_label,
+                        const std::vector<ScatterSeries>& series) {
   std::string data = "# x\ty\n";
   for (const auto& s : series) {
     data += fmt::format("# {}\n", comment_text(s.side));
-    for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) data += number(s.x[i]) + "\t" + number(s.y[i]) + "\n";
+    for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i)
+      data += number(s.x[i]) + "\t" + number(s.y[i]) + "\n";
     data += "\n\n";
   }
   out.write(folder / (name + ".dat"), data);
@@ -206,8 +210,8 @@ void write_scatter_plot(OutputFolder& out, const std::filesystem::path& folder, 
   out.write(folder / (name + ".gp"), gp);
 }
 
-void write_function_bars(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
-                         const std::vector<FunctionShare>& functions) {
+void write_function_bars(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                         const std::string& title, const std::vector<FunctionShare>& functions) {
   // Names stay in the script (as tic labels), the data file holds only the numbers.
   constexpr std::size_t kNameChars = 60;
   std::string data = "# rank (0 = top)\t% of run time\t% of run energy\n";
@@ -241,17 +245,19 @@ void write_function_bars(OutputFolder& out, const std::filesystem::path& folder,
       number(static_cast<double>(functions.size()) - 0.4), tics.empty() ? "'' 0" : tics, widest * 6 / 10 + 4);
   gp += functions.empty()
             ? plot_command({})
-            : fmt::format("plot '{0}.dat' using (0):($1-0.19):(0):2:($1-0.38):($1) with boxxyerror lc rgb '#4c72b0' "
-                          "title 'time', \\\n     '{0}.dat' using (0):($1+0.19):(0):3:($1):($1+0.38) with boxxyerror lc rgb "
-                          "'#dd8452' title 'energy'\n",
-                          name);
+            : fmt::format(
+                  "plot '{0}.dat' using (0):($1-0.19):(0):2:($1-0.38):($1) with boxxyerror lc rgb '#4c72b0' "
+                  "title 'time', \\\n     '{0}.dat' using (0):($1+0.19):(0):3:($1):($1+0.38) with boxxyerror lc rgb "
+                  "'#dd8452' title 'energy'\n",
+                  name);
   out.write(folder / (name + ".gp"), gp);
 }
 
 void draw_figures(OutputFolder& out, const std::filesystem::path& folder, const std::vector<std::string>& names,
                   const std::string& format, const std::string& gnuplot) {
   if (names.empty()) return;
-  std::string all = "# Draws every figure of the report: gnuplot draw_all.gp (SVG), or gnuplot -e \"format='pdf'\" draw_all.gp\n";
+  std::string all =
+      "# Draws every figure of the report: gnuplot draw_all.gp (SVG), or gnuplot -e \"format='pdf'\" draw_all.gp\n";
   for (const auto& name : names) {
     all += fmt::format("load '{}.gp'\n", name);
     // gnuplot opens its outputs itself: each is first made a regular file of joulebench's, never a link.

@@ -21,12 +21,12 @@ struct BoxSeries {
   std::vector<double> values;
 };
 /// A box per side (median, quartiles, whiskers to 1.5 IQR) with every run drawn over it.
-void write_box_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
-                    const std::string& y_label, const std::vector<BoxSeries>& series);
+void write_box_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                    const std::string& title, const std::string& y_label, const std::vector<BoxSeries>& series);
 
 struct PowerChannel {
-  std::string name;            ///< "cpu-0"
-  std::vector<double> watts;   ///< per sample; NaN: not measured
+  std::string name;           ///< "cpu-0"
+  std::vector<double> watts;  ///< per sample; NaN: not measured
   /// Counts toward the total (cpu, dram, gpu): stacked. Others lie inside those or overlap them
   /// (cores, integrated GPU, the platform): drawn as lines, so the top edge stays the total.
   bool stacked = true;
@@ -38,9 +38,9 @@ struct ShadedRegion {
 };
 /// Power over a run: the stacked channels filled (the top edge is the total), the others as lines,
 /// regions shaded.
-void write_power_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
-                      const std::vector<double>& time_s, const std::vector<PowerChannel>& channels,
-                      const std::vector<ShadedRegion>& regions);
+void write_power_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                      const std::string& title, const std::vector<double>& time_s,
+                      const std::vector<PowerChannel>& channels, const std::vector<ShadedRegion>& regions);
 
 struct ScatterSeries {
   std::string side;
@@ -49,8 +49,9 @@ struct ScatterSeries {
   std::vector<double> y;
 };
 /// Points per side, x against y.
-void write_scatter_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
-                        const std::string& x_label, const std::string& y_label, const std::vector<ScatterSeries>& series);
+void write_scatter_plot(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                        const std::string& title, const std::string& x_label, const std::string& y_label,
+                        const std::vector<ScatterSeries>& series);
 
 struct FunctionShare {
   std::string function;
@@ -58,8 +59,8 @@ struct FunctionShare {
   double energy_percent = 0;  ///< of the run's energy; NaN when the profile has no energy
 };
 /// Horizontal bars, two per function: its share of the run's time and of its energy.
-void write_function_bars(OutputFolder& out, const std::filesystem::path& folder, const std::string& name, const std::string& title,
-                         const std::vector<FunctionShare>& functions);
+void write_function_bars(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                         const std::string& title, const std::vector<FunctionShare>& functions);
 
 /// Draws the named figures (NAME.gp in `folder`, relative to `out`) in `format` ("svg", "png",
 /// "pdf") with one gnuplot process, through a script `draw_all.gp` that is kept for the user.

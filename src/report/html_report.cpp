@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -16,13 +16,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "joulebench/report.hpp"
 #include "joulebench/process.hpp"
+#include "joulebench/report.hpp"
 #include "joulebench/version.hpp"
 #include "report/escape.hpp"
-#include "report/table.hpp"
 #include "report/figures.hpp"
 #include "report/output_folder.hpp"
+#include "report/table.hpp"
 
 namespace joulebench {
 
@@ -104,7 +104,8 @@ std::string read_file(const std::filesystem::path& path) {
 std::string quality_metric(std::span<const RunRecord* const> runs, const std::string& wanted) {
   for (const RunRecord* run : runs) {
     for (const auto& m : run->metrics) {
-      if (!wanted.empty() ? m.name == wanted : m.unit.empty() && m.name.find("loss") == std::string::npos) return m.name;
+      if (!wanted.empty() ? m.name == wanted : m.unit.empty() && m.name.find("loss") == std::string::npos)
+        return m.name;
     }
   }
   return {};
@@ -127,15 +128,17 @@ const RunRecord* representative(std::span<const RunRecord* const> runs) {
     ranked.emplace_back(total != nullptr ? total->energy_j : run->time_s, run);
   }
   if (ranked.empty()) return nullptr;
-  std::sort(ranked.begin(), ranked.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first || (a.first == b.first && a.second->index < b.second->index); });
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first < b.first || (a.first == b.first && a.second->index < b.second->index);
+  });
   return ranked[(ranked.size() - 1) / 2].second;
 }
 
 std::string mean_sd(std::span<const double> values, int digits = 3) {
   const auto d = stats::describe(values);
   if (!d) return "-";
-  return d->sd ? fmt::format("{} ± {}", format_number(d->mean, digits), format_number(*d->sd, 2)) : format_number(d->mean, digits);
+  return d->sd ? fmt::format("{} ± {}", format_number(d->mean, digits), format_number(*d->sd, 2))
+               : format_number(d->mean, digits);
 }
 
 /// One figure on the page: the drawn file, embedded, with its caption and where its script is.
@@ -193,8 +196,8 @@ class ReportBuilder {
   CampaignInfo info_;
   KeyValues environment_;
   std::vector<IdleRecord> idles_;
-  std::vector<RunRecord> runs_;       ///< measured and warm-up runs (not profiled)
-  std::vector<RunRecord> profiled_;   ///< profiled runs with their profiles
+  std::vector<RunRecord> runs_;      ///< measured and warm-up runs (not profiled)
+  std::vector<RunRecord> profiled_;  ///< profiled runs with their profiles
   ComparisonTable table_;
   std::vector<ProfileGroup> profile_groups_;
 
@@ -296,8 +299,8 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
   }
   std::stable_partition(domains.begin(), domains.end(), [](const DomainId& d) { return !d.is_total(); });
   struct Measure {
-    std::string key;    ///< "time" or a domain
-    std::string label;  ///< axis label
+    std::string key;                 ///< "time" or a domain
+    std::string label;               ///< axis label
     std::optional<DomainId> domain;  ///< nothing: time
   };
   std::vector<Measure> measures{{"time", "time (s)", std::nullopt}};
@@ -331,9 +334,10 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
     const std::string label = measure.label + (estimated ? " (estimated)" : "");
     report_detail::write_box_plot(*out_, figures_, name, fmt::format("{}: {}", title, label), label, series);
     figure_names_.push_back(name);
-    std::string caption = fmt::format("{}: {} per run, by {}; a box spans the quartiles, whiskers reach 1.5 IQR, every "
-                                      "measured run is a point.",
-                                      title, label, table_.options.between);
+    std::string caption = fmt::format(
+        "{}: {} per run, by {}; a box spans the quartiles, whiskers reach 1.5 IQR, every "
+        "measured run is a point.",
+        title, label, table_.options.between);
     if (incomplete > 0) caption += fmt::format(" {} run(s) with unmeasured intervals left out.", incomplete);
     if (estimated) caption += " Estimated from a model, not measured by a sensor.";
     section.distributions.push_back({name, caption});
@@ -357,9 +361,10 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
   for (const auto& [side, runs] : sides) all.insert(all.end(), runs.begin(), runs.end());
   const std::string quality = quality_metric(all, options_.quality_metric);
   if (quality.empty()) {
-    section.notes.push_back(options_.quality_metric.empty()
-                                ? "No quality metric (a metric without a unit, such as accuracy): no cost-against-quality figure."
-                                : fmt::format("No run of this group reports the metric {}.", options_.quality_metric));
+    section.notes.push_back(
+        options_.quality_metric.empty()
+            ? "No quality metric (a metric without a unit, such as accuracy): no cost-against-quality figure."
+            : fmt::format("No run of this group reports the metric {}.", options_.quality_metric));
   } else {
     std::vector<report_detail::ScatterSeries> series;
     bool estimated = false;
@@ -376,13 +381,13 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
       series.push_back(std::move(s));
     }
     if (std::all_of(series.begin(), series.end(), [](const auto& s) { return s.x.empty(); })) {
-      section.notes.push_back(fmt::format("No run has both a measured total energy and {}: no cost-against-quality figure.",
-                                          quality));
+      section.notes.push_back(
+          fmt::format("No run has both a measured total energy and {}: no cost-against-quality figure.", quality));
     } else {
       const std::string name = names_.make(fmt::format("quality-{}", base));
       const std::string x_label = estimated ? "total energy per run (J, estimated)" : "total energy per run (J)";
-      report_detail::write_scatter_plot(*out_, figures_, name, fmt::format("{}: {} against energy", title, quality), x_label,
-                                        quality, series);
+      report_detail::write_scatter_plot(*out_, figures_, name, fmt::format("{}: {} against energy", title, quality),
+                                        x_label, quality, series);
       figure_names_.push_back(name);
       section.quality.push_back({name, fmt::format("{}: {} (higher is better for accuracy-like metrics) against total "
                                                    "energy, one point per measured run.",
@@ -421,20 +426,22 @@ void ReportBuilder::build_group(const ComparedGroup& group) {
       std::vector<report_detail::FunctionShare> shares;
       for (const auto& f : profile.functions) {
         if (shares.size() == options_.top_functions) break;
-        const double energy_pct = f.energy_j && total != nullptr && total->energy_j > 0 ? 100 * *f.energy_j / total->energy_j : NAN;
+        const double energy_pct =
+            f.energy_j && total != nullptr && total->energy_j > 0 ? 100 * *f.energy_j / total->energy_j : NAN;
         shares.push_back({f.name, run.time_s > 0 ? 100 * f.self_s / run.time_s : NAN, energy_pct});
       }
       const std::string name = names_.make(fmt::format("profile-{}-{}-{}", base, slug(pg.mode), slug(column.side)));
-      report_detail::write_function_bars(*out_, figures_, name,
-                                         fmt::format("{}: {}, {} profile (run {})", title, column.side, pg.mode, run.index),
-                                         shares);
+      report_detail::write_function_bars(
+          *out_, figures_, name, fmt::format("{}: {}, {} profile (run {})", title, column.side, pg.mode, run.index),
+          shares);
       figure_names_.push_back(name);
       section.profiles.push_back(
-          {name, fmt::format("{}: the top {} functions of {} by self energy ({} mode, profiled run {}): share of the run's "
-                             "time and of its energy{}{}.",
-                             title, shares.size(), column.side, pg.mode, run.index,
-                             profile.energy_rule.empty() ? "" : ", energy by the " + profile.energy_rule + " rule",
-                             profile.estimated ? " (estimated energy)" : ""),
+          {name,
+           fmt::format("{}: the top {} functions of {} by self energy ({} mode, profiled run {}): share of the run's "
+                       "time and of its energy{}{}.",
+                       title, shares.size(), column.side, pg.mode, run.index,
+                       profile.energy_rule.empty() ? "" : ", energy by the " + profile.energy_rule + " rule",
+                       profile.estimated ? " (estimated energy)" : ""),
            true});
     }
   }
@@ -479,10 +486,12 @@ void ReportBuilder::build_power_figures() {
     figure_names_.push_back(p.name);
     std::string caption = p.caption;
     if (std::any_of(channels.begin(), channels.end(), [](const auto& c) { return !c.stacked; })) {
-      caption += " Lines: channels that lie inside the stacked ones or overlap them (cores, integrated GPU, platform), "
-                 "not added to the total.";
+      caption +=
+          " Lines: channels that lie inside the stacked ones or overlap them (cores, integrated GPU, platform), "
+          "not added to the total.";
     }
-    if (!unmeasured.empty()) caption += fmt::format(" Not measured in this run, not drawn: {}.", fmt::join(unmeasured, ", "));
+    if (!unmeasured.empty())
+      caption += fmt::format(" Not measured in this run, not drawn: {}.", fmt::join(unmeasured, ", "));
     if (estimated) caption += " Estimated from a model, not measured.";
     sections_[p.section].power.push_back({p.name, caption});
   }
@@ -496,31 +505,35 @@ std::string ReportBuilder::figure_html(const PageFigure& figure) const {
   if (data.empty()) throw ReportError(fmt::format("gnuplot drew an empty {}", drawn.string()));
   std::string kept = "figures/" + figure.name + ".gp";
   if (options_.figure_format == FigureFormat::pdf) kept += ", figures/" + figure.name + ".pdf";
-  return fmt::format("<figure{}><img alt=\"{}\" src=\"data:{};base64,{}\"><figcaption>{} <span class=\"files\">({})</span>"
-                     "</figcaption></figure>\n",
-                     figure.wide ? " class=\"wide\"" : "", html_escape(figure.caption), png ? "image/png" : "image/svg+xml", base64(data),
-                     html_escape(figure.caption), html_escape(kept));
+  return fmt::format(
+      "<figure{}><img alt=\"{}\" src=\"data:{};base64,{}\"><figcaption>{} <span class=\"files\">({})</span>"
+      "</figcaption></figure>\n",
+      figure.wide ? " class=\"wide\"" : "", html_escape(figure.caption), png ? "image/png" : "image/svg+xml",
+      base64(data), html_escape(figure.caption), html_escape(kept));
 }
 
 std::string ReportBuilder::campaign_html() const {
   std::string out = "<section id=\"campaign\">\n<h2>The campaign</h2>\n";
-  out += fmt::format("<table class=\"facts\">\n<tr><th>name</th><td>{}</td></tr>\n<tr><th>store</th><td>{}</td></tr>\n"
-                     "<tr><th>created</th><td>{}</td></tr>\n<tr><th>plan</th><td>{} ({})</td></tr>\n"
-                     "<tr><th>seed</th><td>{}</td></tr>\n<tr><th>shard</th><td>{}</td></tr>\n"
-                     "<tr><th>finished</th><td>{}</td></tr>\n</table>\n",
-                     html_escape(info_.name), html_escape(store_.file().string()), html_escape(info_.created_at),
-                     html_escape(info_.plan_path), html_escape(info_.plan_hash), info_.seed, html_escape(info_.shard.text()),
-                     info_.finished ? "yes" : "no (interrupted or still running: the report shows the runs recorded so far)");
+  out += fmt::format(
+      "<table class=\"facts\">\n<tr><th>name</th><td>{}</td></tr>\n<tr><th>store</th><td>{}</td></tr>\n"
+      "<tr><th>created</th><td>{}</td></tr>\n<tr><th>plan</th><td>{} ({})</td></tr>\n"
+      "<tr><th>seed</th><td>{}</td></tr>\n<tr><th>shard</th><td>{}</td></tr>\n"
+      "<tr><th>finished</th><td>{}</td></tr>\n</table>\n",
+      html_escape(info_.name), html_escape(store_.file().string()), html_escape(info_.created_at),
+      html_escape(info_.plan_path), html_escape(info_.plan_hash), info_.seed, html_escape(info_.shard.text()),
+      info_.finished ? "yes" : "no (interrupted or still running: the report shows the runs recorded so far)");
 
   // Protocol: what the plan asked for (and what `run` overrode), then what was done per workload.
   out += "<h3>Protocol</h3>\n<ul>\n";
   try {
     const CampaignPlan plan = parse_plan(info_.plan_text, info_.plan_path);
-    out += fmt::format("<li>run order: {}, seed {}</li>\n", html_escape(std::string(run_order_name(plan.order))), plan.seed);
+    out += fmt::format("<li>run order: {}, seed {}</li>\n", html_escape(std::string(run_order_name(plan.order))),
+                       plan.seed);
     out += plan.cooldown.kind == Cooldown::Kind::fixed
                ? fmt::format("<li>cool-down: {:g} s between runs</li>\n", plan.cooldown.fixed.count())
-               : fmt::format("<li>cool-down: until total power varies by less than {:g}% over {:g} s (at most {:g} s)</li>\n",
-                             plan.cooldown.max_cv * 100, plan.cooldown.window.count(), plan.cooldown.max.count());
+               : fmt::format(
+                     "<li>cool-down: until total power varies by less than {:g}% over {:g} s (at most {:g} s)</li>\n",
+                     plan.cooldown.max_cv * 100, plan.cooldown.window.count(), plan.cooldown.max.count());
     out += fmt::format("<li>idle baseline: {:g} s before the campaign{}</li>\n", plan.idle.count(),
                        plan.idle_every_runs ? fmt::format(", again every {} runs", *plan.idle_every_runs) : "");
     out += fmt::format("<li>power timeline: a sample every {:g} ms</li>\n", plan.interval.count() * 1000);
@@ -530,7 +543,8 @@ std::string ReportBuilder::campaign_html() const {
   const auto overrides = info_.plan_text.find("# run with: ");
   if (overrides != std::string::npos) {
     const auto end = info_.plan_text.find('\n', overrides);
-    out += "<li>overridden when run: <code>" + html_escape(info_.plan_text.substr(overrides + 12, end - overrides - 12)) +
+    out += "<li>overridden when run: <code>" +
+           html_escape(info_.plan_text.substr(overrides + 12, end - overrides - 12)) +
            "</code> (these replace the plan's values above)</li>\n";
   }
   out += "</ul>\n";
@@ -563,19 +577,22 @@ std::string ReportBuilder::campaign_html() const {
     ++counts[run.workload].profiled;
   }
   const std::size_t recorded = runs_.size() + profiled_.size();
-  out += fmt::format("<p>{} run(s) planned, {} recorded: {} measured and ok, {} failed or not run (excluded), {} warm-up "
-                     "(excluded), {} profiled (excluded).{}</p>\n",
-                     info_.planned_runs, recorded, runs_.size() - failed - warmups, failed, warmups, profiled_.size(),
-                     recorded < info_.planned_runs ? " The campaign is not complete: resume it with joulebench run." : "");
-  out += "<table>\n<thead><tr><th>workload</th><th>ok</th><th>failed</th><th>warm-up</th><th>profiled</th>"
-         "<th>median cool-down (s)</th></tr></thead>\n<tbody>\n";
+  out += fmt::format(
+      "<p>{} run(s) planned, {} recorded: {} measured and ok, {} failed or not run (excluded), {} warm-up "
+      "(excluded), {} profiled (excluded).{}</p>\n",
+      info_.planned_runs, recorded, runs_.size() - failed - warmups, failed, warmups, profiled_.size(),
+      recorded < info_.planned_runs ? " The campaign is not complete: resume it with joulebench run." : "");
+  out +=
+      "<table>\n<thead><tr><th>workload</th><th>ok</th><th>failed</th><th>warm-up</th><th>profiled</th>"
+      "<th>median cool-down (s)</th></tr></thead>\n<tbody>\n";
   for (const auto& w : order) {
     const auto& c = counts[w];
     const auto d = stats::describe(c.cooldown_s);
-    out += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num{}\">{}</td><td class=\"num\">{}</td>"
-                       "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
-                       html_escape(w), c.ok, c.failed > 0 ? " bad" : "", c.failed, c.warmup, c.profiled,
-                       d ? format_number(d->median) : "-");
+    out += fmt::format(
+        "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num{}\">{}</td><td class=\"num\">{}</td>"
+        "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+        html_escape(w), c.ok, c.failed > 0 ? " bad" : "", c.failed, c.warmup, c.profiled,
+        d ? format_number(d->median) : "-");
   }
   out += "</tbody>\n</table>\n";
   std::vector<const RunRecord*> failures;
@@ -597,12 +614,15 @@ std::string ReportBuilder::campaign_html() const {
   for (const auto& run : runs_) {
     for (const auto& e : run.energy) {
       if (e.domain.is_total()) continue;
-      sources[e.domain.name()].insert(fmt::format("{} ({}){}", e.source, method_name(e.method), e.estimated ? ", ESTIMATED" : ""));
+      sources[e.domain.name()].insert(
+          fmt::format("{} ({}){}", e.source, method_name(e.method), e.estimated ? ", ESTIMATED" : ""));
     }
   }
   const std::vector<UnmeasuredDomain> unmeasured = unmeasured_domains(runs_);
-  out += "<h3>Energy sources</h3>\n<table>\n<thead><tr><th>domain</th><th>source (method)</th><th>measured</th></tr></thead>\n"
-         "<tbody>\n";
+  out +=
+      "<h3>Energy sources</h3>\n<table>\n<thead><tr><th>domain</th><th>source "
+      "(method)</th><th>measured</th></tr></thead>\n"
+      "<tbody>\n";
   for (const auto& [domain_key, list] : sources) {
     // A plain reference: lambdas may not capture structured bindings before clang 16 (the fuzzers' compiler).
     const auto& domain = domain_key;
@@ -610,14 +630,16 @@ std::string ReportBuilder::campaign_html() const {
     for (const auto& s : list) escaped.push_back(html_escape(s));
     const bool measured = std::none_of(unmeasured.begin(), unmeasured.end(),
                                        [&](const UnmeasuredDomain& u) { return u.domain.name() == domain; });
-    out += fmt::format("<tr><td>{}</td><td{}>{}</td><td{}>{}</td></tr>\n", html_escape(domain),
-                       std::any_of(list.begin(), list.end(), [](const std::string& s) { return s.ends_with("ESTIMATED"); })
-                           ? " class=\"estimated\""
-                           : "",
-                       fmt::join(escaped, "; "), measured ? "" : " class=\"bad\"",
-                       measured ? std::string("yes") : html_escape(describe_unmeasured(*std::find_if(
-                                                           unmeasured.begin(), unmeasured.end(),
-                                                           [&](const UnmeasuredDomain& u) { return u.domain.name() == domain; }))));
+    out +=
+        fmt::format("<tr><td>{}</td><td{}>{}</td><td{}>{}</td></tr>\n", html_escape(domain),
+                    std::any_of(list.begin(), list.end(), [](const std::string& s) { return s.ends_with("ESTIMATED"); })
+                        ? " class=\"estimated\""
+                        : "",
+                    fmt::join(escaped, "; "), measured ? "" : " class=\"bad\"",
+                    measured ? std::string("yes")
+                             : html_escape(describe_unmeasured(*std::find_if(
+                                   unmeasured.begin(), unmeasured.end(),
+                                   [&](const UnmeasuredDomain& u) { return u.domain.name() == domain; }))));
   }
   out += "</tbody>\n</table>\n";
   for (const auto& [k, v] : environment_) {
@@ -630,12 +652,14 @@ std::string ReportBuilder::campaign_html() const {
     out += "<h3>Idle baselines</h3>\n<ul>\n";
     for (const auto& idle : idles_) {
       std::vector<std::string> parts;
-      for (const auto& [domain, watts] : idle.power_w) parts.push_back(fmt::format("{} {} W", html_escape(domain), format_number(watts)));
+      for (const auto& [domain, watts] : idle.power_w)
+        parts.push_back(fmt::format("{} {} W", html_escape(domain), format_number(watts)));
       // A domain the runs have but the baseline has no power for: too little of it was measured.
       std::vector<std::string> missing;
       for (const auto& entry : sources) {
         const std::string& domain = entry.first;
-        const bool has = std::any_of(idle.power_w.begin(), idle.power_w.end(), [&](const auto& p) { return p.first == domain; });
+        const bool has =
+            std::any_of(idle.power_w.begin(), idle.power_w.end(), [&](const auto& p) { return p.first == domain; });
         if (!has) missing.push_back(html_escape(domain));
       }
       out += fmt::format("<li>{} s: {}{}{}</li>\n", format_number(idle.duration_s), fmt::join(parts, ", "),
@@ -646,7 +670,8 @@ std::string ReportBuilder::campaign_html() const {
   }
 
   out += "<h3>Machine and environment</h3>\n<table class=\"facts\">\n";
-  for (const auto& [k, v] : environment_) out += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", html_escape(k), html_escape(v));
+  for (const auto& [k, v] : environment_)
+    out += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", html_escape(k), html_escape(v));
   out += "</table>\n";
   out += "<details><summary>The plan, as run</summary>\n<pre>" + html_escape(info_.plan_text) + "</pre>\n</details>\n";
   return out + "</section>\n";
@@ -655,37 +680,44 @@ std::string ReportBuilder::campaign_html() const {
 std::string ReportBuilder::carbon_html() const {
   std::string out = "<section id=\"carbon\">\n<h2>Energy as CO<sub>2</sub>e</h2>\n";
   if (!options_.carbon) {
-    return out + "<p>Not converted: give the grid's carbon intensity (and the facility's PUE) with <code>joulebench report "
-                 "--carbon-intensity G_PER_KWH --pue X</code>. joulebench assumes no intensity of its own.</p>\n</section>\n";
+    return out +
+           "<p>Not converted: give the grid's carbon intensity (and the facility's PUE) with <code>joulebench report "
+           "--carbon-intensity G_PER_KWH --pue X</code>. joulebench assumes no intensity of its own.</p>\n</section>\n";
   }
   const CarbonConversion& c = *options_.carbon;
   double campaign_j = 0;
   bool estimated = false;
   for (const auto* list : {&runs_, &profiled_}) {
     for (const auto& run : *list) {
-      if (const auto* total = find_energy(run.energy, DomainId::total()); total != nullptr && !total->measured_nothing) {
+      if (const auto* total = find_energy(run.energy, DomainId::total());
+          total != nullptr && !total->measured_nothing) {
         campaign_j += total->energy_j;
         estimated = estimated || total->estimated;
       }
     }
   }
   out += fmt::format(
-      "<p class=\"conversion\">A conversion, not a measurement: CO<sub>2</sub>e = energy (kWh) &times; PUE {:g} &times; "
-      "{:g} g CO<sub>2</sub>e/kWh, factors given by the user. It covers the energy joulebench measured{} in the workloads' "
+      "<p class=\"conversion\">A conversion, not a measurement: CO<sub>2</sub>e = energy (kWh) &times; PUE {:g} "
+      "&times; "
+      "{:g} g CO<sub>2</sub>e/kWh, factors given by the user. It covers the energy joulebench measured{} in the "
+      "workloads' "
       "runs, not the machine's idle draw between them.</p>\n",
       c.pue, c.grid_g_per_kwh, estimated ? " (here estimated from a model)" : "");
-  out += fmt::format("<p>The whole campaign ({} recorded runs, warm-up, failed and profiled runs included): {} J = {} kWh "
-                     "&rarr; <strong>{} g CO<sub>2</sub>e</strong>.</p>\n",
-                     runs_.size() + profiled_.size(), format_number(campaign_j), format_number(campaign_j / 3.6e6),
-                     format_number(c.grams(campaign_j)));
-  out += "<table>\n<thead><tr><th>group</th><th>side</th><th>n</th><th>energy per run (J)</th><th>g CO<sub>2</sub>e per "
-         "run</th><th>g CO<sub>2</sub>e per 1,000 runs</th></tr></thead>\n<tbody>\n";
+  out += fmt::format(
+      "<p>The whole campaign ({} recorded runs, warm-up, failed and profiled runs included): {} J = {} kWh "
+      "&rarr; <strong>{} g CO<sub>2</sub>e</strong>.</p>\n",
+      runs_.size() + profiled_.size(), format_number(campaign_j), format_number(campaign_j / 3.6e6),
+      format_number(c.grams(campaign_j)));
+  out +=
+      "<table>\n<thead><tr><th>group</th><th>side</th><th>n</th><th>energy per run (J)</th><th>g CO<sub>2</sub>e per "
+      "run</th><th>g CO<sub>2</sub>e per 1,000 runs</th></tr></thead>\n<tbody>\n";
   for (const auto& row : summary_) {
     const auto d = stats::describe(row.energy_j);
-    out += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
-                       "<td class=\"num\">{}</td></tr>\n",
-                       html_escape(row.group), html_escape(row.side), row.energy_j.size(), d ? format_number(d->mean) : "-",
-                       d ? format_number(c.grams(d->mean)) : "-", d ? format_number(c.grams(d->mean) * 1000) : "-");
+    out += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
+        "<td class=\"num\">{}</td></tr>\n",
+        html_escape(row.group), html_escape(row.side), row.energy_j.size(), d ? format_number(d->mean) : "-",
+        d ? format_number(c.grams(d->mean)) : "-", d ? format_number(c.grams(d->mean) * 1000) : "-");
   }
   return out + "</tbody>\n</table>\n</section>\n";
 }
@@ -713,21 +745,23 @@ void ReportBuilder::write_tables() {
     const std::string grams = carbon && energy ? format_number(options_.carbon->grams(energy->mean)) : "-";
     const std::string mark = row.estimated ? "*" : "";
     estimated = estimated || row.estimated;
-    std::vector<TableCell> cells{TableCell::text(row.group),
-                                 TableCell::text(row.side),
-                                 TableCell::integer(static_cast<long long>(row.runs)),
-                                 TableCell::text(mean_sd(row.time_s)),
-                                 TableCell::latex(tex_escape(mean_sd(row.energy_j)) + mark, mean_sd(row.energy_j) + mark),
-                                 TableCell::text(quality)};
+    std::vector<TableCell> cells{
+        TableCell::text(row.group),
+        TableCell::text(row.side),
+        TableCell::integer(static_cast<long long>(row.runs)),
+        TableCell::text(mean_sd(row.time_s)),
+        TableCell::latex(tex_escape(mean_sd(row.energy_j)) + mark, mean_sd(row.energy_j) + mark),
+        TableCell::text(quality)};
     if (carbon) cells.push_back(TableCell::formatted(grams));
     summary.add_row(std::move(cells));
   }
   std::string md = summary.markdown();
   std::string tex = "% Generated by joulebench report; needs \\usepackage{booktabs}.\n" + summary.latex();
-  const std::string notes =
-      std::string("Mean ± sd over the measured runs.") + (estimated ? " *: estimated from a model, not measured." : "") +
-      (carbon ? fmt::format(" CO2e: a conversion at {:g} g/kWh and PUE {:g}.", options_.carbon->grid_g_per_kwh, options_.carbon->pue)
-              : "");
+  const std::string notes = std::string("Mean ± sd over the measured runs.") +
+                            (estimated ? " *: estimated from a model, not measured." : "") +
+                            (carbon ? fmt::format(" CO2e: a conversion at {:g} g/kWh and PUE {:g}.",
+                                                  options_.carbon->grid_g_per_kwh, options_.carbon->pue)
+                                    : "");
   md += "\n" + notes + "\n";
   tex += "% " + notes + "\n";
   // LaTeX reads ± as text only with inputenc/utf8 (the default since 2018).
@@ -735,7 +769,8 @@ void ReportBuilder::write_tables() {
   out_->write(tables_ / "summary.tex", tex);
 }
 
-constexpr const char* kStyle = R"(body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
+constexpr const char* kStyle =
+    R"(body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
 thead th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}td.significant{font-weight:bold}
@@ -748,27 +783,33 @@ std::string ReportBuilder::page() const {
   std::string out = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       // Everything is in this file: no request may leave it, and nothing in it may run.
-      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">\n"
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src "
+      "'unsafe-inline'\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<title>joulebench report: {}</title>\n<style>{}</style>\n</head>\n<body>\n"
-      "<h1>joulebench report: {}</h1>\n<p>Written by joulebench {} from {}. Figures and their gnuplot scripts and data are in "
+      "<h1>joulebench report: {}</h1>\n<p>Written by joulebench {} from {}. Figures and their gnuplot scripts and data "
+      "are in "
       "<code>figures/</code>, tables as Markdown and LaTeX in <code>tables/</code>.</p>\n",
       html_escape(info_.name), kStyle, html_escape(info_.name), html_escape(std::string(kVersion)),
       html_escape(store_.file().string()));
-  out += "<nav><a href=\"#campaign\">campaign</a><a href=\"#groups\">groups</a><a href=\"#summary\">summary</a><a "
-         "href=\"#carbon\">CO<sub>2</sub>e</a></nav>\n";
+  out +=
+      "<nav><a href=\"#campaign\">campaign</a><a href=\"#groups\">groups</a><a href=\"#summary\">summary</a><a "
+      "href=\"#carbon\">CO<sub>2</sub>e</a></nav>\n";
   out += campaign_html();
 
-  out += "<section id=\"groups\">\n<h2>Groups</h2>\n<p class=\"method\">" + html_escape(comparison_method(table_)) + "</p>\n";
+  out += "<section id=\"groups\">\n<h2>Groups</h2>\n<p class=\"method\">" + html_escape(comparison_method(table_)) +
+         "</p>\n";
   for (const auto& note : table_.notes) {
     // Unmeasured figures are listed once, in the campaign's energy sources.
-    const bool unmeasured = std::any_of(table_.unmeasured.begin(), table_.unmeasured.end(),
-                                        [&](const UnmeasuredDomain& u) { return !u.domain.is_total() && describe_unmeasured(u) == note; });
+    const bool unmeasured =
+        std::any_of(table_.unmeasured.begin(), table_.unmeasured.end(),
+                    [&](const UnmeasuredDomain& u) { return !u.domain.is_total() && describe_unmeasured(u) == note; });
     if (!unmeasured) out += "<p class=\"note\">" + html_escape(note) + "</p>\n";
   }
   for (std::size_t s = 0; s < sections_.size(); ++s) {
     const GroupSection& section = sections_[s];
-    out += fmt::format("<section class=\"group\" id=\"group-{}\">\n<h3>{}</h3>\n", s + 1, html_escape(group_title(section.key)));
+    out += fmt::format("<section class=\"group\" id=\"group-{}\">\n<h3>{}</h3>\n", s + 1,
+                       html_escape(group_title(section.key)));
     out += "<h4>Distributions</h4>\n";
     for (const auto& f : section.distributions) out += figure_html(f);
     out += "<h4>Comparisons</h4>\n" + comparison_group_html(table_, section.key);
@@ -792,16 +833,19 @@ std::string ReportBuilder::page() const {
   if (!wins.empty()) out += "<h3>Wins on cost (time and energy)</h3>\n" + wins;
   out += "</section>\n";
 
-  out += "<section id=\"summary\">\n<h2>Summary per side</h2>\n<table>\n<thead><tr><th>group</th><th>side</th><th>n</th>"
-         "<th>time (s)</th><th>total energy (J)</th><th>quality</th></tr></thead>\n<tbody>\n";
+  out +=
+      "<section id=\"summary\">\n<h2>Summary per side</h2>\n<table>\n<thead><tr><th>group</th><th>side</th><th>n</th>"
+      "<th>time (s)</th><th>total energy (J)</th><th>quality</th></tr></thead>\n<tbody>\n";
   for (const auto& row : summary_) {
-    out += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num{}\">{}{}</td>"
-                       "<td>{}</td></tr>\n",
-                       html_escape(row.group), html_escape(row.side), row.runs, html_escape(mean_sd(row.time_s)),
-                       row.estimated ? " estimated" : "", html_escape(mean_sd(row.energy_j)), row.estimated ? " (estimated)" : "",
-                       row.quality_name.empty() ? "-" : html_escape(row.quality_name + " " + mean_sd(row.quality)));
+    out += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num{}\">{}{}</td>"
+        "<td>{}</td></tr>\n",
+        html_escape(row.group), html_escape(row.side), row.runs, html_escape(mean_sd(row.time_s)),
+        row.estimated ? " estimated" : "", html_escape(mean_sd(row.energy_j)), row.estimated ? " (estimated)" : "",
+        row.quality_name.empty() ? "-" : html_escape(row.quality_name + " " + mean_sd(row.quality)));
   }
-  out += "</tbody>\n</table>\n<p>Mean &plusmn; sd over the measured runs that count (ok, not warm-up).</p>\n</section>\n";
+  out +=
+      "</tbody>\n</table>\n<p>Mean &plusmn; sd over the measured runs that count (ok, not warm-up).</p>\n</section>\n";
   out += carbon_html();
   return out + "</body>\n</html>\n";
 }

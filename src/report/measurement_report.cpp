@@ -36,12 +36,14 @@ std::string measurement_text(const Measurement& m) {
   std::string out = fmt::format("joulebench measure: {}\n", joined_command(m.command));
   out += fmt::format("  status      {}\n", p.status.describe());
   out += fmt::format("  wall time   {:.3f} s\n", p.wall().count());
-  out += fmt::format("  CPU time    {:.3f} s user + {:.3f} s system (the command and its descendants)\n", p.user_cpu.count(),
-                     p.system_cpu.count());
-  out += fmt::format("  max RSS     {:.1f} MiB (largest single process)\n", static_cast<double>(p.max_rss_kib) / 1024.0);
+  out += fmt::format("  CPU time    {:.3f} s user + {:.3f} s system (the command and its descendants)\n",
+                     p.user_cpu.count(), p.system_cpu.count());
+  out +=
+      fmt::format("  max RSS     {:.1f} MiB (largest single process)\n", static_cast<double>(p.max_rss_kib) / 1024.0);
   const double sampler_share = w.duration().count() > 0 ? w.sampler_cpu_time / w.duration() : 0.0;
-  out += fmt::format("  meter       {} reads, every {:g} ms; sampling thread used {:.2f} ms CPU ({:.3f} % of one core)\n",
-                     w.samples, w.interval.count() * 1e3, w.sampler_cpu_time.count() * 1e3, sampler_share * 100.0);
+  out +=
+      fmt::format("  meter       {} reads, every {:g} ms; sampling thread used {:.2f} ms CPU ({:.3f} % of one core)\n",
+                  w.samples, w.interval.count() * 1e3, w.sampler_cpu_time.count() * 1e3, sampler_share * 100.0);
   if (m.idle) {
     out += fmt::format("  idle        baseline measured for {:.2f} s before the command\n", m.idle->duration.count());
   }
@@ -174,7 +176,8 @@ std::string measurement_csv(const Measurement& m) {
   for (const auto& f : m.run.energy) {
     columns.emplace_back(MetricId::energy(f.domain).column(),
                          f.measured_nothing ? TableCell() : TableCell::formatted(fmt::format("{:.6f}", f.energy_j)));
-    columns.emplace_back(MetricId{MetricId::Kind::energy_estimated, f.domain, {}}.column(), TableCell::flag(f.estimated));
+    columns.emplace_back(MetricId{MetricId::Kind::energy_estimated, f.domain, {}}.column(),
+                         TableCell::flag(f.estimated));
     columns.emplace_back(MetricId{MetricId::Kind::energy_complete, f.domain, {}}.column(), TableCell::flag(f.complete));
     if (m.idle) columns.emplace_back(MetricId::dynamic_energy(f.domain).column(), joules(f.dynamic_energy_j));
     if (f.attributed_energy_j) {

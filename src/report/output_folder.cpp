@@ -76,7 +76,8 @@ void OutputFolder::read_manifest() {
     std::string text;
     if (::fstat(manifest, &st) == 0 && S_ISREG(st.st_mode)) {
       char buffer[4096];
-      for (ssize_t n; (n = ::read(manifest, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+      for (ssize_t n; (n = ::read(manifest, buffer, sizeof buffer)) > 0;)
+        text.append(buffer, static_cast<std::size_t>(n));
     }
     if (text.starts_with(kManifestHeader)) {
       std::istringstream lines(text.substr(kManifestHeader.size()));
@@ -89,7 +90,8 @@ void OutputFolder::read_manifest() {
   }
   std::error_code ec;
   if (!force_ && !fs::is_empty(directory_, ec)) {
-    const bool earlier_version = fs::exists(directory_ / "index.html", ec) && fs::exists(directory_ / "figures" / "draw_all.gp", ec);
+    const bool earlier_version =
+        fs::exists(directory_ / "index.html", ec) && fs::exists(directory_ / "figures" / "draw_all.gp", ec);
     throw FolderNotEmpty(
         earlier_version
             ? fmt::format("{} holds a report of an earlier joulebench, which kept no list of the files it wrote: force "
@@ -160,16 +162,18 @@ void OutputFolder::write_file(const fs::path& relative, std::string_view text) {
   const bool existed = ::fstatat(folder.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (existed) {
     if (S_ISLNK(st.st_mode)) {
-      throw ReportError(fmt::format("{} is a symbolic link: joulebench writes nothing through links; remove it", shown.string()));
+      throw ReportError(
+          fmt::format("{} is a symbolic link: joulebench writes nothing through links; remove it", shown.string()));
     }
     if (!S_ISREG(st.st_mode)) throw ReportError(fmt::format("{} exists and is not a regular file", shown.string()));
     if (st.st_nlink > 1) {
-      throw ReportError(fmt::format("{} has other hard links, which writing it would change too: remove it", shown.string()));
+      throw ReportError(
+          fmt::format("{} has other hard links, which writing it would change too: remove it", shown.string()));
     }
     const bool ours = earlier_.contains(key) || written_.contains(key) || key == kManifest;
     if (!force_ && !ours) {
-      throw ReportError(fmt::format("{} exists and joulebench did not write it: remove it, or pass --force to replace it",
-                                    shown.string()));
+      throw ReportError(fmt::format(
+          "{} exists and joulebench did not write it: remove it, or pass --force to replace it", shown.string()));
     }
   }
   const int fd = ::openat(folder.get(), name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -201,7 +205,8 @@ void OutputFolder::finish() {
     const Descriptor owned(folder);
     const std::string name = relative.filename().string();
     struct stat st {};
-    if (::fstatat(folder, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) ::unlinkat(folder, name.c_str(), 0);
+    if (::fstatat(folder, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+      ::unlinkat(folder, name.c_str(), 0);
   }
   listed_ = written_;
   write_manifest();

@@ -45,7 +45,9 @@ bool is_folded(const FunctionCost& f) { return f.functions != 1; }
 
 Columns columns_of(const Profile& p, const FunctionCost& f) {
   const auto seconds = [](Seconds s) { return fmt::format("{:.3f}", s.count()); };
-  const auto joules = [](const std::optional<Joules>& e) { return e ? fmt::format("{:.3f}", e->value) : std::string("-"); };
+  const auto joules = [](const std::optional<Joules>& e) {
+    return e ? fmt::format("{:.3f}", e->value) : std::string("-");
+  };
   Columns c;
   c.name = f.name;
   c.calls = f.calls ? fmt::format("{}", *f.calls) : "-";
@@ -66,8 +68,8 @@ std::string heading(const Profile& p) {
     case ProfileMode::cprofile: what = fmt::format("{} functions (cProfile)", p.records); break;
     case ProfileMode::torch: what = fmt::format("{} operator intervals on {} thread(s)", p.records, p.threads); break;
     default:
-      what = fmt::format("{} samples every {} ms on {} thread(s)", p.records, format_number(p.interval.count() * 1e3, 3),
-                         p.threads);
+      what = fmt::format("{} samples every {} ms on {} thread(s)", p.records,
+                         format_number(p.interval.count() * 1e3, 3), p.threads);
   }
   std::string energy = "no energy measured";
   if (p.run_energy) {
@@ -82,8 +84,8 @@ std::string heading(const Profile& p) {
 std::string energy_header(const Profile& p) { return p.estimated ? "energy J (estimated)" : "energy J"; }
 
 std::string table(const Profile& p, const std::vector<FunctionCost>& rows) {
-  std::vector<std::string> headers{"function", "calls", "self s", "self %", "total s", "total %", energy_header(p),
-                                   "energy %"};
+  std::vector<std::string> headers{"function", "calls",   "self s",         "self %",
+                                   "total s",  "total %", energy_header(p), "energy %"};
   const bool idle = p.idle_power.has_value() && p.run_energy.has_value();
   if (idle) {
     headers.emplace_back("idle J");
@@ -92,7 +94,8 @@ std::string table(const Profile& p, const std::vector<FunctionCost>& rows) {
   std::vector<std::vector<std::string>> cells;
   for (const auto& f : rows) {
     const Columns c = columns_of(p, f);
-    std::vector<std::string> row{cut(c.name), c.calls, c.self_s, c.self_pct, c.total_s, c.total_pct, c.energy, c.energy_pct};
+    std::vector<std::string> row{cut(c.name), c.calls,     c.self_s, c.self_pct,
+                                 c.total_s,   c.total_pct, c.energy, c.energy_pct};
     if (idle) {
       row.push_back(c.idle);
       row.push_back(c.dynamic);
@@ -115,8 +118,9 @@ std::string table(const Profile& p, const std::vector<FunctionCost>& rows) {
   };
   line(headers);
   for (const auto& row : cells) line(row);
-  out += "\nself: in the function itself; total: with what it called; % of the run's wall time (threads add up) and of "
-         "its energy.\n";
+  out +=
+      "\nself: in the function itself; total: with what it called; % of the run's wall time (threads add up) and of "
+      "its energy.\n";
   for (const auto& note : p.notes) out += note + "\n";
   return out;
 }
@@ -125,8 +129,8 @@ std::string markdown(const Profile& p, const std::vector<FunctionCost>& rows) {
   using report_detail::ColumnAlign;
   using report_detail::TableCell;
   std::vector<report_detail::TableColumn> columns{{"function", ColumnAlign::left, {}}};
-  for (const std::string& name : std::vector<std::string>{"calls", "self s", "self %", "total s", "total %", energy_header(p),
-                                                         "energy %", "idle J", "dynamic J"}) {
+  for (const std::string& name : std::vector<std::string>{"calls", "self s", "self %", "total s", "total %",
+                                                          energy_header(p), "energy %", "idle J", "dynamic J"}) {
     columns.push_back({name, ColumnAlign::right, {}});
   }
   report_detail::Table table(std::move(columns));
@@ -143,7 +147,6 @@ std::string markdown(const Profile& p, const std::vector<FunctionCost>& rows) {
   return out;
 }
 
-
 std::optional<double> value(const std::optional<Joules>& e) {
   return e ? std::optional<double>(e->value) : std::nullopt;
 }
@@ -151,30 +154,33 @@ std::optional<double> value(const std::optional<Joules>& e) {
 std::string csv(const Profile& p, const std::vector<FunctionCost>& rows) {
   using report_detail::TableCell;
   std::vector<report_detail::TableColumn> columns;
-  for (const char* name : {"mode", "function", "functions", "calls", "self_s", "self_pct", "total_s", "total_pct", "energy_j",
-                           "energy_pct", "total_energy_j", "idle_energy_j", "dynamic_energy_j", "energy_estimated",
-                           "energy_rule"}) {
+  for (const char* name :
+       {"mode", "function", "functions", "calls", "self_s", "self_pct", "total_s", "total_pct", "energy_j",
+        "energy_pct", "total_energy_j", "idle_energy_j", "dynamic_energy_j", "energy_estimated", "energy_rule"}) {
     columns.push_back({name, report_detail::ColumnAlign::left, {}});
   }
   report_detail::Table table(std::move(columns));
   for (const auto& f : rows) {
     const std::optional<double> energy_pct =
         f.energy && p.run_energy ? std::optional<double>(percent(f.energy->value, p.run_energy->value)) : std::nullopt;
-    table.add_row({TableCell::text(std::string(profile_mode_name(p.mode))), TableCell::text(f.name),
-                   TableCell::integer(static_cast<long long>(f.functions)),
-                   f.calls ? TableCell::integer(static_cast<long long>(*f.calls)) : TableCell(),
-                   TableCell::number(f.self_time.count()), TableCell::number(percent(f.self_time.count(), p.run_time.count())),
-                   is_folded(f) ? TableCell() : TableCell::number(f.total_time.count()),
-                   is_folded(f) ? TableCell() : TableCell::number(percent(f.total_time.count(), p.run_time.count())),
-                   TableCell::number(value(f.energy)), TableCell::number(energy_pct), TableCell::number(value(f.total_energy)),
-                   TableCell::number(value(f.idle_energy)), TableCell::number(value(f.dynamic_energy)),
-                   TableCell::flag(p.estimated), TableCell::text(p.energy_rule)});
+    table.add_row(
+        {TableCell::text(std::string(profile_mode_name(p.mode))), TableCell::text(f.name),
+         TableCell::integer(static_cast<long long>(f.functions)),
+         f.calls ? TableCell::integer(static_cast<long long>(*f.calls)) : TableCell(),
+         TableCell::number(f.self_time.count()), TableCell::number(percent(f.self_time.count(), p.run_time.count())),
+         is_folded(f) ? TableCell() : TableCell::number(f.total_time.count()),
+         is_folded(f) ? TableCell() : TableCell::number(percent(f.total_time.count(), p.run_time.count())),
+         TableCell::number(value(f.energy)), TableCell::number(energy_pct), TableCell::number(value(f.total_energy)),
+         TableCell::number(value(f.idle_energy)), TableCell::number(value(f.dynamic_energy)),
+         TableCell::flag(p.estimated), TableCell::text(p.energy_rule)});
   }
   return table.csv();
 }
 
 nlohmann::json to_json(const Profile& p, const FunctionCost& f) {
-  const auto joules = [](const std::optional<Joules>& e) { return e ? nlohmann::json(e->value) : nlohmann::json(nullptr); };
+  const auto joules = [](const std::optional<Joules>& e) {
+    return e ? nlohmann::json(e->value) : nlohmann::json(nullptr);
+  };
   nlohmann::json j{{"name", f.name},
                    {"functions", f.functions},
                    {"calls", f.calls ? nlohmann::json(*f.calls) : nlohmann::json(nullptr)},
@@ -186,7 +192,8 @@ nlohmann::json to_json(const Profile& p, const FunctionCost& f) {
                    {"idle_energy_j", joules(f.idle_energy)},
                    {"dynamic_energy_j", joules(f.dynamic_energy)},
                    {"energy_estimated", p.estimated}};
-  j["energy_pct"] = f.energy && p.run_energy ? nlohmann::json(percent(f.energy->value, p.run_energy->value)) : nlohmann::json(nullptr);
+  j["energy_pct"] = f.energy && p.run_energy ? nlohmann::json(percent(f.energy->value, p.run_energy->value))
+                                             : nlohmann::json(nullptr);
   return j;
 }
 

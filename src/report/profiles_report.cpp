@@ -49,8 +49,9 @@ std::string side_by_side(const std::vector<ProfileGroup>& groups, std::size_t to
       const StoredProfile& p = *c.run->profile;
       estimated = estimated || p.estimated;
       const auto energy = total_energy(*c.run);
-      sides.push_back(fmt::format("{} (run {}, {:.3f} s{})", c.side, c.run->index, c.run->time_s,
-                                  energy ? fmt::format(", {:.3f} J{}", *energy, p.estimated ? "*" : "") : std::string()));
+      sides.push_back(
+          fmt::format("{} (run {}, {:.3f} s{})", c.side, c.run->index, c.run->time_s,
+                      energy ? fmt::format(", {:.3f} J{}", *energy, p.estimated ? "*" : "") : std::string()));
       sides.emplace_back("");
       sides.emplace_back("");
       header.emplace_back("function");
@@ -60,7 +61,9 @@ std::string side_by_side(const std::vector<ProfileGroup>& groups, std::size_t to
     grid.push_back(sides);
     grid.push_back(header);
     std::size_t ranks = 0;
-    for (const auto& c : g.columns) ranks = std::max(ranks, std::min(top == 0 ? c.run->profile->functions.size() : top, c.run->profile->functions.size()));
+    for (const auto& c : g.columns)
+      ranks = std::max(ranks,
+                       std::min(top == 0 ? c.run->profile->functions.size() : top, c.run->profile->functions.size()));
     for (std::size_t r = 0; r < ranks; ++r) {
       std::vector<std::string> row{std::to_string(r + 1)};
       for (const auto& c : g.columns) {
@@ -88,7 +91,8 @@ std::string side_by_side(const std::vector<ProfileGroup>& groups, std::size_t to
       // The sides head the table; the second line names each side's three columns.
       std::vector<report_detail::TableColumn> columns;
       for (std::size_t k = 0; k < grid[0].size(); ++k) {
-        columns.push_back({grid[0][k], k % 3 == 1 ? report_detail::ColumnAlign::left : report_detail::ColumnAlign::right, {}});
+        columns.push_back(
+            {grid[0][k], k % 3 == 1 ? report_detail::ColumnAlign::left : report_detail::ColumnAlign::right, {}});
       }
       report_detail::Table table(std::move(columns));
       for (std::size_t i = 1; i < grid.size(); ++i) {
@@ -108,10 +112,13 @@ std::string side_by_side(const std::vector<ProfileGroup>& groups, std::size_t to
           const bool name = k % 3 == 1;
           // The side's title spans its three columns.
           if (i == 0) {
-            if (k == 0 || name) line += fmt::format("{:<{}}  ", grid[i][k], k == 0 ? width[0] : width[k] + width[k + 1] + width[k + 2] + 4);
+            if (k == 0 || name)
+              line +=
+                  fmt::format("{:<{}}  ", grid[i][k], k == 0 ? width[0] : width[k] + width[k + 1] + width[k + 2] + 4);
             continue;
           }
-          line += name || k == 0 ? fmt::format("{:<{}}  ", grid[i][k], width[k]) : fmt::format("{:>{}}  ", grid[i][k], width[k]);
+          line += name || k == 0 ? fmt::format("{:<{}}  ", grid[i][k], width[k])
+                                 : fmt::format("{:>{}}  ", grid[i][k], width[k]);
         }
         while (!line.empty() && line.back() == ' ') line.pop_back();
         out += line + "\n";
@@ -119,7 +126,8 @@ std::string side_by_side(const std::vector<ProfileGroup>& groups, std::size_t to
     }
     out += "\n";
   }
-  if (groups.empty()) out += "no profiled runs (a plan's workload asks for them with profile = [\"python\", \"perf\"])\n";
+  if (groups.empty())
+    out += "no profiled runs (a plan's workload asks for them with profile = [\"python\", \"perf\"])\n";
   if (estimated) out += "*: estimated energy (from a model, not a sensor)\n";
   return out;
 }
@@ -128,8 +136,8 @@ std::string as_csv(const std::vector<ProfileGroup>& groups, const std::vector<st
   using report_detail::TableCell;
   std::vector<report_detail::TableColumn> columns;
   for (const auto& key : group_by) columns.push_back({key, report_detail::ColumnAlign::left, {}});
-  for (const char* name : {"mode", "side", "workload", "run", "rank", "function", "calls", "self_s", "total_s", "energy_j",
-                           "energy_pct", "total_energy_j", "energy_estimated", "energy_rule"}) {
+  for (const char* name : {"mode", "side", "workload", "run", "rank", "function", "calls", "self_s", "total_s",
+                           "energy_j", "energy_pct", "total_energy_j", "energy_estimated", "energy_rule"}) {
     columns.push_back({name, report_detail::ColumnAlign::left, {}});
   }
   report_detail::Table table(std::move(columns));
@@ -141,15 +149,16 @@ std::string as_csv(const std::vector<ProfileGroup>& groups, const std::vector<st
         const auto& f = p.functions[r];
         std::vector<TableCell> row;
         for (const auto& [k, v] : g.key) row.push_back(TableCell::text(v));
-        const std::optional<double> pct = f.energy_j && energy && *energy > 0 ? std::optional<double>(100 * *f.energy_j / *energy) : std::nullopt;
-        for (TableCell& cell :
-             std::vector<TableCell>{TableCell::text(g.mode), TableCell::text(c.side), TableCell::text(c.run->workload),
-                                    TableCell::integer(static_cast<long long>(c.run->index)),
-                                    TableCell::integer(static_cast<long long>(r + 1)), TableCell::text(f.name),
-                                    f.calls ? TableCell::integer(static_cast<long long>(*f.calls)) : TableCell(),
-                                    TableCell::number(f.self_s), TableCell::number(f.total_s), TableCell::number(f.energy_j),
-                                    TableCell::number(pct), TableCell::number(f.total_energy_j), TableCell::flag(p.estimated),
-                                    TableCell::text(p.energy_rule)}) {
+        const std::optional<double> pct =
+            f.energy_j && energy && *energy > 0 ? std::optional<double>(100 * *f.energy_j / *energy) : std::nullopt;
+        for (TableCell& cell : std::vector<TableCell>{
+                 TableCell::text(g.mode), TableCell::text(c.side), TableCell::text(c.run->workload),
+                 TableCell::integer(static_cast<long long>(c.run->index)),
+                 TableCell::integer(static_cast<long long>(r + 1)), TableCell::text(f.name),
+                 f.calls ? TableCell::integer(static_cast<long long>(*f.calls)) : TableCell(),
+                 TableCell::number(f.self_s), TableCell::number(f.total_s), TableCell::number(f.energy_j),
+                 TableCell::number(pct), TableCell::number(f.total_energy_j), TableCell::flag(p.estimated),
+                 TableCell::text(p.energy_rule)}) {
           row.push_back(std::move(cell));
         }
         table.add_row(std::move(row));
@@ -167,9 +176,14 @@ std::string as_json(const std::vector<ProfileGroup>& groups, std::size_t top) {
     for (const auto& [k, v] : g.key) group["group"][k] = v;
     for (const auto& c : g.columns) {
       const StoredProfile& p = *c.run->profile;
-      nlohmann::json side{{"side", c.side},          {"workload", c.run->workload},   {"run", c.run->index},
-                          {"time_s", c.run->time_s}, {"energy_j", opt(total_energy(*c.run))},
-                          {"estimated", p.estimated}, {"energy_rule", p.energy_rule}, {"problem", p.problem},
+      nlohmann::json side{{"side", c.side},
+                          {"workload", c.run->workload},
+                          {"run", c.run->index},
+                          {"time_s", c.run->time_s},
+                          {"energy_j", opt(total_energy(*c.run))},
+                          {"estimated", p.estimated},
+                          {"energy_rule", p.energy_rule},
+                          {"problem", p.problem},
                           {"functions", nlohmann::json::array()}};
       for (std::size_t r = 0; r < p.functions.size() && (top == 0 || r < top); ++r) {
         const auto& f = p.functions[r];
@@ -211,7 +225,8 @@ std::vector<ProfileGroup> group_profiles(const std::vector<RunRecord>& runs, con
   }
   std::vector<ProfileGroup> out;
   for (auto& [key, g] : groups) {
-    std::stable_sort(g.columns.begin(), g.columns.end(), [](const ProfileColumn& a, const ProfileColumn& b) { return a.side < b.side; });
+    std::stable_sort(g.columns.begin(), g.columns.end(),
+                     [](const ProfileColumn& a, const ProfileColumn& b) { return a.side < b.side; });
     // Two runs of one side in a group (matrix variants): name them by workload too.
     for (std::size_t i = 0; i < g.columns.size(); ++i) {
       const bool shared = (i > 0 && g.columns[i - 1].side == g.columns[i].side) ||
@@ -223,18 +238,14 @@ std::vector<ProfileGroup> group_profiles(const std::vector<RunRecord>& runs, con
   return out;
 }
 
-std::string profiles_report(const std::vector<ProfileGroup>& groups, const std::vector<std::string>& group_by, std::size_t top,
-                            TableFormat format) {
+std::string profiles_report(const std::vector<ProfileGroup>& groups, const std::vector<std::string>& group_by,
+                            std::size_t top, TableFormat format) {
   switch (format) {
-    case TableFormat::csv:
-      return as_csv(groups, group_by, top);
-    case TableFormat::json:
-      return as_json(groups, top);
-    case TableFormat::markdown:
-      return side_by_side(groups, top, true);
+    case TableFormat::csv: return as_csv(groups, group_by, top);
+    case TableFormat::json: return as_json(groups, top);
+    case TableFormat::markdown: return side_by_side(groups, top, true);
     case TableFormat::text:
-    case TableFormat::latex:
-      break;
+    case TableFormat::latex: break;
   }
   return side_by_side(groups, top, false);
 }

@@ -46,7 +46,8 @@ std::string shown_status(const SourceReport& r, const MeterWindow* window) {
 }
 
 std::string watched_text(const WatchedChannel& w, Seconds duration) {
-  if (w.power_w) return fmt::format("{}: {:.3g} W over {:.1f} s", w.estimated ? "estimated" : "ok", *w.power_w, duration.count());
+  if (w.power_w)
+    return fmt::format("{}: {:.3g} W over {:.1f} s", w.estimated ? "estimated" : "ok", *w.power_w, duration.count());
   return fmt::format("{}: {}", w.state, w.problem);
 }
 
@@ -56,13 +57,16 @@ std::string sensors_text(const SensorSet& sensors, const MeterWindow* watched) {
   std::string out = fmt::format("{:<15} {:<12} {}\n", "source", "status", "channels");
   for (const SourceReport* r : sensors.reports()) {
     out += fmt::format("{:<15} {:<12} {}\n", r->name, shown_status(*r, watched), channel_list(r->channels));
-    if (r->status == SourceStatus::ok && !r->resolution.empty()) out += fmt::format("    resolution: {}\n", r->resolution);
+    if (r->status == SourceStatus::ok && !r->resolution.empty())
+      out += fmt::format("    resolution: {}\n", r->resolution);
     for (const auto& c : r->channels) {
       out += fmt::format("    {:<8} {}{}\n", c.id, c.origin, c.estimated ? " [estimated]" : "");
-      if (const auto w = watched_channel(watched, c)) out += fmt::format("             {}\n", watched_text(*w, watched->duration()));
+      if (const auto w = watched_channel(watched, c))
+        out += fmt::format("             {}\n", watched_text(*w, watched->duration()));
     }
     for (const auto& [key, value] : r->properties) out += fmt::format("    {}: {}\n", key, value);
-    if (!r->reason.empty()) out += fmt::format("    {}: {}\n", r->status == SourceStatus::ok ? "note" : "reason", r->reason);
+    if (!r->reason.empty())
+      out += fmt::format("    {}: {}\n", r->status == SourceStatus::ok ? "note" : "reason", r->reason);
     if (!r->remedy.empty()) out += fmt::format("    remedy: {}\n", r->remedy);
   }
   out += "\nin use:\n";
@@ -78,16 +82,19 @@ std::string sensors_text(const SensorSet& sensors, const MeterWindow* watched) {
     for (const auto& c : sensors.channels()) {
       if (c.domain != domain) continue;
       is_estimated = is_estimated || c.estimated;
-      if (const auto w = watched_channel(watched, c); w && !w->power_w) measures += fmt::format(" ({}: {})", w->state, c.id);
+      if (const auto w = watched_channel(watched, c); w && !w->power_w)
+        measures += fmt::format(" ({}: {})", w->state, c.id);
     }
     estimated = estimated || is_estimated;
-    out += fmt::format("  {:<7} <- {}{}{}{}\n", domain_name(domain), source, is_estimated ? " (estimated)" : "", measures,
-                       counts_toward_total(domain) ? "" : " (not added to the total: overlaps other domains)");
+    out +=
+        fmt::format("  {:<7} <- {}{}{}{}\n", domain_name(domain), source, is_estimated ? " (estimated)" : "", measures,
+                    counts_toward_total(domain) ? "" : " (not added to the total: overlaps other domains)");
   }
   if (!any) out += "  nothing: no source works on this machine\n";
   if (estimated) {
-    out += "\nEstimated figures come from a model of utilisation, not from a sensor; joulebench labels them "
-           "'estimated' everywhere.\n";
+    out +=
+        "\nEstimated figures come from a model of utilisation, not from a sensor; joulebench labels them "
+        "'estimated' everywhere.\n";
   }
   return out;
 }

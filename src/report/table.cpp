@@ -77,7 +77,8 @@ std::string Table::csv(bool guard_formulas) const {
       if (i) out += ',';
       const TableCell& c = row[i];
       // Numbers and flags are written as they are: a negative number is no formula.
-      out += c.kind_ == TableCell::Kind::text || c.kind_ == TableCell::Kind::latex ? csv_field(c.text_, guard_formulas) : c.text_;
+      out += c.kind_ == TableCell::Kind::text || c.kind_ == TableCell::Kind::latex ? csv_field(c.text_, guard_formulas)
+                                                                                   : c.text_;
     }
     out += '\n';
   }
@@ -93,7 +94,9 @@ std::string Table::markdown() const {
   for (const auto& row : rows_) {
     out += "|";
     for (const auto& c : row) {
-      out += " " + (c.kind_ == TableCell::Kind::text || c.kind_ == TableCell::Kind::latex ? md_escape(c.text_) : c.text_) + " |";
+      out += " " +
+             (c.kind_ == TableCell::Kind::text || c.kind_ == TableCell::Kind::latex ? md_escape(c.text_) : c.text_) +
+             " |";
     }
     out += '\n';
   }
@@ -112,7 +115,7 @@ std::string Table::latex() const {
   for (const auto& row : rows_) {
     for (std::size_t i = 0; i < row.size(); ++i) {
       const TableCell& c = row[i];
-      const std::string cell = c.kind_ == TableCell::Kind::latex ? c.latex_
+      const std::string cell = c.kind_ == TableCell::Kind::latex   ? c.latex_
                                : c.kind_ == TableCell::Kind::empty ? "--"
                                                                    : tex_escape(c.text_);
       out += (i ? " & " : "") + cell;

@@ -35,9 +35,9 @@ class TableCell {
   friend class Table;
   enum class Kind { empty, text, number, integer, flag, formatted, latex };
   Kind kind_ = Kind::empty;
-  std::string text_;   ///< what every format writes (escaped where text)
-  std::string latex_;  ///< Kind::latex: what LaTeX writes
-  double value_ = 0;   ///< Kind::number, for JSON
+  std::string text_;       ///< what every format writes (escaped where text)
+  std::string latex_;      ///< Kind::latex: what LaTeX writes
+  double value_ = 0;       ///< Kind::number, for JSON
   long long integer_ = 0;  ///< Kind::integer, for JSON
   bool flag_ = false;
 };

@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "joulebench/report.hpp"
 #include "joulebench/process.hpp"
+#include "joulebench/report.hpp"
 
 namespace joulebench {
 
@@ -48,7 +48,8 @@ void CsvTimelineWriter::close() {
   const bool failed = std::ferror(file_) != 0;
   const bool close_failed = std::fclose(file_) != 0;
   file_ = nullptr;
-  if (failed || close_failed) throw std::runtime_error(fmt::format("writing the timeline to {} failed", path_.string()));
+  if (failed || close_failed)
+    throw std::runtime_error(fmt::format("writing the timeline to {} failed", path_.string()));
 }
 
 }  // namespace joulebench

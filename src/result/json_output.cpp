@@ -74,7 +74,9 @@ Json json_document(JsonSchema schema) {
   return Json{{"schema", fmt::format("{}/{}", s.name, s.version)}, {"joulebench_version", kVersion}};
 }
 
-std::string dump_json(const Json& document) { return document.dump(2, ' ', false, Json::error_handler_t::replace) + "\n"; }
+std::string dump_json(const Json& document) {
+  return document.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
 
 Json figure_json(const EnergyFigure& f, double duration_s) {
   const bool has_value = !f.measured_nothing && std::isfinite(f.energy_j);

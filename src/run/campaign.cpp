@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <condition_variable>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -39,9 +39,7 @@ constexpr int kEventsFdInChild = 3;
 /// How long output may keep arriving after the command exited (a leftover holding the pipes).
 constexpr Seconds kOutputGrace{0.5};
 
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::string file_safe(const std::string& name) {
   std::string out = name;
@@ -103,7 +101,8 @@ void mark_unmeasured_regions(std::vector<StoredRegion>& regions, const std::vect
       }
       e.complete = e.unmeasured_s == 0;
       e.measured_nothing = nothing && length > 0 && !e.complete;
-      if (const auto* whole = find_energy(run_energy, e.domain); whole != nullptr && !e.complete) e.problem = whole->problem;
+      if (const auto* whole = find_energy(run_energy, e.domain); whole != nullptr && !e.complete)
+        e.problem = whole->problem;
       if (e.domain.counts_toward_total()) {
         total_complete = total_complete && e.complete;
         total_nothing = total_nothing && e.measured_nothing;
@@ -184,8 +183,8 @@ class OutputWatcher final : public CommandWatcher {
     out_.close_write();
     err_.close_write();
     if (events_) events_->close_write();
-    collector_.emplace(out_.read_fd, err_.read_fd, events_ ? events_->read_fd : -1, logs_.out_log, logs_.err_log, scanner_,
-                       [this](WorkloadEvent e) { on_event(std::move(e)); });
+    collector_.emplace(out_.read_fd, err_.read_fd, events_ ? events_->read_fd : -1, logs_.out_log, logs_.err_log,
+                       scanner_, [this](WorkloadEvent e) { on_event(std::move(e)); });
   }
 
   void finished() override {
@@ -203,7 +202,8 @@ class OutputWatcher final : public CommandWatcher {
     Meter::Mark end{window.duration(), {}};
     for (const auto& t : window.totals) end.energy.push_back(t.energy);
     for (const auto& [name, begin] : open_regions_) {
-      regions_.push_back(StoredRegion{name, begin.time.count(), end.time.count(), region_energy(channels_, begin, end)});
+      regions_.push_back(
+          StoredRegion{name, begin.time.count(), end.time.count(), region_energy(channels_, begin, end)});
     }
     open_regions_.clear();
     std::sort(regions_.begin(), regions_.end(), [](const auto& a, const auto& b) { return a.start_s < b.start_s; });
@@ -220,15 +220,13 @@ class OutputWatcher final : public CommandWatcher {
     if (e.kind == WorkloadEvent::Kind::region_begin || e.kind == WorkloadEvent::Kind::region_end) mark = meter_->mark();
     std::lock_guard lock(mutex_);
     switch (e.kind) {
-      case WorkloadEvent::Kind::region_begin:
-        open_regions_.emplace_back(e.name, std::move(*mark));
-        break;
+      case WorkloadEvent::Kind::region_begin: open_regions_.emplace_back(e.name, std::move(*mark)); break;
       case WorkloadEvent::Kind::region_end: {
-        const auto it =
-            std::find_if(open_regions_.rbegin(), open_regions_.rend(), [&](const auto& o) { return o.first == e.name; });
+        const auto it = std::find_if(open_regions_.rbegin(), open_regions_.rend(),
+                                     [&](const auto& o) { return o.first == e.name; });
         if (it == open_regions_.rend()) break;  // an end without a begin is ignored
-        regions_.push_back(
-            StoredRegion{e.name, it->second.time.count(), mark->time.count(), region_energy(channels_, it->second, *mark)});
+        regions_.push_back(StoredRegion{e.name, it->second.time.count(), mark->time.count(),
+                                        region_energy(channels_, it->second, *mark)});
         open_regions_.erase(std::next(it).base());
         break;
       }
@@ -237,7 +235,8 @@ class OutputWatcher final : public CommandWatcher {
         metrics_[e.name] = StoredMetric{e.name, e.value, e.unit, e.origin};
         break;
       case WorkloadEvent::Kind::metadata: {
-        const auto it = std::find_if(metadata_.begin(), metadata_.end(), [&](const auto& kv) { return kv.first == e.name; });
+        const auto it =
+            std::find_if(metadata_.begin(), metadata_.end(), [&](const auto& kv) { return kv.first == e.name; });
         if (it != metadata_.end()) it->second = e.text;
         else metadata_.emplace_back(e.name, e.text);
         break;
@@ -264,8 +263,8 @@ class OutputWatcher final : public CommandWatcher {
 
 /// Runs an unmeasured helper command (setup, prepare) with its output logged: started, watched
 /// and cleaned up as a run is, its figures left unused. Nothing on success, else why it failed.
-std::optional<std::string> run_helper(const RunContext& ctx, const WorkloadSpec& w, const std::vector<std::string>& argv,
-                                      const std::string& stem) {
+std::optional<std::string> run_helper(const RunContext& ctx, const WorkloadSpec& w,
+                                      const std::vector<std::string>& argv, const std::string& stem) {
   LogFiles logs(ctx, stem);
   MeteredCommandOptions options;
   options.command.argv = resolve_joulebench(argv);
@@ -303,9 +302,11 @@ void note_other_cpu_before(const RunContext& ctx, RunRecord& r, const std::optio
     // After what the run left running, before what happened while it ran.
     const auto after_leftovers = std::find_if(r.warnings.begin(), r.warnings.end(),
                                               [](const RunWarning& w) { return w.kind != kLeftoverProcesses; });
-    r.warnings.insert(after_leftovers, RunWarning{kBusyMachine, fmt::format("other processes used {} in the {:.1f} s before the run (the plan "
-                                                    "allows {}): the machine was not quiet when it started",
-                                                    cores_text(before->cores()), before->length.count(), cores_text(limit))});
+    r.warnings.insert(
+        after_leftovers,
+        RunWarning{kBusyMachine, fmt::format("other processes used {} in the {:.1f} s before the run (the plan "
+                                             "allows {}): the machine was not quiet when it started",
+                                             cores_text(before->cores()), before->length.count(), cores_text(limit))});
   }
 }
 
@@ -338,7 +339,8 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
     logs.finish();
     r.status = RunStatus::not_run;
     r.reason = reason;
-    if (!run.profile.empty()) r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), profile_problem, {}};
+    if (!run.profile.empty())
+      r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), profile_problem, {}};
     r.stdout_log = logs.out;
     r.stderr_log = logs.err;
     return r;
@@ -431,7 +433,8 @@ class PowerWatcher final : public TimelineSink {
     }
     if (n < 3 || sum <= 0) return std::nullopt;
     const double mean = sum / static_cast<double>(n);
-    const double variance = std::max(0.0, (squares - static_cast<double>(n) * mean * mean) / static_cast<double>(n - 1));
+    const double variance =
+        std::max(0.0, (squares - static_cast<double>(n) * mean * mean) / static_cast<double>(n - 1));
     return std::sqrt(variance) / mean;
   }
 
@@ -488,7 +491,8 @@ std::pair<IdleBaseline, IdleRecord> idle_baseline(SensorSet& sensors, Seconds du
   record.duration_s = baseline.duration.count();
   record.complete = baseline.complete;
   for (const auto& e : baseline.energy) {
-    if (const auto power = baseline.power(e.domain)) record.power_w.emplace_back(std::string(domain_name(e.domain)), power->value);
+    if (const auto power = baseline.power(e.domain))
+      record.power_w.emplace_back(std::string(domain_name(e.domain)), power->value);
   }
   const Temperatures t = sensors.temperatures();
   record.cpu_temperature_c = t.cpu_c;
@@ -521,7 +525,8 @@ void check_plan_before_running(const CampaignPlan& plan) {
   }
 }
 
-CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& sensors, const CampaignOptions& options) {
+CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& sensors,
+                            const CampaignOptions& options) {
   const std::vector<PlannedRun> runs = shard_runs(schedule_runs(plan), options.shard);
   check_plan_before_running(plan);
 
@@ -534,7 +539,8 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
     const std::size_t done = store.recorded_runs(existing->id).size();
     if (existing->plan_hash != plan.hash || !(existing->shard == options.shard)) {
       throw CampaignConflict(fmt::format(
-          "{} holds campaign '{}' (shard {}, {} of {} runs recorded{}) from {}{}; this plan ({}, shard {}) is different. "
+          "{} holds campaign '{}' (shard {}, {} of {} runs recorded{}) from {}{}; this plan ({}, shard {}) is "
+          "different. "
           "Use another --db, or --new to add a new campaign to this store.",
           store.file().string(), existing->name, existing->shard.text(), done, existing->planned_runs,
           existing->finished ? ", finished" : "", existing->plan_path.empty() ? "another plan" : existing->plan_path,
@@ -542,21 +548,28 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
           plan.hash, options.shard.text()));
     }
     if (existing->finished) {
-      throw CampaignConflict(fmt::format("{} already holds the finished campaign '{}' of this plan ({} runs). Use --new to "
-                                         "run it again in this store, or another --db.",
-                                         store.file().string(), existing->name, done));
+      throw CampaignConflict(
+          fmt::format("{} already holds the finished campaign '{}' of this plan ({} runs). Use --new to "
+                      "run it again in this store, or another --db.",
+                      store.file().string(), existing->name, done));
     }
   }
   const bool resuming = existing && !options.start_new;
   result.campaign = resuming ? existing->id
-                             : store.create_campaign(plan, options.shard, runs.size(), capture_environment(sensors, SensorPaths::from_environment()));
+                             : store.create_campaign(plan, options.shard, runs.size(),
+                                                     capture_environment(sensors, SensorPaths::from_environment()));
   const std::set<std::size_t> done = store.recorded_runs(result.campaign);
   result.done_before = done.size();
   CampaignObserver* observer = options.observer;
   if (observer) observer->started(*store.campaign(result.campaign), runs.size(), done.size());
 
-  RunContext ctx{plan, sensors, log_folder(store.file()) / fmt::format("c{}", result.campaign),
-                 fs::absolute(store.file()).parent_path(), nullptr, std::nullopt, options.stop};
+  RunContext ctx{plan,
+                 sensors,
+                 log_folder(store.file()) / fmt::format("c{}", result.campaign),
+                 fs::absolute(store.file()).parent_path(),
+                 nullptr,
+                 std::nullopt,
+                 options.stop};
   std::optional<IdleBaseline> idle;
   std::optional<IdleRecord> idle_record;
   // A counter that never moves is known only after it stood still for kStalledCounterTime: without
@@ -648,7 +661,9 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
       ++runs_since_idle;
       if (!record) {
         result.interrupted = true;
-        if (observer) observer->note(fmt::format("run {} of {} killed on request: not recorded, it runs again on resume", position, runs.size()));
+        if (observer)
+          observer->note(fmt::format("run {} of {} killed on request: not recorded, it runs again on resume", position,
+                                     runs.size()));
         break;
       }
       record->cooldown_s = cooldown;

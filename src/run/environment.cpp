@@ -78,7 +78,8 @@ KeyValues capture_environment(const SensorSet& sensors, const SensorPaths& paths
   const fs::path cpus = paths.sysfs_root / "devices" / "system" / "cpu";
   for (const auto& entry : fs::directory_iterator(cpus, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.size() < 4 || name.rfind("cpu", 0) != 0 || name.find_first_not_of("0123456789", 3) != std::string::npos) continue;
+    if (name.size() < 4 || name.rfind("cpu", 0) != 0 || name.find_first_not_of("0123456789", 3) != std::string::npos)
+      continue;
     const std::string package = first_line(entry.path() / "topology" / "physical_package_id");
     if (package.empty()) continue;  // offline
     ++logical;

@@ -230,9 +230,10 @@ void record_outcome(RunRecord& r, const MeteredCommand& metered, const IdleBasel
   if (metered.other_cpu_cores) {
     r.other_cpu_cores = *metered.other_cpu_cores;
     if (metered.busy_machine) {
-      r.warnings.push_back({kBusyMachine, fmt::format("other processes used {} while the run ran (the plan allows {}): "
-                                                      "its energy figures include theirs",
-                                                      cores_text(*metered.other_cpu_cores), cores_text(max_other_cpu_cores))});
+      r.warnings.push_back(
+          {kBusyMachine, fmt::format("other processes used {} while the run ran (the plan allows {}): "
+                                     "its energy figures include theirs",
+                                     cores_text(*metered.other_cpu_cores), cores_text(max_other_cpu_cores))});
     }
   }
   const auto figures = energy_figures(metered.window, idle, cpu_share(outcome, metered.window));
@@ -266,9 +267,10 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   metered_options.max_other_cpu_cores = options.max_other_cpu_cores;
   MeteredCommand metered = run_metered(sensors, metered_options);
   if (metered.interval < options.interval) {
-    m.notes.push_back(fmt::format("sampling every {:.3g} s instead of {:.3g} s: a source needs frequent reads to "
-                                  "correct counter wraps",
-                                  metered.interval.count(), options.interval.count()));
+    m.notes.push_back(
+        fmt::format("sampling every {:.3g} s instead of {:.3g} s: a source needs frequent reads to "
+                    "correct counter wraps",
+                    metered.interval.count(), options.interval.count()));
   }
   m.run.workload = "measure";
   m.run.started_unix_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
@@ -289,10 +291,10 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
       if (e.unmeasured.count() == 0 || m.idle->power(e.domain)) continue;
       const auto* figure = find_energy(m.run.energy, e.domain);
       if (figure != nullptr && figure->measured_nothing) continue;  // said once, below
-      m.notes.push_back(fmt::format("the idle baseline measured {} for only {:.2f} of {:.2f} s ({}): no idle-adjusted "
-                                    "figure for it",
-                                    domain_name(e.domain), (m.idle->duration - e.unmeasured).count(),
-                                    m.idle->duration.count(), e.problem));
+      m.notes.push_back(fmt::format(
+          "the idle baseline measured {} for only {:.2f} of {:.2f} s ({}): no idle-adjusted "
+          "figure for it",
+          domain_name(e.domain), (m.idle->duration - e.unmeasured).count(), m.idle->duration.count(), e.problem));
     }
   }
   for (const auto& f : m.domains()) {

@@ -35,6 +35,7 @@ struct OtherCpu {
 };
 /// `command_cpu`: the CPU time of a command that ran in the interval, as its outcome counts it
 /// (its cgroup counts processes joulebench never reaped); what joulebench reaped counts otherwise.
-std::optional<OtherCpu> other_cpu_since(SensorSet& sensors, const OtherCpuMark& since, Seconds command_cpu = Seconds(0));
+std::optional<OtherCpu> other_cpu_since(SensorSet& sensors, const OtherCpuMark& since,
+                                        Seconds command_cpu = Seconds(0));
 
 }  // namespace joulebench::detail

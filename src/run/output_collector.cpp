@@ -23,7 +23,8 @@ constexpr std::size_t kLongestScannedLine = 1 << 16;
 
 }  // namespace
 
-BoundedLog::BoundedLog(const std::filesystem::path& path, std::size_t head, std::size_t tail) : head_(head), tail_(tail) {
+BoundedLog::BoundedLog(const std::filesystem::path& path, std::size_t head, std::size_t tail)
+    : head_(head), tail_(tail) {
   // Logs belong to the user who asked for the campaign, as the store does (sudo: process.hpp).
   create_folders(path.parent_path());
   const int fd = create_file_for_invoking_user(path);
@@ -70,8 +71,8 @@ void BoundedLog::finish() {
   if (finished_ || file_ == nullptr) return;
   finished_ = true;
   if (dropped_ > 0) {
-    fmt::print(file_, "\n[joulebench: {} bytes dropped here; the log keeps the first {} and the last {} bytes]\n", dropped_,
-               head_, tail_);
+    fmt::print(file_, "\n[joulebench: {} bytes dropped here; the log keeps the first {} and the last {} bytes]\n",
+               dropped_, head_, tail_);
   }
   std::fwrite(ring_.data() + ring_start_, 1, ring_.size() - ring_start_, file_);
   std::fwrite(ring_.data(), 1, ring_start_, file_);

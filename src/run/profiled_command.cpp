@@ -53,7 +53,9 @@ ProfiledMeasurement profile_command(SensorSet& sensors, const ProfileCommandOpti
     std::error_code ec;
     const fs::path& raw = options.mode == ProfileMode::perf ? profiler.command().perf_data : profiler.command().trace;
     fs::copy_file(raw, *options.keep_trace, fs::copy_options::overwrite_existing, ec);
-    if (ec) result.notes.push_back(fmt::format("cannot keep the trace in {}: {}", options.keep_trace->string(), ec.message()));
+    if (ec)
+      result.notes.push_back(
+          fmt::format("cannot keep the trace in {}: {}", options.keep_trace->string(), ec.message()));
   }
   const Measurement& m = result.measurement;
   result.profile = profiler.attribute(trace, m.window, timeline.timeline, m.total());

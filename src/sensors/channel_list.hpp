@@ -26,7 +26,8 @@ class ChannelList {
   }
 
   void drop_domains(DomainSet domains) {
-    std::erase_if(items_, [&](const Item& item) { return domains.test(static_cast<std::size_t>(item.channel.domain)); });
+    std::erase_if(items_,
+                  [&](const Item& item) { return domains.test(static_cast<std::size_t>(item.channel.domain)); });
     rebuild();
   }
 

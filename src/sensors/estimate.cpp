@@ -76,7 +76,8 @@ class EstimateSource final : public EnergySource {
       const auto pos = meminfo->find("MemTotal:");
       if (pos != std::string::npos) {
         const auto line_end = meminfo->find('\n', pos);
-        auto field = std::string_view(*meminfo).substr(pos + 9, line_end == std::string::npos ? std::string::npos : line_end - pos - 9);
+        auto field = std::string_view(*meminfo).substr(
+            pos + 9, line_end == std::string::npos ? std::string::npos : line_end - pos - 9);
         if (field.ends_with("kB")) field.remove_suffix(2);
         if (const auto kib = detail::parse_u64(field)) {
           const double gigabytes = static_cast<double>(*kib) * 1024.0 / 1e9;

@@ -54,7 +54,7 @@ struct Gpu {
   Channel channel;
   nvmlDevice_t handle = nullptr;
   detail::CounterTracker counter;  // mJ, never wraps in practice (64 bits)
-  Watts ceiling;  // a step or a power reading above this is a glitch
+  Watts ceiling;                   // a step or a power reading above this is a glitch
   // Power integration state.
   double joules = 0.0;
   double last_watts = 0.0;
@@ -83,8 +83,9 @@ class NvmlSource final : public EnergySource {
       const char* why = ::dlerror();
       report_.status = SourceStatus::unavailable;
       report_.reason = fmt::format("cannot load {}: {}", paths.nvml_library, why ? why : "unknown error");
-      report_.remedy = "on machines with NVIDIA GPUs install the NVIDIA driver (it ships libnvidia-ml.so.1), or set "
-                       "JOULEBENCH_NVML_LIBRARY to the library's path";
+      report_.remedy =
+          "on machines with NVIDIA GPUs install the NVIDIA driver (it ships libnvidia-ml.so.1), or set "
+          "JOULEBENCH_NVML_LIBRARY to the library's path";
       return;
     }
     bind(library_, api_.init, "nvmlInit_v2");
@@ -109,11 +110,12 @@ class NvmlSource final : public EnergySource {
     }
     const nvmlReturn_t init = api_.init();
     if (init != NVML_SUCCESS) {
-      report_.status = init == NVML_ERROR_NO_PERMISSION ? SourceStatus::denied
+      report_.status = init == NVML_ERROR_NO_PERMISSION       ? SourceStatus::denied
                        : init == NVML_ERROR_DRIVER_NOT_LOADED ? SourceStatus::unavailable
                                                               : SourceStatus::error;
       report_.reason = fmt::format("nvmlInit_v2: {}", error_text(init));
-      report_.remedy = init == NVML_ERROR_NO_PERMISSION ? "give this user access to /dev/nvidia* (group 'video' on most distributions)"
+      report_.remedy = init == NVML_ERROR_NO_PERMISSION
+                           ? "give this user access to /dev/nvidia* (group 'video' on most distributions)"
                        : init == NVML_ERROR_DRIVER_NOT_LOADED ? "load the NVIDIA kernel driver ('sudo modprobe nvidia')"
                                                               : "";
       return;
@@ -130,9 +132,7 @@ class NvmlSource final : public EnergySource {
   const SourceReport& report() const override { return report_; }
   std::span<const Channel> channels() const override { return gpus_.channels(); }
 
-  void drop_domains(DomainSet domains) override {
-    gpus_.drop_domains(domains);
-  }
+  void drop_domains(DomainSet domains) override { gpus_.drop_domains(domains); }
 
   void read(Clock::time_point now, std::span<ChannelReading> out) override {
     auto& gpus = gpus_.items();
@@ -168,7 +168,8 @@ class NvmlSource final : public EnergySource {
     const auto update =
         gpu.counter.update(status == NVML_SUCCESS ? std::optional<std::uint64_t>(millijoules) : std::nullopt, now);
     const Joules energy(static_cast<double>(gpu.counter.total()) * 1e-3);
-    if (status != NVML_SUCCESS) return {energy, false, remember(gpu, "nvmlDeviceGetTotalEnergyConsumption", status), now};
+    if (status != NVML_SUCCESS)
+      return {energy, false, remember(gpu, "nvmlDeviceGetTotalEnergyConsumption", status), now};
     return {energy, update.counted, update.problem, update.unchanged_since};
   }
 
@@ -185,9 +186,10 @@ class NvmlSource final : public EnergySource {
       // A reading no GPU can draw: both intervals it would bound are unknown.
       gpu.primed = false;
       gpu.ever_failed = true;
-      gpu.problem = fmt::format("nvmlDeviceGetPowerUsage read {:.4g} W, more than the GPU can draw (at most {:.4g} W): a "
-                                "glitch, not power",
-                                watts, gpu.ceiling.value);
+      gpu.problem = fmt::format(
+          "nvmlDeviceGetPowerUsage read {:.4g} W, more than the GPU can draw (at most {:.4g} W): a "
+          "glitch, not power",
+          watts, gpu.ceiling.value);
       return {Joules(gpu.joules), false, gpu.problem, now};
     }
     if (!gpu.primed) {
@@ -232,7 +234,8 @@ class NvmlSource final : public EnergySource {
         continue;
       }
       std::string name = fmt::format("GPU {}", index);
-      if (api_.device_name && api_.device_name(gpu.handle, text.data(), text.size()) == NVML_SUCCESS) name = text.data();
+      if (api_.device_name && api_.device_name(gpu.handle, text.data(), text.size()) == NVML_SUCCESS)
+        name = text.data();
       const std::string prefix = fmt::format("gpu{}.", index);
       report_.properties.emplace_back(prefix + "name", name);
       if (api_.device_uuid && api_.device_uuid(gpu.handle, text.data(), text.size()) == NVML_SUCCESS) {

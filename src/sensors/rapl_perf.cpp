@@ -7,15 +7,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "joulebench/sensors.hpp"
 #include "channel_list.hpp"
 #include "counter_tracker.hpp"
+#include "joulebench/sensors.hpp"
 #include "powercap_zones.hpp"
 #include "rapl_perf_pmu.hpp"
 #include "sysfs.hpp"
@@ -104,7 +104,8 @@ std::optional<PmuDescription> describe_power_pmu(const fs::path& sysfs_root, std
     return std::nullopt;
   };
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return fail(fmt::format("{} does not exist: the kernel has no RAPL perf PMU", dir.string()));
+  if (!fs::is_directory(dir, ec))
+    return fail(fmt::format("{} does not exist: the kernel has no RAPL perf PMU", dir.string()));
 
   PmuDescription pmu;
   pmu.directory = dir;
@@ -178,8 +179,9 @@ class RaplPerfSource final : public EnergySource {
     if (!pmu) {
       report_.status = SourceStatus::unavailable;
       report_.reason = problem;
-      report_.remedy = "on bare-metal Intel or AMD machines the kernel's RAPL PMU (CONFIG_PERF_EVENTS_INTEL_RAPL or "
-                       "the AMD equivalent) provides it; virtual machines and containers usually have none";
+      report_.remedy =
+          "on bare-metal Intel or AMD machines the kernel's RAPL PMU (CONFIG_PERF_EVENTS_INTEL_RAPL or "
+          "the AMD equivalent) provides it; virtual machines and containers usually have none";
       return;
     }
     open_counters(*pmu, paths, ceilings);
@@ -237,7 +239,8 @@ class RaplPerfSource final : public EnergySource {
           if (error == EACCES || error == EPERM) {
             denied_reason = detail::errno_text(error);
           } else if (other_problem.empty()) {
-            other_problem = fmt::format("perf_event_open({} on CPU {}): {}", event.name, cpu, detail::errno_text(error));
+            other_problem =
+                fmt::format("perf_event_open({} on CPU {}): {}", event.name, cpu, detail::errno_text(error));
           }
           continue;
         }
@@ -270,11 +273,13 @@ class RaplPerfSource final : public EnergySource {
     if (!denied_reason.empty()) {
       const auto paranoid = detail::read_text(paths.procfs_root / "sys" / "kernel" / "perf_event_paranoid");
       report_.status = SourceStatus::denied;
-      report_.reason = fmt::format("perf_event_open refused system-wide RAPL counters ({}); kernel.perf_event_paranoid is {}",
-                                   denied_reason, paranoid.value_or("unknown"));
-      report_.remedy = "allow system-wide perf counters: 'sudo sysctl kernel.perf_event_paranoid=0' (persist it in "
-                       "/etc/sysctl.d/), or give the binary the capability: "
-                       "'sudo setcap cap_perfmon+ep $(command -v joulebench)' (kernel 5.8 or later)";
+      report_.reason =
+          fmt::format("perf_event_open refused system-wide RAPL counters ({}); kernel.perf_event_paranoid is {}",
+                      denied_reason, paranoid.value_or("unknown"));
+      report_.remedy =
+          "allow system-wide perf counters: 'sudo sysctl kernel.perf_event_paranoid=0' (persist it in "
+          "/etc/sysctl.d/), or give the binary the capability: "
+          "'sudo setcap cap_perfmon+ep $(command -v joulebench)' (kernel 5.8 or later)";
       return;
     }
     report_.status = SourceStatus::error;

@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 
-#include "joulebench/sensors.hpp"
 #include "channel_list.hpp"
 #include "counter_tracker.hpp"
+#include "joulebench/sensors.hpp"
 #include "powercap_zones.hpp"
 #include "sysfs.hpp"
 
@@ -53,7 +53,8 @@ std::vector<PowercapZone> list_powercap_zones(const std::filesystem::path& root)
     // Packages are numbered by their zone names; a subzone belongs to its parent's package.
     std::optional<int> package = package_number(*label);
     if (const auto second_colon = name.find(':', name.find(':') + 1); !package && second_colon != std::string::npos) {
-      if (const auto parent = read_text(root / name.substr(0, second_colon) / "name")) package = package_number(*parent);
+      if (const auto parent = read_text(root / name.substr(0, second_colon) / "name"))
+        package = package_number(*parent);
     }
     zones.push_back({dir, *domain, package.value_or(0)});
   }
@@ -97,9 +98,11 @@ std::string permission_remedy(const fs::path& example) {
       "energy_uj is readable by root only on kernels since 5.10 (a mitigation of the Platypus attack). Either: "
       "(1) run joulebench as root; "
       "(2) make the counters group-readable at boot: with sysfsutils, add lines such as "
-      "'mode class/powercap/intel-rapl:0/energy_uj = 0440' and 'owner class/powercap/intel-rapl:0/energy_uj = root:power' "
+      "'mode class/powercap/intel-rapl:0/energy_uj = 0440' and 'owner class/powercap/intel-rapl:0/energy_uj = "
+      "root:power' "
       "to /etc/sysfs.conf, or a udev rule "
-      "'SUBSYSTEM==\"powercap\", ACTION==\"add\", RUN+=\"/bin/chgrp power /sys%p/energy_uj\", RUN+=\"/bin/chmod g+r /sys%p/energy_uj\"' "
+      "'SUBSYSTEM==\"powercap\", ACTION==\"add\", RUN+=\"/bin/chgrp power /sys%p/energy_uj\", RUN+=\"/bin/chmod g+r "
+      "/sys%p/energy_uj\"' "
       "in /etc/udev/rules.d/70-joulebench-powercap.rules, and add your user to group 'power'; for this boot only: "
       "'sudo chmod o+r {}'; "
       "(3) use the rapl-perf source instead: 'sudo sysctl kernel.perf_event_paranoid=0', or "
@@ -135,7 +138,8 @@ class RaplPowercapSource final : public EnergySource {
  private:
   static ChannelReading read_zone(Zone& z, Clock::time_point now) {
     const auto update = z.tracker.update(z.file.read(), now);
-    return {Joules(static_cast<double>(z.tracker.total()) * 1e-6), update.counted, update.problem, update.unchanged_since};
+    return {Joules(static_cast<double>(z.tracker.total()) * 1e-6), update.counted, update.problem,
+            update.unchanged_since};
   }
 
   void discover(const fs::path& root, const PowerCeilings& ceilings) {
@@ -143,8 +147,9 @@ class RaplPowercapSource final : public EnergySource {
     if (!fs::is_directory(root, ec)) {
       report_.status = SourceStatus::unavailable;
       report_.reason = fmt::format("{} does not exist: the kernel exposes no powercap zones", root.string());
-      report_.remedy = "on bare-metal Intel or AMD machines load the driver: 'sudo modprobe intel_rapl_msr'; "
-                       "virtual machines and containers usually have no RAPL";
+      report_.remedy =
+          "on bare-metal Intel or AMD machines load the driver: 'sudo modprobe intel_rapl_msr'; "
+          "virtual machines and containers usually have no RAPL";
       return;
     }
     const std::vector<detail::PowercapZone> found = detail::list_powercap_zones(root);
@@ -196,9 +201,9 @@ class RaplPowercapSource final : public EnergySource {
       if (!denied.empty()) report_.reason = fmt::format("{} zone(s) not readable: {}", denied.size(), denied.front());
     } else if (!denied.empty()) {
       report_.status = SourceStatus::denied;
-      report_.reason = denied.size() == 1
-                           ? fmt::format("permission denied reading {}", denied.front())
-                           : fmt::format("permission denied reading {} and {} other zone(s)", denied.front(), denied.size() - 1);
+      report_.reason = denied.size() == 1 ? fmt::format("permission denied reading {}", denied.front())
+                                          : fmt::format("permission denied reading {} and {} other zone(s)",
+                                                        denied.front(), denied.size() - 1);
       report_.remedy = permission_remedy(denied.front());
     } else {
       report_.status = SourceStatus::error;

@@ -100,13 +100,14 @@ SensorPaths SensorPaths::from_environment() {
 
 EstimateModel EstimateModel::from_environment() {
   EstimateModel model;
-  model.cpu_idle_w_per_thread = positive_from_environment("JOULEBENCH_ESTIMATE_CPU_IDLE_W", model.cpu_idle_w_per_thread);
+  model.cpu_idle_w_per_thread =
+      positive_from_environment("JOULEBENCH_ESTIMATE_CPU_IDLE_W", model.cpu_idle_w_per_thread);
   model.cpu_max_w_per_thread = positive_from_environment("JOULEBENCH_ESTIMATE_CPU_MAX_W", model.cpu_max_w_per_thread);
   model.dram_w_per_gb = positive_from_environment("JOULEBENCH_ESTIMATE_DRAM_W_PER_GB", model.dram_w_per_gb);
   if (model.cpu_max_w_per_thread < model.cpu_idle_w_per_thread) {
-    throw std::invalid_argument(fmt::format(
-        "JOULEBENCH_ESTIMATE_CPU_MAX_W ({}) is below JOULEBENCH_ESTIMATE_CPU_IDLE_W ({})", model.cpu_max_w_per_thread,
-        model.cpu_idle_w_per_thread));
+    throw std::invalid_argument(
+        fmt::format("JOULEBENCH_ESTIMATE_CPU_MAX_W ({}) is below JOULEBENCH_ESTIMATE_CPU_IDLE_W ({})",
+                    model.cpu_max_w_per_thread, model.cpu_idle_w_per_thread));
   }
   return model;
 }

@@ -207,12 +207,14 @@ double statistic_of(const std::vector<double>& sorted, RatioOf ratio_of) {
 }
 
 /// Fills `p`; returns why the ratio cannot be bootstrapped, or nothing.
-std::string prepare(std::span<const double> x, std::span<const double> y, const BootstrapOptions& options, Prepared& p) {
+std::string prepare(std::span<const double> x, std::span<const double> y, const BootstrapOptions& options,
+                    Prepared& p) {
   if (x.size() < 2) return "the bootstrap needs at least 2 values in x, got " + std::to_string(x.size());
   if (y.size() < 2) return "the bootstrap needs at least 2 values in y, got " + std::to_string(y.size());
   if (auto reason = detail::non_finite_reason(x, "x"); !reason.empty()) return reason;
   if (auto reason = detail::non_finite_reason(y, "y"); !reason.empty()) return reason;
-  if (!(options.confidence > 0 && options.confidence < 1)) return "the confidence level must lie strictly between 0 and 1";
+  if (!(options.confidence > 0 && options.confidence < 1))
+    return "the confidence level must lie strictly between 0 and 1";
   if (options.resamples == 0) return "the bootstrap needs at least one resample";
   if (x.size() > UINT32_MAX || y.size() > UINT32_MAX) return "a sample is too large to resample";
 
@@ -251,7 +253,8 @@ StatResult<RatioInterval> interval_of(const Prepared& p, std::vector<double>& ra
   const auto at_or_below = std::upper_bound(ratios.begin(), ratios.end(), interval.estimate) - ratios.begin();
   const double proportion = static_cast<double>(below + at_or_below) / (2 * static_cast<double>(ratios.size()));
   if (proportion <= 0 || proportion >= 1) {
-    return Result::unavailable("every resampled ratio lies on one side of the estimate, so BCa's bias correction is infinite");
+    return Result::unavailable(
+        "every resampled ratio lies on one side of the estimate, so BCa's bias correction is infinite");
   }
   const boost::math::normal standard_normal;
   const double z0 = boost::math::quantile(standard_normal, proportion);
@@ -272,8 +275,9 @@ StatResult<RatioInterval> interval_of(const Prepared& p, std::vector<double>& ra
   const AccelerationTerms from_y = acceleration_terms(ratios_without_y);
   const double squares = from_x.squares + from_y.squares;
   if (squares == 0) {
-    return Result::unavailable("leaving out any one value leaves the ratio unchanged (every value is equal), "
-                               "so BCa has no acceleration");
+    return Result::unavailable(
+        "leaving out any one value leaves the ratio unchanged (every value is equal), "
+        "so BCa has no acceleration");
   }
   const double acceleration = (from_x.cubes + from_y.cubes) / 6 / std::pow(squares, 1.5);
 

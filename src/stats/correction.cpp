@@ -24,7 +24,8 @@ std::vector<double> adjust_p_values(std::span<const double> p_values, Correction
     case Correction::holm: {
       // Step-down: the k-th smallest (from 0) is multiplied by m - k, then a running maximum keeps
       // the adjusted values in the order of the raw ones. A stable sort, as R's order().
-      std::stable_sort(tested.begin(), tested.end(), [&](std::size_t a, std::size_t b) { return p_values[a] < p_values[b]; });
+      std::stable_sort(tested.begin(), tested.end(),
+                       [&](std::size_t a, std::size_t b) { return p_values[a] < p_values[b]; });
       double running_max = -std::numeric_limits<double>::infinity();
       for (std::size_t k = 0; k < tested.size(); ++k) {
         running_max = std::max(running_max, (m - static_cast<double>(k)) * p_values[tested[k]]);
@@ -32,46 +33,35 @@ std::vector<double> adjust_p_values(std::span<const double> p_values, Correction
       }
       break;
     }
-    case Correction::none:
-      break;
+    case Correction::none: break;
   }
   return adjusted;
 }
 
 std::string_view correction_name(Correction correction) {
   switch (correction) {
-    case Correction::holm:
-      return "holm";
-    case Correction::bonferroni:
-      return "bonferroni";
-    case Correction::none:
-      return "none";
+    case Correction::holm: return "holm";
+    case Correction::bonferroni: return "bonferroni";
+    case Correction::none: return "none";
   }
   return "unknown";
 }
 
 std::string_view alternative_name(Alternative alternative) {
   switch (alternative) {
-    case Alternative::two_sided:
-      return "two-sided";
-    case Alternative::less:
-      return "less";
-    case Alternative::greater:
-      return "greater";
+    case Alternative::two_sided: return "two-sided";
+    case Alternative::less: return "less";
+    case Alternative::greater: return "greater";
   }
   return "unknown";
 }
 
 std::string_view effect_magnitude_name(EffectMagnitude magnitude) {
   switch (magnitude) {
-    case EffectMagnitude::negligible:
-      return "negligible";
-    case EffectMagnitude::small:
-      return "small";
-    case EffectMagnitude::medium:
-      return "medium";
-    case EffectMagnitude::large:
-      return "large";
+    case EffectMagnitude::negligible: return "negligible";
+    case EffectMagnitude::small: return "small";
+    case EffectMagnitude::medium: return "medium";
+    case EffectMagnitude::large: return "large";
   }
   return "unknown";
 }

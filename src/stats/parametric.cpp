@@ -13,8 +13,10 @@ namespace joulebench::stats {
 
 StatResult<WelchResult> welch_t_test(std::span<const double> x, std::span<const double> y, Alternative alternative) {
   using Result = StatResult<WelchResult>;
-  if (x.size() < 2) return Result::unavailable("Welch's t-test needs at least 2 values in x, got " + std::to_string(x.size()));
-  if (y.size() < 2) return Result::unavailable("Welch's t-test needs at least 2 values in y, got " + std::to_string(y.size()));
+  if (x.size() < 2)
+    return Result::unavailable("Welch's t-test needs at least 2 values in x, got " + std::to_string(x.size()));
+  if (y.size() < 2)
+    return Result::unavailable("Welch's t-test needs at least 2 values in y, got " + std::to_string(y.size()));
   if (auto reason = detail::non_finite_reason(x, "x"); !reason.empty()) return Result::unavailable(reason);
   if (auto reason = detail::non_finite_reason(y, "y"); !reason.empty()) return Result::unavailable(reason);
 
@@ -28,8 +30,9 @@ StatResult<WelchResult> welch_t_test(std::span<const double> x, std::span<const 
   // R's test: a standard error at rounding level of the means makes t meaningless.
   if (stderr_diff < 10 * std::numeric_limits<double>::epsilon() * std::max(std::abs(mean_x), std::abs(mean_y)) ||
       stderr_diff == 0) {
-    return Result::unavailable("both samples have zero variance (or a standard error at the rounding level of "
-                               "their means), so t is undefined");
+    return Result::unavailable(
+        "both samples have zero variance (or a standard error at the rounding level of "
+        "their means), so t is undefined");
   }
   WelchResult result;
   result.mean_difference = mean_x - mean_y;
@@ -37,12 +40,8 @@ StatResult<WelchResult> welch_t_test(std::span<const double> x, std::span<const 
   result.df = (var_x + var_y) * (var_x + var_y) / (var_x * var_x / (nx - 1) + var_y * var_y / (ny - 1));
   const boost::math::students_t distribution(result.df);
   switch (alternative) {
-    case Alternative::two_sided:
-      result.p_value = 2 * boost::math::cdf(distribution, -std::abs(result.t));
-      break;
-    case Alternative::less:
-      result.p_value = boost::math::cdf(distribution, result.t);
-      break;
+    case Alternative::two_sided: result.p_value = 2 * boost::math::cdf(distribution, -std::abs(result.t)); break;
+    case Alternative::less: result.p_value = boost::math::cdf(distribution, result.t); break;
     case Alternative::greater:
       result.p_value = boost::math::cdf(boost::math::complement(distribution, result.t));
       break;

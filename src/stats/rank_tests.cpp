@@ -27,16 +27,16 @@ constexpr std::size_t kExactMaxPairs = 10000;
 /// doubles keep their relative precision even far out in the tail.
 double exact_lower_tail_counted(std::size_t n1, std::size_t n2, std::size_t k) {
   const std::size_t width = k + 1;
-  std::vector<double> previous((n2 + 1) * width, 0.0);  // c(i - 1, j, v) at [j * width + v]
-  std::vector<double> current((n2 + 1) * width, 0.0);   // c(i, j, v)
+  std::vector<double> previous((n2 + 1) * width, 0.0);            // c(i - 1, j, v) at [j * width + v]
+  std::vector<double> current((n2 + 1) * width, 0.0);             // c(i, j, v)
   for (std::size_t j = 0; j <= n2; ++j) previous[j * width] = 1;  // c(0, j, 0) = 1
-  current[0] = 1;                                                  // c(i, 0, 0) = 1
+  current[0] = 1;                                                 // c(i, 0, 0) = 1
   for (std::size_t i = 1; i <= n1; ++i) {
     for (std::size_t j = 1; j <= n2; ++j) {
       const std::size_t top = std::min(i * j, k);
       double* out = &current[j * width];
-      const double* fewer_y = &current[(j - 1) * width];   // c(i, j - 1, .)
-      const double* fewer_x = &previous[j * width];        // c(i - 1, j, .)
+      const double* fewer_y = &current[(j - 1) * width];  // c(i, j - 1, .)
+      const double* fewer_x = &previous[j * width];       // c(i - 1, j, .)
       // Entries above a row's reach are still zero: reaches only grow as i grows.
       const std::size_t shared = std::min(j, top + 1);
       for (std::size_t v = 0; v < shared; ++v) out[v] = fewer_y[v];
@@ -64,12 +64,9 @@ double exact_p_value(std::size_t n1, std::size_t n2, double u, Alternative alter
   const auto pairs = static_cast<long long>(n1 * n2);
   const auto k = std::llround(u);
   switch (alternative) {
-    case Alternative::less:
-      return exact_cdf(n1, n2, k);
-    case Alternative::greater:
-      return exact_cdf(n1, n2, pairs - k);  // P(U >= k) = P(U <= n1 n2 - k)
-    case Alternative::two_sided:
-      break;
+    case Alternative::less: return exact_cdf(n1, n2, k);
+    case Alternative::greater: return exact_cdf(n1, n2, pairs - k);  // P(U >= k) = P(U <= n1 n2 - k)
+    case Alternative::two_sided: break;
   }
   return std::min(1.0, 2 * exact_cdf(n1, n2, std::min(k, pairs - k)));
 }
@@ -104,13 +101,14 @@ StatResult<MannWhitneyResult> mann_whitney(std::span<const double> x, std::span<
   const bool small = n1 <= kMannWhitneyExactMax && n2 <= kMannWhitneyExactMax;
   if (method == MannWhitneyMethod::exact) {
     if (result.ties) {
-      return Result::unavailable("the exact Mann-Whitney distribution assumes no ties, and the samples have ties; "
-                                 "use the normal approximation");
+      return Result::unavailable(
+          "the exact Mann-Whitney distribution assumes no ties, and the samples have ties; "
+          "use the normal approximation");
     }
     if (n1 * n2 > kExactMaxPairs) {
-      return Result::unavailable("the exact Mann-Whitney distribution is computed only for n1 * n2 <= " +
-                                 std::to_string(kExactMaxPairs) + " (here " + std::to_string(n1) + " * " +
-                                 std::to_string(n2) + "); use the normal approximation");
+      return Result::unavailable(
+          "the exact Mann-Whitney distribution is computed only for n1 * n2 <= " + std::to_string(kExactMaxPairs) +
+          " (here " + std::to_string(n1) + " * " + std::to_string(n2) + "); use the normal approximation");
     }
   }
   const bool use_exact =
@@ -127,15 +125,9 @@ StatResult<MannWhitneyResult> mann_whitney(std::span<const double> x, std::span<
   const double deviation = result.u - dn1 * dn2 / 2;
   double correction = 0;
   switch (alternative) {
-    case Alternative::two_sided:
-      correction = deviation > 0 ? 0.5 : (deviation < 0 ? -0.5 : 0.0);
-      break;
-    case Alternative::greater:
-      correction = 0.5;
-      break;
-    case Alternative::less:
-      correction = -0.5;
-      break;
+    case Alternative::two_sided: correction = deviation > 0 ? 0.5 : (deviation < 0 ? -0.5 : 0.0); break;
+    case Alternative::greater: correction = 0.5; break;
+    case Alternative::less: correction = -0.5; break;
   }
   const double z = (deviation - correction) / sigma;
   result.z = z;
@@ -144,12 +136,8 @@ StatResult<MannWhitneyResult> mann_whitney(std::span<const double> x, std::span<
     case Alternative::two_sided:
       result.p_value = std::min(1.0, 2 * boost::math::cdf(standard_normal, -std::abs(z)));
       break;
-    case Alternative::less:
-      result.p_value = boost::math::cdf(standard_normal, z);
-      break;
-    case Alternative::greater:
-      result.p_value = boost::math::cdf(boost::math::complement(standard_normal, z));
-      break;
+    case Alternative::less: result.p_value = boost::math::cdf(standard_normal, z); break;
+    case Alternative::greater: result.p_value = boost::math::cdf(boost::math::complement(standard_normal, z)); break;
   }
   return result;
 }

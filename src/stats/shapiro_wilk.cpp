@@ -83,7 +83,8 @@ StatResult<ShapiroWilkResult> shapiro_wilk(std::span<const double> sample) {
   using Result = StatResult<ShapiroWilkResult>;
   const std::size_t n = sample.size();
   if (n < kMinN) return Result::unavailable("Shapiro-Wilk needs at least 3 values, got " + std::to_string(n));
-  if (n > kMaxN) return Result::unavailable("Shapiro-Wilk (AS R94) is defined for at most 5000 values, got " + std::to_string(n));
+  if (n > kMaxN)
+    return Result::unavailable("Shapiro-Wilk (AS R94) is defined for at most 5000 values, got " + std::to_string(n));
   if (auto reason = detail::non_finite_reason(sample, "sample"); !reason.empty()) return Result::unavailable(reason);
 
   std::vector<double> x(sample.begin(), sample.end());

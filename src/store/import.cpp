@@ -27,7 +27,7 @@ namespace {
 using report_detail::csv_unguard;
 
 struct CsvRow {
-  std::size_t line = 0;  ///< where the row starts (1-based)
+  std::size_t line = 0;                            ///< where the row starts (1-based)
   std::vector<std::optional<std::string>> fields;  ///< nullopt: an empty, unquoted field
 };
 
@@ -78,8 +78,8 @@ std::vector<CsvRow> read_csv(const std::string& text, const std::string& file) {
     start = end;
   }
   if (csv_fini(&parser, on_field, on_row, &state) != 0) {
-    throw ImportError(file, {fmt::format("line {}: {} (an unterminated quote?)", state.rows.empty() ? 1 : state.line - 1,
-                                         csv_strerror(csv_error(&parser)))});
+    throw ImportError(file, {fmt::format("line {}: {} (an unterminated quote?)",
+                                         state.rows.empty() ? 1 : state.line - 1, csv_strerror(csv_error(&parser)))});
   }
   return state.rows;
 }
@@ -87,8 +87,26 @@ std::vector<CsvRow> read_csv(const std::string& text, const std::string& file) {
 /// What a column holds.
 struct ColumnRole {
   enum class Kind {
-    campaign, workload, repetition, status, warmup, time, exit_code, signal, user_cpu, system_cpu, max_rss, cooldown,
-    energy, energy_estimated, energy_complete, dynamic_energy, metric, region_time, region_energy, label,
+    campaign,
+    workload,
+    repetition,
+    status,
+    warmup,
+    time,
+    exit_code,
+    signal,
+    user_cpu,
+    system_cpu,
+    max_rss,
+    cooldown,
+    energy,
+    energy_estimated,
+    energy_complete,
+    dynamic_energy,
+    metric,
+    region_time,
+    region_energy,
+    label,
   };
   Kind kind = Kind::label;
   std::string name;  ///< the domain, metric, region or label key
@@ -103,9 +121,9 @@ bool is_measured(ColumnRole::Kind k) {
 ColumnRole role_of(const std::string& column) {
   using K = ColumnRole::Kind;
   static const std::map<std::string, K, std::less<>> fixed{
-      {"campaign", K::campaign},     {"workload", K::workload},     {"repetition", K::repetition},
-      {"status", K::status},         {"warmup", K::warmup},         {"time_s", K::time},
-      {"exit_code", K::exit_code},   {"signal", K::signal},         {"user_cpu_s", K::user_cpu},
+      {"campaign", K::campaign},       {"workload", K::workload},   {"repetition", K::repetition},
+      {"status", K::status},           {"warmup", K::warmup},       {"time_s", K::time},
+      {"exit_code", K::exit_code},     {"signal", K::signal},       {"user_cpu_s", K::user_cpu},
       {"system_cpu_s", K::system_cpu}, {"max_rss_kib", K::max_rss}, {"cooldown_s", K::cooldown},
   };
   if (const auto it = fixed.find(column); it != fixed.end()) return {it->second, column};
@@ -195,9 +213,11 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
     const std::string name = csv_unguard(rows[0].fields[i].value_or(""));
     if (name.empty()) problems.push_back(fmt::format("line {}: column {} has no name", rows[0].line, i + 1));
     if (name.find('\0') != std::string::npos) {
-      problems.push_back(fmt::format("line {}: column {}'s name holds a NUL byte, which names never may", rows[0].line, i + 1));
+      problems.push_back(
+          fmt::format("line {}: column {}'s name holds a NUL byte, which names never may", rows[0].line, i + 1));
     }
-    if (!seen.emplace(name, i).second) problems.push_back(fmt::format("line {}: column '{}' appears twice", rows[0].line, name));
+    if (!seen.emplace(name, i).second)
+      problems.push_back(fmt::format("line {}: column '{}' appears twice", rows[0].line, name));
     roles.push_back(role_of(name));
     any_measured = any_measured || is_measured(roles.back().kind);
   }
@@ -217,7 +237,8 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
     const CsvRow& row = rows[r];
     if (row.fields.size() == 1 && !row.fields[0]) continue;  // a blank line
     if (row.fields.size() != roles.size()) {
-      problems.push_back(fmt::format("line {}: {} field(s), the header has {}", row.line, row.fields.size(), roles.size()));
+      problems.push_back(
+          fmt::format("line {}: {} field(s), the header has {}", row.line, row.fields.size(), roles.size()));
       continue;
     }
     RunRecord run;
@@ -354,7 +375,8 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
       }
     }
     // Energy figures need a domain a figure is in; the total is kept as the store's total row, last.
-    std::stable_partition(run.energy.begin(), run.energy.end(), [](const EnergyFigure& e) { return !e.domain.is_total(); });
+    std::stable_partition(run.energy.begin(), run.energy.end(),
+                          [](const EnergyFigure& e) { return !e.domain.is_total(); });
     runs.push_back(std::move(run));
   }
   if (!problems.empty()) throw ImportError(file, std::move(problems));
@@ -371,7 +393,8 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
       throw ImportError(file, {fmt::format("this file is already in the store as campaign {} ('{}')", c.id, c.name)});
     }
   }
-  const std::int64_t id = store.create_campaign(plan, Shard{}, runs.size(), {{"imported_from", std::filesystem::absolute(csv).string()}});
+  const std::int64_t id =
+      store.create_campaign(plan, Shard{}, runs.size(), {{"imported_from", std::filesystem::absolute(csv).string()}});
   store.record_runs(id, runs);
   store.finish_campaign(id);
   return {id, runs.size(), plan.name};

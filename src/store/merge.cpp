@@ -189,66 +189,80 @@ void copy_campaign(Db& db, std::int64_t src_id, std::int64_t out_id) {
     for (int i = 1; i <= std::min(4, st.parameter_count()); ++i) st.bind(i, values[i - 1]);
     st.run();
   };
-  copy("INSERT INTO main.idle_baselines (id, campaign_id, started_unix_s, duration_s, cpu_temperature_c, "
-       "gpu_temperature_c, complete) SELECT id + ?2, ?3, started_unix_s, duration_s, cpu_temperature_c, "
-       "gpu_temperature_c, complete FROM src.idle_baselines WHERE campaign_id = ?1",
-       idle_offset);
-  copy("INSERT INTO main.idle_power (idle_id, position, domain, power_w) SELECT p.idle_id + ?2, p.position, "
-       "p.domain, p.power_w FROM src.idle_power p JOIN src.idle_baselines b ON b.id = p.idle_id "
-       "WHERE b.campaign_id = ?1",
-       idle_offset);
-  copy("INSERT INTO main.runs (id, campaign_id, run_index, shard_index, workload, repetition, warmup, status, "
-       "exit_code, signal, reason, started_unix_s, time_s, user_cpu_s, system_cpu_s, max_rss_kib, idle_baseline_id, "
-       "cooldown_s, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
-       "malformed_events, other_cpu_before_cores, other_cpu_cores) SELECT id + ?2, ?3, run_index, shard_index, "
-       "workload, repetition, warmup, status, exit_code, signal, reason, started_unix_s, time_s, user_cpu_s, "
-       "system_cpu_s, max_rss_kib, idle_baseline_id + ?4, cooldown_s, stdout_path, stdout_bytes, stdout_dropped, "
-       "stderr_path, stderr_bytes, stderr_dropped, malformed_events, other_cpu_before_cores, other_cpu_cores "
-       "FROM src.runs WHERE campaign_id = ?1",
-       run_offset, idle_offset);
-  copy("INSERT INTO main.run_labels (run_id, position, key, value) SELECT x.run_id + ?2, x.position, x.key, x.value "
-       "FROM src.run_labels x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
-       run_offset);
-  copy("INSERT INTO main.run_energy (run_id, position, domain, energy_j, source, method, estimated, complete, "
-       "unmeasured_s, dynamic_energy_j, problem, measured_nothing) SELECT x.run_id + ?2, x.position, x.domain, "
-       "x.energy_j, x.source, x.method, x.estimated, x.complete, x.unmeasured_s, x.dynamic_energy_j, x.problem, "
-       "x.measured_nothing FROM src.run_energy x "
-       "JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
-       run_offset);
-  copy("INSERT INTO main.regions (id, run_id, position, name, start_s, end_s) SELECT x.id + ?4, x.run_id + ?2, "
-       "x.position, x.name, x.start_s, x.end_s FROM src.regions x JOIN src.runs r ON r.id = x.run_id "
-       "WHERE r.campaign_id = ?1",
-       run_offset, region_offset);
-  copy("INSERT INTO main.region_energy (region_id, position, domain, energy_j, source, method, estimated, complete, "
-       "unmeasured_s, dynamic_energy_j, problem, measured_nothing) SELECT e.region_id + ?2, e.position, e.domain, "
-       "e.energy_j, e.source, e.method, e.estimated, e.complete, e.unmeasured_s, e.dynamic_energy_j, e.problem, "
-       "e.measured_nothing FROM src.region_energy e "
-       "JOIN src.regions g ON g.id = e.region_id JOIN src.runs r ON r.id = g.run_id "
-       "WHERE r.campaign_id = ?1",
-       region_offset);
-  copy("INSERT INTO main.metrics (run_id, position, name, value, unit, origin) SELECT x.run_id + ?2, x.position, "
-       "x.name, x.value, x.unit, x.origin FROM src.metrics x JOIN src.runs r ON r.id = x.run_id "
-       "WHERE r.campaign_id = ?1",
-       run_offset);
-  copy("INSERT INTO main.run_metadata (run_id, position, key, value) SELECT x.run_id + ?2, x.position, x.key, "
-       "x.value FROM src.run_metadata x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
-       run_offset);
-  copy("INSERT INTO main.run_warnings (run_id, position, kind, message) SELECT x.run_id + ?2, x.position, x.kind, "
-       "x.message FROM src.run_warnings x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
-       run_offset);
-  copy("INSERT INTO main.timelines (run_id, encoding, channels, samples, data) SELECT x.run_id + ?2, x.encoding, "
-       "x.channels, x.samples, x.data FROM src.timelines x JOIN src.runs r ON r.id = x.run_id "
-       "WHERE r.campaign_id = ?1",
-       run_offset);
-  copy("INSERT INTO main.profiles (run_id, mode, energy_rule, estimated, interval_s, problem) SELECT x.run_id + ?2, "
-       "x.mode, x.energy_rule, x.estimated, x.interval_s, x.problem FROM src.profiles x JOIN src.runs r ON r.id = x.run_id "
-       "WHERE r.campaign_id = ?1",
-       run_offset);
-  copy("INSERT INTO main.profile_functions (run_id, position, name, calls, self_s, total_s, energy_j, total_energy_j, "
-       "idle_energy_j, dynamic_energy_j) SELECT x.run_id + ?2, x.position, x.name, x.calls, x.self_s, x.total_s, "
-       "x.energy_j, x.total_energy_j, x.idle_energy_j, x.dynamic_energy_j FROM src.profile_functions x "
-       "JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
-       run_offset);
+  copy(
+      "INSERT INTO main.idle_baselines (id, campaign_id, started_unix_s, duration_s, cpu_temperature_c, "
+      "gpu_temperature_c, complete) SELECT id + ?2, ?3, started_unix_s, duration_s, cpu_temperature_c, "
+      "gpu_temperature_c, complete FROM src.idle_baselines WHERE campaign_id = ?1",
+      idle_offset);
+  copy(
+      "INSERT INTO main.idle_power (idle_id, position, domain, power_w) SELECT p.idle_id + ?2, p.position, "
+      "p.domain, p.power_w FROM src.idle_power p JOIN src.idle_baselines b ON b.id = p.idle_id "
+      "WHERE b.campaign_id = ?1",
+      idle_offset);
+  copy(
+      "INSERT INTO main.runs (id, campaign_id, run_index, shard_index, workload, repetition, warmup, status, "
+      "exit_code, signal, reason, started_unix_s, time_s, user_cpu_s, system_cpu_s, max_rss_kib, idle_baseline_id, "
+      "cooldown_s, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
+      "malformed_events, other_cpu_before_cores, other_cpu_cores) SELECT id + ?2, ?3, run_index, shard_index, "
+      "workload, repetition, warmup, status, exit_code, signal, reason, started_unix_s, time_s, user_cpu_s, "
+      "system_cpu_s, max_rss_kib, idle_baseline_id + ?4, cooldown_s, stdout_path, stdout_bytes, stdout_dropped, "
+      "stderr_path, stderr_bytes, stderr_dropped, malformed_events, other_cpu_before_cores, other_cpu_cores "
+      "FROM src.runs WHERE campaign_id = ?1",
+      run_offset, idle_offset);
+  copy(
+      "INSERT INTO main.run_labels (run_id, position, key, value) SELECT x.run_id + ?2, x.position, x.key, x.value "
+      "FROM src.run_labels x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
+      run_offset);
+  copy(
+      "INSERT INTO main.run_energy (run_id, position, domain, energy_j, source, method, estimated, complete, "
+      "unmeasured_s, dynamic_energy_j, problem, measured_nothing) SELECT x.run_id + ?2, x.position, x.domain, "
+      "x.energy_j, x.source, x.method, x.estimated, x.complete, x.unmeasured_s, x.dynamic_energy_j, x.problem, "
+      "x.measured_nothing FROM src.run_energy x "
+      "JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
+      run_offset);
+  copy(
+      "INSERT INTO main.regions (id, run_id, position, name, start_s, end_s) SELECT x.id + ?4, x.run_id + ?2, "
+      "x.position, x.name, x.start_s, x.end_s FROM src.regions x JOIN src.runs r ON r.id = x.run_id "
+      "WHERE r.campaign_id = ?1",
+      run_offset, region_offset);
+  copy(
+      "INSERT INTO main.region_energy (region_id, position, domain, energy_j, source, method, estimated, complete, "
+      "unmeasured_s, dynamic_energy_j, problem, measured_nothing) SELECT e.region_id + ?2, e.position, e.domain, "
+      "e.energy_j, e.source, e.method, e.estimated, e.complete, e.unmeasured_s, e.dynamic_energy_j, e.problem, "
+      "e.measured_nothing FROM src.region_energy e "
+      "JOIN src.regions g ON g.id = e.region_id JOIN src.runs r ON r.id = g.run_id "
+      "WHERE r.campaign_id = ?1",
+      region_offset);
+  copy(
+      "INSERT INTO main.metrics (run_id, position, name, value, unit, origin) SELECT x.run_id + ?2, x.position, "
+      "x.name, x.value, x.unit, x.origin FROM src.metrics x JOIN src.runs r ON r.id = x.run_id "
+      "WHERE r.campaign_id = ?1",
+      run_offset);
+  copy(
+      "INSERT INTO main.run_metadata (run_id, position, key, value) SELECT x.run_id + ?2, x.position, x.key, "
+      "x.value FROM src.run_metadata x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
+      run_offset);
+  copy(
+      "INSERT INTO main.run_warnings (run_id, position, kind, message) SELECT x.run_id + ?2, x.position, x.kind, "
+      "x.message FROM src.run_warnings x JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
+      run_offset);
+  copy(
+      "INSERT INTO main.timelines (run_id, encoding, channels, samples, data) SELECT x.run_id + ?2, x.encoding, "
+      "x.channels, x.samples, x.data FROM src.timelines x JOIN src.runs r ON r.id = x.run_id "
+      "WHERE r.campaign_id = ?1",
+      run_offset);
+  copy(
+      "INSERT INTO main.profiles (run_id, mode, energy_rule, estimated, interval_s, problem) SELECT x.run_id + ?2, "
+      "x.mode, x.energy_rule, x.estimated, x.interval_s, x.problem FROM src.profiles x JOIN src.runs r ON r.id = "
+      "x.run_id "
+      "WHERE r.campaign_id = ?1",
+      run_offset);
+  copy(
+      "INSERT INTO main.profile_functions (run_id, position, name, calls, self_s, total_s, energy_j, total_energy_j, "
+      "idle_energy_j, dynamic_energy_j) SELECT x.run_id + ?2, x.position, x.name, x.calls, x.self_s, x.total_s, "
+      "x.energy_j, x.total_energy_j, x.idle_energy_j, x.dynamic_energy_j FROM src.profile_functions x "
+      "JOIN src.runs r ON r.id = x.run_id WHERE r.campaign_id = ?1",
+      run_offset);
 }
 
 }  // namespace

@@ -222,8 +222,7 @@ CREATE TABLE run_warnings (
 )sql";
 
 constexpr std::array<Migration, 4> kMigrations{{
-    {1, "campaigns, environment, idle baselines, runs with energies, regions, metrics, metadata, timelines",
-     kVersion1},
+    {1, "campaigns, environment, idle baselines, runs with energies, regions, metrics, metadata, timelines", kVersion1},
     {2, "function profiles of profiled runs", kVersion2},
     {3, "the problem of an incomplete energy figure, and figures that measured nothing", kVersion3},
     {4, "other processes' CPU use around each run, and run warnings", kVersion4},

@@ -66,8 +66,7 @@ bool Statement::step() {
 }
 
 void Statement::run() {
-  while (step()) {
-  }
+  while (step()) {}
   reset();
 }
 
@@ -110,7 +109,8 @@ std::pair<const unsigned char*, std::size_t> Statement::blob(int col) const {
 // --- Db --------------------------------------------------------------------------------------
 
 Db::Db(std::filesystem::path file) : file_(std::move(file)) {
-  const int rc = sqlite3_open_v2(file_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc =
+      sqlite3_open_v2(file_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     const std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);
@@ -170,9 +170,7 @@ void Db::fail(std::string_view what) const {
   throw StoreError(fmt::format("{}: {}: {}", file_.string(), what, sqlite3_errmsg(db_)));
 }
 
-void Db::fail_plain(std::string_view what) const {
-  throw StoreError(fmt::format("{}: {}", file_.string(), what));
-}
+void Db::fail_plain(std::string_view what) const { throw StoreError(fmt::format("{}: {}", file_.string(), what)); }
 
 // --- Transaction -----------------------------------------------------------------------------
 

@@ -87,7 +87,6 @@ void require_campaign(Db& db, std::int64_t campaign) {
   if (!st.step()) db.fail_plain(fmt::format("no campaign {}", campaign));
 }
 
-
 void insert_energy(Db& db, const char* sql, std::int64_t owner, const std::vector<EnergyFigure>& energy) {
   if (energy.empty()) return;
   auto st = db.prepare(sql);
@@ -167,8 +166,10 @@ RunRecord read_run(const Db& db, const Statement& st) {
   run.max_rss_kib = st.integer(13);
   run.idle_baseline = st.optional_integer(14);
   run.cooldown_s = st.real_or_nan(15);
-  run.stdout_log = {st.text(16), static_cast<std::uint64_t>(st.integer(17)), static_cast<std::uint64_t>(st.integer(18))};
-  run.stderr_log = {st.text(19), static_cast<std::uint64_t>(st.integer(20)), static_cast<std::uint64_t>(st.integer(21))};
+  run.stdout_log = {st.text(16), static_cast<std::uint64_t>(st.integer(17)),
+                    static_cast<std::uint64_t>(st.integer(18))};
+  run.stderr_log = {st.text(19), static_cast<std::uint64_t>(st.integer(20)),
+                    static_cast<std::uint64_t>(st.integer(21))};
   run.malformed_events = to_size(st.integer(22));
   run.other_cpu_before_cores = st.optional_real(23);
   run.other_cpu_cores = st.optional_real(24);
@@ -216,8 +217,8 @@ std::int64_t Store::create_campaign(const CampaignPlan& plan, const Shard& shard
                                     const KeyValues& environment) {
   Db& db = impl_->db;
   if (shard.count < 1 || shard.index < 1 || shard.index > shard.count) {
-    db.fail_plain(fmt::format("cannot create campaign '{}': shard {}/{} is out of range", plan.name, shard.index,
-                              shard.count));
+    db.fail_plain(
+        fmt::format("cannot create campaign '{}': shard {}/{} is out of range", plan.name, shard.index, shard.count));
   }
   try {
     Transaction tx(db);
@@ -235,7 +236,8 @@ std::int64_t Store::create_campaign(const CampaignPlan& plan, const Shard& shard
         .bind(9, store_detail::now_iso8601());
     st.run();
     const std::int64_t id = db.last_insert_id();
-    insert_key_values(db, "INSERT INTO campaign_environment (campaign_id, position, key, value) VALUES (?1, ?2, ?3, ?4)",
+    insert_key_values(db,
+                      "INSERT INTO campaign_environment (campaign_id, position, key, value) VALUES (?1, ?2, ?3, ?4)",
                       id, environment);
     tx.commit();
     return id;
@@ -249,12 +251,12 @@ void Store::finish_campaign(std::int64_t campaign) {
   auto st = db.prepare("UPDATE campaigns SET finished = 1 WHERE id = ?1");
   st.bind(1, campaign);
   st.run();
-  if (sqlite3_changes(db.handle()) == 0) db.fail_plain(fmt::format("cannot finish campaign {}: no such campaign", campaign));
+  if (sqlite3_changes(db.handle()) == 0)
+    db.fail_plain(fmt::format("cannot finish campaign {}: no such campaign", campaign));
 }
 
 KeyValues Store::environment(std::int64_t campaign) const {
-  auto st = impl_->db.prepare(
-      "SELECT key, value FROM campaign_environment WHERE campaign_id = ?1 ORDER BY position");
+  auto st = impl_->db.prepare("SELECT key, value FROM campaign_environment WHERE campaign_id = ?1 ORDER BY position");
   st.bind(1, campaign);
   KeyValues out;
   while (st.step()) out.emplace_back(st.text(0), st.text(1));
@@ -296,7 +298,8 @@ std::int64_t Store::record_idle(std::int64_t campaign, const IdleRecord& idle) {
     tx.commit();
     return id;
   } catch (...) {
-    store_detail::rethrow_with_context(db.file(), fmt::format("cannot record an idle baseline of campaign {}", campaign));
+    store_detail::rethrow_with_context(db.file(),
+                                       fmt::format("cannot record an idle baseline of campaign {}", campaign));
   }
 }
 
@@ -414,7 +417,8 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
         std::int64_t position = 0;
         for (const auto& region : run.regions) {
           {
-            auto st = db.prepare("INSERT INTO regions (run_id, position, name, start_s, end_s) VALUES (?1, ?2, ?3, ?4, ?5)");
+            auto st =
+                db.prepare("INSERT INTO regions (run_id, position, name, start_s, end_s) VALUES (?1, ?2, ?3, ?4, ?5)");
             st.bind(1, run_id).bind(2, position++).bind(3, region.name).bind(4, region.start_s).bind(5, region.end_s);
             st.run();
           }
@@ -448,7 +452,8 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
         const StoredProfile& profile = *run.profile;
         {
           auto st = db.prepare(
-              "INSERT INTO profiles (run_id, mode, energy_rule, estimated, interval_s, problem) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+              "INSERT INTO profiles (run_id, mode, energy_rule, estimated, interval_s, problem) VALUES (?1, ?2, ?3, "
+              "?4, ?5, ?6)");
           st.bind(1, run_id)
               .bind(2, profile.mode)
               .bind(3, profile.energy_rule)
@@ -476,7 +481,8 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
         }
       }
       if (has_timeline) {
-        auto st = db.prepare("INSERT INTO timelines (run_id, encoding, channels, samples, data) VALUES (?1, 1, ?2, ?3, ?4)");
+        auto st =
+            db.prepare("INSERT INTO timelines (run_id, encoding, channels, samples, data) VALUES (?1, 1, ?2, ?3, ?4)");
         st.bind(1, run_id).bind(2, channels).bind(3, to_db(run.timeline.time_s.size()));
         st.bind_blob(4, timelines[i]->data(), timelines[i]->size());
         st.run();
@@ -504,8 +510,8 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
           kRunColumns);
       for (std::size_t i = 0; i < filter.labels.size(); ++i) {
         sql += fmt::format(
-            " AND EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id AND l.key = ?{} AND l.value = ?{})", 6 + 2 * i,
-            7 + 2 * i);
+            " AND EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id AND l.key = ?{} AND l.value = ?{})",
+            6 + 2 * i, 7 + 2 * i);
       }
       if (!filter.indices.empty()) {
         // Positions are numbers the store wrote, not user text: they go into the statement as such.
@@ -570,25 +576,36 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
         previous = &run;
       });
     };
-    for_each_list("SELECT x.run_id, x.key, x.value FROM run_labels x WHERE x.run_id BETWEEN ?1 AND ?2 "
-                  "ORDER BY x.run_id, x.position",
-                  &RunRecord::labels, [](const Statement& st) { return std::pair{st.text(1), st.text(2)}; });
-    for_each_list("SELECT x.run_id, x.domain, x.energy_j, x.source, x.method, x.estimated, x.complete, "
-                  "x.unmeasured_s, x.dynamic_energy_j, x.problem, x.measured_nothing FROM run_energy x "
-                  "WHERE x.run_id BETWEEN ?1 AND ?2 "
-                  "ORDER BY x.run_id, x.position",
-                  &RunRecord::energy, read_energy);
-    for_each_list("SELECT x.run_id, x.name, x.value, x.unit, x.origin FROM metrics x WHERE x.run_id BETWEEN ?1 AND ?2 "
-                  "ORDER BY x.run_id, x.position",
-                  &RunRecord::metrics, [](const Statement& st) {
-                    return StoredMetric{st.text(1), st.real_or_nan(2), st.text(3), st.text(4)};
-                  });
-    for_each_list("SELECT x.run_id, x.key, x.value FROM run_metadata x WHERE x.run_id BETWEEN ?1 AND ?2 "
-                  "ORDER BY x.run_id, x.position",
-                  &RunRecord::metadata, [](const Statement& st) { return std::pair{st.text(1), st.text(2)}; });
-    for_each_list("SELECT x.run_id, x.kind, x.message FROM run_warnings x WHERE x.run_id BETWEEN ?1 AND ?2 "
-                  "ORDER BY x.run_id, x.position",
-                  &RunRecord::warnings, [](const Statement& st) { return RunWarning{st.text(1), st.text(2)}; });
+    for_each_list(
+        "SELECT x.run_id, x.key, x.value FROM run_labels x WHERE x.run_id BETWEEN ?1 AND ?2 "
+        "ORDER BY x.run_id, x.position",
+        &RunRecord::labels, [](const Statement& st) {
+          return std::pair{st.text(1), st.text(2)};
+        });
+    for_each_list(
+        "SELECT x.run_id, x.domain, x.energy_j, x.source, x.method, x.estimated, x.complete, "
+        "x.unmeasured_s, x.dynamic_energy_j, x.problem, x.measured_nothing FROM run_energy x "
+        "WHERE x.run_id BETWEEN ?1 AND ?2 "
+        "ORDER BY x.run_id, x.position",
+        &RunRecord::energy, read_energy);
+    for_each_list(
+        "SELECT x.run_id, x.name, x.value, x.unit, x.origin FROM metrics x WHERE x.run_id BETWEEN ?1 AND ?2 "
+        "ORDER BY x.run_id, x.position",
+        &RunRecord::metrics, [](const Statement& st) {
+          return StoredMetric{st.text(1), st.real_or_nan(2), st.text(3), st.text(4)};
+        });
+    for_each_list(
+        "SELECT x.run_id, x.key, x.value FROM run_metadata x WHERE x.run_id BETWEEN ?1 AND ?2 "
+        "ORDER BY x.run_id, x.position",
+        &RunRecord::metadata, [](const Statement& st) {
+          return std::pair{st.text(1), st.text(2)};
+        });
+    for_each_list(
+        "SELECT x.run_id, x.kind, x.message FROM run_warnings x WHERE x.run_id BETWEEN ?1 AND ?2 "
+        "ORDER BY x.run_id, x.position",
+        &RunRecord::warnings, [](const Statement& st) {
+          return RunWarning{st.text(1), st.text(2)};
+        });
 
     // Regions, then their energies (keyed by region id, over the range of the regions read).
     std::unordered_map<std::int64_t, StoredRegion*> regions;
@@ -613,7 +630,8 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
     if (!regions.empty()) {
       auto st = db.prepare(
           "SELECT e.region_id, e.domain, e.energy_j, e.source, e.method, e.estimated, e.complete, e.unmeasured_s, "
-          "e.dynamic_energy_j, e.problem, e.measured_nothing FROM region_energy e WHERE e.region_id BETWEEN ?1 AND ?2 ORDER BY e.region_id, e.position");
+          "e.dynamic_energy_j, e.problem, e.measured_nothing FROM region_energy e WHERE e.region_id BETWEEN ?1 AND ?2 "
+          "ORDER BY e.region_id, e.position");
       st.bind(1, first_region).bind(2, last_region);
       while (st.step()) {
         const auto it = regions.find(st.integer(0));
@@ -622,22 +640,24 @@ std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filte
     }
 
     if (!filter.profiled || *filter.profiled) {
-      for_each_child("SELECT x.run_id, x.mode, x.energy_rule, x.estimated, x.interval_s, x.problem FROM profiles x "
-                     "WHERE x.run_id BETWEEN ?1 AND ?2 ORDER BY x.run_id",
-                     [](RunRecord& run, const Statement& st) {
-                       run.profile = StoredProfile{st.text(1), st.text(2), st.integer(3) != 0, st.real_or_nan(4), st.text(5), {}};
-                     });
-      for_each_child("SELECT x.run_id, x.name, x.calls, x.self_s, x.total_s, x.energy_j, x.total_energy_j, x.idle_energy_j, "
-                     "x.dynamic_energy_j FROM profile_functions x WHERE x.run_id BETWEEN ?1 AND ?2 "
-                     "ORDER BY x.run_id, x.position",
-                     [](RunRecord& run, const Statement& st) {
-                       if (!run.profile) return;
-                       const auto calls = st.optional_integer(2);
-                       run.profile->functions.push_back(
-                           {st.text(1), calls ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(*calls)) : std::nullopt,
-                            st.real_or_nan(3), st.real_or_nan(4), st.optional_real(5), st.optional_real(6),
-                            st.optional_real(7), st.optional_real(8)});
-                     });
+      for_each_child(
+          "SELECT x.run_id, x.mode, x.energy_rule, x.estimated, x.interval_s, x.problem FROM profiles x "
+          "WHERE x.run_id BETWEEN ?1 AND ?2 ORDER BY x.run_id",
+          [](RunRecord& run, const Statement& st) {
+            run.profile = StoredProfile{st.text(1), st.text(2), st.integer(3) != 0, st.real_or_nan(4), st.text(5), {}};
+          });
+      for_each_child(
+          "SELECT x.run_id, x.name, x.calls, x.self_s, x.total_s, x.energy_j, x.total_energy_j, x.idle_energy_j, "
+          "x.dynamic_energy_j FROM profile_functions x WHERE x.run_id BETWEEN ?1 AND ?2 "
+          "ORDER BY x.run_id, x.position",
+          [](RunRecord& run, const Statement& st) {
+            if (!run.profile) return;
+            const auto calls = st.optional_integer(2);
+            run.profile->functions.push_back(
+                {st.text(1), calls ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(*calls)) : std::nullopt,
+                 st.real_or_nan(3), st.real_or_nan(4), st.optional_real(5), st.optional_real(6), st.optional_real(7),
+                 st.optional_real(8)});
+          });
     }
 
     if (with_timelines) {

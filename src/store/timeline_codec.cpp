@@ -48,8 +48,8 @@ std::vector<std::uint8_t> encode_timeline(const StoredTimeline& timeline) {
     }
     const auto us = std::llround(t * 1e6);
     if (us < previous) {
-      throw std::invalid_argument(
-          fmt::format("timeline sample {} ends at {} s, before the previous sample ({} s)", i, t, static_cast<double>(previous) * 1e-6));
+      throw std::invalid_argument(fmt::format("timeline sample {} ends at {} s, before the previous sample ({} s)", i,
+                                              t, static_cast<double>(previous) * 1e-6));
     }
     if (us - previous >= kEscape) ++escapes;
     end_us[i] = us;
@@ -107,9 +107,7 @@ void decode_timeline(const std::uint8_t* data, std::size_t size, std::size_t sam
   if (p != end) throw std::invalid_argument(fmt::format("the timeline has {} bytes after its last sample", end - p));
 }
 
-std::string channels_to_text(const std::vector<std::string>& channels) {
-  return nlohmann::json(channels).dump();
-}
+std::string channels_to_text(const std::vector<std::string>& channels) { return nlohmann::json(channels).dump(); }
 
 std::vector<std::string> channels_from_text(const std::string& text) {
   try {

@@ -12,7 +12,12 @@ namespace joulebench {
 
 Seconds parse_duration(std::string_view text) {
   static constexpr std::array<std::pair<std::string_view, double>, 6> kUnits = {{
-      {"us", 1e-6}, {"ms", 1e-3}, {"s", 1.0}, {"m", 60.0}, {"min", 60.0}, {"h", 3600.0},
+      {"us", 1e-6},
+      {"ms", 1e-3},
+      {"s", 1.0},
+      {"m", 60.0},
+      {"min", 60.0},
+      {"h", 3600.0},
   }};
   const std::string value(text);
   const char* begin = value.c_str();
@@ -29,7 +34,8 @@ Seconds parse_duration(std::string_view text) {
     // Beyond this a duration stops fitting the clock's nanoseconds once added to a time point: a
     // timeout would fire at once, a cool-down not wait at all. No measurement needs a year.
     if (number * seconds > kLongestDuration.count()) {
-      throw std::invalid_argument("'" + value + "' is longer than a year (8760h), the longest duration joulebench takes");
+      throw std::invalid_argument("'" + value +
+                                  "' is longer than a year (8760h), the longest duration joulebench takes");
     }
     return Seconds(number * seconds);
   }

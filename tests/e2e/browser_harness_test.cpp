@@ -44,7 +44,8 @@ std::string joined(const std::vector<std::string>& lines) {
 class BrowserHarness : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::chromium_available()) GTEST_SKIP() << "no chromium at " << testing::chromium_path() << " (Debian: chromium)";
+    if (!testing::chromium_available())
+      GTEST_SKIP() << "no chromium at " << testing::chromium_path() << " (Debian: chromium)";
   }
   PageCheck check(const std::string& name, const std::string& html) {
     const fs::path page = dir.path() / name;
@@ -60,12 +61,15 @@ class BrowserHarness : public ::testing::Test {
 };
 
 TEST_F(BrowserHarness, CountsImagesAndFindsTheBrokenOneUnderTheReportsPolicy) {
-  const PageCheck page = check("report.html", "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + kReportCsp +
-                                                  "<title>Two figures</title><style>h1 { color: #333 }</style></head>\n"
-                                                  "<body><h1>Energy by framework</h1>\n"
-                                                  "<img alt=\"good figure\" src=\"data:image/png;base64," + kGoodPng + "\">\n"
-                                                  "<img alt=\"broken figure\" src=\"data:image/png;base64,!!not base64!!\">\n"
-                                                  "</body></html>\n");
+  const PageCheck page =
+      check("report.html", "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">" + kReportCsp +
+                               "<title>Two figures</title><style>h1 { color: #333 }</style></head>\n"
+                               "<body><h1>Energy by framework</h1>\n"
+                               "<img alt=\"good figure\" src=\"data:image/png;base64," +
+                               kGoodPng +
+                               "\">\n"
+                               "<img alt=\"broken figure\" src=\"data:image/png;base64,!!not base64!!\">\n"
+                               "</body></html>\n");
   EXPECT_EQ(page.images, 2u);
   EXPECT_EQ(page.broken_images, std::vector<std::string>{"broken figure"});
   EXPECT_EQ(page.title, "Two figures");
@@ -89,10 +93,11 @@ TEST_F(BrowserHarness, ReportsConsoleErrorsAndUncaughtExceptions) {
 }
 
 TEST_F(BrowserHarness, ThePagesOwnPolicyStillBlocksItsScripts) {
-  const PageCheck page = check("blocked.html", "<!DOCTYPE html><html><head><meta charset=\"utf-8\">" + kReportCsp +
-                                                   "<title>Blocked</title></head><body><p id=\"p\">before</p>\n"
-                                                   "<script>document.getElementById('p').textContent = 'script ran';</script>\n"
-                                                   "</body></html>\n");
+  const PageCheck page =
+      check("blocked.html", "<!DOCTYPE html><html><head><meta charset=\"utf-8\">" + kReportCsp +
+                                "<title>Blocked</title></head><body><p id=\"p\">before</p>\n"
+                                "<script>document.getElementById('p').textContent = 'script ran';</script>\n"
+                                "</body></html>\n");
   EXPECT_TRUE(any_contains(page.console_errors, "blocked by Content-Security-Policy (script-src-elem): inline"))
       << joined(page.console_errors);
   EXPECT_TRUE(contains(page.body_text, "before")) << page.body_text;
@@ -106,12 +111,14 @@ TEST_F(BrowserHarness, RelativeImagesLoadFromThePagesFolder) {
       "\x73\x00\x00\x00\x10IDAT\x78\x9c\x63\xf8\xcf\xc0\x00\x44\x0c\x10\x0a\x00\x1f\xee\x03\xfd\x8b\x5f\x14\xd4"
       "\x00\x00\x00\x00IEND\xae\x42\x60\x82";
   write_file(dir.path() / "figures" / "red.png", std::string(kPngBytes, sizeof kPngBytes - 1));
-  const PageCheck page = check("relative.html", "<!DOCTYPE html><html><head><title>Files</title></head><body>"
-                                                "<img alt=\"beside\" src=\"figures/red.png\">"
-                                                "<img alt=\"missing\" src=\"figures/none.png\"></body></html>");
+  const PageCheck page = check("relative.html",
+                               "<!DOCTYPE html><html><head><title>Files</title></head><body>"
+                               "<img alt=\"beside\" src=\"figures/red.png\">"
+                               "<img alt=\"missing\" src=\"figures/none.png\"></body></html>");
   EXPECT_EQ(page.images, 2u);
   EXPECT_EQ(page.broken_images, std::vector<std::string>{"missing"});
-  EXPECT_TRUE(any_contains(page.console_errors, "failed to load <img> figures/none.png")) << joined(page.console_errors);
+  EXPECT_TRUE(any_contains(page.console_errors, "failed to load <img> figures/none.png"))
+      << joined(page.console_errors);
 }
 
 TEST(BrowserHarnessWithoutChromium, SaysWhy) {

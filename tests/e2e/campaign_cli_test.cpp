@@ -28,7 +28,8 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 /// A campaign section with a fast protocol: no idle baseline, no cool-down.
 std::string campaign_header(const std::string& name, int repetitions, int warmup, const std::string& extra = "") {
   return "[campaign]\nname = \"" + name + "\"\nseed = 7\nrepetitions = " + std::to_string(repetitions) +
-         "\nwarmup = " + std::to_string(warmup) + "\nidle = \"0s\"\ncooldown = \"0s\"\ninterval = \"10ms\"\n" + extra + "\n";
+         "\nwarmup = " + std::to_string(warmup) + "\nidle = \"0s\"\ncooldown = \"0s\"\ninterval = \"10ms\"\n" + extra +
+         "\n";
 }
 
 std::string workload(const std::string& name, const std::string& framework, const std::string& command,
@@ -64,7 +65,8 @@ TEST_F(CampaignCli, RecordsEveryRunWithRegionsMetricsAndTimeline) {
       R"(echo '{"event":"end","region":"train"}' >&$JOULEBENCH_EVENTS_FD; )"
       R"(echo '{"event":"metric","name":"accuracy","value":0.75,"unit":"%"}' >&$JOULEBENCH_EVENTS_FD; )"
       R"(echo 'not json' >&$JOULEBENCH_EVENTS_FD; echo done)";
-  const fs::path plan = write_plan(campaign_header("basic", 3, 1) + workload("a", "one", events) + workload("b", "two", "sleep 0.05"));
+  const fs::path plan =
+      write_plan(campaign_header("basic", 3, 1) + workload("a", "one", events) + workload("b", "two", "sleep 0.05"));
   const Result r = run({"run", plan.string(), "--db", db().string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.err, "8 of 8 runs recorded")) << r.err;
@@ -106,12 +108,10 @@ TEST_F(CampaignCli, RecordsEveryRunWithRegionsMetricsAndTimeline) {
 }
 
 TEST_F(CampaignCli, FailuresCrashesHangsAndFloodsAreRecordedAndTheCampaignGoesOn) {
-  const fs::path plan = write_plan(campaign_header("trouble", 1, 0, "order = \"blocked\"") +
-                                   workload("fails", "x", "echo oops >&2; exit 3") +
-                                   workload("crashes", "x", "kill -SEGV $$") +
-                                   workload("hangs", "x", "sleep 30", "timeout = \"300ms\"") +
-                                   workload("floods", "x", "head -c 30000000 /dev/zero | tr '\\0' x") +
-                                   workload("fine", "x", "true"));
+  const fs::path plan = write_plan(
+      campaign_header("trouble", 1, 0, "order = \"blocked\"") + workload("fails", "x", "echo oops >&2; exit 3") +
+      workload("crashes", "x", "kill -SEGV $$") + workload("hangs", "x", "sleep 30", "timeout = \"300ms\"") +
+      workload("floods", "x", "head -c 30000000 /dev/zero | tr '\\0' x") + workload("fine", "x", "true"));
   const Result r = run({"run", plan.string(), "--db", db().string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto runs = runs_of(db());
@@ -134,10 +134,9 @@ TEST_F(CampaignCli, FailuresCrashesHangsAndFloodsAreRecordedAndTheCampaignGoesOn
 
 TEST_F(CampaignCli, SetupFailureMarksTheWorkloadsRunsNotRunAndPrepareRunsBeforeEachRun) {
   const fs::path counter = dir.path() / "prepared";
-  const fs::path plan = write_plan(
-      campaign_header("helpers", 2, 1) +
-      workload("broken", "x", "true", "setup = ['sh', '-c', 'exit 4']") +
-      workload("prepared", "y", "true", "prepare = ['sh', '-c', 'echo run >> " + counter.string() + "']"));
+  const fs::path plan =
+      write_plan(campaign_header("helpers", 2, 1) + workload("broken", "x", "true", "setup = ['sh', '-c', 'exit 4']") +
+                 workload("prepared", "y", "true", "prepare = ['sh', '-c', 'echo run >> " + counter.string() + "']"));
   const Result r = run({"run", plan.string(), "--db", db().string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   int not_run = 0;
@@ -156,9 +155,9 @@ TEST_F(CampaignCli, MetricsFromDlloggerMllogAndRegexOutput) {
       R"(echo 'DLLL {"timestamp": "1.0", "datetime": "x", "elapsedtime": 1.0, "type": "LOG", "step": [], "data": {"train.loss": 0.25}}'; )"
       R"(echo ':::MLLOG {"namespace": "", "time_ms": 1, "event_type": "POINT_IN_TIME", "key": "eval_accuracy", "value": 0.5, "metadata": {}}'; )"
       R"(echo 'epoch 1 throughput=123.5 img/s')";
-  const fs::path plan = write_plan(campaign_header("parsed", 1, 0) +
-                                   workload("p", "x", printing,
-                                            "parse = [\"dllogger\", \"mllog\"]\nregex = ['throughput=(?<throughput>[0-9.]+)']"));
+  const fs::path plan = write_plan(
+      campaign_header("parsed", 1, 0) +
+      workload("p", "x", printing, "parse = [\"dllogger\", \"mllog\"]\nregex = ['throughput=(?<throughput>[0-9.]+)']"));
   const Result r = run({"run", plan.string(), "--db", db().string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto runs = runs_of(db());
@@ -260,7 +259,8 @@ TEST_F(CampaignCli, AChangedPlanIsRefusedUnlessAskedForANewCampaign) {
 }
 
 TEST_F(CampaignCli, ShardsRunSeparatelyAndMergeIntoTheWholeCampaign) {
-  const fs::path plan = write_plan(campaign_header("sharded", 4, 1) + workload("a", "one", "true") + workload("b", "two", "true"));
+  const fs::path plan =
+      write_plan(campaign_header("sharded", 4, 1) + workload("a", "one", "true") + workload("b", "two", "true"));
   ASSERT_EQ(run({"run", plan.string(), "--db", db("s1.db").string(), "--shard", "1/2"}).exit_code, 0);
   ASSERT_EQ(run({"run", plan.string(), "--db", db("s2.db").string(), "--shard", "2/2"}).exit_code, 0);
   const Result merged = run({"merge", db("s1.db").string(), db("s2.db").string(), "-o", db("all.db").string()});
@@ -286,7 +286,8 @@ TEST_F(CampaignCli, ShardsRunSeparatelyAndMergeIntoTheWholeCampaign) {
 
 TEST_F(CampaignCli, DryRunListsTheRunsAndRunsNothing) {
   const fs::path marker = dir.path() / "ran";
-  const fs::path plan = write_plan(campaign_header("dry", 2, 1) + workload("a", "one", "touch " + marker.string(), "timeout = \"1m\""));
+  const fs::path plan =
+      write_plan(campaign_header("dry", 2, 1) + workload("a", "one", "touch " + marker.string(), "timeout = \"1m\""));
   const Result r = run({"run", plan.string(), "--db", db().string(), "--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(fs::exists(marker));
@@ -298,15 +299,17 @@ TEST_F(CampaignCli, DryRunListsTheRunsAndRunsNothing) {
 }
 
 TEST_F(CampaignCli, ExportWritesOneTidyRowPerRun) {
-  const fs::path plan = write_plan(campaign_header("exported", 2, 1) + workload("a", "one", "true") + workload("b", "two", "true"));
+  const fs::path plan =
+      write_plan(campaign_header("exported", 2, 1) + workload("a", "one", "true") + workload("b", "two", "true"));
   ASSERT_EQ(run({"run", plan.string(), "--db", db().string()}).exit_code, 0);
   const Result r = run({"export", "--db", db().string(), "--warmup", "no"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 5U) << r.out;
-  EXPECT_EQ(lines[0].rfind("campaign,workload,repetition,status,warmup,framework,model,phase,time_s,energy_cpu_j,energy_dram_j,"
-                           "energy_total_j,energy_cpu_estimated,energy_dram_estimated,energy_total_estimated",
-                           0),
+  EXPECT_EQ(lines[0].rfind(
+                "campaign,workload,repetition,status,warmup,framework,model,phase,time_s,energy_cpu_j,energy_dram_j,"
+                "energy_total_j,energy_cpu_estimated,energy_dram_estimated,energy_total_estimated",
+                0),
             0U)
       << lines[0];
   const Result listed = run({"runs", "--db", db().string(), "--workload", "a"});
@@ -324,8 +327,9 @@ TEST_F(CampaignCli, PlanErrorsNameFileLineAndColumn) {
 }
 
 TEST_F(CampaignCli, IdleBaselineGivesDynamicEnergy) {
-  const fs::path plan = write_plan("[campaign]\nname = \"idle\"\nrepetitions = 1\nwarmup = 0\nidle = \"300ms\"\ncooldown = \"0s\"\n" +
-                                   workload("a", "one", "sleep 0.1"));
+  const fs::path plan =
+      write_plan("[campaign]\nname = \"idle\"\nrepetitions = 1\nwarmup = 0\nidle = \"300ms\"\ncooldown = \"0s\"\n" +
+                 workload("a", "one", "sleep 0.1"));
   ASSERT_EQ(run({"run", plan.string(), "--db", db().string()}).exit_code, 0);
   const Store store(db());
   const auto id = store.campaigns().back().id;
@@ -423,8 +427,9 @@ TEST_F(CampaignCli, APartialMergeSaysWhichShardsAreMissing) {
   EXPECT_FALSE(finished("part.db"));
   const Result one = run({"merge", s2, "-o", db("one.db").string()});
   EXPECT_EQ(one.exit_code, 0) << one.err;
-  EXPECT_TRUE(contains(one.err, "shards 1/3 and 3/3 are missing: the merged campaign is not finished; merge again "
-                                "with them"))
+  EXPECT_TRUE(contains(one.err,
+                       "shards 1/3 and 3/3 are missing: the merged campaign is not finished; merge again "
+                       "with them"))
       << one.err;
   EXPECT_FALSE(finished("one.db"));
 
@@ -555,8 +560,8 @@ TEST_F(CampaignCli, AKilledMergeLeavesNoOutputAndTheNextOneCleansUp) {
   const Result next = run(args);
   ASSERT_EQ(next.exit_code, 0) << next.err;
   for (const auto& file : left) {
-    EXPECT_TRUE(contains(next.err, "removed " + file.string() + ": left by a merge into " + output.string() +
-                                       " that was killed"))
+    EXPECT_TRUE(contains(next.err,
+                         "removed " + file.string() + ": left by a merge into " + output.string() + " that was killed"))
         << next.err;
   }
   EXPECT_EQ(temporaries(), std::vector<fs::path>{});

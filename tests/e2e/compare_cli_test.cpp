@@ -124,8 +124,9 @@ TEST_F(CompareCli, AnswersTheStudysQuestionWithSciPysNumbers) {
   EXPECT_EQ(energy["test"], "Mann-Whitney U (normal approximation)");
   EXPECT_NEAR(energy["p_value"].get<double>(), 1.0, 1e-12);
   EXPECT_FALSE(energy["significant"].get<bool>());
-  EXPECT_TRUE(contains(energy["verdict"], "no significant difference in total energy (estimated) between pytorch and "
-                                          "tensorflow"))
+  EXPECT_TRUE(contains(energy["verdict"],
+                       "no significant difference in total energy (estimated) between pytorch and "
+                       "tensorflow"))
       << energy["verdict"];
 
   const auto& accuracy = find(comparisons, "metric_accuracy");
@@ -158,8 +159,9 @@ TEST_F(CompareCli, PrintsEveryFormatWithEstimatesMarked) {
   ASSERT_EQ(import(kTwoFrameworks).exit_code, 0);
   const Result table = compare({});
   ASSERT_EQ(table.exit_code, 0) << table.err;
-  EXPECT_TRUE(contains(table.out, "model=ncf phase=train: pytorch (n = 6; excluded 1 warm-up) vs tensorflow (n = 6; "
-                                  "excluded 1 failed)"))
+  EXPECT_TRUE(contains(table.out,
+                       "model=ncf phase=train: pytorch (n = 6; excluded 1 warm-up) vs tensorflow (n = 6; "
+                       "excluded 1 failed)"))
       << table.out;
   EXPECT_TRUE(contains(table.out, "total energy [J] (estimated)")) << table.out;
   EXPECT_TRUE(contains(table.out, "Summary")) << table.out;
@@ -217,9 +219,10 @@ TEST_F(CompareCli, ThreeFrameworksGetKruskalWallisThenCorrectedPairs) {
 }
 
 TEST_F(CompareCli, SaysWhyInsteadOfPrintingAnUnjustifiedNumber) {
-  ASSERT_EQ(import("framework,model,phase,time_s\npytorch,m,train,1.0\ntensorflow,m,train,2.0\ntensorflow,m,train,2.1\n")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      import("framework,model,phase,time_s\npytorch,m,train,1.0\ntensorflow,m,train,2.0\ntensorflow,m,train,2.1\n")
+          .exit_code,
+      0);
   const Result r = compare({"--format", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = parse_json(r.out);
@@ -230,7 +233,8 @@ TEST_F(CompareCli, SaysWhyInsteadOfPrintingAnUnjustifiedNumber) {
 }
 
 TEST_F(CompareCli, WarnsWhenTheSamplesAreTooSmallForSignificance) {
-  ASSERT_EQ(import("framework,model,phase,time_s\na,m,t,1\na,m,t,2\na,m,t,3\nb,m,t,4\nb,m,t,5\nb,m,t,6\n").exit_code, 0);
+  ASSERT_EQ(import("framework,model,phase,time_s\na,m,t,1\na,m,t,2\na,m,t,3\nb,m,t,4\nb,m,t,5\nb,m,t,6\n").exit_code,
+            0);
   const Result r = compare({"--metrics", "time"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // n = 3 and 3: the smallest exact two-sided p is 2 / C(6, 3) = 0.1.
@@ -335,7 +339,8 @@ TEST_F(CompareCli, ExportGuardsFormulasImportRemovesTheGuardAndRawOptsOut) {
 
   // export -> import -> export gives the same file, and the store the text as written.
   const fs::path second_db = dir.path() / "second.db";
-  const Result reimported = runner.run({"import", write("exported.csv", exported.out).string(), "--db", second_db.string()});
+  const Result reimported =
+      runner.run({"import", write("exported.csv", exported.out).string(), "--db", second_db.string()});
   ASSERT_EQ(reimported.exit_code, 0) << reimported.err;
   const Result again = runner.run({"export", "--db", second_db.string()});
   ASSERT_EQ(again.exit_code, 0) << again.err;
@@ -370,7 +375,8 @@ TEST_F(CompareCli, MarkdownTablesCarryNoHtml) {
   ASSERT_NE(line, lines.end()) << md.out;
   for (; line != lines.end() && line->starts_with("|"); ++line) {
     std::size_t unescaped = 0;
-    for (std::size_t i = 0; i < line->size(); ++i) unescaped += (*line)[i] == '|' && (i == 0 || (*line)[i - 1] != '\\') ? 1 : 0;
+    for (std::size_t i = 0; i < line->size(); ++i)
+      unescaped += (*line)[i] == '|' && (i == 0 || (*line)[i - 1] != '\\') ? 1 : 0;
     EXPECT_EQ(unescaped, 11u) << *line;
   }
 }
@@ -380,19 +386,20 @@ TEST_F(CompareCli, BenchComparesCommandsLikeHyperfineForEnergy) {
   runner.deadline = std::chrono::seconds(60);
   const fs::path kept = dir.path() / "bench.db";
   // Five runs each: the smallest exact p, 2 / C(10, 5), survives Holm over the four metrics.
-  const Result r = runner.run({"bench", "-r", "5", "-w", "1", "--cooldown", "0s", "--idle", "0s", "-n", "short", "-n",
-                               "long", "--db", kept.string(), load + " --iterations 5 --threads 1",
-                               load + " --iterations 20 --threads 1"});
+  const Result r =
+      runner.run({"bench", "-r", "5", "-w", "1", "--cooldown", "0s", "--idle", "0s", "-n", "short", "-n", "long",
+                  "--db", kept.string(), load + " --iterations 5 --threads 1", load + " --iterations 20 --threads 1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "Comparing workload: long, short")) << r.out;
-  EXPECT_TRUE(contains(r.out, "all runs: long (n = 5; excluded 1 warm-up) vs short (n = 5; excluded 1 warm-up)")) << r.out;
+  EXPECT_TRUE(contains(r.out, "all runs: long (n = 5; excluded 1 warm-up) vs short (n = 5; excluded 1 warm-up)"))
+      << r.out;
   EXPECT_TRUE(contains(r.out, "short takes")) << r.out;
   // The runs and a plan that reruns them are kept.
   EXPECT_TRUE(fs::exists(dir.path() / "bench.toml"));
   const Store store(kept);
   EXPECT_EQ(store.runs(store.campaigns().back().id).size(), 12u);
-  const Result rerun = runner.run({"run", (dir.path() / "bench.toml").string(), "--db", (dir.path() / "again.db").string(),
-                                   "--dry-run"});
+  const Result rerun = runner.run(
+      {"run", (dir.path() / "bench.toml").string(), "--db", (dir.path() / "again.db").string(), "--dry-run"});
   EXPECT_EQ(rerun.exit_code, 0) << rerun.err;
 }
 

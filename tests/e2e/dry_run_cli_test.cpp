@@ -22,9 +22,12 @@ class DryRunCli : public ::testing::Test {
  protected:
   Result dry_run(const std::string& plan_text) {
     testing::write_file(dir.path() / "plan.toml", plan_text);
-    return runner.run({"run", (dir.path() / "plan.toml").string(), "--db", (dir.path() / "d.db").string(), "--dry-run"});
+    return runner.run(
+        {"run", (dir.path() / "plan.toml").string(), "--db", (dir.path() / "d.db").string(), "--dry-run"});
   }
-  Result real_run() { return runner.run({"run", (dir.path() / "plan.toml").string(), "--db", (dir.path() / "d.db").string()}); }
+  Result real_run() {
+    return runner.run({"run", (dir.path() / "plan.toml").string(), "--db", (dir.path() / "d.db").string()});
+  }
   TempDir dir;
   Runner runner;
 };
@@ -51,19 +54,22 @@ TEST_F(DryRunCli, AMissingCwdIsRefusedAtTheCwd) {
 }
 
 TEST_F(DryRunCli, AnEmptyProgramIsRefusedAtTheCommand) {
-  const Result dry = dry_run(std::string(kHeader) +
-                             "[[workload]]\nname = \"w\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\ncommand = [\"\"]\n");
+  const Result dry =
+      dry_run(std::string(kHeader) +
+              "[[workload]]\nname = \"w\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\ncommand = [\"\"]\n");
   EXPECT_EQ(dry.exit_code, 1) << dry.out;
   EXPECT_NE(dry.err.find("plan.toml:10:12: 'command' starts with an empty program name"), std::string::npos) << dry.err;
 }
 
 TEST_F(DryRunCli, SaysWhichProgramsCannotBeFound) {
-  const Result dry = dry_run(std::string(kHeader) + "[[workload]]\nname = \"w\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
-                                                    "command = [\"no-such-program-here\"]\n");
+  const Result dry = dry_run(std::string(kHeader) +
+                             "[[workload]]\nname = \"w\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
+                             "command = [\"no-such-program-here\"]\n");
   EXPECT_EQ(dry.exit_code, 0) << dry.err;
-  EXPECT_NE(dry.err.find("warning: workload 'w': cannot run 'no-such-program-here': command not found in PATH: its runs "
-                         "would be recorded as not run"),
-            std::string::npos)
+  EXPECT_NE(
+      dry.err.find("warning: workload 'w': cannot run 'no-such-program-here': command not found in PATH: its runs "
+                   "would be recorded as not run"),
+      std::string::npos)
       << dry.err;
 }
 

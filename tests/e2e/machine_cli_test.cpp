@@ -1,9 +1,9 @@
 // End-to-end tests of what joulebench coordinates across the machine: one measuring command at a
 // time, one writer per store, workloads that die with a killed joulebench (or are ended by the
 // next one), runs on a busy machine, and who runs as what under sudo.
-#include <gtest/gtest.h>
-#include <grp.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -34,7 +34,8 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 std::string plan_text(const std::string& command, int repetitions = 1, const std::string& extra = "") {
   return "[campaign]\nname = \"m\"\nrepetitions = " + std::to_string(repetitions) +
          "\nwarmup = 0\nidle = \"0s\"\ncooldown = \"0s\"\ninterval = \"10ms\"\n" + extra +
-         "\n[[workload]]\nname = \"w\"\nframework = \"sh\"\nmodel = \"m\"\nphase = \"train\"\nshell = true\ncommand = '''" +
+         "\n[[workload]]\nname = \"w\"\nframework = \"sh\"\nmodel = \"m\"\nphase = \"train\"\nshell = true\ncommand = "
+         "'''" +
          command + "'''\n";
 }
 
@@ -122,7 +123,8 @@ TEST_F(MachineCli, ASecondMeasuringCommandFailsAtOnceNamingTheFirst) {
   EXPECT_TRUE(contains(second.err, "--wait")) << second.err;
   EXPECT_LT(second.wall_s, 1.5) << "it did not fail at once";
   // A campaign is refused alike, and names its store to whoever is refused.
-  const Result campaign = runner.run({"run", write_plan(plan_text("true")).string(), "--db", (dir.path() / "a.db").string()});
+  const Result campaign =
+      runner.run({"run", write_plan(plan_text("true")).string(), "--db", (dir.path() / "a.db").string()});
   EXPECT_EQ(campaign.exit_code, 75) << campaign.err;
   EXPECT_FALSE(fs::exists(dir.path() / "a.db")) << "a refused campaign left a store behind";
   EXPECT_EQ(first.get().exit_code, 0);
@@ -145,8 +147,9 @@ TEST_F(MachineCli, TheMeasuringLockIsTheMachinesOwnByDefault) {
   auto first = std::async(std::launch::async, [&] {
     return runner.run({"measure", "--", "sleep", "1.5"}, {{"JOULEBENCH_LOCK_DIR", std::nullopt}});
   });
-  const fs::path lock = fs::path(fs::is_directory("/run/lock") && ::access("/run/lock", W_OK) == 0 ? "/run/lock" : "/tmp") /
-                        "joulebench-measuring.lock";
+  const fs::path lock =
+      fs::path(fs::is_directory("/run/lock") && ::access("/run/lock", W_OK) == 0 ? "/run/lock" : "/tmp") /
+      "joulebench-measuring.lock";
   bool held = false;
   for (int i = 0; i < 500 && !held; ++i) {
     held = contains(read_all(lock), "measure -- sleep 1.5");
@@ -202,12 +205,12 @@ std::string escaping_workload(const fs::path& pids) {
 TEST_F(MachineCli, AKilledJoulebenchTakesItsWorkloadsWithIt) {
   const fs::path pids_file = dir.path() / "pids";
   std::vector<pid_t> pids;
-  const Result r = runner.run({"run", write_plan(plan_text(escaping_workload(pids_file))).string(), "--db",
-                               (dir.path() / "k.db").string()},
-                              {}, std::nullopt, [&](pid_t joulebench) {
-                                pids = wait_for_pids(pids_file, 2);
-                                ::kill(joulebench, SIGKILL);
-                              });
+  const Result r = runner.run(
+      {"run", write_plan(plan_text(escaping_workload(pids_file))).string(), "--db", (dir.path() / "k.db").string()}, {},
+      std::nullopt, [&](pid_t joulebench) {
+        pids = wait_for_pids(pids_file, 2);
+        ::kill(joulebench, SIGKILL);
+      });
   EXPECT_EQ(r.term_signal, SIGKILL);
   ASSERT_EQ(pids.size(), 2u);
   for (const pid_t pid : pids) {
@@ -220,23 +223,25 @@ TEST_F(MachineCli, TheNextJoulebenchEndsWhatAKilledOneLeft) {
   // daemon it started out of its session is left for the next joulebench to end.
   const fs::path pids_file = dir.path() / "pids";
   const fs::path once = dir.path() / "once";
-  const std::string command = "if [ -e " + once.string() + " ]; then exit 0; fi; touch " + once.string() + "; " +
-                              escaping_workload(pids_file);
+  const std::string command =
+      "if [ -e " + once.string() + " ]; then exit 0; fi; touch " + once.string() + "; " + escaping_workload(pids_file);
   const fs::path plan = write_plan(plan_text(command));
   const fs::path db = dir.path() / "k.db";
   std::vector<pid_t> pids;
   pid_t guard = 0;
-  const Result killed = runner.run({"run", plan.string(), "--db", db.string()}, {}, std::nullopt, [&](pid_t joulebench) {
-    pids = wait_for_pids(pids_file, 2);
-    guard = guard_of(joulebench);
-    if (guard > 0) ::kill(guard, SIGKILL);
-    ::kill(joulebench, SIGKILL);
-  });
+  const Result killed =
+      runner.run({"run", plan.string(), "--db", db.string()}, {}, std::nullopt, [&](pid_t joulebench) {
+        pids = wait_for_pids(pids_file, 2);
+        guard = guard_of(joulebench);
+        if (guard > 0) ::kill(guard, SIGKILL);
+        ::kill(joulebench, SIGKILL);
+      });
   ASSERT_GT(guard, 0) << "no guard process was found: " << killed.exec_error << killed.err;
   ASSERT_EQ(pids.size(), 2u);
   const pid_t shell = pids[0];
   const pid_t daemon = pids[1];
-  EXPECT_TRUE(stops_running_within(shell, std::chrono::milliseconds(2000))) << "PR_SET_PDEATHSIG did not end the workload";
+  EXPECT_TRUE(stops_running_within(shell, std::chrono::milliseconds(2000)))
+      << "PR_SET_PDEATHSIG did not end the workload";
   ASSERT_TRUE(running(daemon)) << "nothing was left for the next joulebench to end";
 
   const Result resumed = runner.run({"run", plan.string(), "--db", db.string()});
@@ -251,9 +256,9 @@ TEST_F(MachineCli, TheNextJoulebenchEndsWhatAKilledOneLeft) {
 TEST_F(MachineCli, ARunRecordsAndNamesWhatItLeftRunning) {
   const fs::path pids_file = dir.path() / "pids";
   const fs::path db = dir.path() / "l.db";
-  const Result r = runner.run({"run",
-                               write_plan(plan_text("setsid sleep 60 & echo $! >> " + pids_file.string() + "; sleep 0.2")).string(),
-                               "--db", db.string()});
+  const Result r = runner.run(
+      {"run", write_plan(plan_text("setsid sleep 60 & echo $! >> " + pids_file.string() + "; sleep 0.2")).string(),
+       "--db", db.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto pids = pids_in(pids_file);
   ASSERT_EQ(pids.size(), 1u);
@@ -263,7 +268,8 @@ TEST_F(MachineCli, ARunRecordsAndNamesWhatItLeftRunning) {
   ASSERT_EQ(runs.size(), 1u);
   ASSERT_FALSE(runs[0].warnings.empty());
   EXPECT_EQ(runs[0].warnings[0].kind, kLeftoverProcesses);
-  EXPECT_TRUE(contains(runs[0].warnings[0].message, "sleep (pid " + std::to_string(pids[0]) + ")")) << runs[0].warnings[0].message;
+  EXPECT_TRUE(contains(runs[0].warnings[0].message, "sleep (pid " + std::to_string(pids[0]) + ")"))
+      << runs[0].warnings[0].message;
 }
 
 // --- a busy machine -----------------------------------------------------------------------------
@@ -278,9 +284,10 @@ TEST_F(MachineCli, RunsOnABusyMachineSaySoInTheStoreAndInCompare) {
   ::close(busy.stdout_fd);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const fs::path db = dir.path() / "b.db";
-  const std::string text = "[campaign]\nname = \"b\"\nrepetitions = 2\nwarmup = 0\nidle = \"0s\"\ncooldown = \"0.6s\"\n"
-                           "[[workload]]\nname = \"x\"\nframework = \"a\"\nmodel = \"m\"\nphase = \"p\"\ncommand = [\"sleep\", \"0.5\"]\n"
-                           "[[workload]]\nname = \"y\"\nframework = \"b\"\nmodel = \"m\"\nphase = \"p\"\ncommand = [\"sleep\", \"0.5\"]\n";
+  const std::string text =
+      "[campaign]\nname = \"b\"\nrepetitions = 2\nwarmup = 0\nidle = \"0s\"\ncooldown = \"0.6s\"\n"
+      "[[workload]]\nname = \"x\"\nframework = \"a\"\nmodel = \"m\"\nphase = \"p\"\ncommand = [\"sleep\", \"0.5\"]\n"
+      "[[workload]]\nname = \"y\"\nframework = \"b\"\nmodel = \"m\"\nphase = \"p\"\ncommand = [\"sleep\", \"0.5\"]\n";
   const Result r = runner.run({"run", write_plan(text).string(), "--db", db.string()});
   load.signal_group(SIGKILL);
   load.wait();
@@ -326,7 +333,8 @@ class TestUser {
     gid_ = entry->pw_gid;
   }
   ~TestUser() {
-    if (!name_.empty()) [[maybe_unused]] const int removed = std::system(("/usr/sbin/userdel " + name_ + " >/dev/null 2>&1").c_str());
+    if (!name_.empty()) [[maybe_unused]]
+      const int removed = std::system(("/usr/sbin/userdel " + name_ + " >/dev/null 2>&1").c_str());
   }
   TestUser(const TestUser&) = delete;
   TestUser& operator=(const TestUser&) = delete;
@@ -345,7 +353,7 @@ class TestUser {
 };
 
 uid_t owner_of(const fs::path& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 ? st.st_uid : static_cast<uid_t>(-1);
 }
 
@@ -356,22 +364,23 @@ TEST_F(MachineCli, UnderSudoWorkloadsRunAsTheUserAndTheFilesAreTheirs) {
 
   // measure: the command runs as the user, with the user's HOME; --as-root keeps root.
   const fs::path id_file = dir.path() / "id";
-  const Result measured = runner.run({"measure", "--", "sh", "-c", "echo $(id -u) $(id -g) $HOME > " + id_file.string()},
-                                     user.sudo());
+  const Result measured =
+      runner.run({"measure", "--", "sh", "-c", "echo $(id -u) $(id -g) $HOME > " + id_file.string()}, user.sudo());
   ASSERT_EQ(measured.exit_code, 0) << measured.err;
   EXPECT_EQ(read_all(id_file), std::to_string(user.uid()) + " " + std::to_string(user.gid()) + " /nonexistent\n");
   EXPECT_EQ(owner_of(id_file), user.uid());
   fs::remove(id_file);
-  const Result as_root = runner.run({"--as-root", "measure", "--", "sh", "-c", "id -u > " + id_file.string()}, user.sudo());
+  const Result as_root =
+      runner.run({"--as-root", "measure", "--", "sh", "-c", "id -u > " + id_file.string()}, user.sudo());
   ASSERT_EQ(as_root.exit_code, 0) << as_root.err;
   EXPECT_EQ(read_all(id_file), "0\n");
 
   // run: the store, its logs and the report belong to the user; the workload ran as the user.
   const fs::path db = dir.path() / "u.db";
   const fs::path out = dir.path() / "who";
-  const Result campaign =
-      runner.run({"run", write_plan(plan_text("id -u > " + out.string() + "; echo hello", 2)).string(), "--db", db.string()},
-                 user.sudo());
+  const Result campaign = runner.run(
+      {"run", write_plan(plan_text("id -u > " + out.string() + "; echo hello", 2)).string(), "--db", db.string()},
+      user.sudo());
   ASSERT_EQ(campaign.exit_code, 0) << campaign.err;
   EXPECT_EQ(read_all(out), std::to_string(user.uid()) + "\n");
   EXPECT_EQ(owner_of(db), user.uid());

@@ -50,8 +50,10 @@ class WorkingRaplTree {
       const auto start = std::chrono::steady_clock::now();
       while (!stop_) {
         const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        testing::write_counter(zones() / "intel-rapl:0" / "energy_uj", static_cast<std::uint64_t>(kPackageWatts * t * 1e6));
-        testing::write_counter(zones() / "intel-rapl:0:0" / "energy_uj", static_cast<std::uint64_t>(kDramWatts * t * 1e6));
+        testing::write_counter(zones() / "intel-rapl:0" / "energy_uj",
+                               static_cast<std::uint64_t>(kPackageWatts * t * 1e6));
+        testing::write_counter(zones() / "intel-rapl:0:0" / "energy_uj",
+                               static_cast<std::uint64_t>(kDramWatts * t * 1e6));
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
       }
     });
@@ -134,7 +136,8 @@ TEST_P(MachineSources, TheReadmesPathWorksOnThem) {
   EXPECT_TRUE(contains(run({"sensors"}).out, "in use:"));
 
   // measure with an idle baseline.
-  const Result measured = run({"measure", "--json", "--idle", "1s", "--", kCpuLoad, "--seconds", "1.2", "--threads", "1"});
+  const Result measured =
+      run({"measure", "--json", "--idle", "1s", "--", kCpuLoad, "--seconds", "1.2", "--threads", "1"});
   const auto m = testing::parse_json(measured.err);
   expect_sane_numbers(m);
   ASSERT_TRUE(m.contains("run")) << measured.err;
@@ -214,7 +217,9 @@ command = ["{}", "--seconds", "1.2", "--threads", "1"]
   EXPECT_FALSE(contains(page, "nan")) << "no NaN on the page";
 
   // profile: a Python function's time and energy.
-  write_file(dir_.path() / "spin.py", "import time\ndef spin():\n    end = time.monotonic() + 1.2\n    while time.monotonic() < end:\n        pass\nspin()\n");
+  write_file(dir_.path() / "spin.py",
+             "import time\ndef spin():\n    end = time.monotonic() + 1.2\n    while time.monotonic() < end:\n        "
+             "pass\nspin()\n");
   const Result profiled = run({"profile", "--", JOULEBENCH_TEST_PYTHON, (dir_.path() / "spin.py").string()});
   EXPECT_TRUE(contains(profiled.out, "spin (spin.py:2)")) << profiled.out << profiled.err;
 }

@@ -213,8 +213,7 @@ TEST_F(MeasureCli, NonExecutableFileIs126) {
 
 TEST_F(MeasureCli, ExitStatusSurvivesAnInheritedIgnoredSigchld) {
   runner.sigchld_ignored = true;
-  const Result r =
-      runner.run({"measure", "--json", "-o", report.string(), "--", "sh", "-c", "sleep 0.1; exit 5"});
+  const Result r = runner.run({"measure", "--json", "-o", report.string(), "--", "sh", "-c", "sleep 0.1; exit 5"});
   EXPECT_EQ(r.exit_code, 5) << r.err;
   const json j = parse_json(read_all(report));
   EXPECT_EQ(j["status"]["exit_code"], 5);
@@ -285,8 +284,8 @@ TEST_F(MeasureCli, CsvReportHasAHeaderAndOneRow) {
 }
 
 TEST_F(MeasureCli, IdleBaselineGivesDynamicAndAttributedEnergy) {
-  const Result r = runner.run(
-      {"measure", "--idle", "300ms", "--json", "-o", report.string(), "--", kCpuLoad, "--seconds", "0.2"});
+  const Result r =
+      runner.run({"measure", "--idle", "300ms", "--json", "-o", report.string(), "--", kCpuLoad, "--seconds", "0.2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GE(r.wall_s, 0.5);  // the baseline comes first, then the command
   const json j = parse_json(read_all(report));
@@ -315,7 +314,8 @@ TEST_F(MeasureCli, IdleBaselineGivesDynamicAndAttributedEnergy) {
   const double window = j["window"]["duration_s"].get<double>();
   for (const json& d : {cpu, dram}) {
     const double above_idle = d["energy_j"].get<double>() - d["idle_power_w"].get<double>() * window;
-    EXPECT_NEAR(d["dynamic_energy_j"].get<double>(), std::max(0.0, above_idle), 1e-6 + 1e-6 * d["energy_j"].get<double>())
+    EXPECT_NEAR(d["dynamic_energy_j"].get<double>(), std::max(0.0, above_idle),
+                1e-6 + 1e-6 * d["energy_j"].get<double>())
         << d.dump();
     // Below idle beyond rounding: the constant DRAM model can land a last bit below its idle figure.
     EXPECT_EQ(d["below_idle"], above_idle < -1e-9 * std::max(1.0, d["energy_j"].get<double>())) << d.dump();
@@ -428,8 +428,8 @@ TEST_F(MeasureCli, CommandOutputPassesThroughAndTheReportGoesToStderr) {
 TEST_F(MeasureCli, TheCommandInheritsNoDescriptorOfJoulebench) {
   // The timeline is open while the command runs; the command must not get a copy of it.
   const fs::path timeline = dir.path() / "timeline.csv";
-  const Result r =
-      runner.run({"measure", "--timeline", timeline.string(), "-o", report.string(), "--", "ls", "-l", "/proc/self/fd"});
+  const Result r = runner.run(
+      {"measure", "--timeline", timeline.string(), "-o", report.string(), "--", "ls", "-l", "/proc/self/fd"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> open_files;
   for (const auto& line : lines_of(r.out)) {
@@ -508,7 +508,8 @@ TEST_F(MeasureCli, SensorsExplainsAPowercapCounterItCannotRead) {
   if (::geteuid() == 0) as_user = 65534;  // root reads anything: become "nobody"
   const Result r = runner.run({"sensors"}, {{"JOULEBENCH_SYSFS_ROOT", sysfs.path().string()}}, as_user);
   if (r.exec_failed) GTEST_SKIP() << "cannot run joulebench as an unprivileged user: " << r.exec_error;
-  if (as_user && r.exit_code == 126) GTEST_SKIP() << "the unprivileged user cannot run " << kJoulebench << ": " << r.err;
+  if (as_user && r.exit_code == 126)
+    GTEST_SKIP() << "the unprivileged user cannot run " << kJoulebench << ": " << r.err;
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   std::string powercap_line;

@@ -178,12 +178,13 @@ worker.join()
 
 TEST_P(PythonSamplers, SeeEveryThreadAndReadEveryName) {
   write_file(dir.path() / "threads.py", kThreadsScript);
-  const Result r = run({"profile", "--mode", "python", "--format", "json", "--top", "0", "--threshold", "0", "--", kPython,
-                        (dir.path() / "threads.py").string()});
+  const Result r = run({"profile", "--mode", "python", "--format", "json", "--top", "0", "--threshold", "0", "--",
+                        kPython, (dir.path() / "threads.py").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json p = parse_json(r.out);
   EXPECT_EQ(p["threads"], 2) << r.out.substr(0, 4000);
-  for (const std::string name : {"naïve (threads.py:8)", "计算 (threads.py:11)", "𐐀ready (threads.py:14)", "steps (threads.py:17)"}) {
+  for (const std::string name :
+       {"naïve (threads.py:8)", "计算 (threads.py:11)", "𐐀ready (threads.py:14)", "steps (threads.py:17)"}) {
     const json f = function(p, name);
     ASSERT_FALSE(f.is_null()) << name << " missing from " << r.out.substr(0, 4000);
     // The worker's spin runs beside the main thread's on a loaded machine: the GIL makes each
@@ -194,10 +195,12 @@ TEST_P(PythonSamplers, SeeEveryThreadAndReadEveryName) {
 
 TEST_F(ProfileCli, TheExternalSamplerKeepsTheProfileOfAProgramASignalKilled) {
   if (!external_sampler_here()) GTEST_SKIP() << "the external sampler cannot read " << kPython << " here";
-  write_file(dir.path() / "crash.py",
-             "import os, signal, time\n\ndef spin():\n    end = time.monotonic() + 0.3\n    while time.monotonic() < end:\n"
-             "        pass\n\nspin()\nos.kill(os.getpid(), signal.SIGSEGV)\n");
-  const Result r = runner.run({"profile", "--mode", "python", "--format", "json", "--", kPython, (dir.path() / "crash.py").string()});
+  write_file(
+      dir.path() / "crash.py",
+      "import os, signal, time\n\ndef spin():\n    end = time.monotonic() + 0.3\n    while time.monotonic() < end:\n"
+      "        pass\n\nspin()\nos.kill(os.getpid(), signal.SIGSEGV)\n");
+  const Result r = runner.run(
+      {"profile", "--mode", "python", "--format", "json", "--", kPython, (dir.path() / "crash.py").string()});
   EXPECT_EQ(r.exit_code, 128 + 11) << r.err;
   EXPECT_TRUE(contains(r.err, "the command ended with killed by signal 11 (SIGSEGV")) << r.err;
   const json f = function(parse_json(r.out), "spin (crash.py:3)");
@@ -210,8 +213,8 @@ TEST_F(ProfileCli, CProfileCountsCallsExactly) {
              "def tick(i):\n    return i * 2\n\n\ndef work():\n    return sum(tick(i) for i in range(1234))\n\n\n"
              "for _ in range(3):\n    work()\nprint('done')\n");
   const fs::path csv = dir.path() / "profile.csv";
-  const Result r = runner.run({"profile", "--mode", "cprofile", "--format", "csv", "--threshold", "0", "--top", "0", "-o",
-                               csv.string(), "--", kPython, (dir.path() / "calls.py").string()});
+  const Result r = runner.run({"profile", "--mode", "cprofile", "--format", "csv", "--threshold", "0", "--top", "0",
+                               "-o", csv.string(), "--", kPython, (dir.path() / "calls.py").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "done\n");  // with -o, the command's output stays on standard output
   std::map<std::string, std::vector<std::string>> rows;
@@ -229,13 +232,14 @@ TEST_F(ProfileCli, CProfileCountsCallsExactly) {
 // Two files with the same code: their code objects compare equal in CPython (equality ignores the
 // file name), so each function must be named by its own code object, not by an equal one.
 TEST_F(ProfileCli, IdenticalFunctionsInTwoFilesKeepTheirOwnNames) {
-  const std::string twin = "import time\n\ndef spin():\n    end = time.monotonic() + 0.3\n    while time.monotonic() < end:\n        pass\n";
+  const std::string twin =
+      "import time\n\ndef spin():\n    end = time.monotonic() + 0.3\n    while time.monotonic() < end:\n        pass\n";
   write_file(dir.path() / "twin_a.py", twin);
   write_file(dir.path() / "twin_b.py", twin);
   write_file(dir.path() / "twins.py", "import twin_a, twin_b\ntwin_a.spin()\ntwin_b.spin()\n");
   for (const std::string mode : {"python", "cprofile"}) {
-    const Result r = runner.run({"profile", "--mode", mode, "--format", "json", "--top", "0", "--threshold", "0", "--", kPython,
-                                 (dir.path() / "twins.py").string()});
+    const Result r = runner.run({"profile", "--mode", mode, "--format", "json", "--top", "0", "--threshold", "0", "--",
+                                 kPython, (dir.path() / "twins.py").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json p = parse_json(r.out);
     for (const std::string name : {"spin (twin_a.py:3)", "spin (twin_b.py:3)"}) {
@@ -259,16 +263,18 @@ TEST_F(ProfileCli, ABuiltInPyTorchWorkloadRunsUnderThePythonSampler) {
   if (!fs::exists(beside / "joulebench_pytorch.py") || !fs::exists(beside / "joulebench-data")) {
     GTEST_SKIP() << "the built-in workloads are not built here";
   }
-  const Result r = runner.run({"profile", "--format", "json", "--top", "0", "--threshold", "0", "--", "joulebench", "workload",
-                               "ncf", "--framework", "pytorch", "--size", "tiny"},
+  const Result r = runner.run({"profile", "--format", "json", "--top", "0", "--threshold", "0", "--", "joulebench",
+                               "workload", "ncf", "--framework", "pytorch", "--size", "tiny"},
                               {{"JOULEBENCH_DATA_DIR", (dir.path() / "data").string()}});
-  if (r.exit_code != 0 && contains(r.err, "No module named 'torch'")) GTEST_SKIP() << "PyTorch is not installed: " << r.err;
+  if (r.exit_code != 0 && contains(r.err, "No module named 'torch'"))
+    GTEST_SKIP() << "PyTorch is not installed: " << r.err;
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(contains(r.err, "joulebench profile: mode python (auto: a PyTorch workload)")) << r.err;
   const json p = parse_json(r.out);
   EXPECT_EQ(p["mode"], "python");
   bool in_workload = false;
-  for (const auto& f : p["functions"]) in_workload = in_workload || contains(f["name"].get<std::string>(), "joulebench_pytorch.py");
+  for (const auto& f : p["functions"])
+    in_workload = in_workload || contains(f["name"].get<std::string>(), "joulebench_pytorch.py");
   EXPECT_TRUE(in_workload) << r.out.substr(0, 4000);
 }
 
@@ -308,7 +314,8 @@ TEST_F(ProfileCli, UsageErrorsAreClear) {
 
 TEST_F(ProfileCli, CampaignProfiledRunsAreStoredAndNeverCompared) {
   write_file(dir.path() / "spin.py",
-             "import time\n\ndef spin():\n    end = time.monotonic() + 0.3\n    while time.monotonic() < end:\n        pass\n\n"
+             "import time\n\ndef spin():\n    end = time.monotonic() + 0.3\n    while time.monotonic() < end:\n        "
+             "pass\n\n"
              "spin()\n");
   write_file(dir.path() / "plan.toml", fmt::format(R"([campaign]
 name = "profiled"
@@ -326,7 +333,7 @@ phase = "train"
 command = ["{}", "{}"]
 profile = ["python", "cprofile"]
 )",
-                                                                kPython, (dir.path() / "spin.py").string()));
+                                                   kPython, (dir.path() / "spin.py").string()));
   const fs::path db = dir.path() / "p.db";
   Result r = runner.run({"run", (dir.path() / "plan.toml").string(), "--db", db.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -364,7 +371,8 @@ profile = ["python", "cprofile"]
     ASSERT_EQ(g["sides"].size(), 1u);
     EXPECT_EQ(g["sides"][0]["side"], "py");
     bool found = false;
-    for (const auto& f : g["sides"][0]["functions"]) found = found || contains(f["name"].get<std::string>(), "spin (spin.py:3)");
+    for (const auto& f : g["sides"][0]["functions"])
+      found = found || contains(f["name"].get<std::string>(), "spin (spin.py:3)");
     EXPECT_TRUE(found) << g.dump(2);
   }
   r = runner.run({"profiles", "--db", db.string()});

@@ -140,8 +140,8 @@ TEST_F(ReportCli, FiguresExistForEveryGroupAndDomain) {
     }
     EXPECT_TRUE(fs::exists(figures / ("quality-" + group + ".svg"))) << group;
   }
-  for (const std::string name : {"power-a-train-fast", "power-a-train-slow", "power-b-train-fast", "profile-a-train-python-fast",
-                                 "profile-a-train-python-slow"}) {
+  for (const std::string name : {"power-a-train-fast", "power-a-train-slow", "power-b-train-fast",
+                                 "profile-a-train-python-fast", "profile-a-train-python-slow"}) {
     EXPECT_TRUE(fs::exists(figures / (name + ".svg"))) << name;
     EXPECT_GT(fs::file_size(figures / (name + ".svg")), 1000U) << name;
   }
@@ -179,7 +179,8 @@ TEST_F(ReportCli, FiguresExistForEveryGroupAndDomain) {
   EXPECT_TRUE(contains(page, "12 run(s) planned") || contains(page, "run(s) planned")) << "runs done are counted";
   EXPECT_TRUE(contains(page, "Not converted")) << "no CO2e without a grid intensity";
   // The scripts redraw a figure on their own, in another format.
-  const int rc = std::system(fmt::format("cd '{}' && gnuplot -e \"format='pdf'\" box-a-train-total.gp", figures.string()).c_str());
+  const int rc =
+      std::system(fmt::format("cd '{}' && gnuplot -e \"format='pdf'\" box-a-train-total.gp", figures.string()).c_str());
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(read_all(figures / "box-a-train-total.pdf").substr(0, 4), "%PDF");
 }
@@ -361,7 +362,8 @@ TEST(ReportCliText, PercentQuotesAndUnicodeInLabelsDrawAsWritten) {
   for (const auto& figure : figures) {
     ASSERT_TRUE(fs::exists(figure)) << figure;
     const auto texts = svg_texts(read_all(figure));
-    EXPECT_EQ(std::count(texts.begin(), texts.end(), kAwkward), 1) << figure << ":\n" << fmt::format("{}", fmt::join(texts, "\n"));
+    EXPECT_EQ(std::count(texts.begin(), texts.end(), kAwkward), 1) << figure << ":\n"
+                                                                   << fmt::format("{}", fmt::join(texts, "\n"));
   }
   // A profile's title names its side: the label stands in it as written too.
   bool titled = false;

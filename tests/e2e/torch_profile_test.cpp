@@ -368,8 +368,7 @@ TEST_F(TorchProfile, LibTorchWorkloadWritesItsOperators) {
   const WorkloadRun run = run_workload(
       {workload.string(), "--model", "ncf", "--phase", "train", "--data", data.string(), "--checkpoint",
        (dir.path() / "ncf.ckpt").string()},
-      {{"JOULEBENCH_PROFILE_MODE", "torch"}, {"JOULEBENCH_PROFILE_OUT", trace("libtorch.trace").string()}},
-      dir.path());
+      {{"JOULEBENCH_PROFILE_MODE", "torch"}, {"JOULEBENCH_PROFILE_OUT", trace("libtorch.trace").string()}}, dir.path());
   ASSERT_EQ(run.status.shell_status(), 0) << run.out << run.err;
   const std::vector<Interval> intervals = read_trace(trace("libtorch.trace"));
   expect_ncf_training_profile(intervals, run, data);
@@ -387,11 +386,13 @@ TEST_F(TorchProfile, LibTorchWorkloadWithoutTheVariablesWritesNothing) {
     GTEST_SKIP() << workload << " is not built (LibTorch not installed, or JOULEBENCH_WORKLOADS=OFF)";
   }
   const fs::path data = ncf_data_through_workload_command(trace("first.trace"));
-  const std::vector<std::string> argv{workload.string(), "--model", "ncf", "--phase", "train", "--data", data.string(),
-                                      "--checkpoint", (dir.path() / "ncf.ckpt").string()};
+  const std::vector<std::string> argv{workload.string(), "--model",      "ncf",
+                                      "--phase",         "train",        "--data",
+                                      data.string(),     "--checkpoint", (dir.path() / "ncf.ckpt").string()};
   // Another mode's variables: not for this writer.
   WorkloadRun run = run_workload(
-      argv, {{"JOULEBENCH_PROFILE_MODE", "perf"}, {"JOULEBENCH_PROFILE_OUT", trace("perf.trace").string()}}, dir.path());
+      argv, {{"JOULEBENCH_PROFILE_MODE", "perf"}, {"JOULEBENCH_PROFILE_OUT", trace("perf.trace").string()}},
+      dir.path());
   EXPECT_EQ(run.status.shell_status(), 0) << run.err;
   EXPECT_FALSE(fs::exists(trace("perf.trace")));
   // torch without a file: said once, and the workload runs as usual.
@@ -413,8 +414,9 @@ TEST_F(TorchProfile, ProfileCommandAttributesTheLibTorchWorkloadsOperators) {
   const fs::path data = ncf_data_through_workload_command(trace("first.trace"));
   Runner runner;
   runner.deadline = std::chrono::seconds(180);
-  const std::vector<std::string> command{workload.string(), "--model", "ncf", "--phase", "train", "--data",
-                                         data.string(), "--checkpoint", (dir.path() / "ncf.ckpt").string()};
+  const std::vector<std::string> command{workload.string(), "--model",      "ncf",
+                                         "--phase",         "train",        "--data",
+                                         data.string(),     "--checkpoint", (dir.path() / "ncf.ckpt").string()};
   std::vector<std::string> args{"profile", "--mode", "torch", "--format", "json", "--"};
   args.insert(args.end(), command.begin(), command.end());
   expect_ncf_operator_profile(runner.run(args));
@@ -465,10 +467,10 @@ TEST_F(PythonTorchProfile, ProfileCommandAttributesThePyTorchWorkloadsOperators)
   const fs::path data = ncf_data_through_workload_command(trace("libtorch.trace"));
   Runner runner;
   runner.deadline = std::chrono::seconds(180);
-  expect_ncf_operator_profile(runner.run({"profile", "--mode", "torch", "--format", "json", "--", kPython,
-                                          (kBinDir / "joulebench_pytorch.py").string(), "--model", "ncf", "--phase",
-                                          "train", "--data", data.string(), "--checkpoint",
-                                          (dir.path() / "ncf.ckpt").string()}));
+  expect_ncf_operator_profile(
+      runner.run({"profile", "--mode", "torch", "--format", "json", "--", kPython,
+                  (kBinDir / "joulebench_pytorch.py").string(), "--model", "ncf", "--phase", "train", "--data",
+                  data.string(), "--checkpoint", (dir.path() / "ncf.ckpt").string()}));
 }
 
 TEST_F(PythonTorchProfile, TheScriptsExitStatusArgumentsAndPathAreItsOwn) {

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -101,7 +101,8 @@ class UnmeasuredCampaign : public ::testing::Test {
   static void SetUpTestSuite() {
     machine_ = std::make_unique<FrozenPsysMachine>();
     dir_ = std::make_unique<TempDir>();
-    write_file(dir_->path() / "spin.py", "import time\nend = time.monotonic() + 1.1\nwhile time.monotonic() < end:\n    pass\n");
+    write_file(dir_->path() / "spin.py",
+               "import time\nend = time.monotonic() + 1.1\nwhile time.monotonic() < end:\n    pass\n");
     const std::string plan = fmt::format(R"([campaign]
 name = "frozen psys"
 repetitions = 2
@@ -290,7 +291,8 @@ TEST(Unmeasured, ARegionInWhichTheCounterStoodStillIsIncomplete) {
   const fs::path zone = dir.path() / "sys" / "class" / "powercap" / "intel-rapl:0";
   testing::make_powercap_zone(zone, "package-0", 1000, 262143328850);
   write_file(dir.path() / "work.py", kStallingWorkload);
-  write_file(dir.path() / "plan.toml", fmt::format(R"([campaign]
+  write_file(dir.path() / "plan.toml",
+             fmt::format(R"([campaign]
 name = "stall"
 repetitions = 1
 warmup = 0
@@ -305,8 +307,7 @@ model = "m"
 phase = "p"
 command = ["{}", "{}", "{}"]
 )",
-                                                  JOULEBENCH_TEST_PYTHON, (dir.path() / "work.py").string(),
-                                                  (zone / "energy_uj").string()));
+                         JOULEBENCH_TEST_PYTHON, (dir.path() / "work.py").string(), (zone / "energy_uj").string()));
   Runner runner;
   runner.deadline = std::chrono::seconds(60);
   const fs::path db = dir.path() / "runs.db";
@@ -413,8 +414,9 @@ class ReportFolder : public ::testing::Test {
       const double j = (framework == "a" ? 10.0 : 20.0) + repetition;
       return std::vector<EnergyFigure>{figure("cpu", j), figure("total", j)};
     });
-    write_store(db_b, [](const std::string&, int repetition) { return std::vector<EnergyFigure>{figure("total", repetition)}; },
-                "other");
+    write_store(
+        db_b, [](const std::string&, int repetition) { return std::vector<EnergyFigure>{figure("total", repetition)}; },
+        "other");
   }
   Result report(const fs::path& db, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args{"report", "--db", db.string(), "-o", out.string()};
@@ -468,8 +470,8 @@ TEST_F(ReportFolder, AReportThatFailedPartWayIsReplacedByTheNext) {
   // Without gnuplot the report fails after writing its data and scripts; the next one, with
   // gnuplot, needs no --force: the folder lists what the failed one wrote.
   TempDir no_programs;
-  const Result failed = runner.run({"report", "--db", db_a.string(), "-o", out.string()},
-                                   {{"PATH", no_programs.path().string()}});
+  const Result failed =
+      runner.run({"report", "--db", db_a.string(), "-o", out.string()}, {{"PATH", no_programs.path().string()}});
   ASSERT_NE(failed.exit_code, 0);
   EXPECT_TRUE(contains(failed.err, "gnuplot")) << failed.err;
   ASSERT_TRUE(fs::exists(out / kReportManifest));

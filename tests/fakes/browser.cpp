@@ -165,7 +165,8 @@ std::optional<Tag> find_tag(const std::string& lowered, std::string_view name, s
   open += name;
   for (std::size_t at = lowered.find(open, from); at != std::string::npos; at = lowered.find(open, at + 1)) {
     const std::size_t after = at + open.size();
-    if (after < lowered.size() && std::string_view(" \t\r\n/>").find(lowered[after]) == std::string_view::npos) continue;
+    if (after < lowered.size() && std::string_view(" \t\r\n/>").find(lowered[after]) == std::string_view::npos)
+      continue;
     const std::size_t close = lowered.find('>', after);
     if (close == std::string::npos) return std::nullopt;
     return Tag{at, close + 1};
@@ -208,7 +209,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
   std::array<int, 256> value{};
   value.fill(-1);
   const std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (std::size_t i = 0; i < alphabet.size(); ++i) value[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
+  for (std::size_t i = 0; i < alphabet.size(); ++i)
+    value[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
   std::string out;
   out.reserve(text.size() / 4 * 3);
   unsigned bits = 0;
@@ -249,7 +251,8 @@ std::string log_tail(const std::string& log, std::size_t max_lines = 15) {
     if (line.find("dbus") == std::string::npos && line.find("D-Bus") == std::string::npos) kept.push_back(line);
   }
   std::string tail;
-  for (std::size_t i = kept.size() > max_lines ? kept.size() - max_lines : 0; i < kept.size(); ++i) tail += kept[i] + "\n";
+  for (std::size_t i = kept.size() > max_lines ? kept.size() - max_lines : 0; i < kept.size(); ++i)
+    tail += kept[i] + "\n";
   return tail;
 }
 
@@ -268,7 +271,8 @@ ChildResult run_chromium(const std::vector<std::string>& args, const fs::path& h
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string_view entry(*e);
     const std::string_view key = entry.substr(0, entry.find('='));
-    if (key == "HOME" || key.starts_with("XDG_") || key == "DISPLAY" || key == "WAYLAND_DISPLAY" || key == "CHROMIUM_FLAGS") {
+    if (key == "HOME" || key.starts_with("XDG_") || key == "DISPLAY" || key == "WAYLAND_DISPLAY" ||
+        key == "CHROMIUM_FLAGS") {
       continue;
     }
     env_strings.emplace_back(entry);
@@ -290,8 +294,8 @@ ChildResult run_chromium(const std::vector<std::string>& args, const fs::path& h
     }
   };
   if (out_fd < 0 || err_fd < 0 || null_fd < 0 || ::pipe2(error_pipe, O_CLOEXEC) != 0) {
-    result.launch_error = fmt::format("cannot create chromium's output files in {}: {}", out_file.parent_path().string(),
-                                      std::strerror(errno));
+    result.launch_error = fmt::format("cannot create chromium's output files in {}: {}",
+                                      out_file.parent_path().string(), std::strerror(errno));
     close_all();
     return result;
   }
@@ -342,8 +346,7 @@ ChildResult run_chromium(const std::vector<std::string>& args, const fs::path& h
   }
   ::kill(-pid, SIGKILL);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
   return result;
@@ -405,8 +408,8 @@ PageCheck check_page(const fs::path& html, const fs::path& screenshot, std::chro
   std::vector<std::string> dom_args = flags_for("dom");
   dom_args.push_back("--dump-dom");
   dom_args.push_back(file_url(copy));
-  const ChildResult dom_run = run_chromium(dom_args, work.path() / "home", work.path() / "dom.html",
-                                           work.path() / "dom.log", timeout);
+  const ChildResult dom_run =
+      run_chromium(dom_args, work.path() / "home", work.path() / "dom.html", work.path() / "dom.log", timeout);
   if (!dom_run.launched) {
     check.problem = dom_run.launch_error;
     return check;

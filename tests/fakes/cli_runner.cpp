@@ -9,11 +9,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
-#include <string_view>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -78,7 +78,7 @@ Runner::Runner() {
 }
 
 Result Runner::run(const std::vector<std::string>& args, const Env& overrides, std::optional<uid_t> as_user,
-                 const std::function<void(pid_t)>& during) const {
+                   const std::function<void(pid_t)>& during) const {
   std::vector<std::string> argv_strings{kJoulebench};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   Env env = env_;
@@ -168,7 +168,8 @@ Result Runner::run(const std::vector<std::string>& args, const Env& overrides, s
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  result.children_user_s = static_cast<double>(usage.ru_utime.tv_sec) + static_cast<double>(usage.ru_utime.tv_usec) * 1e-6;
+  result.children_user_s =
+      static_cast<double>(usage.ru_utime.tv_sec) + static_cast<double>(usage.ru_utime.tv_usec) * 1e-6;
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
   result.out = read_fd(::fileno(out));

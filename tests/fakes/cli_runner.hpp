@@ -18,7 +18,7 @@
 namespace joulebench::testing {
 
 struct Result {
-  int exit_code = -1;     ///< -1 if joulebench itself was killed by a signal
+  int exit_code = -1;  ///< -1 if joulebench itself was killed by a signal
   int term_signal = 0;
   std::string out;
   std::string err;
@@ -39,8 +39,8 @@ class Runner {
  public:
   Runner();
   /// `during`, if given, is called with joulebench's pid once it has started.
-  Result run(const std::vector<std::string>& args, const Env& overrides = {}, std::optional<uid_t> as_user = std::nullopt,
-             const std::function<void(pid_t)>& during = {}) const;
+  Result run(const std::vector<std::string>& args, const Env& overrides = {},
+             std::optional<uid_t> as_user = std::nullopt, const std::function<void(pid_t)>& during = {}) const;
 
   /// Start joulebench with SIGCHLD ignored, as some parents leave it.
   bool sigchld_ignored = false;

@@ -182,7 +182,8 @@ static nvmlReturn_t configure(void) {
       !number_from_environment("FAKE_NVML_RAMP_W_PER_S", &g_ramp_w_per_s) ||
       !number_from_environment("FAKE_NVML_FAIL_AFTER_S", &g_fail_after_s) ||
       !number_from_environment("FAKE_NVML_FAIL_FOR_S", &g_fail_for_s) ||
-      !number_from_environment("FAKE_NVML_JUMP_J", &g_jump_j) || !number_from_environment("FAKE_NVML_JUMP_AT_S", &g_jump_at_s)) {
+      !number_from_environment("FAKE_NVML_JUMP_J", &g_jump_j) ||
+      !number_from_environment("FAKE_NVML_JUMP_AT_S", &g_jump_at_s)) {
     return NVML_ERROR_UNKNOWN;
   }
   if (gpus > FAKE_MAX_GPUS || gpus != (double)(unsigned int)gpus) {

@@ -59,7 +59,8 @@ void make_powercap_zone(const fs::path& dir, std::string_view name, std::uint64_
   if (max_power_uw > 0) write_file(dir / "constraint_0_max_power_uw", fmt::format("{}\n", max_power_uw));
 }
 
-void write_proc_stat(const fs::path& procfs_root, std::uint64_t user, std::uint64_t system, std::uint64_t idle, int cpus) {
+void write_proc_stat(const fs::path& procfs_root, std::uint64_t user, std::uint64_t system, std::uint64_t idle,
+                     int cpus) {
   // Fixed-width fields, rewritten in place like write_counter: the reader keeps /proc/stat open.
   std::string text = fmt::format("cpu  {:>14} 0 {:>14} {:>14} 0 0 0 0 0 0\n", user, system, idle);
   for (int i = 0; i < cpus; ++i) text += fmt::format("cpu{} 0 0 0 0 0 0 0 0 0 0\n", i);
@@ -92,7 +93,8 @@ std::optional<SourceReport> report_as_unprivileged(const std::function<std::uniq
   ::close(pipe_fds[1]);
   std::string message;
   char buffer[4096];
-  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) message.append(buffer, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;)
+    message.append(buffer, static_cast<std::size_t>(n));
   ::close(pipe_fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);

@@ -116,16 +116,17 @@ TEST(MainJob, FrameworksPlanRunsLearnsAndCompares) {
   Runner runner;
   runner.deadline = std::chrono::seconds(900);
   const fs::path db = dir.path() / "frameworks.db";
-  const testing::Env env = {{"JOULEBENCH_DATA_DIR", (dir.path() / "data").string()}, {"JOULEBENCH_WORKLOAD_SIZE", "quick"}};
-  const Result run = runner.run({"run", JOULEBENCH_EXAMPLES_DIR "/frameworks.toml", "--db", db.string(), "--repetitions", "2",
-                                 "--warmup", "0", "--cooldown", "0s", "--idle", "1s"},
+  const testing::Env env = {{"JOULEBENCH_DATA_DIR", (dir.path() / "data").string()},
+                            {"JOULEBENCH_WORKLOAD_SIZE", "quick"}};
+  const Result run = runner.run({"run", JOULEBENCH_EXAMPLES_DIR "/frameworks.toml", "--db", db.string(),
+                                 "--repetitions", "2", "--warmup", "0", "--cooldown", "0s", "--idle", "1s"},
                                 env);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_TRUE(contains(run.err, "with --repetitions 2 --warmup 0 --cooldown 0s --idle 1s")) << run.err;
 
   const Store store(db);
   const auto runs = store.runs(store.campaigns().back().id, {});
-  ASSERT_EQ(runs.size(), 32U);  // 16 workloads x 2
+  ASSERT_EQ(runs.size(), 32U);                              // 16 workloads x 2
   std::map<std::string, std::set<std::string>> parameters;  // model -> the counts its frameworks report
   std::set<std::string> frameworks;
   for (const auto& r : runs) {
@@ -135,11 +136,14 @@ TEST(MainJob, FrameworksPlanRunsLearnsAndCompares) {
     const LearningBar& bar = kBars.at(model);
     const auto value = metric(r, bar.metric);
     ASSERT_TRUE(value.has_value()) << r.workload << " reported no " << bar.metric;
-    EXPECT_GE(*value, bar.required) << r.workload << ": " << bar.metric << " " << *value << " (chance " << bar.chance << ")";
+    EXPECT_GE(*value, bar.required) << r.workload << ": " << bar.metric << " " << *value << " (chance " << bar.chance
+                                    << ")";
     const std::string phase = label(r, "phase");
-    EXPECT_TRUE(metric(r, phase == "train" ? "train_examples_per_s" : "throughput_examples_per_s").has_value()) << r.workload;
+    EXPECT_TRUE(metric(r, phase == "train" ? "train_examples_per_s" : "throughput_examples_per_s").has_value())
+        << r.workload;
     if (phase == "infer") {
-      for (const char* p : {"latency_p50_ms", "latency_p90_ms", "latency_p99_ms"}) EXPECT_TRUE(metric(r, p).has_value()) << r.workload << " " << p;
+      for (const char* p : {"latency_p50_ms", "latency_p90_ms", "latency_p99_ms"})
+        EXPECT_TRUE(metric(r, p).has_value()) << r.workload << " " << p;
     }
     parameters[model].insert(metadata(r, "parameters"));
     frameworks.insert(label(r, "framework"));
@@ -150,7 +154,8 @@ TEST(MainJob, FrameworksPlanRunsLearnsAndCompares) {
   EXPECT_EQ(parameters["transformer"], std::set<std::string>{"71300"});
   EXPECT_EQ(parameters["resnet"], std::set<std::string>{"19074"});
 
-  const Result compare = runner.run({"compare", "--db", db.string(), "--metrics", "time,energy_total_j", "--format", "csv"}, env);
+  const Result compare =
+      runner.run({"compare", "--db", db.string(), "--metrics", "time,energy_total_j", "--format", "csv"}, env);
   ASSERT_EQ(compare.exit_code, 0) << compare.err;
   const auto lines = testing::lines_of(compare.out);
   ASSERT_GE(lines.size(), 2U) << compare.out;
@@ -178,7 +183,8 @@ TEST(MainJob, FrameworksPlanRunsLearnsAndCompares) {
   ASSERT_EQ(written.exit_code, 0) << written.err;
   for (const std::string m : {"ncf", "transformer", "resnet"}) {
     for (const std::string p : {"train", "infer"}) {
-      for (const std::string& figure : {"box-" + m + "-" + p + "-total", "quality-" + m + "-" + p, "power-" + m + "-" + p + "-libtorch"}) {
+      for (const std::string& figure :
+           {"box-" + m + "-" + p + "-total", "quality-" + m + "-" + p, "power-" + m + "-" + p + "-libtorch"}) {
         EXPECT_TRUE(fs::exists(report / "figures" / (figure + ".svg"))) << figure;
       }
     }

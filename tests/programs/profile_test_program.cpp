@@ -3,8 +3,8 @@
 // runs, while perf's cpu-clock samples count CPU time), so the profile can be checked against them.
 #include <time.h>
 
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace {
 

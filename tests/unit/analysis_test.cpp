@@ -40,7 +40,8 @@ std::vector<RunRecord> two_frameworks(const std::string& model, double slower) {
 TEST(MetricTable, NamesColumnsAsExportDoesInExportsOrder) {
   RunRecord r = run("pytorch", "ncf", 2.0, 50);
   r.energy[2].dynamic_energy_j = 30;
-  r.regions = {{"train", 0.5, 1.5, {energy("total", 20)}}, {"train", 1.6, 1.8, {energy("total", 4)}},
+  r.regions = {{"train", 0.5, 1.5, {energy("total", 20)}},
+               {"train", 1.6, 1.8, {energy("total", 4)}},
                {"load", 0, 0.5, {energy("total", 5, false, false)}}};
   r.metrics = {{"accuracy", 0.5, "", "events"}, {"accuracy", 0.9, "", "events"}};
   const std::vector<RunRecord> runs{r};

@@ -93,16 +93,16 @@ TEST(EventLine, MalformedLinesGiveNothing) {
            "",
            "   \r",
            "not json",
-           R"({"event":"begin","region":"train")",           // truncated
-           R"(["event","begin"])",                           // not an object
+           R"({"event":"begin","region":"train")",  // truncated
+           R"(["event","begin"])",                  // not an object
            R"("begin")",
-           R"({"region":"train"})",                          // no event
-           R"({"event":"start","region":"train"})",          // unknown event
+           R"({"region":"train"})",                  // no event
+           R"({"event":"start","region":"train"})",  // unknown event
            R"({"event":7,"region":"train"})",
-           R"({"event":"begin"})",                           // no region
-           R"({"event":"begin","region":""})",               // empty region
+           R"({"event":"begin"})",              // no region
+           R"({"event":"begin","region":""})",  // empty region
            R"({"event":"end","region":42})",
-           R"({"event":"metric","name":"loss"})",            // no value
+           R"({"event":"metric","name":"loss"})",               // no value
            R"({"event":"metric","name":"loss","value":null})",  // what NaN is written as
            R"({"event":"metric","name":"loss","value":"0.5"})",
            R"({"event":"metric","name":"loss","value":true})",
@@ -217,8 +217,9 @@ TEST(EventsHeader, AVariableThatNamesNoOpenDescriptorDisablesEvents) {
 }
 
 TEST(EventsHeader, RoundTripThroughParseEventLine) {
-  const std::string awkward = "quote \" backslash \\ newline \n tab \t bell \x07 nul-free \x1f "
-                              "\xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x98\x80 end";
+  const std::string awkward =
+      "quote \" backslash \\ newline \n tab \t bell \x07 nul-free \x1f "
+      "\xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x98\x80 end";
   std::vector<std::string> lines;
   {
     EventsPipe pipe;
@@ -265,9 +266,13 @@ TEST(EventsHeader, RoundTripThroughParseEventLine) {
   ASSERT_EQ(parsed.size(), 18u);
 
   EXPECT_EQ(lines[0], R"({"event":"meta","key":"framework","value":"libtorch 1.13.1"})");
-  const std::vector<std::pair<std::string, std::string>> metas = {
-      {"framework", "libtorch 1.13.1"}, {"threads", "8"}, {"batches", "12345678901234"}, {"lr", "0.1"},
-      {"amp", "true"}, {"device", "cpu"}, {"bad", "nan"}};
+  const std::vector<std::pair<std::string, std::string>> metas = {{"framework", "libtorch 1.13.1"},
+                                                                  {"threads", "8"},
+                                                                  {"batches", "12345678901234"},
+                                                                  {"lr", "0.1"},
+                                                                  {"amp", "true"},
+                                                                  {"device", "cpu"},
+                                                                  {"bad", "nan"}};
   for (std::size_t i = 0; i < metas.size(); ++i) {
     EXPECT_EQ(parsed[i].kind, Kind::metadata);
     EXPECT_EQ(parsed[i].name, metas[i].first);
@@ -298,7 +303,8 @@ TEST(EventsHeader, RoundTripThroughParseEventLine) {
   // Invalid UTF-8 becomes U+FFFD, so the line is still JSON.
   const auto invalid = parse_event_line(lines[19]);
   ASSERT_TRUE(invalid) << lines[19];
-  EXPECT_EQ(invalid->name, "invalid utf-8 \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end");
+  EXPECT_EQ(invalid->name,
+            "invalid utf-8 \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end");
 }
 
 TEST(EventsHeader, TheVariableIsReadOnceUntilReset) {
@@ -514,9 +520,9 @@ for t in threads:
     EXPECT_EQ(parsed[i].name, metas[i].first);
     EXPECT_EQ(parsed[i].text, metas[i].second);
   }
-  const std::vector<std::pair<Kind, std::string>> regions = {
-      {Kind::region_begin, "load"}, {Kind::region_end, "load"}, {Kind::region_begin, "train"},
-      {Kind::region_end, "train"},  {Kind::region_begin, "eval"}, {Kind::region_end, "eval"}};
+  const std::vector<std::pair<Kind, std::string>> regions = {{Kind::region_begin, "load"},  {Kind::region_end, "load"},
+                                                             {Kind::region_begin, "train"}, {Kind::region_end, "train"},
+                                                             {Kind::region_begin, "eval"},  {Kind::region_end, "eval"}};
   for (std::size_t i = 0; i < regions.size(); ++i) {
     EXPECT_EQ(parsed[4 + i].kind, regions[i].first) << i;
     EXPECT_EQ(parsed[4 + i].name, regions[i].second) << i;
@@ -526,7 +532,8 @@ for t in threads:
   EXPECT_EQ(parsed[10].unit, "%");
   EXPECT_EQ(parsed[11].name, "count");
   EXPECT_EQ(parsed[11].value, 7.0);
-  const std::string awkward = "quote \" backslash \\ newline \n tab \t bell \x07 \xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x98\x80 end";
+  const std::string awkward =
+      "quote \" backslash \\ newline \n tab \t bell \x07 \xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x98\x80 end";
   EXPECT_EQ(parsed[12].kind, Kind::region_begin);
   EXPECT_EQ(parsed[12].name, awkward);
   EXPECT_EQ(parsed[13].kind, Kind::region_end);
@@ -647,7 +654,10 @@ TEST(OutputScannerDllogger, MetricsWithUnitsFromMetadata) {
 TEST(OutputScannerDllogger, PrefixesBeforeTheMarkerAreAllowed) {
   auto scanner = scanner_of({OutputParser::Kind::dllogger});
   for (const std::string prefix : {"[0] ", "0: ", "2021-05-17 10:34:23,574 INFO ", "trainer-1  | "}) {
-    const auto events = scanner.scan(prefix + R"(DLLL {"timestamp": "1621245263.574566", "datetime": "2021-05-17 10:34:23.574566", "elapsedtime": "1.5", "type": "LOG", "step": [1], "data": {"hr@10": 0.9561, "ndcg@10": 0.7233, "best_epoch": 1}})" + "\r");
+    const auto events = scanner.scan(
+        prefix +
+        R"(DLLL {"timestamp": "1621245263.574566", "datetime": "2021-05-17 10:34:23.574566", "elapsedtime": "1.5", "type": "LOG", "step": [1], "data": {"hr@10": 0.9561, "ndcg@10": 0.7233, "best_epoch": 1}})" +
+        "\r");
     ASSERT_EQ(events.size(), 3u) << prefix;
     const auto metrics = metrics_of(events);  // (in the order of their names, as it happens)
     EXPECT_EQ(metrics.at("hr@10").value, 0.9561);
@@ -675,14 +685,15 @@ TEST(OutputScannerDllogger, MalformedLinesAreSkippedAndCounted) {
       R"(DLLL {"timestamp": "1", "type": "LOG", "step": [0]})",  // no data
       R"(DLLL {"timestamp": "1", "type": "LOG", "step": [0], "data": [1, 2]})",
       R"(DLLL {"timestamp": "1", "step": [0], "data": {"x": 1}})",  // no type
-      R"(DLLL {"type": "METADATA", "metric": "x"})",               // no metadata
+      R"(DLLL {"type": "METADATA", "metric": "x"})",                // no metadata
       R"(DLLL {})",
   };
   for (const auto& line : bad) EXPECT_TRUE(scanner.scan(line).empty()) << line;
   EXPECT_EQ(scanner.malformed(), bad.size());
 
   // Not DLLogger lines at all: not counted.
-  for (const std::string line : {"grep DLLL train.log", "DLLL", "DLLL  ", "DLLL: 5 lines", "", "DLL 2021-05-17 - (0, 100) train.loss : 0.51"}) {
+  for (const std::string line :
+       {"grep DLLL train.log", "DLLL", "DLLL  ", "DLLL: 5 lines", "", "DLL 2021-05-17 - (0, 100) train.loss : 0.51"}) {
     EXPECT_TRUE(scanner.scan(line).empty()) << line;
   }
   EXPECT_EQ(scanner.malformed(), bad.size());
@@ -759,7 +770,8 @@ TEST(OutputScannerMllog, RegionsMetricsAndMetadata) {
   for (const auto& event : all) {
     if (event.kind == Kind::metadata) metadata[event.name] = event.text;
   }
-  EXPECT_EQ(metadata, (std::map<std::string, std::string>{{"cache_clear", "true"}, {"submission_benchmark", "resnet"}}));
+  EXPECT_EQ(metadata,
+            (std::map<std::string, std::string>{{"cache_clear", "true"}, {"submission_benchmark", "resnet"}}));
 }
 
 TEST(OutputScannerMllog, PrefixesBeforeTheMarkerAreAllowed) {
@@ -804,7 +816,8 @@ TEST(OutputScannerMllog, MalformedLinesAreSkippedAndCounted) {
 
 TEST(OutputScannerRegex, NamedGroupsThatAreNumbersBecomeMetrics) {
   auto scanner = scanner_of({}, {R"(loss (?<loss>[-+0-9.e]+), accuracy (?<accuracy>\S+) %)"});
-  const auto events = scanner.scan("[0] Finished training it 150/150 of epoch 0, 465.29 ms/it, loss 0.462829, accuracy 78.277 %");
+  const auto events =
+      scanner.scan("[0] Finished training it 150/150 of epoch 0, 465.29 ms/it, loss 0.462829, accuracy 78.277 %");
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].name, "loss");
   EXPECT_EQ(events[0].value, 0.462829);
@@ -867,8 +880,8 @@ TEST(OutputScannerRegex, ABadPatternIsRefusedWithItsOffsetAndReason) {
 }
 
 TEST(OutputScanner, AllParsersTogetherAndMovable) {
-  auto first = scanner_of({OutputParser::Kind::dllogger, OutputParser::Kind::mllog},
-                          {R"(Average Loss: (?<avg_loss>[0-9.]+))"});
+  auto first =
+      scanner_of({OutputParser::Kind::dllogger, OutputParser::Kind::mllog}, {R"(Average Loss: (?<avg_loss>[0-9.]+))"});
   OutputScanner scanner = std::move(first);
   EXPECT_EQ(scanner.scan(kDlloggerLog[5]).size(), 3u);
   EXPECT_EQ(scanner.scan(kMllogLog[12]).size(), 1u);

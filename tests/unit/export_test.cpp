@@ -13,8 +13,8 @@
 #include "fakes/cli_runner.hpp"
 #include "fakes/fake_tree.hpp"
 #include "joulebench/report.hpp"
-#include "joulebench/version.hpp"
 #include "joulebench/store.hpp"
+#include "joulebench/version.hpp"
 
 namespace joulebench {
 namespace {
@@ -60,7 +60,8 @@ struct Demo {
     r0.user_cpu_s = 1.25;
     r0.system_cpu_s = 0.125;
     r0.max_rss_kib = 2048;
-    r0.energy = {energy("cpu", 10.5, false, true, 5.25), energy("dram", 2.25), energy("total", 12.75, false, true, 5.25)};
+    r0.energy = {energy("cpu", 10.5, false, true, 5.25), energy("dram", 2.25),
+                 energy("total", 12.75, false, true, 5.25)};
     r0.metrics = {{"accuracy", 0.5, "", "events"}};
     r0.regions = {{"train", 0.5, 1.5, {energy("total", 8)}}};
 
@@ -79,7 +80,8 @@ struct Demo {
     // Out of order, with a domain the meter does not know: columns still come cpu, dram, gpu, others.
     r1.energy = {energy("gpu", 100, true, false), energy("fpga", 3.5, true), energy("cpu", 20, false, true, 15.0),
                  energy("total", 123.5, true, false)};
-    r1.metrics = {{"throughput", 1000, "samples/s", "dllogger"}, {"accuracy", 0.75, "", "events"},
+    r1.metrics = {{"throughput", 1000, "samples/s", "dllogger"},
+                  {"accuracy", 0.75, "", "events"},
                   {"accuracy", 0.8, "", "events"}};
     r1.regions = {{"load", 0, 0.25, {energy("total", 1)}},
                   {"train", 0.25, 1.0, {energy("total", 2.5)}},
@@ -289,7 +291,8 @@ TEST(Export, LabelsAreTheUnionInFirstSeenOrder) {
   }
   const auto rows = lines(export_csv(store, campaign, {}));
   ASSERT_EQ(rows.size(), 4u);
-  EXPECT_TRUE(rows[0].starts_with("campaign,workload,repetition,status,warmup,framework,lr,model,label_status,seed,time_s,"))
+  EXPECT_TRUE(
+      rows[0].starts_with("campaign,workload,repetition,status,warmup,framework,lr,model,label_status,seed,time_s,"))
       << rows[0];
   EXPECT_TRUE(rows[1].starts_with("labels,w,1,ok,false,a,0.1,,,,0,")) << rows[1];
   EXPECT_TRUE(rows[2].starts_with("labels,w,1,ok,false,b,,m,odd,,0,")) << rows[2];
@@ -306,7 +309,8 @@ TEST(Export, NumbersRoundTripAndNonFiniteIsMissing) {
   r.workload = "w";
   r.time_s = 0.1 + 0.2;
   r.energy = {energy("cpu", 1e-7), energy("total", std::numeric_limits<double>::quiet_NaN())};
-  r.metrics = {{"big", 123456789.123456789, "", "regex"}, {"inf", std::numeric_limits<double>::infinity(), "", "regex"}};
+  r.metrics = {{"big", 123456789.123456789, "", "regex"},
+               {"inf", std::numeric_limits<double>::infinity(), "", "regex"}};
   store.record_run(campaign, r);
   const auto rows = lines(export_csv(store, campaign, {}));
   ASSERT_EQ(rows.size(), 2u);
@@ -335,8 +339,15 @@ struct Formulas {
     campaign = store.create_campaign(plan, Shard{}, 1, {});
     RunRecord r;
     r.workload = "=cmd|' /C calc'!A0";
-    r.labels = {{"framework", "-x"}, {"plus", "+1"}, {"tab", "\tt"}, {"cr", "\rr"}, {"dash", "-"},
-                {"quoted", "'=kept"}, {"apostrophe", "'plain"}, {"padded", " padded\t"}, {"=key", "ncf-libtorch-train"}};
+    r.labels = {{"framework", "-x"},
+                {"plus", "+1"},
+                {"tab", "\tt"},
+                {"cr", "\rr"},
+                {"dash", "-"},
+                {"quoted", "'=kept"},
+                {"apostrophe", "'plain"},
+                {"padded", " padded\t"},
+                {"=key", "ncf-libtorch-train"}};
     r.time_s = 1;
     r.metrics = {{"delta", -3.5, "", "events"}, {"tiny", -1e-05, "", "events"}};
     store.record_run(campaign, r);
@@ -420,7 +431,8 @@ TEST(Import, RefusesNulBytesInNamesLabelsAndValues) {
     ADD_FAILURE() << "a NUL byte was imported";
   } catch (const ImportError& e) {
     ASSERT_EQ(e.problems().size(), 1u) << e.what();
-    EXPECT_EQ(e.problems()[0], "line 3, column 'framework': holds a NUL byte, which names, labels and values never may");
+    EXPECT_EQ(e.problems()[0],
+              "line 3, column 'framework': holds a NUL byte, which names, labels and values never may");
   }
   EXPECT_TRUE(store.campaigns().empty()) << "nothing is imported when a row is bad";
 }

@@ -49,7 +49,8 @@ TEST(Meter, TotalsComeFromTheWindowsEdgesExactly) {
 
 TEST(Meter, UnmeasuredIntervalsFlagTheWindowAndAddNothing) {
   // Reads 3 and 4 fail: their intervals are lost, and the window says so.
-  auto source = std::make_unique<ScriptedSource>(Domain::gpu, [](double t) { return 100.0 * t; }, std::vector<int>{3, 4});
+  auto source = std::make_unique<ScriptedSource>(
+      Domain::gpu, [](double t) { return 100.0 * t; }, std::vector<int>{3, 4});
   SensorSet sensors = single_source(std::move(source));
   RecordingSink sink;
   Meter meter(sensors, MeterOptions{Seconds(0.01), &sink});
@@ -69,8 +70,8 @@ TEST(Meter, UnmeasuredIntervalsFlagTheWindowAndAddNothing) {
 }
 
 TEST(Meter, IntervalShrinksToWhatASourceNeeds) {
-  SensorSet sensors = single_source(
-      std::make_unique<ScriptedSource>(Domain::cpu, [](double t) { return t; }, std::vector<int>{}, Seconds(0.004)));
+  SensorSet sensors = single_source(std::make_unique<ScriptedSource>(
+      Domain::cpu, [](double t) { return t; }, std::vector<int>{}, Seconds(0.004)));
   Meter meter(sensors, MeterOptions{Seconds(0.1), nullptr});
   EXPECT_DOUBLE_EQ(meter.interval().count(), 0.004);
 }

@@ -174,7 +174,8 @@ TEST_F(NvmlTest, ACounterJumpNoGpuCanDrawIsNotCounted) {
   meter.start();
   std::this_thread::sleep_for(400ms);
   const MeterWindow window = meter.stop();
-  const auto gpu = std::find_if(window.channels.begin(), window.channels.end(), [](const Channel& c) { return c.id == "gpu-0"; });
+  const auto gpu =
+      std::find_if(window.channels.begin(), window.channels.end(), [](const Channel& c) { return c.id == "gpu-0"; });
   ASSERT_NE(gpu, window.channels.end());
   const ChannelTotal& total = window.totals[static_cast<std::size_t>(gpu - window.channels.begin())];
   EXPECT_FALSE(total.complete());
@@ -251,7 +252,8 @@ TEST_F(NvmlTest, CounterWindowThroughTheMeterMatchesTheTruth) {
   EXPECT_GE(window.samples, 10u);  // the sampling thread read the source, not only the edges
 
   const auto domains = energy_by_domain(window);
-  const auto it = std::find_if(domains.begin(), domains.end(), [](const DomainEnergy& d) { return d.domain == Domain::gpu; });
+  const auto it =
+      std::find_if(domains.begin(), domains.end(), [](const DomainEnergy& d) { return d.domain == Domain::gpu; });
   ASSERT_NE(it, domains.end());
   EXPECT_EQ(it->source, "nvml");
   EXPECT_EQ(it->method, Method::counter);
@@ -375,7 +377,8 @@ TEST_F(NvmlTest, GpuLostMidRunFlagsTheWindowAndLosesOnlyThatTime) {
   EXPECT_NEAR(total.energy.value, measurable, 0.005 * measurable);
 
   const auto domains = energy_by_domain(window);
-  const auto it = std::find_if(domains.begin(), domains.end(), [](const DomainEnergy& d) { return d.domain == Domain::gpu; });
+  const auto it =
+      std::find_if(domains.begin(), domains.end(), [](const DomainEnergy& d) { return d.domain == Domain::gpu; });
   ASSERT_NE(it, domains.end());
   EXPECT_TRUE(contains(it->problem, "gpu-0")) << it->problem;
   EXPECT_GT(it->unmeasured.count(), 0.0);

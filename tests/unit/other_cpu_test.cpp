@@ -36,8 +36,8 @@ TEST(OtherCpu, IsTheMachinesBusyTimeLessJoulebenchsAndTheCommands) {
   ASSERT_TRUE(mark.has_value());
   // 3 CPU-seconds of busy time later, of which the command used 1: others used about 2 (this
   // test's own CPU time in between is taken off too, and is tiny).
-  testing::write_proc_stat(proc.path(), 1000 + static_cast<std::uint64_t>(2 * ticks), 500 + static_cast<std::uint64_t>(ticks),
-                           8000, 2);
+  testing::write_proc_stat(proc.path(), 1000 + static_cast<std::uint64_t>(2 * ticks),
+                           500 + static_cast<std::uint64_t>(ticks), 8000, 2);
   const auto others = detail::other_cpu_since(sensors, *mark, Seconds(1.0));
   ASSERT_TRUE(others.has_value());
   EXPECT_NEAR(others->cpu.count(), 2.0, 0.05);

@@ -171,7 +171,8 @@ TEST(RaplPerf, RefusalIsDeniedWithTheRemedy) {
   paths.sysfs_root = t.path();
   const auto report = testing::report_as_unprivileged([&] { return open_rapl_perf(paths); });
   if (!report) GTEST_SKIP() << "cannot become an unprivileged user here";
-  if (report->status == SourceStatus::ok) GTEST_SKIP() << "this kernel lets unprivileged users open system-wide counters";
+  if (report->status == SourceStatus::ok)
+    GTEST_SKIP() << "this kernel lets unprivileged users open system-wide counters";
   EXPECT_EQ(report->status, SourceStatus::denied) << report->reason;
   EXPECT_NE(report->reason.find("perf_event_paranoid is"), std::string::npos) << report->reason;
   EXPECT_NE(report->remedy.find("perf_event_paranoid=0"), std::string::npos);

@@ -35,33 +35,37 @@ std::string workload(std::string_view name = "a", std::string_view extra = "") {
 }
 
 TEST(PlanErrors, DurationsThatDoNotFitAreRefusedWhereTheyAreWritten) {
-  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "timeout = \"3000000h\"\n")),
-            "plan.toml:9:11: 'timeout': '3000000h' is longer than a year (8760h), the longest duration joulebench takes");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) + workload("a", "timeout = \"3000000h\"\n")),
+      "plan.toml:9:11: 'timeout': '3000000h' is longer than a year (8760h), the longest duration joulebench takes");
   EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = \"99999999999999999h\"\n" + workload()),
             "plan.toml:3:12: 'cooldown': '99999999999999999h' is longer than a year (8760h), the longest duration "
             "joulebench takes");
 }
 
 TEST(PlanErrors, NulBytesAreRefusedWhereTheyAreWritten) {
-  const std::string message = "a NUL byte in a string: joulebench refuses them in names, labels and arguments (a command "
-                              "would see the text cut short at it)";
+  const std::string message =
+      "a NUL byte in a string: joulebench refuses them in names, labels and arguments (a command "
+      "would see the text cut short at it)";
   EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\\u0000b\"\nframework = \"f\"\nmodel = \"m\"\n"
-                                               "phase = \"train\"\ncommand = [\"true\"]\n"),
+                                              "phase = \"train\"\ncommand = [\"true\"]\n"),
             "plan.toml:4:8: " + message);
   EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\n"
-                                               "phase = \"train\"\ncommand = [\"echo\", \"x\\u0000; rm -rf /\"]\n"),
+                                              "phase = \"train\"\ncommand = [\"echo\", \"x\\u0000; rm -rf /\"]\n"),
             "plan.toml:8:20: " + message);
   EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "labels = { batch = \"3\\u0000\" }\n")),
             "plan.toml:9:20: " + message);
-  EXPECT_NE(error_of(std::string(kCampaign) + workload("a", "env = { \"A\\u0000B\" = \"1\" }\n")).find("a NUL byte in a key"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(std::string(kCampaign) + workload("a", "env = { \"A\\u0000B\" = \"1\" }\n")).find("a NUL byte in a key"),
+      std::string::npos);
 }
 
 TEST(PlanErrors, AbsurdSizesAreRefusedBeforeTheyAreBuilt) {
   std::string values;
   for (int i = 0; i < 1000; ++i) values += (i ? "," : "") + std::to_string(i);
   const auto started = std::chrono::steady_clock::now();
-  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a-{x}-{y}", "matrix = { x = [" + values + "], y = [" + values + "] }\n")),
+  EXPECT_EQ(error_of(std::string(kCampaign) +
+                     workload("a-{x}-{y}", "matrix = { x = [" + values + "], y = [" + values + "] }\n")),
             "plan.toml:3:1: this [[workload]] makes the plan 1000000 workloads (its matrix multiplies out); a plan may "
             "have at most 100000");
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 5.0)
@@ -71,14 +75,15 @@ TEST(PlanErrors, AbsurdSizesAreRefusedBeforeTheyAreBuilt) {
   for (int i = 0; i < 20000; ++i) hundred += (i ? "," : "") + std::to_string(i);
   const std::string message =
       error_of(std::string(kCampaign) + workload("a-{x}", "repetitions = 100\nmatrix = { x = [" + hundred + "] }\n"));
-  EXPECT_EQ(message, "plan.toml:3:1: with this [[workload]] the campaign has more than 1000000 runs (20000 workloads of 101 "
-                     "runs each here): split it into several plans");
+  EXPECT_EQ(message,
+            "plan.toml:3:1: with this [[workload]] the campaign has more than 1000000 runs (20000 workloads of 101 "
+            "runs each here): split it into several plans");
 }
 
 TEST(PlanErrors, WhatNoRunCouldStartIsRefusedAtItsKey) {
   // command = [""]: no program at all.
   EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\n"
-                                               "phase = \"train\"\ncommand = [\"\"]\n"),
+                                              "phase = \"train\"\ncommand = [\"\"]\n"),
             "plan.toml:8:12: 'command' starts with an empty program name: there is nothing to run");
   EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "setup = [\"\", \"x\"]\n")),
             "plan.toml:9:10: 'setup' starts with an empty program name: there is nothing to run");
@@ -150,8 +155,12 @@ command = "python3 infer.py | tee out.log"
 
   const WorkloadSpec& a = plan.workloads[0];
   EXPECT_EQ(a.name, "ncf-libtorch");
-  EXPECT_EQ(a.labels, (KeyValues{{"framework", "libtorch"}, {"model", "ncf"}, {"phase", "train"},
-                                    {"dataset", "ml-1m"}, {"size", "3"}, {"fast", "true"}}));
+  EXPECT_EQ(a.labels, (KeyValues{{"framework", "libtorch"},
+                                 {"model", "ncf"},
+                                 {"phase", "train"},
+                                 {"dataset", "ml-1m"},
+                                 {"size", "3"},
+                                 {"fast", "true"}}));
   EXPECT_EQ(a.label("dataset"), "ml-1m");
   EXPECT_EQ(a.label("nothing"), "");
   EXPECT_EQ(a.command, (Words{"joulebench", "workload", "ncf", "--data", "my data", "--phase", "train"}));
@@ -218,7 +227,8 @@ TEST(Plan, ReadsCooldownDurationsAndIdleNone) {
   EXPECT_DOUBLE_EQ(plan.cooldown.fixed.count(), 5.0);
   EXPECT_DOUBLE_EQ(plan.idle.count(), 0.0);
   // A cooldown table's defaults.
-  const CampaignPlan stable = parse_plan("[campaign]\nname = \"c\"\ncooldown = { until = \"stable\" }\n" + workload(), "plan.toml");
+  const CampaignPlan stable =
+      parse_plan("[campaign]\nname = \"c\"\ncooldown = { until = \"stable\" }\n" + workload(), "plan.toml");
   EXPECT_EQ(stable.cooldown.kind, Cooldown::Kind::until_stable);
   EXPECT_DOUBLE_EQ(stable.cooldown.max.count(), 120.0);
   EXPECT_DOUBLE_EQ(stable.cooldown.window.count(), 10.0);
@@ -247,14 +257,19 @@ matrix = { threads = [1, 2], batch = [32, 64, 128], lr = [0.50, 1e-4] }
   std::vector<std::string> names;
   for (const auto& w : plan.workloads) names.push_back(w.name);
   EXPECT_EQ(names, (Words{"ncf-libtorch-b32-threads1-lr0.50", "ncf-libtorch-b32-threads1-lr1e-4",
-                                 "ncf-libtorch-b64-threads1-lr0.50", "ncf-libtorch-b64-threads1-lr1e-4",
-                                 "ncf-libtorch-b128-threads1-lr0.50", "ncf-libtorch-b128-threads1-lr1e-4",
-                                 "ncf-libtorch-b32-threads2-lr0.50", "ncf-libtorch-b32-threads2-lr1e-4",
-                                 "ncf-libtorch-b64-threads2-lr0.50", "ncf-libtorch-b64-threads2-lr1e-4",
-                                 "ncf-libtorch-b128-threads2-lr0.50", "ncf-libtorch-b128-threads2-lr1e-4"}));
+                          "ncf-libtorch-b64-threads1-lr0.50", "ncf-libtorch-b64-threads1-lr1e-4",
+                          "ncf-libtorch-b128-threads1-lr0.50", "ncf-libtorch-b128-threads1-lr1e-4",
+                          "ncf-libtorch-b32-threads2-lr0.50", "ncf-libtorch-b32-threads2-lr1e-4",
+                          "ncf-libtorch-b64-threads2-lr0.50", "ncf-libtorch-b64-threads2-lr1e-4",
+                          "ncf-libtorch-b128-threads2-lr0.50", "ncf-libtorch-b128-threads2-lr1e-4"}));
   const WorkloadSpec& w = plan.workloads[9];  // threads 2, batch 64, lr 1e-4
-  EXPECT_EQ(w.labels, (KeyValues{{"framework", "libtorch"}, {"model", "ncf"}, {"phase", "train"},
-                                    {"note", "b64"}, {"threads", "2"}, {"batch", "64"}, {"lr", "1e-4"}}));
+  EXPECT_EQ(w.labels, (KeyValues{{"framework", "libtorch"},
+                                 {"model", "ncf"},
+                                 {"phase", "train"},
+                                 {"note", "b64"},
+                                 {"threads", "2"},
+                                 {"batch", "64"},
+                                 {"lr", "1e-4"}}));
   EXPECT_EQ(w.command, (Words{"run", "--batch", "64", "--threads=2", "--lr", "1e-4", "{literal}", "awk '{print $1}'"}));
   EXPECT_EQ(w.setup, (Words{"prep", "64"}));
   EXPECT_EQ(w.prepare, (Words{"echo", "2"}));
@@ -282,7 +297,8 @@ matrix = { fw = ["torch", "tf"], amp = [true, false] }
 }
 
 TEST(Plan, ResolvesRelativeWorkingDirectoriesAgainstThePlansFolder) {
-  const std::string text = std::string(kCampaign) + workload("a", "cwd = \"../data\"\n") + workload("b", "cwd = \"/abs/dir\"\n");
+  const std::string text =
+      std::string(kCampaign) + workload("a", "cwd = \"../data\"\n") + workload("b", "cwd = \"/abs/dir\"\n");
   const CampaignPlan plan = parse_plan(text, "/srv/plans/x.toml");
   EXPECT_EQ(*plan.workloads[0].working_directory, fs::path("/srv/data"));
   EXPECT_EQ(*plan.workloads[1].working_directory, fs::path("/abs/dir"));
@@ -374,7 +390,8 @@ TEST(PlanErrors, NameWrongTypesAtTheValue) {
             "plan.toml:3:10: 'warmup' must be an integer >= 0, not a float");
   EXPECT_EQ(error_of("[campaign]\nname = 3\n" + workload()), "plan.toml:2:8: 'name' must be a string, not an integer");
   EXPECT_EQ(error_of("[campaign]\nname = \"c\"\norder = \"shufled\"\n" + workload()),
-            "plan.toml:3:9: 'order' must be \"shuffled\", \"interleaved\" or \"blocked\", not \"shufled\" (did you mean \"shuffled\"?)");
+            "plan.toml:3:9: 'order' must be \"shuffled\", \"interleaved\" or \"blocked\", not \"shufled\" (did you "
+            "mean \"shuffled\"?)");
   EXPECT_EQ(error_of("[campaign]\nname = \"c\"\nidle = 10\n" + workload()),
             "plan.toml:3:8: 'idle' must be a duration such as \"100ms\", \"10s\" or \"5m\", not an integer");
   EXPECT_EQ(error_of("[campaign]\nname = \"c\"\nidle = \"10\"\n" + workload()),
@@ -384,7 +401,8 @@ TEST(PlanErrors, NameWrongTypesAtTheValue) {
   EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = { until = \"cool\" }\n" + workload()),
             "plan.toml:3:22: 'until' must be \"stable\", not \"cool\"");
   EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = { until = \"stable\", max = \"5s\" }\n" + workload()),
-            "plan.toml:3:38: 'window' (10s by default) must not be longer than 'max' (5s): power could never be judged stable");
+            "plan.toml:3:38: 'window' (10s by default) must not be longer than 'max' (5s): power could never be judged "
+            "stable");
   EXPECT_EQ(error_of("[campaign]\nname = \"c\"\ncooldown = 5\n" + workload()),
             "plan.toml:3:12: 'cooldown' must be a duration such as \"60s\" or a table such as "
             "{ until = \"stable\", max = \"120s\" }, not an integer");
@@ -396,23 +414,27 @@ TEST(PlanErrors, NameWrongTypesAtTheValue) {
             "plan.toml:9:16: 'labels.x' must be a string, number or boolean, not an array");
   EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "timeout = \"0s\"\n")),
             "plan.toml:9:11: 'timeout' must be more than 0s");
-  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "parse = [\"dlloger\"]\n")),
-            "plan.toml:9:10: 'parse' must name \"dllogger\" or \"mllog\", not \"dlloger\" (did you mean \"dllogger\"?)");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) + workload("a", "parse = [\"dlloger\"]\n")),
+      "plan.toml:9:10: 'parse' must name \"dllogger\" or \"mllog\", not \"dlloger\" (did you mean \"dllogger\"?)");
   EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "matrix = { batch = [] }\n")),
             "plan.toml:9:20: 'matrix.batch' must be a non-empty array of values, not an empty array");
   EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "matrix = { batch = 32 }\n")),
             "plan.toml:9:20: 'matrix.batch' must be a non-empty array of values, not an integer");
-  EXPECT_EQ(error_of(std::string(kCampaign) +
-                     "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\ncommand = [\"x\", 3]\n"),
-            "plan.toml:8:17: 'command[1]' must be a string, not an integer");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) +
+               "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\ncommand = [\"x\", 3]\n"),
+      "plan.toml:8:17: 'command[1]' must be a string, not an integer");
   EXPECT_EQ(error_of("workload = { name = \"x\" }\n" + std::string(kCampaign)),
             "plan.toml:1:12: 'workload' must be an array of tables ([[workload]]), not a table");
 }
 
 TEST(PlanErrors, NameMissingRequiredKeysAtTheTable) {
-  EXPECT_EQ(error_of("[campaign]\nseed = 1\n" + workload()), "plan.toml:1:1: missing required key 'name' in [campaign]");
+  EXPECT_EQ(error_of("[campaign]\nseed = 1\n" + workload()),
+            "plan.toml:1:1: missing required key 'name' in [campaign]");
   EXPECT_EQ(error_of(workload()), "plan.toml:1:1: missing required table [campaign]");
-  EXPECT_EQ(error_of(std::string(kCampaign) + "\n  [[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"),
+  EXPECT_EQ(error_of(std::string(kCampaign) +
+                     "\n  [[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"),
             "plan.toml:4:3: missing required key 'command' in [[workload]]");
   EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\ncommand = \"x\"\n"),
             "plan.toml:3:1: missing required key 'framework' in [[workload]]");
@@ -427,40 +449,47 @@ TEST(PlanErrors, RefuseAnArrayCommandWithShell) {
 }
 
 TEST(PlanErrors, RefuseUnterminatedQuotesInCommandStrings) {
-  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
-                                              "command = \"echo 'oops\"\n"),
-            "plan.toml:8:11: 'command': unterminated single quote (') in: echo 'oops");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
+                                        "command = \"echo 'oops\"\n"),
+      "plan.toml:8:11: 'command': unterminated single quote (') in: echo 'oops");
 }
 
 TEST(PlanErrors, RefuseEmptyCommands) {
-  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
-                                              "command = \"  \"\n"),
-            "plan.toml:8:11: 'command' must not be empty");
-  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
-                                              "command = []\n"),
-            "plan.toml:8:11: 'command' must not be empty");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
+                                        "command = \"  \"\n"),
+      "plan.toml:8:11: 'command' must not be empty");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
+                                        "command = []\n"),
+      "plan.toml:8:11: 'command' must not be empty");
 }
 
 TEST(PlanErrors, RefuseDuplicateNamesAtTheSecondTable) {
   EXPECT_EQ(error_of(std::string(kCampaign) + workload("a") + workload("b") + workload("a")),
             "plan.toml:15:1: duplicate workload name 'a' (already used by the [[workload]] at line 3, column 1)");
   // After expansion: "x-batch1" from the matrix, then a plain workload with that name.
-  EXPECT_EQ(error_of(std::string(kCampaign) + workload("x", "matrix = { batch = [1, 2] }\n") + workload("x-batch2")),
-            "plan.toml:10:1: duplicate workload name 'x-batch2' (already used by the [[workload]] at line 3, column 1)");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) + workload("x", "matrix = { batch = [1, 2] }\n") + workload("x-batch2")),
+      "plan.toml:10:1: duplicate workload name 'x-batch2' (already used by the [[workload]] at line 3, column 1)");
   EXPECT_EQ(error_of(std::string(kCampaign) + workload("x", "matrix = { batch = [1, 1] }\n")),
             "plan.toml:3:1: duplicate workload name 'x-batch1': the matrix gives two workloads this name");
 }
 
 TEST(PlanErrors, NameUnknownPlaceholdersAndTheNearestValidOne) {
-  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
-                                              "command = [\"run\", \"--batch\", \"{bach}\"]\nmatrix = { batch = [1] }\n"),
-            "plan.toml:8:30: unknown placeholder '{bach}' in 'command' (did you mean '{batch}'?)");
-  EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"{framwork}-x\"\nframework = \"f\"\nmodel = \"m\"\n"
-                                              "phase = \"p\"\ncommand = \"x\"\n"),
-            "plan.toml:4:8: unknown placeholder '{framwork}' in 'name' (did you mean '{framework}'?)");
-  EXPECT_EQ(error_of(std::string(kCampaign) + workload("a", "env = { P = \"{HOME}/x\" }\n")),
-            "plan.toml:9:13: unknown placeholder '{HOME}' in 'env.P' (valid placeholders: {framework}, {model}, {phase}; "
-            "write '{{HOME}}' for literal braces)");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\nphase = \"p\"\n"
+                                        "command = [\"run\", \"--batch\", \"{bach}\"]\nmatrix = { batch = [1] }\n"),
+      "plan.toml:8:30: unknown placeholder '{bach}' in 'command' (did you mean '{batch}'?)");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) + "[[workload]]\nname = \"{framwork}-x\"\nframework = \"f\"\nmodel = \"m\"\n"
+                                        "phase = \"p\"\ncommand = \"x\"\n"),
+      "plan.toml:4:8: unknown placeholder '{framwork}' in 'name' (did you mean '{framework}'?)");
+  EXPECT_EQ(
+      error_of(std::string(kCampaign) + workload("a", "env = { P = \"{HOME}/x\" }\n")),
+      "plan.toml:9:13: unknown placeholder '{HOME}' in 'env.P' (valid placeholders: {framework}, {model}, {phase}; "
+      "write '{{HOME}}' for literal braces)");
   EXPECT_EQ(error_of(std::string(kCampaign) + "[[workload]]\nname = \"a\"\nframework = \"{model}\"\nmodel = \"m\"\n"
                                               "phase = \"p\"\ncommand = \"x\"\n"),
             "plan.toml:5:13: unknown placeholder '{model}' in 'framework' (no placeholders can be used here; "
@@ -509,7 +538,8 @@ TEST(PlanFiles, LoadsTheQuickExample) {
 }
 
 TEST(PlanFiles, TheMainJobHasEveryModelFrameworkAndPhaseWithEnoughRepetitions) {
-  const fs::path example = fs::path(__FILE__).parent_path().parent_path().parent_path() / "examples" / "frameworks.toml";
+  const fs::path example =
+      fs::path(__FILE__).parent_path().parent_path().parent_path() / "examples" / "frameworks.toml";
   const CampaignPlan plan = load_plan(example);
   ASSERT_EQ(plan.workloads.size(), 16u);  // 3 models x {libtorch, pytorch} x 2 phases + 2 models x dlib x 2
   EXPECT_EQ(plan.order, RunOrder::shuffled);
@@ -537,7 +567,8 @@ TEST(PlanFiles, TheDeepLearningExamplesPlanParsesItsOutputThroughDlLogger) {
 }
 
 TEST(PlanOverrides, ChangeEveryWorkloadAndTheHash) {
-  CampaignPlan plan = parse_plan(std::string(kCampaign) + workload("a") + workload("b", "repetitions = 7\n"), "plan.toml");
+  CampaignPlan plan =
+      parse_plan(std::string(kCampaign) + workload("a") + workload("b", "repetitions = 7\n"), "plan.toml");
   const std::string original_hash = plan.hash;
   PlanOverrides overrides;
   EXPECT_TRUE(overrides.empty());
@@ -582,7 +613,8 @@ TEST(PlanFiles, ReportsAFileThatCannotBeRead) {
     (void)load_plan(dir / "bad.toml");
     FAIL() << "no exception";
   } catch (const PlanError& e) {
-    EXPECT_EQ(std::string(e.what()), (dir / "bad.toml").string() + ":3:15: 'repetitions' must be an integer >= 1, not a string");
+    EXPECT_EQ(std::string(e.what()),
+              (dir / "bad.toml").string() + ":3:15: 'repetitions' must be an integer >= 1, not a string");
   }
   fs::remove_all(dir);
 }

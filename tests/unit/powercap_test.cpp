@@ -84,7 +84,7 @@ TEST(RaplPowercap, ExactEnergyAcrossSeveralWrapsWithTheMeterRunning) {
   // A 1 J range wraps after 200 steps of 5 mJ: package 0 wraps 3 times in this window.
   constexpr std::uint64_t kRange = 1'000'000;
   make_two_socket_tree(t, kRange, 20'000'000);  // 20 W limit: the meter must read at least every 25 ms
-  const std::map<std::string, std::uint64_t> step_uj = {{"intel-rapl:0", 5000}, {"intel-rapl:0:0", 3000},
+  const std::map<std::string, std::uint64_t> step_uj = {{"intel-rapl:0", 5000},   {"intel-rapl:0:0", 3000},
                                                         {"intel-rapl:0:1", 1500}, {"intel-rapl:1", 7000},
                                                         {"intel-rapl:1:0", 1100}, {"intel-rapl:2", 9000}};
   constexpr int kSteps = 600;
@@ -111,7 +111,7 @@ TEST(RaplPowercap, ExactEnergyAcrossSeveralWrapsWithTheMeterRunning) {
 
   ASSERT_TRUE(window.complete());
   EXPECT_GT(window.samples, 10U);
-  const std::map<std::string, std::string> zone_of = {{"cpu-0", "intel-rapl:0"},  {"core-0", "intel-rapl:0:0"},
+  const std::map<std::string, std::string> zone_of = {{"cpu-0", "intel-rapl:0"},    {"core-0", "intel-rapl:0:0"},
                                                       {"dram-0", "intel-rapl:0:1"}, {"cpu-1", "intel-rapl:1"},
                                                       {"dram-1", "intel-rapl:1:0"}, {"psys-0", "intel-rapl:2"}};
   for (std::size_t i = 0; i < window.channels.size(); ++i) {
@@ -344,7 +344,8 @@ TEST(RaplPowercap, ACounterThatStopsPartWayIsUnmeasuredForThatStretch) {
   }
   EXPECT_NEAR(unmeasured, total.unmeasured.count(), 1e-6);
   ASSERT_FALSE(timeline.samples.empty());
-  EXPECT_NEAR(timeline.samples.back().time.count(), window.duration().count(), 1e-9) << "every sample arrives by stop()";
+  EXPECT_NEAR(timeline.samples.back().time.count(), window.duration().count(), 1e-9)
+      << "every sample arrives by stop()";
 }
 
 TEST(RaplPowercap, AShortWindowAfterAStallIsUnmeasured) {

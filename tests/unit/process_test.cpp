@@ -204,16 +204,15 @@ TEST(ChildProcess, KilledBySegfault) {
 TEST(ChildProcess, ExitStatusSurvivesAnIgnoredSigchld) {
   // SIGCHLD set to SIG_IGN (inherited from a parent) would make the kernel reap the command
   // before wait() could read its status and CPU time.
-  struct sigaction ignore{};
-  struct sigaction saved{};
+  struct sigaction ignore {};
+  struct sigaction saved {};
   ignore.sa_handler = SIG_IGN;
   ::sigemptyset(&ignore.sa_mask);
   ASSERT_EQ(::sigaction(SIGCHLD, &ignore, &saved), 0);
   std::optional<ProcessOutcome> outcome;
   try {
     outcome = run_shell(kCpuLoad + " --seconds 0.05 >/dev/null; exit 5");
-  } catch (...) {
-  }
+  } catch (...) {}
   ::sigaction(SIGCHLD, &saved, nullptr);
   ASSERT_TRUE(outcome.has_value());
   EXPECT_FALSE(outcome->status.signaled);
@@ -253,7 +252,8 @@ TEST(ChildProcess, NonExecutableFileCannotRun) {
   TempDir dir;
   const fs::path script = dir.path() / "script.sh";
   write_file(script, "#!/bin/sh\nexit 0\n");
-  fs::permissions(script, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  fs::permissions(script,
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
   SpawnOptions options;
   options.argv = {script.string()};
   options.foreground = false;
@@ -326,9 +326,8 @@ TEST(ChildProcess, CountsCpuTimeOfAWaitedGrandchild) {
   // The shell forks the busy workload, waits for it, then prints its children's CPU time.
   TempDir dir;
   const fs::path times = dir.path() / "times";
-  const ProcessOutcome outcome =
-      run_shell(kCpuLoad + " --seconds 0.3 >/dev/null; times > " + times.string() + ".tmp; mv " + times.string() +
-                ".tmp " + times.string());
+  const ProcessOutcome outcome = run_shell(kCpuLoad + " --seconds 0.3 >/dev/null; times > " + times.string() +
+                                           ".tmp; mv " + times.string() + ".tmp " + times.string());
   ASSERT_EQ(outcome.status.shell_status(), 0);
   const double grandchild_cpu = children_cpu_from_times(read_all(times));
   ASSERT_GT(grandchild_cpu, 0.05) << read_all(times);  // the workload really was busy
@@ -346,15 +345,15 @@ TEST(ChildProcess, CountsCpuTimeOfAnOrphanThatFinishedAfterTheCommand) {
   TempDir dir;
   const std::string pid_file = (dir.path() / "pid").string();
   const std::string times_file = (dir.path() / "times").string();
-  const std::string inner = kCpuLoad + " --seconds 0.25 >/dev/null; times > " + times_file + ".tmp; mv " + times_file +
-                            ".tmp " + times_file;
-  ChildProcess child = ChildProcess::start(
-      shell(kShell + " -c '" + inner + "' & echo $! > " + pid_file + ".tmp; mv " + pid_file + ".tmp " + pid_file + "; exit 0"));
+  const std::string inner =
+      kCpuLoad + " --seconds 0.25 >/dev/null; times > " + times_file + ".tmp; mv " + times_file + ".tmp " + times_file;
+  ChildProcess child = ChildProcess::start(shell(kShell + " -c '" + inner + "' & echo $! > " + pid_file + ".tmp; mv " +
+                                                 pid_file + ".tmp " + pid_file + "; exit 0"));
   const pid_t orphan = parse_pid(wait_for_file(pid_file));
   ASSERT_GT(orphan, 0);
   // Finished, and re-parented to this process (the subreaper), not to init.
-  ASSERT_TRUE(wait_until_orphan_zombie(orphan)) << "the orphan did not finish here (state " << process_state(orphan)
-                                                << ", parent " << parent_of(orphan) << ")";
+  ASSERT_TRUE(wait_until_orphan_zombie(orphan))
+      << "the orphan did not finish here (state " << process_state(orphan) << ", parent " << parent_of(orphan) << ")";
 
   const ProcessOutcome outcome = child.wait();
   EXPECT_EQ(outcome.status.shell_status(), 0);
@@ -370,8 +369,8 @@ TEST(ChildProcess, DoesNotChargeALeftoverOfAnEarlierCommandToTheNextOne) {
   // its CPU time belongs to neither measurement, and certainly not to the second.
   TempDir dir;
   const std::string pid_file = (dir.path() / "pid").string();
-  ChildProcess first = ChildProcess::start(shell(kCpuLoad + " --seconds 0.3 >/dev/null & echo $! > " + pid_file + ".tmp; mv " +
-                                                 pid_file + ".tmp " + pid_file));
+  ChildProcess first = ChildProcess::start(shell(kCpuLoad + " --seconds 0.3 >/dev/null & echo $! > " + pid_file +
+                                                 ".tmp; mv " + pid_file + ".tmp " + pid_file));
   EXPECT_EQ(first.wait().leftovers.size(), 1u);
   const pid_t leftover = parse_pid(wait_for_file(pid_file));
   ASSERT_GT(leftover, 0);
@@ -431,7 +430,9 @@ TEST_P(LeftoverProcesses, ThatDoubleForkedAreKilledToo) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ChildProcess, LeftoverProcesses, ::testing::Values(true, false),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "InACgroup" : "AsDescendants"; });
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "InACgroup" : "AsDescendants";
+                         });
 
 TEST(ChildProcess, RunsInACgroupOfItsOwnWhereOneCanBeMade) {
   TempDir dir;

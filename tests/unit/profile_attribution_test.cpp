@@ -17,7 +17,8 @@ constexpr std::int64_t kStart = 1'000'000'000;  // the window's start on the mon
 constexpr std::int64_t kMs = 1'000'000;
 
 /// A run of `powers.size()` timeline intervals of 10 ms each, at the given total power.
-RunEnergy run_with(const std::vector<double>& powers, std::optional<double> idle_w = std::nullopt, bool estimated = false) {
+RunEnergy run_with(const std::vector<double>& powers, std::optional<double> idle_w = std::nullopt,
+                   bool estimated = false) {
   RunEnergy run;
   run.duration = Seconds(0.010 * static_cast<double>(powers.size()));
   run.timeline.start_ns = kStart;
@@ -54,7 +55,8 @@ TEST(ProfileAttribution, SamplesTakeThePowerOfTheirTime) {
   for (int k = 0; k < 10; ++k) add_sample(t, 5 * k, 1, "main;a");
   for (int k = 10; k < 20; ++k) add_sample(t, 5 * k, 1, "main;b");
   // 0-50 ms at 10 W, 50-100 ms at 30 W.
-  const Profile p = attribute(t, ProfileMode::python, run_with({10, 10, 10, 10, 10, 30, 30, 30, 30, 30}), {Seconds(0.005)});
+  const Profile p =
+      attribute(t, ProfileMode::python, run_with({10, 10, 10, 10, 10, 30, 30, 30, 30, 30}), {Seconds(0.005)});
   EXPECT_EQ(p.energy_rule, "timeline");
   EXPECT_EQ(p.records, 20u);
   EXPECT_EQ(p.threads, 1u);
@@ -112,7 +114,8 @@ TEST(ProfileAttribution, IdlePowerSeparatesIdleFromDynamicEnergy) {
   Trace t;
   for (int k = 0; k < 10; ++k) add_sample(t, 5 * k, 1, "a");
   for (int k = 10; k < 20; ++k) add_sample(t, 5 * k, 1, "b");
-  const Profile p = attribute(t, ProfileMode::python, run_with({10, 10, 10, 10, 10, 30, 30, 30, 30, 30}, 5.0), {Seconds(0.005)});
+  const Profile p =
+      attribute(t, ProfileMode::python, run_with({10, 10, 10, 10, 10, 30, 30, 30, 30, 30}, 5.0), {Seconds(0.005)});
   EXPECT_NEAR(find(p, "a").idle_energy->value, 0.25, kTolerance);
   EXPECT_NEAR(find(p, "a").dynamic_energy->value, 0.25, kTolerance);
   EXPECT_NEAR(find(p, "b").idle_energy->value, 0.25, kTolerance);
@@ -122,10 +125,12 @@ TEST(ProfileAttribution, IdlePowerSeparatesIdleFromDynamicEnergy) {
 TEST(ProfileAttribution, UnmeasuredIntervalsGiveNoEnergyAndANote) {
   Trace t;
   for (int k = 0; k < 4; ++k) add_sample(t, 5 * k, 1, "a");
-  const Profile p = attribute(t, ProfileMode::python, run_with({10, std::numeric_limits<double>::quiet_NaN()}), {Seconds(0.005)});
+  const Profile p =
+      attribute(t, ProfileMode::python, run_with({10, std::numeric_limits<double>::quiet_NaN()}), {Seconds(0.005)});
   EXPECT_NEAR(find(p, "a").energy->value, 0.1, kTolerance);
   ASSERT_FALSE(p.notes.empty());
-  EXPECT_NE(p.notes.back().find("0.010 s of profiled time fell where power was not measured"), std::string::npos) << p.notes.back();
+  EXPECT_NE(p.notes.back().find("0.010 s of profiled time fell where power was not measured"), std::string::npos)
+      << p.notes.back();
 }
 
 TEST(ProfileAttribution, IntervalSelfTimeExcludesChildren) {
@@ -191,7 +196,8 @@ TEST(ProfileAttribution, SmallFunctionsFoldIntoOther) {
 TEST(ProfileAttribution, FormatsLabelEstimatedEnergy) {
   Trace t;
   for (int k = 0; k < 20; ++k) add_sample(t, 5 * k, 1, k < 10 ? "main;a" : "main;b");
-  const Profile p = attribute(t, ProfileMode::python, run_with(std::vector<double>(10, 10.0), std::nullopt, true), {Seconds(0.005)});
+  const Profile p =
+      attribute(t, ProfileMode::python, run_with(std::vector<double>(10, 10.0), std::nullopt, true), {Seconds(0.005)});
   const std::string table = format_profile(p, ProfileFormat::table, 20, 0.01);
   EXPECT_NE(table.find("energy J (estimated)"), std::string::npos) << table;
   EXPECT_NE(table.find("ESTIMATED"), std::string::npos) << table;

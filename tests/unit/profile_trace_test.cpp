@@ -55,7 +55,8 @@ TEST(ProfileTrace, ReadsEveryRecordKind) {
 TEST(ProfileTrace, ErrorsNameTheFileAndLine) {
   EXPECT_EQ(error_of(""), "t.trace: the trace is empty (the profiled program wrote nothing)");
   EXPECT_EQ(error_of("hello\n"), "t.trace:1: not a joulebench trace: the first line must be '# joulebench-profile 1'");
-  EXPECT_EQ(error_of(kHeader + "mode\tpython\nx\t1\n"), "t.trace:3: unknown record type 'x' (s, i, f, c, mode or clock)");
+  EXPECT_EQ(error_of(kHeader + "mode\tpython\nx\t1\n"),
+            "t.trace:3: unknown record type 'x' (s, i, f, c, mode or clock)");
   EXPECT_EQ(error_of(kHeader + "s\t1\t2\n"), "t.trace:2: a 's' record has 3 fields, not 4 (s <t_ns> <tid> <stack>)");
   EXPECT_EQ(error_of(kHeader + "s\tsoon\t2\ta\n"), "t.trace:2: time 'soon' is not an integer");
   EXPECT_EQ(error_of(kHeader + "s\t1\t-2\ta\n"), "t.trace:2: thread '-2' is not an integer");
@@ -63,7 +64,8 @@ TEST(ProfileTrace, ErrorsNameTheFileAndLine) {
   EXPECT_EQ(error_of(kHeader + "i\t9\t5\t1\ta\n"), "t.trace:2: the interval ends before it starts");
   EXPECT_EQ(error_of(kHeader + "f\t1\t-5\t5\tf\n"), "t.trace:2: negative time");
   EXPECT_EQ(error_of(kHeader + "mode\tjax\n"), "t.trace:2: unknown mode 'jax' (python, cprofile, torch or perf)");
-  EXPECT_EQ(error_of(kHeader + "clock\trealtime\n"), "t.trace:2: unknown clock 'realtime': only monotonic_ns is understood");
+  EXPECT_EQ(error_of(kHeader + "clock\trealtime\n"),
+            "t.trace:2: unknown clock 'realtime': only monotonic_ns is understood");
 }
 
 TEST(ProfileTrace, MissingFileSaysNoTraceWasWritten) {
@@ -160,9 +162,10 @@ TEST(ProfilePlan, ProfiledRunsComeLastAndInShardOne) {
 
 TEST(ProfilePlan, UnknownModesAreRefusedWithASuggestion) {
   try {
-    parse_plan("[campaign]\nname = \"p\"\n[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\n"
-               "phase = \"train\"\ncommand = \"true\"\nprofile = [\"pyton\"]\n",
-               "p.toml");
+    parse_plan(
+        "[campaign]\nname = \"p\"\n[[workload]]\nname = \"a\"\nframework = \"f\"\nmodel = \"m\"\n"
+        "phase = \"train\"\ncommand = \"true\"\nprofile = [\"pyton\"]\n",
+        "p.toml");
     FAIL() << "no error";
   } catch (const PlanError& e) {
     EXPECT_NE(std::string(e.what()).find("p.toml:9:"), std::string::npos) << e.what();

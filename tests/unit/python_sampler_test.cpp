@@ -70,7 +70,9 @@ TEST(PythonSampler, FindsASymbolInAnElfFileAndNothingElsewhere) {
   TempDir dir;
   write_file(dir.path() / "script", "#!/bin/sh\necho not an ELF file\n");
   EXPECT_FALSE(elf_symbol_value(dir.path() / "script", "main").has_value());
-  write_file(dir.path() / "short", "\x7f" "EL");
+  write_file(dir.path() / "short",
+             "\x7f"
+             "EL");
   EXPECT_FALSE(elf_symbol_value(dir.path() / "short", "main").has_value());
   EXPECT_FALSE(elf_symbol_value(dir.path() / "missing", "main").has_value());
 }

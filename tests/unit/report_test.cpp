@@ -44,7 +44,8 @@ TEST(ReportEscape, GnuplotLiteralsCannotEndEarly) {
 
 TEST(ReportEscape, MarkdownAndLatex) {
   EXPECT_EQ(md_escape("a|b\nc"), "a\\|b c");
-  EXPECT_EQ(tex_escape("50% of a_b & $1 #2 {x} ~^\\"), "50\\% of a\\_b \\& \\$1 \\#2 \\{x\\} \\textasciitilde{}\\textasciicircum{}\\textbackslash{}");
+  EXPECT_EQ(tex_escape("50% of a_b & $1 #2 {x} ~^\\"),
+            "50\\% of a\\_b \\& \\$1 \\#2 \\{x\\} \\textasciitilde{}\\textasciicircum{}\\textbackslash{}");
 }
 
 TEST(ReportEscape, MarkdownMakesHtmlInertAndKeepsPlainNamesReadable) {
@@ -68,8 +69,8 @@ TEST(ReportEscape, CsvGuardsTextASpreadsheetWouldRun) {
   EXPECT_EQ(csv_field("@SUM(A1)"), "'@SUM(A1)");
   EXPECT_EQ(csv_field("\tx"), "'\tx");
   EXPECT_EQ(csv_field("\rx"), "\"'\rx\"");
-  EXPECT_EQ(csv_field("=a,b"), "\"'=a,b\"");      // guarded, then quoted
-  EXPECT_EQ(csv_field("'=x"), "''=x");            // one more quote, so import gives '=x back
+  EXPECT_EQ(csv_field("=a,b"), "\"'=a,b\"");  // guarded, then quoted
+  EXPECT_EQ(csv_field("'=x"), "''=x");        // one more quote, so import gives '=x back
   EXPECT_EQ(csv_field("'plain"), "'plain");
   EXPECT_EQ(csv_field("ncf-libtorch-train"), "ncf-libtorch-train");
   EXPECT_EQ(csv_field("a \"b\", c"), "\"a \"\"b\"\", c\"");

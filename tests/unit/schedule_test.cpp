@@ -65,7 +65,8 @@ void expect_well_formed(const CampaignPlan& plan, const std::vector<PlannedRun>&
       const PlannedRun& run = runs[positions[static_cast<std::size_t>(k)]];
       EXPECT_TRUE(run.warmup) << "workload " << w;
       EXPECT_EQ(run.repetition, k + 1);
-      EXPECT_EQ(positions[static_cast<std::size_t>(k)] + 1, positions[static_cast<std::size_t>(k) + 1]) << "workload " << w;
+      EXPECT_EQ(positions[static_cast<std::size_t>(k)] + 1, positions[static_cast<std::size_t>(k) + 1])
+          << "workload " << w;
     }
     for (int r = 0; r < repetitions; ++r) {
       const PlannedRun& run = runs[positions[static_cast<std::size_t>(warmup + r)]];

@@ -27,10 +27,16 @@ using testdata::skewed;
 TEST(StatsRandom, XoshiroMatchesTheReferenceImplementation) {
   // Vigna's xoshiro256starstar.c from the state {1, 2, 3, 4} (the vector rand_xoshiro tests with).
   auto rng = detail::Xoshiro256StarStar::from_state({1, 2, 3, 4});
-  const std::array<std::uint64_t, 10> expected{11520ULL, 0ULL, 1509978240ULL, 1215971899390074240ULL,
-                                               1216172134540287360ULL, 607988272756665600ULL,
-                                               16172922978634559625ULL, 8476171486693032832ULL,
-                                               10595114339597558777ULL, 2904607092377533576ULL};
+  const std::array<std::uint64_t, 10> expected{11520ULL,
+                                               0ULL,
+                                               1509978240ULL,
+                                               1215971899390074240ULL,
+                                               1216172134540287360ULL,
+                                               607988272756665600ULL,
+                                               16172922978634559625ULL,
+                                               8476171486693032832ULL,
+                                               10595114339597558777ULL,
+                                               2904607092377533576ULL};
   for (auto value : expected) EXPECT_EQ(rng.next(), value);
   // splitmix64 from 0: its first output is 0xe220a8397b1dcdaf.
   std::uint64_t state = 0;
@@ -73,7 +79,8 @@ TEST(StatsBootstrap, SameResamplesGiveSciPysInterval) {
       {RatioOf::mean, BootstrapMethod::bca, 0.95, 42, 1.2693241462538092, 1.1592182261630839, 1.367408704908829},
       {RatioOf::median, BootstrapMethod::bca, 0.95, 42, 1.3646791768051605, 1.1997428494236866, 1.5082276733888536},
       {RatioOf::mean, BootstrapMethod::percentile, 0.9, 42, 1.2693241462538092, 1.1816852152897093, 1.3569040241560824},
-      {RatioOf::median, BootstrapMethod::percentile, 0.95, 42, 1.3646791768051605, 1.1582606686006476, 1.481948384084798},
+      {RatioOf::median, BootstrapMethod::percentile, 0.95, 42, 1.3646791768051605, 1.1582606686006476,
+       1.481948384084798},
       {RatioOf::mean, BootstrapMethod::bca, 0.95, 7, 1.2693241462538092, 1.1613865699459556, 1.373622423994628},
   };
   for (const auto& c : cases) {
@@ -258,7 +265,8 @@ TEST(StatsBootstrap, RefusesDegenerateInput) {
   EXPECT_EQ(bootstrap_ratio(some, zero_mean).reason(), "the mean of y (the denominator) is 0");
   // Resampling {0, 1, 2} draws three zeros with probability 1/27: it happens within 2000 resamples.
   const std::vector<double> can_draw_zero{0, 1, 2};
-  const auto resampled_zero = bootstrap_ratio(some, can_draw_zero, {RatioOf::mean, BootstrapMethod::bca, 0.95, 2000, 42});
+  const auto resampled_zero =
+      bootstrap_ratio(some, can_draw_zero, {RatioOf::mean, BootstrapMethod::bca, 0.95, 2000, 42});
   ASSERT_FALSE(resampled_zero.ok());
   EXPECT_NE(resampled_zero.reason().find("is 0 in resample"), std::string::npos) << resampled_zero.reason();
   const std::vector<double> median_can_be_zero{0, 0, 1, 2, 3};
@@ -269,7 +277,9 @@ TEST(StatsBootstrap, RefusesDegenerateInput) {
 
   EXPECT_NE(bootstrap_ratio(some, some, {RatioOf::mean, BootstrapMethod::bca, 1.0, 100, 1}).reason().find("confidence"),
             std::string::npos);
-  EXPECT_NE(bootstrap_ratio(some, some, {RatioOf::mean, BootstrapMethod::bca, std::nan(""), 100, 1}).reason().find("confidence"),
+  EXPECT_NE(bootstrap_ratio(some, some, {RatioOf::mean, BootstrapMethod::bca, std::nan(""), 100, 1})
+                .reason()
+                .find("confidence"),
             std::string::npos);
   EXPECT_NE(bootstrap_ratio(some, some, {RatioOf::mean, BootstrapMethod::bca, 0.95, 0, 1}).reason().find("resample"),
             std::string::npos);

@@ -21,13 +21,13 @@ TEST(StatsDescribe, MatchesRWithAnOutlier) {
   const auto d = describe(d1);
   ASSERT_TRUE(d.ok()) << d.reason();
   EXPECT_EQ(d->n, 10u);
-  EXPECT_TRUE(near_relative(d->mean, 16.100000000000001, kTight));        // mean(d1)
-  EXPECT_TRUE(near_relative(*d->sd, 8.4729635376951258, kTight));         // sd(d1)
+  EXPECT_TRUE(near_relative(d->mean, 16.100000000000001, kTight));  // mean(d1)
+  EXPECT_TRUE(near_relative(*d->sd, 8.4729635376951258, kTight));   // sd(d1)
   EXPECT_TRUE(near_relative(*d->cv, 8.4729635376951258 / 16.100000000000001, kTight));
-  EXPECT_TRUE(near_relative(d->q1, 12.749999999999998, kTight));          // quantile(d1, 0.25, type = 7)
-  EXPECT_TRUE(near_relative(d->median, 13.600000000000001, kTight));      // quantile(d1, 0.5, type = 7)
-  EXPECT_TRUE(near_relative(d->q3, 14.650000000000002, kTight));          // quantile(d1, 0.75, type = 7)
-  EXPECT_TRUE(near_relative(d->iqr, 1.9000000000000039, 1e-10));          // IQR(d1)
+  EXPECT_TRUE(near_relative(d->q1, 12.749999999999998, kTight));      // quantile(d1, 0.25, type = 7)
+  EXPECT_TRUE(near_relative(d->median, 13.600000000000001, kTight));  // quantile(d1, 0.5, type = 7)
+  EXPECT_TRUE(near_relative(d->q3, 14.650000000000002, kTight));      // quantile(d1, 0.75, type = 7)
+  EXPECT_TRUE(near_relative(d->iqr, 1.9000000000000039, 1e-10));      // IQR(d1)
   EXPECT_DOUBLE_EQ(d->min, 11.8);
   EXPECT_DOUBLE_EQ(d->max, 40.0);
   EXPECT_TRUE(near_relative(d->lower_fence, 12.75 - 1.5 * 1.9, 1e-10));
@@ -39,9 +39,9 @@ TEST(StatsDescribe, MatchesRWithTiesAndNegativeValues) {
   const std::vector<double> d2{-3, -3, 0, 2, 2, 2, 7, -20};
   const auto d = describe(d2);
   ASSERT_TRUE(d.ok());
-  EXPECT_DOUBLE_EQ(d->mean, -1.625);                                // mean(d2)
+  EXPECT_DOUBLE_EQ(d->mean, -1.625);                               // mean(d2)
   EXPECT_TRUE(near_relative(*d->sd, 8.0876890571852655, kTight));  // sd(d2)
-  EXPECT_DOUBLE_EQ(d->q1, -3);                                      // quantile(d2, c(.25, .5, .75), type = 7)
+  EXPECT_DOUBLE_EQ(d->q1, -3);                                     // quantile(d2, c(.25, .5, .75), type = 7)
   EXPECT_DOUBLE_EQ(d->median, 1);
   EXPECT_DOUBLE_EQ(d->q3, 2);
   EXPECT_DOUBLE_EQ(d->lower_fence, -10.5);
@@ -53,8 +53,8 @@ TEST(StatsDescribe, KeepsPrecisionUnderALargeOffset) {
   const std::vector<double> d3{1e9 + 0.1, 1e9 + 0.2, 1e9 + 0.3, 1e9 + 0.4};
   const auto d = describe(d3);
   ASSERT_TRUE(d.ok());
-  EXPECT_TRUE(near_relative(d->mean, 1000000000.25, kTight));        // mean(d3)
-  EXPECT_TRUE(near_relative(*d->sd, 0.12909941409387804, 1e-10));   // sd(d3)
+  EXPECT_TRUE(near_relative(d->mean, 1000000000.25, kTight));      // mean(d3)
+  EXPECT_TRUE(near_relative(*d->sd, 0.12909941409387804, 1e-10));  // sd(d3)
 }
 
 TEST(StatsDescribe, MatchesROnALargeSample) {

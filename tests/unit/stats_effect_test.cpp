@@ -22,13 +22,13 @@ const std::vector<double> kY{8, 12, 9, 10, 10, 13};
 TEST(StatsEffectSize, TiesMatchTheDefinition) {
   const auto a = vargha_delaney_a12(kX, kY);
   ASSERT_TRUE(a.ok());
-  EXPECT_TRUE(near_relative(a->value, 0.70238095238095244, kTight));  // a12(x, y)
-  EXPECT_EQ(a->magnitude, EffectMagnitude::medium);                     // 0.70 in [0.64, 0.71)
+  EXPECT_TRUE(near_relative(a->value, 0.70238095238095244, kTight));                     // a12(x, y)
+  EXPECT_EQ(a->magnitude, EffectMagnitude::medium);                                      // 0.70 in [0.64, 0.71)
   EXPECT_EQ(vargha_delaney_a12(kX, kY, kA12Study)->magnitude, EffectMagnitude::medium);  // in [0.7, 0.8)
   const auto d = cliffs_delta(kX, kY);
   ASSERT_TRUE(d.ok());
   EXPECT_TRUE(near_relative(d->value, 0.40476190476190477, kTight));  // cliff(x, y)
-  EXPECT_EQ(d->magnitude, EffectMagnitude::medium);                     // 0.40 in [0.33, 0.474)
+  EXPECT_EQ(d->magnitude, EffectMagnitude::medium);                   // 0.40 in [0.33, 0.474)
 }
 
 TEST(StatsEffectSize, SwappingTheSamplesMirrorsTheValueAndKeepsTheMagnitude) {

@@ -41,8 +41,9 @@ TEST(StatsWelch, MatchesRAndSciPy) {
   const std::vector<double> x{19.1, 21.4, 18.7, 22.0, 20.3, 19.9};
   const std::vector<double> y{23.5, 24.1, 22.8, 25.9, 23.3, 24.4, 26.0, 22.1};
   // t.test(x, y, alternative, var.equal = FALSE); stats.ttest_ind(x, y, equal_var=False) 1e-15 apart
-  expect_welch(x, y, {-5.2572485809031333, 11.386494925111196, 0.00024039370635787089, 0.00012019685317893545,
-                      0.99987980314682101});
+  expect_welch(
+      x, y,
+      {-5.2572485809031333, 11.386494925111196, 0.00024039370635787089, 0.00012019685317893545, 0.99987980314682101});
   EXPECT_TRUE(near_relative(welch_t_test(x, y)->mean_difference, 20.233333333333334 - 24.0125, kTight));
 }
 
@@ -50,19 +51,22 @@ TEST(StatsWelch, TwoValuesEachAndOneConstantSample) {
   const std::vector<double> x{1, 2};
   const std::vector<double> y{3, 5};
   // t.test(c(1, 2), c(3, 5), alternative, var.equal = FALSE)
-  expect_welch(x, y, {-2.2360679774997898, 1.4705882352941178, 0.19872738893452604, 0.099363694467263022, 0.90063630553273699});
+  expect_welch(
+      x, y, {-2.2360679774997898, 1.4705882352941178, 0.19872738893452604, 0.099363694467263022, 0.90063630553273699});
   const std::vector<double> constant{5, 5, 5};
   const std::vector<double> varied{1, 2, 3.5};
   // t.test(c(5, 5, 5), c(1, 2, 3.5), alternative, var.equal = FALSE): only y's variance counts
-  expect_welch(constant, varied, {3.9000674757995504, 2, 0.059897851864137257, 0.97005107406793134, 0.029948925932068628});
+  expect_welch(constant, varied,
+               {3.9000674757995504, 2, 0.059897851864137257, 0.97005107406793134, 0.029948925932068628});
 }
 
 TEST(StatsWelch, LargeSamples) {
   const auto x = normalish(30, 200, 1000, 50);
   const auto y = normalish(31, 150, 1012, 80);
   // t.test(normalish(30, 200, 1000, 50), normalish(31, 150, 1012, 80), alternative, var.equal = FALSE)
-  expect_welch(x, y, {-2.6463864024143411, 232.36925014183893, 0.0086917025383140799, 0.0043458512691570399,
-                      0.99565414873084301});
+  expect_welch(
+      x, y,
+      {-2.6463864024143411, 232.36925014183893, 0.0086917025383140799, 0.0043458512691570399, 0.99565414873084301});
 }
 
 TEST(StatsWelch, RefusesDegenerateInput) {
@@ -122,7 +126,7 @@ TEST(StatsShapiroWilk, LargeSamplesMatchR) {
 
 TEST(StatsShapiroWilk, LargeOffsetCostsNoPrecision) {
   // shapiro.test(1e6 + c(0.125, 0.5, 0.25, 0.75, 1.5, 0.375, 2.25, 0.625))
-  const std::vector<double> offset{1e6 + 0.125, 1e6 + 0.5, 1e6 + 0.25, 1e6 + 0.75,
+  const std::vector<double> offset{1e6 + 0.125, 1e6 + 0.5,   1e6 + 0.25, 1e6 + 0.75,
                                    1e6 + 1.5,   1e6 + 0.375, 1e6 + 2.25, 1e6 + 0.625};
   expect_shapiro(offset, 0.84175514476430813, 0.078511400516841093);
 }

@@ -28,8 +28,9 @@ struct Expected {
 
 void expect_p_values(std::span<const double> x, std::span<const double> y, MannWhitneyMethod method,
                      const Expected& expected, double tolerance = kTight) {
-  const std::pair<Alternative, double> cases[] = {
-      {Alternative::two_sided, expected.two_sided}, {Alternative::less, expected.less}, {Alternative::greater, expected.greater}};
+  const std::pair<Alternative, double> cases[] = {{Alternative::two_sided, expected.two_sided},
+                                                  {Alternative::less, expected.less},
+                                                  {Alternative::greater, expected.greater}};
   for (const auto& [alternative, p] : cases) {
     const auto r = mann_whitney(x, y, alternative, method);
     ASSERT_TRUE(r.ok()) << r.reason();
@@ -56,7 +57,8 @@ TEST(StatsMannWhitney, ExactWithoutTiesMatchesRAndSciPy) {
 
 TEST(StatsMannWhitney, NormalApproximationMatchesRAndSciPy) {
   // wilcox.test(x, y, alternative, exact = FALSE, correct = TRUE)
-  expect_p_values(kAbX, kAbY, MannWhitneyMethod::normal, {0.24462360512698336, 0.90077534820399385, 0.12231180256349168});
+  expect_p_values(kAbX, kAbY, MannWhitneyMethod::normal,
+                  {0.24462360512698336, 0.90077534820399385, 0.12231180256349168});
   const auto r = mann_whitney(kAbX, kAbY, Alternative::two_sided, MannWhitneyMethod::normal);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->method, MannWhitneyMethod::normal);
@@ -103,7 +105,8 @@ TEST(StatsMannWhitney, TinySamples) {
 
   const std::vector<double> y3_tie{3, 4, 5};
   // wilcox.test(1:3, 3:5, alternative, exact = FALSE, correct = TRUE)
-  expect_p_values(x3, y3_tie, MannWhitneyMethod::automatic, {0.12118327283746319, 0.060591636418731595, 0.97684920254244501});
+  expect_p_values(x3, y3_tie, MannWhitneyMethod::automatic,
+                  {0.12118327283746319, 0.060591636418731595, 0.97684920254244501});
   EXPECT_EQ(mann_whitney(x3, y3_tie)->u, 0.5);
 }
 
@@ -111,14 +114,16 @@ TEST(StatsMannWhitney, ExactUpToFiftyPerSample) {
   const auto x40 = normalish(20, 40, 100, 10);
   const auto y45 = normalish(21, 45, 103, 10);
   // wilcox.test(x, y, alternative, exact = TRUE): R's own automatic choice here too
-  expect_p_values(x40, y45, MannWhitneyMethod::automatic, {0.0033811398415513078, 0.0016905699207756539, 0.99835875600647417});
+  expect_p_values(x40, y45, MannWhitneyMethod::automatic,
+                  {0.0033811398415513078, 0.0016905699207756539, 0.99835875600647417});
   EXPECT_EQ(mann_whitney(x40, y45)->u, 570);
 
   const auto x50 = normalish(22, 50, 100, 10);
   const auto y50 = normalish(23, 50, 104, 10);
   // wilcox.test(x, y, alternative, exact = TRUE): joulebench's automatic choice is exact at 50
   // (R's switches to the normal approximation at 50)
-  expect_p_values(x50, y50, MannWhitneyMethod::automatic, {0.10920978663246673, 0.054604893316233367, 0.94615888112908186});
+  expect_p_values(x50, y50, MannWhitneyMethod::automatic,
+                  {0.10920978663246673, 0.054604893316233367, 0.94615888112908186});
   // stats.mannwhitneyu(x, y, alternative, method="exact"): SciPy's sums differ from R's by 1e-14
   expect_p_values(x50, y50, MannWhitneyMethod::exact, {0.10920978663246551, 0.054604893316232757, 0.94615888112908342});
   const auto r = mann_whitney(x50, y50);
@@ -147,14 +152,17 @@ TEST(StatsMannWhitney, LargeSamples) {
   const auto x100 = normalish(26, 100, 100, 10);
   const auto y100 = normalish(27, 100, 103, 10);
   // wilcox.test(x, y, alternative, exact = TRUE): the largest forced exact test (n1 n2 = 10000)
-  expect_p_values(x100, y100, MannWhitneyMethod::exact, {0.018213751822445903, 0.0091068759112229516, 0.99095358549351387});
+  expect_p_values(x100, y100, MannWhitneyMethod::exact,
+                  {0.018213751822445903, 0.0091068759112229516, 0.99095358549351387});
   // wilcox.test(x, y, alternative, exact = FALSE, correct = TRUE): automatic above 50
-  expect_p_values(x100, y100, MannWhitneyMethod::automatic, {0.018440688765888631, 0.0092203443829443153, 0.99084014257220665});
+  expect_p_values(x100, y100, MannWhitneyMethod::automatic,
+                  {0.018440688765888631, 0.0092203443829443153, 0.99084014257220665});
 
   const auto x200 = normalish(24, 200, 100, 10);
   const auto y200 = normalish(25, 200, 102, 10);
   // wilcox.test(x, y, alternative, exact = FALSE, correct = TRUE)
-  expect_p_values(x200, y200, MannWhitneyMethod::automatic, {0.25446761446699012, 0.12723380723349506, 0.87294636806748738});
+  expect_p_values(x200, y200, MannWhitneyMethod::automatic,
+                  {0.25446761446699012, 0.12723380723349506, 0.87294636806748738});
   EXPECT_EQ(mann_whitney(x200, y200)->u, 18682);
   const auto forced = mann_whitney(x200, y200, Alternative::two_sided, MannWhitneyMethod::exact);
   ASSERT_FALSE(forced.ok());
@@ -163,7 +171,8 @@ TEST(StatsMannWhitney, LargeSamples) {
   const auto x200t = quartered(normalish(24, 200, 10, 1));
   const auto y200t = quartered(normalish(25, 200, 10.2, 1));
   // wilcox.test(x, y, alternative, exact = FALSE, correct = TRUE); SciPy asymptotic agrees to 1e-16
-  expect_p_values(x200t, y200t, MannWhitneyMethod::automatic, {0.21809042981137094, 0.10904521490568547, 0.89111677133999267});
+  expect_p_values(x200t, y200t, MannWhitneyMethod::automatic,
+                  {0.21809042981137094, 0.10904521490568547, 0.89111677133999267});
   EXPECT_EQ(mann_whitney(x200t, y200t)->u, 18579.5);
 }
 
@@ -250,7 +259,7 @@ TEST(StatsSpearman, SmallestAndLargeSamples) {
   const std::vector<double> y3{1, 3, 2};
   const auto r3 = spearman(x3, y3);
   ASSERT_TRUE(r3.ok());
-  EXPECT_TRUE(near_relative(r3->rho, 0.5, kTight));                   // stats.spearmanr([1, 2, 3], [1, 3, 2])
+  EXPECT_TRUE(near_relative(r3->rho, 0.5, kTight));  // stats.spearmanr([1, 2, 3], [1, 3, 2])
   EXPECT_TRUE(near_relative(r3->p_value, 0.66666666666666674, 1e-10));
 
   const auto a = normalish(70, 200, 10, 1);

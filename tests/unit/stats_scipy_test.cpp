@@ -102,8 +102,8 @@ TEST(StatsSciPyCrossCheck, RandomSamplesAgree) {
   std::ofstream(dir.path / "cases.json") << cases.dump();
   std::ofstream(dir.path / "check.py") << kSciPyScript;
   const std::string command = "'" + python + "' '" + (dir.path / "check.py").string() + "' '" +
-                              (dir.path / "cases.json").string() + "' >'" + (dir.path / "out.json").string() +
-                              "' 2>'" + (dir.path / "err.txt").string() + "'";
+                              (dir.path / "cases.json").string() + "' >'" + (dir.path / "out.json").string() + "' 2>'" +
+                              (dir.path / "err.txt").string() + "'";
   ASSERT_EQ(std::system(command.c_str()), 0) << read_file(dir.path / "err.txt");
   const auto results = nlohmann::json::parse(read_file(dir.path / "out.json"));
   ASSERT_EQ(results.size(), cases.size());

@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <bit>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -74,13 +74,20 @@ RunRecord full_run(std::size_t index, std::size_t samples = 0) {
   r.max_rss_kib = 123456789012;
   r.energy = {
       stored("cpu", 150.125, "rapl-powercap", "counter", false, true, 0, 100.0625, "", false),
-      stored("dram", 20.5, "rapl-powercap", "counter", false, false, 0.5, std::nullopt, "dram-0: counter could not be read", false),
-      stored("psys", 0.0, "rapl-perf", "counter", false, false, 12.5, std::nullopt, "psys-0: the counter did not advance", true),
+      stored("dram", 20.5, "rapl-powercap", "counter", false, false, 0.5, std::nullopt,
+             "dram-0: counter could not be read", false),
+      stored("psys", 0.0, "rapl-perf", "counter", false, false, 12.5, std::nullopt,
+             "psys-0: the counter did not advance", true),
       stored("gpu", 300.0, "nvml", "power-integration", false, true, 0, 250.0, "", false),
-      stored("total", 470.625, "rapl-powercap+nvml", "mixed", false, false, 0.5, 350.0625, "dram-0: counter could not be read", false),
+      stored("total", 470.625, "rapl-powercap+nvml", "mixed", false, false, 0.5, 350.0625,
+             "dram-0: counter could not be read", false),
   };
   r.regions = {
-      {"load", 0.0, 1.5, {stored("cpu", 10, "rapl-powercap", "counter", false, true, 0, 5.0, "", false), stored("total", 12, "rapl-powercap", "counter", false, false, 1.5, std::nullopt, "stalled", true)}},
+      {"load",
+       0.0,
+       1.5,
+       {stored("cpu", 10, "rapl-powercap", "counter", false, true, 0, 5.0, "", false),
+        stored("total", 12, "rapl-powercap", "counter", false, false, 1.5, std::nullopt, "stalled", true)}},
       {"train", 1.5, 12.0, {stored("total", 400.25, "rapl-powercap+nvml", "mixed", true, true, 0, 300.0, "", false)}},
       {"train", 12.0, 12.3, {}},
   };
@@ -99,7 +106,8 @@ RunRecord full_run(std::size_t index, std::size_t samples = 0) {
       us += 10000 + static_cast<std::int64_t>(i % 7);
       if (i == samples / 2) us += 5'000'000'000;  // a gap of 83 minutes: the escaped form
       r.timeline.time_s.push_back(static_cast<double>(us) / 1e6);
-      for (std::size_t c = 0; c < n; ++c) r.timeline.power_w.push_back(static_cast<float>(i) * 0.5f + static_cast<float>(c));
+      for (std::size_t c = 0; c < n; ++c)
+        r.timeline.power_w.push_back(static_cast<float>(i) * 0.5f + static_cast<float>(c));
     }
     r.timeline.power_w[1] = std::numeric_limits<float>::quiet_NaN();
     r.timeline.power_w[2] = std::bit_cast<float>(0x7fc01234u);  // a NaN with a payload
@@ -185,8 +193,8 @@ std::int64_t count_rows(const fs::path& file, const std::string& table) {
   return db.query_integer("SELECT count(*) FROM " + table);
 }
 
-const char* const kRunTables[] = {"runs",   "run_labels", "run_energy",   "regions",
-                                  "region_energy", "metrics", "run_metadata", "timelines"};
+const char* const kRunTables[] = {"runs",          "run_labels", "run_energy",   "regions",
+                                  "region_energy", "metrics",    "run_metadata", "timelines"};
 
 void expect_no_run_rows(const fs::path& file) {
   for (const char* table : kRunTables) EXPECT_EQ(count_rows(file, table), 0) << table;
@@ -309,12 +317,14 @@ TEST(Store, AVersion2StoresFiguresReadBackAsMeasuredWithNoProblem) {
     store_detail::Db db(file);
     EXPECT_EQ(store_detail::migrate(db, store_detail::migrations().first(2)), 2);
     db.exec(
-        "INSERT INTO campaigns (id, name, plan_hash, plan_text, plan_path, seed, shard_index, shard_count, planned_runs, "
+        "INSERT INTO campaigns (id, name, plan_hash, plan_text, plan_path, seed, shard_index, shard_count, "
+        "planned_runs, "
         "created_at) VALUES (1, 'old', 'fnv1a64:1', '', '', 7, 1, 1, 1, '2024-01-01T00:00:00Z');"
         "INSERT INTO runs (id, campaign_id, run_index, shard_index, workload, repetition, warmup, status, reason, "
         "max_rss_kib, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
         "malformed_events) VALUES (1, 1, 0, 1, 'w', 1, 0, 'ok', '', 0, '', 0, 0, '', 0, 0, 0);"
-        "INSERT INTO run_energy (run_id, position, domain, energy_j, source, method, estimated, complete, unmeasured_s) "
+        "INSERT INTO run_energy (run_id, position, domain, energy_j, source, method, estimated, complete, "
+        "unmeasured_s) "
         "VALUES (1, 0, 'cpu', 12.5, 'rapl-powercap', 'counter', 0, 0, 0.25)");
   }
   Store store(file);
@@ -694,7 +704,8 @@ std::vector<std::string> merge_temporaries(const fs::path& folder) {
 TEST(StoreMerge, JoinsTheShardsOfACampaign) {
   TempDir dir;
   const auto a = make_shard(dir.path() / "a.db", {1, 3}, {2, 5}, {{"cpu.model", "X"}, {"host", "node1"}});
-  const auto b = make_shard(dir.path() / "b.db", {2, 3}, {3, 6}, {{"cpu.model", "X"}, {"host", "node2"}}, "fnv1a64:00000000000000aa", false);
+  const auto b = make_shard(dir.path() / "b.db", {2, 3}, {3, 6}, {{"cpu.model", "X"}, {"host", "node2"}},
+                            "fnv1a64:00000000000000aa", false);
   // Shard 3 of 3 is missing: allowed, and said.
   const fs::path out = dir.path() / "all.db";
   const MergeResult result = Store::merge({b.file, a.file}, out);

@@ -61,9 +61,7 @@ class DictParser {
   }
 
  private:
-  [[noreturn]] void fail(const std::string& what) const {
-    throw Error(path_ + ": malformed .npy header: " + what);
-  }
+  [[noreturn]] void fail(const std::string& what) const { throw Error(path_ + ": malformed .npy header: " + what); }
   std::string at_offset() const { return " at offset " + std::to_string(position_); }
 
   void skip_space() {
@@ -181,24 +179,18 @@ struct DtypeOf<std::uint8_t> {
 
 const char* descriptor(Dtype dtype) {
   switch (dtype) {
-    case Dtype::int64:
-      return "<i8";
-    case Dtype::float32:
-      return "<f4";
-    case Dtype::uint8:
-      return "|u1";
+    case Dtype::int64: return "<i8";
+    case Dtype::float32: return "<f4";
+    case Dtype::uint8: return "|u1";
   }
   return "?";
 }
 
 std::size_t item_size(Dtype dtype) {
   switch (dtype) {
-    case Dtype::int64:
-      return 8;
-    case Dtype::float32:
-      return 4;
-    case Dtype::uint8:
-      return 1;
+    case Dtype::int64: return 8;
+    case Dtype::float32: return 4;
+    case Dtype::uint8: return 1;
   }
   return 0;
 }

@@ -31,7 +31,7 @@ std::size_t item_size(Dtype dtype);
 
 /// The header as the file states it.
 struct Header {
-  std::string descr;                // as written, e.g. "<f4"
+  std::string descr;  // as written, e.g. "<f4"
   bool fortran_order = false;
   std::vector<std::int64_t> shape;  // empty for a scalar
   std::size_t data_offset = 0;      // bytes from the start of the file to the first element

@@ -224,7 +224,8 @@ class OutputDirectory {
     if (shape.size() > 1) shape_text.resize(shape_text.size() - 2);
     else shape_text.resize(shape_text.size() - 1);
     shape_text += ")";
-    std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", npy_descr<T>(), shape_text);
+    std::string header =
+        fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", npy_descr<T>(), shape_text);
     constexpr std::size_t kPrefix = 10;  // magic (6), version (2), header length (2)
     const std::size_t padded = (kPrefix + header.size() + 1 + 63) / 64 * 64;
     header.append(padded - kPrefix - header.size() - 1, ' ');
@@ -456,11 +457,13 @@ class IdxReader {
   IdxReader(const fs::path& path, std::uint32_t magic) : path_(path) {
     file_ = gzopen(path.c_str(), "rb");
     if (file_ == nullptr) {
-      throw UsageError(fmt::format("cannot open {}: {} (Fashion-MNIST: install dataset-fashion-mnist, or pass "
-                                   "--fashion-mnist DIR)",
-                                   path.string(), std::strerror(errno)));
+      throw UsageError(
+          fmt::format("cannot open {}: {} (Fashion-MNIST: install dataset-fashion-mnist, or pass "
+                      "--fashion-mnist DIR)",
+                      path.string(), std::strerror(errno)));
     }
-    if (read_u32() != magic) throw std::runtime_error(fmt::format("{} is not an IDX file of the expected kind", path.string()));
+    if (read_u32() != magic)
+      throw std::runtime_error(fmt::format("{} is not an IDX file of the expected kind", path.string()));
   }
   ~IdxReader() { gzclose(file_); }
   IdxReader(const IdxReader&) = delete;
@@ -493,8 +496,8 @@ std::vector<std::uint8_t> read_idx_images(const fs::path& path, std::int64_t n) 
   const std::uint32_t rows = reader.read_u32();
   const std::uint32_t cols = reader.read_u32();
   if (rows != kImageSide || cols != kImageSide || count < n) {
-    throw std::runtime_error(fmt::format("{}: {} images of {}x{}, wanted {} of {}x{}", path.string(), count, rows, cols, n,
-                                         kImageSide, kImageSide));
+    throw std::runtime_error(fmt::format("{}: {} images of {}x{}, wanted {} of {}x{}", path.string(), count, rows, cols,
+                                         n, kImageSide, kImageSide));
   }
   std::vector<std::uint8_t> pixels(static_cast<std::size_t>(n * kImageSide * kImageSide));
   reader.read(pixels.data(), pixels.size());
@@ -546,7 +549,8 @@ json generate_resnet(Size size, std::uint64_t seed, const fs::path& fashion_mnis
 /// sizes is noticed and replaced.
 std::uint64_t recipe_hash(std::string_view model, Size size, std::uint64_t seed) {
   const auto i = static_cast<std::size_t>(size);
-  std::string recipe = fmt::format("joulebench-data format {} {} {} seed {}: ", kFormatVersion, model, kSizeNames[i], seed);
+  std::string recipe =
+      fmt::format("joulebench-data format {} {} {} seed {}: ", kFormatVersion, model, kSizeNames[i], seed);
   if (model == "ncf") {
     const auto& s = kNcf[i];
     recipe += fmt::format("{} {} {} {} {} {} {} {} {}", s.users, s.items, s.max_interactions, s.steps, s.batch,
@@ -581,7 +585,8 @@ bool complete(const fs::path& dir, std::uint64_t recipe) {
 
 fs::path generate(std::string_view model, Size size, std::uint64_t seed, const fs::path& out_dir,
                   const fs::path& fashion_mnist) {
-  const fs::path final_dir = out_dir / fmt::format("{}-{}-seed{}", model, kSizeNames[static_cast<std::size_t>(size)], seed);
+  const fs::path final_dir =
+      out_dir / fmt::format("{}-{}-seed{}", model, kSizeNames[static_cast<std::size_t>(size)], seed);
   const std::uint64_t recipe = recipe_hash(model, size, seed);
   if (complete(final_dir, recipe)) return final_dir;
 
@@ -616,7 +621,8 @@ fs::path generate(std::string_view model, Size size, std::uint64_t seed, const f
   if (ec) {
     std::error_code ignored;
     fs::remove_all(staging, ignored);
-    if (!complete(final_dir, recipe)) throw fs::filesystem_error("cannot move the data into place", staging, final_dir, ec);
+    if (!complete(final_dir, recipe))
+      throw fs::filesystem_error("cannot move the data into place", staging, final_dir, ec);
   }
   return final_dir;
 }
@@ -665,7 +671,8 @@ Options parse(std::span<char*> args) {
     else if (arg == "--out") options.out = value;
     else options.fashion_mnist = value;
   }
-  if (!model || !size || !seed || options.out.empty()) throw UsageError("--model, --size, --seed and --out are required");
+  if (!model || !size || !seed || options.out.empty())
+    throw UsageError("--model, --size, --seed and --out are required");
 
   if (*model == "all") options.models = {"ncf", "transformer", "resnet"};
   else if (*model == "ncf" || *model == "transformer" || *model == "resnet") options.models = {*model};

@@ -4,12 +4,12 @@
 
 #include <dlib/serialize.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 
 #include "common.hpp"
 
@@ -67,8 +67,7 @@ long load_checkpoint(const std::filesystem::path& path, const std::string& model
   try {
     dlib::deserialize(saved_model, in);
     dlib::deserialize(steps, in);
-    if (saved_model != model)
-      throw InputError(path.string() + " holds a " + saved_model + " model, not " + model);
+    if (saved_model != model) throw InputError(path.string() + " holds a " + saved_model + " model, not " + model);
     dlib::deserialize(net, in);
   } catch (const InputError&) {
     throw;

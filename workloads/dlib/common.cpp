@@ -2,12 +2,12 @@
 
 #include <dlfcn.h>
 
+#include <dlib/revision.h>
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <dlib/revision.h>
 #include <fstream>
 #include <joulebench/events.hpp>
 
@@ -108,7 +108,8 @@ Meta::Meta(const std::filesystem::path& dir) : path_(dir / "meta.json") {
 
 const nlohmann::json& Meta::at(const char* key) const {
   const auto found = json_.find(key);
-  if (found == json_.end()) throw InputError(path_.string() + ": missing key '" + key + "' (regenerate the directory with joulebench-data)");
+  if (found == json_.end())
+    throw InputError(path_.string() + ": missing key '" + key + "' (regenerate the directory with joulebench-data)");
   return *found;
 }
 
@@ -224,8 +225,8 @@ void report_training(const TrainPlan& plan, double train_seconds, double loss) {
               with_commas(std::lround(examples_per_s)).c_str(), loss);
 }
 
-void report_inference(std::vector<double> latencies_ms, long examples_per_pass, long passes, long batch,
-                      double seconds, const std::string& metrics_text) {
+void report_inference(std::vector<double> latencies_ms, long examples_per_pass, long passes, long batch, double seconds,
+                      const std::string& metrics_text) {
   namespace jb = joulebench::events;
   const double throughput = static_cast<double>(examples_per_pass * passes) / seconds;
   const double p50 = percentile(latencies_ms, 50);

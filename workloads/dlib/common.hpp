@@ -162,8 +162,8 @@ void report_training(const TrainPlan& plan, double train_seconds, double loss);
 
 /// Emits the inference metrics of workloads/README.md (throughput over all passes, per-batch
 /// latency percentiles) and prints them with the model's metrics (`metrics_text`, already emitted).
-void report_inference(std::vector<double> latencies_ms, long examples_per_pass, long passes, long batch,
-                      double seconds, const std::string& metrics_text);
+void report_inference(std::vector<double> latencies_ms, long examples_per_pass, long passes, long batch, double seconds,
+                      const std::string& metrics_text);
 
 using Clock = std::chrono::steady_clock;
 inline double seconds_since(Clock::time_point start) {

@@ -21,7 +21,8 @@ struct IsFc<dlib::fc_<N, M>> : std::true_type {};
 template <class Net>
 long count_parameters(Net& net) {
   long count = 0;
-  dlib::visit_computational_layers(net, [&](auto& layer) { count += static_cast<long>(layer.get_layer_params().size()); });
+  dlib::visit_computational_layers(net,
+                                   [&](auto& layer) { count += static_cast<long>(layer.get_layer_params().size()); });
   return count;
 }
 

@@ -75,7 +75,8 @@ class embedding_ {
 
   template <typename SUBNET>
   void setup(const SUBNET& sub) {
-    if (sub.get_output().k() <= column) throw std::logic_error("embedding: the input has no id column " + std::to_string(column));
+    if (sub.get_output().k() <= column)
+      throw std::logic_error("embedding: the input has no id column " + std::to_string(column));
     params_.set_size(rows_, dims_);
     params_ = 0;  // initialise() writes the contract's values
   }
@@ -208,8 +209,10 @@ Config read_config(const Meta& meta) {
 /// Sets the table sizes and layer widths before the parameters are allocated.
 void configure(NcfNet& net, const Config& config) {
   // Embeddings from the output down: MLP item, MLP user, GMF item, GMF user.
-  const std::vector<std::pair<long, long>> tables = {
-      {config.items, config.mlp_dim}, {config.users, config.mlp_dim}, {config.items, config.gmf_dim}, {config.users, config.gmf_dim}};
+  const std::vector<std::pair<long, long>> tables = {{config.items, config.mlp_dim},
+                                                     {config.users, config.mlp_dim},
+                                                     {config.items, config.gmf_dim},
+                                                     {config.users, config.gmf_dim}};
   const std::vector<long> widths = {1, config.mlp_layers[2], config.mlp_layers[1]};
   std::size_t next_table = 0;
   std::size_t next_width = 0;
@@ -274,9 +277,9 @@ TestSet load_test_set(const std::filesystem::path& dir, const Config& config, co
   test.users = meta.integer("n_test");
   test.candidates = config.candidates;
   const auto users = load_ids(dir, "test_users", {static_cast<std::size_t>(test.users)}, config.users, "user");
-  const auto items = load_ids(dir, "test_items",
-                              {static_cast<std::size_t>(test.users), static_cast<std::size_t>(test.candidates)},
-                              config.items, "item");
+  const auto items =
+      load_ids(dir, "test_items", {static_cast<std::size_t>(test.users), static_cast<std::size_t>(test.candidates)},
+               config.items, "item");
   test.pairs.reserve(static_cast<std::size_t>(test.size()) * 2);
   for (std::size_t i = 0; i < items.size(); ++i) {
     test.pairs.push_back(static_cast<float>(users[i / static_cast<std::size_t>(test.candidates)]));
@@ -294,7 +297,8 @@ std::vector<float> score(NcfNet& net, const TestSet& test, long batch, OnBatch&&
     const long n = std::min(batch, test.size() - start);
     const auto begin = Clock::now();
     input.set_size(n, 2);
-    std::memcpy(input.host_write_only(), test.pairs.data() + start * 2, static_cast<std::size_t>(n) * 2 * sizeof(float));
+    std::memcpy(input.host_write_only(), test.pairs.data() + start * 2,
+                static_cast<std::size_t>(n) * 2 * sizeof(float));
     const dlib::tensor& logits = net.subnet().forward(input);
     std::copy(logits.host(), logits.host() + n, scores.begin() + start);
     on_batch(seconds_since(begin));
@@ -351,7 +355,7 @@ int train(const Options& options) {
   TrainPlan plan;
   Config config;
   TestSet test;
-  std::vector<float> train_pairs;  // [n_train, 2]
+  std::vector<float> train_pairs;   // [n_train, 2]
   std::vector<float> train_labels;  // +1 / -1, dlib's binary labels
   const auto load_start = Clock::now();
   {

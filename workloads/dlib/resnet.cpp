@@ -39,13 +39,14 @@ using stage = dlib::relu<dlib::add_prev1<basic_block<BN, filters, 1, dlib::tag1<
 
 // Option A shortcut: 2x2 average pool, stride 2; add_prev pads the missing channels with zeros.
 template <template <typename> class BN, long filters, typename SUBNET>
-using stage_down = dlib::relu<
-    dlib::add_prev2<dlib::avg_pool<2, 2, 2, 2, dlib::skip1<dlib::tag2<basic_block<BN, filters, 2, dlib::tag1<SUBNET>>>>>>>;
+using stage_down = dlib::relu<dlib::add_prev2<
+    dlib::avg_pool<2, 2, 2, 2, dlib::skip1<dlib::tag2<basic_block<BN, filters, 2, dlib::tag1<SUBNET>>>>>>>;
 
 template <template <typename> class BN>
 using resnet = dlib::loss_multiclass_log<dlib::fc<
-    10, dlib::avg_pool_everything<stage_down<
-            BN, 32, stage_down<BN, 16, stage<BN, 8, dlib::relu<BN<conv3x3<8, 1, dlib::input<dlib::matrix<float>>>>>>>>>>>;
+    10,
+    dlib::avg_pool_everything<stage_down<
+        BN, 32, stage_down<BN, 16, stage<BN, 8, dlib::relu<BN<conv3x3<8, 1, dlib::input<dlib::matrix<float>>>>>>>>>>>;
 
 // Training uses batch statistics; evaluation and inference fold each BN's running statistics into
 // a per-channel scale and shift (dlib's affine layer, converted from bn_con), like eval() in PyTorch.
@@ -153,7 +154,8 @@ void gather(const Images& images, const std::int64_t* indices, long n, dlib::res
   batch.set_size(n, 1, images.rows, images.cols);
   const auto image_size = static_cast<std::size_t>(images.rows * images.cols);
   float* out = batch.host_write_only();
-  for (long i = 0; i < n; ++i) std::memcpy(out + static_cast<std::size_t>(i) * image_size, images.image(indices[i]), image_size * sizeof(float));
+  for (long i = 0; i < n; ++i)
+    std::memcpy(out + static_cast<std::size_t>(i) * image_size, images.image(indices[i]), image_size * sizeof(float));
 }
 
 /// Predicted classes of a forward pass's [n, classes] output.
@@ -205,7 +207,8 @@ struct Config {
 };
 
 Config read_config(const Meta& meta) {
-  if (meta.text("model") != "resnet") throw InputError("meta.json: model '" + meta.text("model") + "', expected resnet");
+  if (meta.text("model") != "resnet")
+    throw InputError("meta.json: model '" + meta.text("model") + "', expected resnet");
   Config config;
   config.channels = meta.integers("channels");
   config.classes = meta.integer("classes");

@@ -38,12 +38,9 @@ std::int64_t positive_integer(std::string_view flag, std::string_view text) {
 
 torch::ScalarType scalar_type(npy::Dtype dtype) {
   switch (dtype) {
-    case npy::Dtype::int64:
-      return torch::kInt64;
-    case npy::Dtype::float32:
-      return torch::kFloat32;
-    case npy::Dtype::uint8:
-      return torch::kUInt8;
+    case npy::Dtype::int64: return torch::kInt64;
+    case npy::Dtype::float32: return torch::kFloat32;
+    case npy::Dtype::uint8: return torch::kUInt8;
   }
   return torch::kFloat32;
 }
