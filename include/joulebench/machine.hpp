@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <stdexcept>
@@ -26,7 +27,13 @@ std::string process_identity(pid_t pid);
 /// how to wait for it.
 class LockHeld : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  enum class Lock : std::uint8_t { measuring, store_writer };
+  LockHeld(Lock lock, const std::string& message) : std::runtime_error(message), lock_(lock) {}
+  /// Which lock is held: the machine's, or a store's.
+  Lock lock() const { return lock_; }
+
+ private:
+  Lock lock_;
 };
 
 /// An exclusive, machine-wide lock (flock on a file in the machine state folder), released when it

@@ -84,6 +84,11 @@ void create_folders(const std::filesystem::path& folder);
 /// Returns the descriptor (close-on-exec); throws std::runtime_error naming the file.
 int create_file_for_invoking_user(const std::filesystem::path& path);
 
+/// Creates an empty file for the invoking user where there is none (a new store, before SQLite
+/// opens it, so that SQLite gives its journals the same owner); an existing file is left as it is.
+/// Throws std::runtime_error naming the file.
+void create_empty_file_for_invoking_user(const std::filesystem::path& path);
+
 /// Writes a file whole, opened as create_file_for_invoking_user opens it: the one way joulebench
 /// writes a file. Throws std::runtime_error naming the file.
 void write_file_for_invoking_user(const std::filesystem::path& path, std::string_view text);

@@ -111,7 +111,8 @@ std::vector<std::string> model_command(const std::string& model, std::vector<std
   const auto framework_name = take_option(args, "--framework");
   if (!framework_name) {
     throw WorkloadUnavailable(
-        2, fmt::format("workload {} needs --framework (libtorch, pytorch or dlib; see --list)", model));
+        2, fmt::format("workload {} needs --framework libtorch, pytorch or dlib (see 'joulebench workload --list')",
+                       model));
   }
   const auto f = std::find_if(frameworks().begin(), frameworks().end(),
                               [&](const Framework& x) { return x.name == *framework_name; });

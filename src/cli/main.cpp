@@ -104,7 +104,13 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    if (!as_root) joulebench::set_invoking_user(joulebench::UserIdentity::from_sudo());
+    if (!as_root) {
+      try {
+        joulebench::set_invoking_user(joulebench::UserIdentity::from_sudo());
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string(e.what()) + ": --as-root runs them as root");
+      }
+    }
     for (const auto& command : commands) {
       if (command.app->parsed()) return command.run();
     }
@@ -114,7 +120,8 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   } catch (const joulebench::LockHeld& e) {
     // Busy, not broken: EX_TEMPFAIL, so a script can tell "try later" from a failure.
-    std::fprintf(stderr, "joulebench: %s\n", e.what());
+    std::fprintf(stderr, "joulebench: %s (--wait waits for it%s)\n", e.what(),
+                 e.lock() == joulebench::LockHeld::Lock::store_writer ? "; --db names another store" : "");
     return 75;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "joulebench: %s\n", e.what());

@@ -1,11 +1,6 @@
 // What measuring and store-writing commands do before their work: take the machine's locks, end
 // what a killed joulebench left running, and create the store as the invoking user's.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 #include <fmt/format.h>
 
@@ -51,14 +46,10 @@ SensorSet open_sensors(const std::vector<std::string>& sources) {
 }
 
 WritableStore open_store_for_writing(const std::filesystem::path& db, bool wait) {
-  // Made here, empty, and handed to the invoking user before SQLite opens it: SQLite then gives
-  // its journal files the same owner.
-  const int fd = ::open(db.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    hand_to_invoking_user(fd);
-    ::close(fd);
-  } else if (errno != EEXIST) {
-    throw std::runtime_error(fmt::format("cannot create the store {}: {}", db.string(), std::strerror(errno)));
+  try {
+    create_empty_file_for_invoking_user(db);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(fmt::format("cannot create the store: {}", e.what()));
   }
   Store store(db);
   MachineLock lock = MachineLock::store_writer(db, wait, [&](const std::string& holder) {

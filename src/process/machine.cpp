@@ -102,8 +102,8 @@ bool holder_is_gone(const std::string& holder) {
   return pid > 0 && !detail::process_running(pid);
 }
 
-int take_lock(const fs::path& file, bool wait, const MachineLock::OnWait& on_wait, const std::string& description,
-              const std::function<std::string(const std::string&)>& refusal) {
+int take_lock(LockHeld::Lock lock, const fs::path& file, bool wait, const MachineLock::OnWait& on_wait,
+              const std::string& description, const std::function<std::string(const std::string&)>& refusal) {
   const int fd = open_lock_file(file);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK) {
@@ -128,7 +128,7 @@ int take_lock(const fs::path& file, bool wait, const MachineLock::OnWait& on_wai
     }
     if (!wait) {
       ::close(fd);
-      throw LockHeld(refusal(holder));
+      throw LockHeld(lock, refusal(holder));
     }
     if (on_wait) on_wait(holder);
     while (::flock(fd, LOCK_EX) != 0) {
@@ -219,12 +219,13 @@ std::string process_identity(pid_t pid) {
 
 MachineLock MachineLock::measuring(const std::string& store, bool wait, const OnWait& on_wait) {
   const fs::path file = machine_state_folder() / "joulebench-measuring.lock";
-  const int fd = take_lock(file, wait, on_wait, describe_self(store), [](const std::string& holder) {
-    return fmt::format(
-        "another joulebench is measuring on this machine: {}. Two measurements side by side ruin each "
-        "other's figures; wait for it with --wait, or stop it first",
-        holder);
-  });
+  const int fd =
+      take_lock(LockHeld::Lock::measuring, file, wait, on_wait, describe_self(store), [](const std::string& holder) {
+        return fmt::format(
+            "another joulebench is measuring on this machine: {}. Two measurements side by side ruin each "
+            "other's figures: wait for it, or stop it first",
+            holder);
+      });
   return MachineLock(file, fd);
 }
 
@@ -237,12 +238,13 @@ MachineLock MachineLock::store_writer(const fs::path& store, bool wait, const On
   const fs::path file = machine_state_folder() / fmt::format("joulebench-store.{}.{}.lock", st.st_dev, st.st_ino);
   const std::string name = store.string();
   const int fd =
-      take_lock(file, wait, on_wait, describe_self(fs::absolute(store).string()), [&](const std::string& holder) {
-        return fmt::format(
-            "{} is being written by another joulebench: {}. A store has one writer at a time; wait for it "
-            "with --wait, or use another --db",
-            name, holder);
-      });
+      take_lock(LockHeld::Lock::store_writer, file, wait, on_wait, describe_self(fs::absolute(store).string()),
+                [&](const std::string& holder) {
+                  return fmt::format(
+                      "{} is being written by another joulebench: {}. A store has one writer at a time; wait for it "
+                      "or write another store",
+                      name, holder);
+                });
   return MachineLock(file, fd);
 }
 

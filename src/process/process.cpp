@@ -124,8 +124,8 @@ UserIdentity UserIdentity::of(uid_t uid, gid_t gid) {
   passwd* found = nullptr;
   if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
     throw std::runtime_error(
-        fmt::format("user {} is not in the user database: cannot run commands as that user "
-                    "(use --as-root to run them as root)",
+        fmt::format("user {} is not in the user database: cannot run commands as that user (they can run as root "
+                    "instead)",
                     uid));
   }
   user.name = entry.pw_name;
@@ -197,6 +197,16 @@ int create_file_for_invoking_user(const fs::path& path) {
     throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(error)));
   }
   return fd;
+}
+
+void create_empty_file_for_invoking_user(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    hand_to_invoking_user(fd);
+    ::close(fd);
+  } else if (errno != EEXIST) {
+    throw std::runtime_error(fmt::format("cannot create {}: {}", path.string(), std::strerror(errno)));
+  }
 }
 
 void write_file_for_invoking_user(const fs::path& path, std::string_view text) {

@@ -208,7 +208,7 @@ ProfiledCommand profiled_command(ProfileMode mode, const std::vector<std::string
         throw std::runtime_error(
             fmt::format("the {} profiler profiles Python scripts: the command must start with a Python "
                         "interpreter (python3 SCRIPT.py ...) or be a built-in PyTorch workload; for "
-                        "other programs use --mode perf",
+                        "other programs use the perf mode",
                         profile_mode_name(mode)));
       }
       out.argv = profiled_python_command(mode, argv, python_script_index(argv, mode), out.trace, interval_ns);

@@ -173,7 +173,7 @@ void OutputFolder::write_file(const fs::path& relative, std::string_view text) {
     const bool ours = earlier_.contains(key) || written_.contains(key) || key == kManifest;
     if (!force_ && !ours) {
       throw ReportError(fmt::format(
-          "{} exists and joulebench did not write it: remove it, or pass --force to replace it", shown.string()));
+          "{} exists and joulebench did not write it: remove it, or force the report to replace it", shown.string()));
     }
   }
   const int fd = ::openat(folder.get(), name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
