@@ -59,8 +59,9 @@ class DomainId {
 };
 
 /// How an energy figure was obtained: a channel's Method, "mixed" for a total over figures of
-/// different methods, "imported" for a figure read from a CSV.
-enum class FigureMethod : std::uint8_t { counter, power_integration, model, mixed, imported };
+/// different methods, "imported" for a figure read from a CSV, "none" for a total that no figure
+/// adds into (only psys, say; stores of earlier versions wrote it as an empty text).
+enum class FigureMethod : std::uint8_t { counter, power_integration, model, mixed, imported, none };
 FigureMethod figure_method(Method method);
 std::string_view method_name(FigureMethod method);
 std::optional<FigureMethod> parse_figure_method(std::string_view name);

@@ -76,9 +76,10 @@ MeteredCommand run_metered(SensorSet& sensors, const MeteredCommandOptions& opti
 
 /// A run record's outcome from a metered command: status, exit code or signal, reason, times,
 /// CPU and memory, warnings (leftover processes, a busy machine), and the energy figures (per
-/// domain, then the total; dynamic energy where `idle` covers a domain).
+/// domain, then the total; dynamic energy where `idle` covers a domain). `busy_limit` says in
+/// the busy-machine warning what set the limit: "the plan allows 0.05 cores".
 void record_outcome(RunRecord& run, const MeteredCommand& metered, const IdleBaseline* idle,
-                    const std::optional<Seconds>& timeout, double max_other_cpu_cores);
+                    const std::optional<Seconds>& timeout, std::string_view busy_limit);
 
 /// What `measure` reports: a run record (the same one a campaign stores) and what was measured
 /// around it.

@@ -230,24 +230,8 @@ std::string group_scope(const KeyValues& group, const std::string& key) {
   return "all";
 }
 
-}  // namespace
-
-bool any_run_has_label(std::span<const RunRecord> runs, const std::string& key) {
-  if (key == "workload") return true;
-  return std::any_of(runs.begin(), runs.end(), [&](const RunRecord& run) {
-    return std::any_of(run.labels.begin(), run.labels.end(), [&](const auto& label) { return label.first == key; });
-  });
-}
-
-std::vector<std::string> default_group_by(std::span<const RunRecord> runs, const std::string& between) {
-  std::vector<std::string> keys;
-  for (const char* key : {"model", "phase"}) {
-    if (key != between && any_run_has_label(runs, key)) keys.emplace_back(key);
-  }
-  return keys;
-}
-
-ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptions& options) {
+/// Refuses options that cannot work.
+void check_options(std::span<const RunRecord> runs, const CompareOptions& options) {
   if (!(options.alpha > 0 && options.alpha < 1)) throw std::invalid_argument("alpha must lie strictly between 0 and 1");
   if (options.between.empty())
     throw std::invalid_argument("a comparison needs the label whose values it compares (framework, say)");
@@ -260,15 +244,10 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
   if (std::find(options.group_by.begin(), options.group_by.end(), options.between) != options.group_by.end()) {
     throw std::invalid_argument(fmt::format("'{}' cannot both group and be compared", options.between));
   }
+}
 
-  ComparisonTable table;
-  table.options = options;
-  table.runs = runs.size();
-  const MetricTable metrics = metric_table(runs);
-  const std::vector<std::size_t> selected = select_metrics(metrics, options.metrics);
-  for (std::size_t m : selected) table.metrics.push_back(metrics.columns[m]);
-  table.metric_estimated.assign(selected.size(), false);
-
+/// The runs by group and side; the sides found, and the runs left out, counted in `table`.
+Grouping group_runs(std::span<const RunRecord> runs, const CompareOptions& options, ComparisonTable& table) {
   Grouping grouping;
   // Runs of one group and side mostly come one after another: the maps are searched again only
   // when the group or the side changes (the views point into `runs`).
@@ -309,7 +288,15 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
   }
   std::sort(table.sides.begin(), table.sides.end());
 
-  // Indices into table.pairs of each group's comparisons of one pair of sides, over the metrics.
+  return grouping;
+}
+
+/// Every group's comparisons, metric by metric: the sides summarised, an omnibus test for three
+/// or more, a pair per two sides (not yet computed). Returns the pairs of each group's pair of
+/// sides over the metrics, as indices into table.pairs: the units computed in parallel.
+std::vector<std::vector<std::size_t>> plan_pairs(const Grouping& grouping, const MetricTable& metrics,
+                                                 const std::vector<std::size_t>& selected,
+                                                 const CompareOptions& options, ComparisonTable& table) {
   std::vector<std::vector<std::size_t>> pair_sets;
   for (const auto& [key, sides] : grouping.groups) {
     std::map<std::pair<std::size_t, std::size_t>, std::size_t> set_of;  // sides (i, j) -> into pair_sets
@@ -355,16 +342,11 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
     }
   }
 
-  // The costly part (tests and bootstrap intervals), each group's pair of sides on its own.
-  parallel_for(pair_sets.size(), options.threads,
-               [&](std::size_t i) { compute_pairs(table.pairs, pair_sets[i], options); });
+  return pair_sets;
+}
 
-  // Read as a table: each group's pair of sides together, metrics in column order.
-  std::stable_sort(table.pairs.begin(), table.pairs.end(), [](const PairComparison& a, const PairComparison& b) {
-    return std::tie(a.group, a.first.name, a.second.name) < std::tie(b.group, b.first.name, b.second.name);
-  });
-
-  // Multiple testing, family by family; the omnibus tests form families of their own.
+/// Multiple testing, family by family; the omnibus tests form families of their own.
+void correct_p_values(const CompareOptions& options, ComparisonTable& table) {
   const auto family_of = [&](const KeyValues& group, std::size_t metric) {
     switch (options.family) {
       case CorrectionFamily::metric: return std::pair{group, metric};
@@ -398,7 +380,9 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
         return o.kruskal_wallis ? std::optional<double>(o.kruskal_wallis->p_value) : std::nullopt;
       },
       [](OmnibusTest& o, double p) { o.p_adjusted = p; });
+}
 
+void add_verdicts(const CompareOptions& options, ComparisonTable& table) {
   for (auto& pair : table.pairs) {
     const bool estimated = pair.first.estimated || pair.second.estimated;
     pair.verdict = verdict(pair, table.metrics[pair.metric], estimated, options);
@@ -410,8 +394,10 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
       }
     }
   }
+}
 
-  // Wins, over cost metrics, per scope.
+/// Wins, over cost metrics, per scope.
+void count_wins(const CompareOptions& options, ComparisonTable& table) {
   std::map<std::pair<std::string, std::string>, WinCount> wins;
   for (const auto& pair : table.pairs) {
     if (table.metrics[pair.metric].kind != MetricKind::cost) continue;
@@ -429,7 +415,11 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
     if (pair.a12 && pair.a12->magnitude == stats::EffectMagnitude::large) ++w.large_wins;
   }
   for (auto& [key, w] : wins) table.wins.push_back(std::move(w));
+}
 
+/// What a reader must know besides the numbers: unmeasured figures, warnings, estimates, runs
+/// without a side.
+void add_notes(std::span<const RunRecord> runs, const CompareOptions& options, ComparisonTable& table) {
   for (auto& domain : unmeasured_domains(runs)) {
     const bool selected_metric = std::any_of(table.metrics.begin(), table.metrics.end(), [&](const MetricColumn& c) {
       return c.name == MetricId::energy(domain.domain).column() ||
@@ -451,6 +441,50 @@ ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptio
   if (table.sides.size() < 2) {
     table.notes.push_back(fmt::format("fewer than two values of '{}' were found: nothing to compare", options.between));
   }
+}
+
+}  // namespace
+
+bool any_run_has_label(std::span<const RunRecord> runs, const std::string& key) {
+  if (key == "workload") return true;
+  return std::any_of(runs.begin(), runs.end(), [&](const RunRecord& run) {
+    return std::any_of(run.labels.begin(), run.labels.end(), [&](const auto& label) { return label.first == key; });
+  });
+}
+
+std::vector<std::string> default_group_by(std::span<const RunRecord> runs, const std::string& between) {
+  std::vector<std::string> keys;
+  for (const char* key : {"model", "phase"}) {
+    if (key != between && any_run_has_label(runs, key)) keys.emplace_back(key);
+  }
+  return keys;
+}
+
+ComparisonTable compare_runs(std::span<const RunRecord> runs, const CompareOptions& options) {
+  check_options(runs, options);
+  ComparisonTable table;
+  table.options = options;
+  table.runs = runs.size();
+  const MetricTable metrics = metric_table(runs);
+  const std::vector<std::size_t> selected = select_metrics(metrics, options.metrics);
+  for (std::size_t m : selected) table.metrics.push_back(metrics.columns[m]);
+  table.metric_estimated.assign(selected.size(), false);
+
+  const Grouping grouping = group_runs(runs, options, table);
+  const auto pair_sets = plan_pairs(grouping, metrics, selected, options, table);
+  // The costly part (tests and bootstrap intervals), each group's pair of sides on its own.
+  parallel_for(pair_sets.size(), options.threads,
+               [&](std::size_t i) { compute_pairs(table.pairs, pair_sets[i], options); });
+
+  // Read as a table: each group's pair of sides together, metrics in column order.
+  std::stable_sort(table.pairs.begin(), table.pairs.end(), [](const PairComparison& a, const PairComparison& b) {
+    return std::tie(a.group, a.first.name, a.second.name) < std::tie(b.group, b.first.name, b.second.name);
+  });
+
+  correct_p_values(options, table);
+  add_verdicts(options, table);
+  count_wins(options, table);
+  add_notes(runs, options, table);
   return table;
 }
 

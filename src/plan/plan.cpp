@@ -31,6 +31,7 @@
 #include <fmt/ranges.h>
 
 #include "joulebench/plan.hpp"
+#include "plan/placeholders.hpp"
 
 namespace joulebench {
 
@@ -201,6 +202,49 @@ PlanError::PlanError(PlanLocation where, const std::string& message)
       where_(std::move(where)),
       message_(message) {}
 
+namespace plan_detail {
+
+/// A word that can be a placeholder: a letter or '_', then letters, digits, '_' or '-'.
+bool is_placeholder_word(std::string_view word) {
+  if (word.empty()) return false;
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (!alpha(word[0])) return false;
+  return std::all_of(word.begin(), word.end(), [&](char c) { return alpha(c) || (c >= '0' && c <= '9') || c == '-'; });
+}
+
+std::string escape_placeholders(std::string_view text) {
+  // The inverse of Resolver::substitute: what it copies as written (${...}, braces around what is no
+  // placeholder word) is written as it is, and {word} becomes {{word}}, which it reads as {word}.
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    if (text.substr(i, 2) == "${") {
+      const auto close = text.find('}', i + 2);
+      const auto end = close == std::string_view::npos ? text.size() : close + 1;
+      out.append(text.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    if (text[i] == '{') {
+      const auto close = text.find('}', i + 1);
+      if (close != std::string_view::npos && is_placeholder_word(text.substr(i + 1, close - i - 1))) {
+        out += '{';
+        out.append(text.substr(i, close - i + 1));
+        out += '}';
+        i = close + 1;
+        continue;
+      }
+    }
+    out += text[i];
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace plan_detail
+
+using plan_detail::is_placeholder_word;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -266,14 +310,6 @@ std::string kind_of(const toml::node& node) {
     case toml::node_type::none: break;
   }
   return "nothing";
-}
-
-/// A word that can be a placeholder: a letter or '_', then letters, digits, '_' or '-'.
-bool is_placeholder_word(std::string_view word) {
-  if (word.empty()) return false;
-  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
-  if (!alpha(word[0])) return false;
-  return std::all_of(word.begin(), word.end(), [&](char c) { return alpha(c) || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 /// A string from the plan, remembered with where it was written, for substitution and messages.

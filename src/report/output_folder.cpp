@@ -172,7 +172,7 @@ void OutputFolder::write_file(const fs::path& relative, std::string_view text) {
     }
     const bool ours = earlier_.contains(key) || written_.contains(key) || key == kManifest;
     if (!force_ && !ours) {
-      throw ReportError(fmt::format(
+      throw FolderNotEmpty(fmt::format(
           "{} exists and joulebench did not write it: remove it, or force the report to replace it", shown.string()));
     }
   }

@@ -57,12 +57,14 @@ FigureMethod figure_method(Method method) {
 }
 
 namespace {
-constexpr std::array<std::string_view, 5> kMethodNames{"counter", "power-integration", "model", "mixed", "imported"};
+constexpr std::array<std::string_view, 6> kMethodNames{"counter", "power-integration", "model",
+                                                       "mixed",   "imported",          "none"};
 }  // namespace
 
 std::string_view method_name(FigureMethod method) { return kMethodNames[static_cast<std::size_t>(method)]; }
 
 std::optional<FigureMethod> parse_figure_method(std::string_view name) {
+  if (name.empty()) return FigureMethod::none;  // how stores before the result model wrote "none"
   for (std::size_t i = 0; i < kMethodNames.size(); ++i) {
     if (kMethodNames[i] == name) return static_cast<FigureMethod>(i);
   }

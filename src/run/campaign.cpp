@@ -137,6 +137,7 @@ struct RunContext {
 };
 
 bool user_wants_stop(const RunContext& ctx) { return ctx.stop != nullptr && ctx.stop->load() >= 1; }
+bool user_wants_kill(const RunContext& ctx) { return ctx.stop != nullptr && ctx.stop->load() >= 2; }
 
 struct LogFiles {
   StoredLog out;
@@ -290,7 +291,7 @@ std::optional<std::string> run_helper(const RunContext& ctx, const WorkloadSpec&
 /// The shortest interval before a run that says anything about the machine's quiet.
 constexpr Seconds kShortestQuietCheck{0.5};
 
-std::string cores_text(double cores) { return fmt::format("{:.2f} core{}", cores, cores == 1.0 ? "" : "s"); }
+using detail::cores_text;
 
 /// Notes how busy other processes kept the machine before the run (its cool-down), with a warning
 /// where they used more than the plan allows.
@@ -385,7 +386,8 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
   if (metered.killed_on_request) return std::nullopt;
 
   r.malformed_events = watcher.malformed() + scanner.malformed();
-  record_outcome(r, metered, ctx.idle, w.timeout, ctx.plan.max_other_cpu_cores);
+  record_outcome(r, metered, ctx.idle, w.timeout,
+                 fmt::format("the plan allows {}", cores_text(ctx.plan.max_other_cpu_cores)));
   note_other_cpu_before(ctx, r, before);
   r.timeline = std::move(timeline.timeline);
   if (profiler) {
@@ -616,6 +618,12 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
         setup_outcome[run.workload] = run_helper(ctx, w, w.setup, fmt::format("setup-{}", file_safe(w.name)));
       }
     }
+    if (user_wants_kill(ctx)) {
+      // The setup was killed on request, not failed: a resumed campaign runs it again.
+      setup_outcome.erase(run.workload);
+      result.interrupted = true;
+      break;
+    }
     std::optional<std::string> not_run_reason;
     if (const auto& failure = setup_outcome[run.workload]) not_run_reason = "setup failed: " + *failure;
 
@@ -637,6 +645,10 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
         if (const auto failure = run_helper(ctx, w, w.prepare, fmt::format("{:05}-prepare", run.index))) {
           not_run_reason = "prepare failed: " + *failure;
         }
+      }
+      if (user_wants_kill(ctx)) {
+        result.interrupted = true;  // the prepare command was killed on request: nothing is recorded
+        break;
       }
     }
 

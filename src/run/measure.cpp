@@ -84,6 +84,7 @@ std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBa
 EnergyFigure total_figure(const std::vector<EnergyFigure>& domains, Seconds duration) {
   EnergyFigure total;
   total.domain = DomainId::total();
+  total.method = FigureMethod::none;
   bool all_estimated = true;
   bool all_dynamic = true;
   bool first = true;
@@ -164,7 +165,7 @@ class KillOnRequest {
   std::thread thread_;
 };
 
-std::string cores_text(double cores) { return fmt::format("{:.2f} core{}", cores, cores == 1.0 ? "" : "s"); }
+using detail::cores_text;
 
 }  // namespace
 
@@ -203,7 +204,7 @@ MeteredCommand run_metered(SensorSet& sensors, const MeteredCommandOptions& opti
 }
 
 void record_outcome(RunRecord& r, const MeteredCommand& metered, const IdleBaseline* idle,
-                    const std::optional<Seconds>& timeout, double max_other_cpu_cores) {
+                    const std::optional<Seconds>& timeout, std::string_view busy_limit) {
   const ProcessOutcome& outcome = metered.process;
   r.time_s = outcome.wall().count();
   r.user_cpu_s = outcome.user_cpu.count();
@@ -223,17 +224,20 @@ void record_outcome(RunRecord& r, const MeteredCommand& metered, const IdleBasel
     if (outcome.status.code != 0) r.reason = outcome.status.describe();
   }
   if (!outcome.leftovers.empty()) {
-    r.warnings.push_back({kLeftoverProcesses,
-                          fmt::format("left {} process{} running, killed after the run: {}", outcome.leftovers.size(),
-                                      outcome.leftovers.size() == 1 ? "" : "es", fmt::join(outcome.leftovers, ", "))});
+    r.warnings.push_back(
+        {kLeftoverProcesses,
+         fmt::format("left {} process{} running, killed after the run: {}; what {} did after the run "
+                     "ended is not measured",
+                     outcome.leftovers.size(), outcome.leftovers.size() == 1 ? "" : "es",
+                     fmt::join(outcome.leftovers, ", "), outcome.leftovers.size() == 1 ? "it" : "they")});
   }
   if (metered.other_cpu_cores) {
     r.other_cpu_cores = *metered.other_cpu_cores;
     if (metered.busy_machine) {
       r.warnings.push_back(
-          {kBusyMachine, fmt::format("other processes used {} while the run ran (the plan allows {}): "
-                                     "its energy figures include theirs",
-                                     cores_text(*metered.other_cpu_cores), cores_text(max_other_cpu_cores))});
+          {kBusyMachine, fmt::format("other processes used {} while the run ran ({}): its energy figures include "
+                                     "theirs",
+                                     cores_text(*metered.other_cpu_cores), busy_limit)});
     }
   }
   const auto figures = energy_figures(metered.window, idle, cpu_share(outcome, metered.window));
@@ -275,7 +279,9 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   m.run.workload = "measure";
   m.run.started_unix_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
                          metered.process.wall().count();
-  record_outcome(m.run, metered, m.idle ? &*m.idle : nullptr, std::nullopt, options.max_other_cpu_cores);
+  record_outcome(
+      m.run, metered, m.idle ? &*m.idle : nullptr, std::nullopt,
+      fmt::format("a quiet machine's other processes use at most {}", cores_text(options.max_other_cpu_cores)));
   m.process = std::move(metered.process);
   m.window = std::move(metered.window);
   m.cpu_share = cpu_share(m.process, m.window);

@@ -1,5 +1,7 @@
 #include "run/other_cpu.hpp"
 
+#include <fmt/format.h>
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -32,5 +34,7 @@ std::optional<OtherCpu> other_cpu_since(SensorSet& sensors, const OtherCpuMark& 
                          std::max(now->children - since.children, command_cpu);
   return OtherCpu{std::max(Seconds(0), others), now->at - since.at};
 }
+
+std::string cores_text(double cores) { return fmt::format("{:.2f} core{}", cores, cores == 1.0 ? "" : "s"); }
 
 }  // namespace joulebench::detail

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "joulebench/sensors.hpp"
 #include "joulebench/units.hpp"
@@ -21,6 +22,9 @@ struct OtherCpuMark {
   Seconds children{0};  ///< the CPU time of the children joulebench reaped
   Clock::time_point at{};
 };
+
+/// "0.25 cores", "1.00 core": CPU use as the warnings write it.
+std::string cores_text(double cores);
 
 /// Now; nothing where /proc/stat cannot be read.
 std::optional<OtherCpuMark> mark_other_cpu(SensorSet& sensors);

@@ -191,6 +191,181 @@ ImportError::ImportError(const std::string& file, std::vector<std::string> probl
       }()),
       problems_(std::move(problems)) {}
 
+/// The header's columns and what each holds; problems (a nameless column, one named twice, no
+/// measured column) are added to `problems`.
+std::vector<ColumnRole> header_roles(const CsvRow& header, std::vector<std::string>& problems) {
+  std::vector<ColumnRole> roles;
+  bool any_measured = false;
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t i = 0; i < header.fields.size(); ++i) {
+    // Text cells (names here, and campaign, workload and label values below) lose the ' that export
+    // puts before text a spreadsheet would run as a formula.
+    const std::string name = csv_unguard(header.fields[i].value_or(""));
+    if (name.empty()) problems.push_back(fmt::format("line {}: column {} has no name", header.line, i + 1));
+    if (name.find('\0') != std::string::npos) {
+      problems.push_back(
+          fmt::format("line {}: column {}'s name holds a NUL byte, which names never may", header.line, i + 1));
+    }
+    if (!seen.emplace(name, i).second)
+      problems.push_back(fmt::format("line {}: column '{}' appears twice", header.line, name));
+    roles.push_back(role_of(name));
+    any_measured = any_measured || is_measured(roles.back().kind);
+  }
+  if (!any_measured) {
+    problems.push_back(fmt::format(
+        "line {}: no measured column: at least one of time_s, energy_<domain>_j, dynamic_energy_<domain>_j, "
+        "metric_<name>, region_<name>_time_s is needed",
+        header.line));
+  }
+  return roles;
+}
+
+/// What one data row says, read into a run; every malformed cell is added to `problems`.
+struct RowReading {
+  RunRecord run;
+  std::optional<int> repetition;  ///< the row's repetition column, when it has one
+  bool ok = true;
+};
+
+RowReading read_row(const CsvRow& row, const CsvRow& header, const std::vector<ColumnRole>& roles,
+                    std::string& campaign_name, std::vector<std::string>& problems) {
+  using K = ColumnRole::Kind;
+  RowReading reading;
+  RunRecord& run = reading.run;
+  run.time_s = std::nan("");
+  run.user_cpu_s = std::nan("");
+  run.system_cpu_s = std::nan("");
+  std::optional<int>& repetition = reading.repetition;
+  bool& row_ok = reading.ok;
+  const auto bad = [&](std::size_t column, const std::string& why) {
+    problems.push_back(fmt::format("line {}, column '{}': {}", row.line, header.fields[column].value_or(""), why));
+    row_ok = false;
+  };
+  for (std::size_t c = 0; c < roles.size(); ++c) {
+    if (!row.fields[c]) continue;  // empty: absent
+    const std::string& value = *row.fields[c];
+    const ColumnRole& role = roles[c];
+    if (value.find('\0') != std::string::npos) {
+      bad(c, "holds a NUL byte, which names, labels and values never may");
+      continue;
+    }
+    const auto real = [&](bool non_negative) -> std::optional<double> {
+      const auto v = parse_real(value);
+      if (!v) {
+        bad(c, fmt::format("'{}' is not a finite number", value));
+      } else if (non_negative && *v < 0) {
+        bad(c, fmt::format("{} is negative", value));
+        return std::nullopt;
+      }
+      return v;
+    };
+    const auto integer = [&]() -> std::optional<long long> {
+      long long v = 0;
+      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (error != std::errc() || end != value.data() + value.size()) {
+        bad(c, fmt::format("'{}' is not an integer", value));
+        return std::nullopt;
+      }
+      return v;
+    };
+    const auto flag = [&]() -> std::optional<bool> {
+      const auto v = parse_flag(value);
+      if (!v) bad(c, fmt::format("'{}' is not true or false", value));
+      return v;
+    };
+    switch (role.kind) {
+      case K::campaign:
+        if (campaign_name.empty()) campaign_name = csv_unguard(value);
+        break;
+      case K::workload: run.workload = csv_unguard(value); break;
+      case K::repetition:
+        if (auto v = integer()) {
+          if (*v < 1) bad(c, "a repetition counts from 1");
+          else repetition = static_cast<int>(*v);
+        }
+        break;
+      case K::status:
+        if (auto s = parse_run_status(value)) run.status = *s;
+        else bad(c, fmt::format("'{}' is not a status (ok, failed, signaled, timed-out, not-run)", value));
+        break;
+      case K::warmup:
+        if (auto v = flag()) run.warmup = *v;
+        break;
+      case K::time:
+        if (auto v = real(true)) run.time_s = *v;
+        break;
+      case K::exit_code:
+        if (auto v = integer()) run.exit_code = static_cast<int>(*v);
+        break;
+      case K::signal:
+        if (auto v = integer()) run.signal = static_cast<int>(*v);
+        break;
+      case K::user_cpu:
+        if (auto v = real(true)) run.user_cpu_s = *v;
+        break;
+      case K::system_cpu:
+        if (auto v = real(true)) run.system_cpu_s = *v;
+        break;
+      case K::max_rss:
+        if (auto v = integer()) run.max_rss_kib = *v;
+        break;
+      case K::cooldown:
+        if (auto v = real(true)) run.cooldown_s = *v;
+        break;
+      case K::energy:
+        if (auto v = real(true)) energy_of(run, role.name).energy_j = *v;
+        break;
+      case K::energy_estimated:
+        if (auto v = flag()) energy_of(run, role.name).estimated = *v;
+        break;
+      case K::energy_complete:
+        if (auto v = flag()) energy_of(run, role.name).complete = *v;
+        break;
+      case K::dynamic_energy:
+        // Idle-adjusted energy may not be negative either: a figure below idle is 0 (DESIGN.md).
+        if (auto v = real(true)) energy_of(run, role.name).dynamic_energy_j = *v;
+        break;
+      case K::metric:
+        if (auto v = real(false)) run.metrics.push_back({role.name, *v, "", "import"});
+        break;
+      case K::region_time:
+        if (auto v = real(true)) region_of(run, role.name).end_s = *v;
+        break;
+      case K::region_energy:
+        if (auto v = real(true)) {
+          EnergyFigure total;
+          total.domain = DomainId::total();
+          total.energy_j = *v;
+          total.source = "imported";
+          total.method = FigureMethod::imported;
+          region_of(run, role.name).energy.push_back(total);
+        }
+        break;
+      case K::label: run.labels.emplace_back(role.name, csv_unguard(value)); break;
+    }
+  }
+  if (!row_ok) return reading;
+  if (run.workload.empty()) {
+    // No workload column: the labels name it ("pytorch/ncf/train"), as plans name matrix workloads.
+    std::vector<std::string> values;
+    for (const auto& label : run.labels) values.push_back(label.second);
+    run.workload = fmt::format("{}", fmt::join(values, "/"));
+    if (run.workload.empty()) run.workload = "imported";
+  }
+  // An incomplete figure without a value is one that measured nothing (export leaves its cell empty).
+  for (auto& e : run.energy) {
+    if (std::isnan(e.energy_j) && !e.complete) {
+      e.energy_j = 0;
+      e.measured_nothing = true;
+      e.problem = "not measured (an empty, incomplete figure in the imported file)";
+    }
+  }
+  // Energy figures need a domain a figure is in; the total is kept as the store's total row, last.
+  std::stable_partition(run.energy.begin(), run.energy.end(),
+                        [](const EnergyFigure& e) { return !e.domain.is_total(); });
+  return reading;
+}
+
 ImportResult import_csv(Store& store, const std::filesystem::path& csv, const ImportOptions& options) {
   const std::string file = csv.string();
   std::ifstream in(csv, std::ios::binary);
@@ -201,35 +376,10 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
 
   const std::vector<CsvRow> rows = read_csv(text, file);
   if (rows.empty()) throw ImportError(file, {"line 1: the file is empty (a header row is needed)"});
-
-  // The header.
-  std::vector<ColumnRole> roles;
   std::vector<std::string> problems;
-  bool any_measured = false;
-  std::map<std::string, std::size_t> seen;
-  for (std::size_t i = 0; i < rows[0].fields.size(); ++i) {
-    // Text cells (names here, and campaign, workload and label values below) lose the ' that export
-    // puts before text a spreadsheet would run as a formula.
-    const std::string name = csv_unguard(rows[0].fields[i].value_or(""));
-    if (name.empty()) problems.push_back(fmt::format("line {}: column {} has no name", rows[0].line, i + 1));
-    if (name.find('\0') != std::string::npos) {
-      problems.push_back(
-          fmt::format("line {}: column {}'s name holds a NUL byte, which names never may", rows[0].line, i + 1));
-    }
-    if (!seen.emplace(name, i).second)
-      problems.push_back(fmt::format("line {}: column '{}' appears twice", rows[0].line, name));
-    roles.push_back(role_of(name));
-    any_measured = any_measured || is_measured(roles.back().kind);
-  }
-  if (!any_measured) {
-    problems.push_back(fmt::format(
-        "line {}: no measured column: at least one of time_s, energy_<domain>_j, dynamic_energy_<domain>_j, "
-        "metric_<name>, region_<name>_time_s is needed",
-        rows[0].line));
-  }
+  const std::vector<ColumnRole> roles = header_roles(rows[0], problems);
   if (!problems.empty()) throw ImportError(file, std::move(problems));
 
-  using K = ColumnRole::Kind;
   std::vector<RunRecord> runs;
   std::string campaign_name = options.campaign_name;
   std::map<std::pair<std::string, bool>, int> repetitions;  // (workload, warm-up) -> runs so far
@@ -241,142 +391,13 @@ ImportResult import_csv(Store& store, const std::filesystem::path& csv, const Im
           fmt::format("line {}: {} field(s), the header has {}", row.line, row.fields.size(), roles.size()));
       continue;
     }
-    RunRecord run;
+    RowReading reading = read_row(row, rows[0], roles, campaign_name, problems);
+    if (!reading.ok) continue;
+    RunRecord& run = reading.run;
     run.index = runs.size();
-    run.time_s = std::nan("");
-    run.user_cpu_s = std::nan("");
-    run.system_cpu_s = std::nan("");
-    std::optional<int> repetition;
-    bool row_ok = true;
-    const auto bad = [&](std::size_t column, const std::string& why) {
-      problems.push_back(fmt::format("line {}, column '{}': {}", row.line, rows[0].fields[column].value_or(""), why));
-      row_ok = false;
-    };
-    for (std::size_t c = 0; c < roles.size(); ++c) {
-      if (!row.fields[c]) continue;  // empty: absent
-      const std::string& value = *row.fields[c];
-      const ColumnRole& role = roles[c];
-      if (value.find('\0') != std::string::npos) {
-        bad(c, "holds a NUL byte, which names, labels and values never may");
-        continue;
-      }
-      const auto real = [&](bool non_negative) -> std::optional<double> {
-        const auto v = parse_real(value);
-        if (!v) {
-          bad(c, fmt::format("'{}' is not a finite number", value));
-        } else if (non_negative && *v < 0) {
-          bad(c, fmt::format("{} is negative", value));
-          return std::nullopt;
-        }
-        return v;
-      };
-      const auto integer = [&]() -> std::optional<long long> {
-        long long v = 0;
-        const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), v);
-        if (error != std::errc() || end != value.data() + value.size()) {
-          bad(c, fmt::format("'{}' is not an integer", value));
-          return std::nullopt;
-        }
-        return v;
-      };
-      const auto flag = [&]() -> std::optional<bool> {
-        const auto v = parse_flag(value);
-        if (!v) bad(c, fmt::format("'{}' is not true or false", value));
-        return v;
-      };
-      switch (role.kind) {
-        case K::campaign:
-          if (campaign_name.empty()) campaign_name = csv_unguard(value);
-          break;
-        case K::workload: run.workload = csv_unguard(value); break;
-        case K::repetition:
-          if (auto v = integer()) {
-            if (*v < 1) bad(c, "a repetition counts from 1");
-            else repetition = static_cast<int>(*v);
-          }
-          break;
-        case K::status:
-          if (auto s = parse_run_status(value)) run.status = *s;
-          else bad(c, fmt::format("'{}' is not a status (ok, failed, signaled, timed-out, not-run)", value));
-          break;
-        case K::warmup:
-          if (auto v = flag()) run.warmup = *v;
-          break;
-        case K::time:
-          if (auto v = real(true)) run.time_s = *v;
-          break;
-        case K::exit_code:
-          if (auto v = integer()) run.exit_code = static_cast<int>(*v);
-          break;
-        case K::signal:
-          if (auto v = integer()) run.signal = static_cast<int>(*v);
-          break;
-        case K::user_cpu:
-          if (auto v = real(true)) run.user_cpu_s = *v;
-          break;
-        case K::system_cpu:
-          if (auto v = real(true)) run.system_cpu_s = *v;
-          break;
-        case K::max_rss:
-          if (auto v = integer()) run.max_rss_kib = *v;
-          break;
-        case K::cooldown:
-          if (auto v = real(true)) run.cooldown_s = *v;
-          break;
-        case K::energy:
-          if (auto v = real(true)) energy_of(run, role.name).energy_j = *v;
-          break;
-        case K::energy_estimated:
-          if (auto v = flag()) energy_of(run, role.name).estimated = *v;
-          break;
-        case K::energy_complete:
-          if (auto v = flag()) energy_of(run, role.name).complete = *v;
-          break;
-        case K::dynamic_energy:
-          // Idle-adjusted energy may not be negative either: a figure below idle is 0 (DESIGN.md).
-          if (auto v = real(true)) energy_of(run, role.name).dynamic_energy_j = *v;
-          break;
-        case K::metric:
-          if (auto v = real(false)) run.metrics.push_back({role.name, *v, "", "import"});
-          break;
-        case K::region_time:
-          if (auto v = real(true)) region_of(run, role.name).end_s = *v;
-          break;
-        case K::region_energy:
-          if (auto v = real(true)) {
-            EnergyFigure total;
-            total.domain = DomainId::total();
-            total.energy_j = *v;
-            total.source = "imported";
-            total.method = FigureMethod::imported;
-            region_of(run, role.name).energy.push_back(total);
-          }
-          break;
-        case K::label: run.labels.emplace_back(role.name, csv_unguard(value)); break;
-      }
-    }
-    if (!row_ok) continue;
-    if (run.workload.empty()) {
-      // No workload column: the labels name it ("pytorch/ncf/train"), as plans name matrix workloads.
-      std::vector<std::string> values;
-      for (const auto& label : run.labels) values.push_back(label.second);
-      run.workload = fmt::format("{}", fmt::join(values, "/"));
-      if (run.workload.empty()) run.workload = "imported";
-    }
     int& count = repetitions[{run.workload, run.warmup}];
     ++count;
-    run.repetition = repetition.value_or(count);
-    // An incomplete figure without a value is one that measured nothing (export leaves its cell empty).
-    for (auto& e : run.energy) {
-      if (std::isnan(e.energy_j) && !e.complete) {
-        e.energy_j = 0;
-        e.measured_nothing = true;
-        e.problem = "not measured (an empty, incomplete figure in the imported file)";
-      }
-    }
-    // Energy figures need a domain a figure is in; the total is kept as the store's total row, last.
-    std::stable_partition(run.energy.begin(), run.energy.end(),
-                          [](const EnergyFigure& e) { return !e.domain.is_total(); });
+    run.repetition = reading.repetition.value_or(count);
     runs.push_back(std::move(run));
   }
   if (!problems.empty()) throw ImportError(file, std::move(problems));

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include <unistd.h>
@@ -723,9 +724,10 @@ framework = "pytorch"
 model = "ncf"
 phase = "infer"
 shell = true
-command = "awk '{print $1}' in.txt | tee \"out\tlog\""
+command = "awk '{print $1}' in.txt | tee \"out\tlog\" {{framework}} ${HOME} {model}"
 )";
   const CampaignPlan plan = parse_plan(text, "plan.toml");
+  ASSERT_EQ(plan.workloads[1].command.back(), "awk '{print $1}' in.txt | tee \"out\tlog\" {framework} ${HOME} ncf");
   const std::string written = plan_toml(plan);
   const CampaignPlan again = parse_plan(written, "plan.toml");
   expect_same_plan(plan, again);
@@ -739,7 +741,8 @@ TEST(PlanToml, APlanBuiltInCodeIsSealedWithItsText) {
   WorkloadSpec w;
   w.name = "a";
   w.labels = {{"framework", "a"}, {"model", "bench"}, {"phase", "run"}};
-  w.command = {"sleep", "0.1"};
+  // Braces the reader would take for placeholders come back as they are.
+  w.command = {"sh", "-c", "echo {phase} {{x}} ${HOME} {not a word} {", "{model}"};
   plan.workloads.push_back(w);
   seal_plan(plan, "a heading");
   EXPECT_TRUE(plan.text.starts_with("# a heading\n[campaign]\n")) << plan.text;
@@ -754,6 +757,12 @@ TEST(PlanToml, APlanBuiltInCodeIsSealedWithItsText) {
   CampaignPlan twice = plan;
   twice.workloads.push_back(w);
   EXPECT_THROW(seal_plan(twice), std::invalid_argument);
+  CampaignPlan instant = plan;
+  instant.workloads[0].timeout = Seconds(0);
+  EXPECT_THROW(seal_plan(instant), std::invalid_argument) << "no plan file could hold it";
+  CampaignPlan huge_seed = plan;
+  huge_seed.seed = std::numeric_limits<std::uint64_t>::max();
+  EXPECT_THROW(seal_plan(huge_seed), std::invalid_argument);
 }
 
 }  // namespace

@@ -267,6 +267,30 @@ TEST(Store, CreatesAStoreAndReopensIt) {
   EXPECT_EQ(raw.query_integer("PRAGMA user_version"), Store::current_schema_version());
 }
 
+TEST(Store, AFigureWithoutAMethodFromAnEarlierVersionReadsAsNone) {
+  // Earlier versions wrote an empty method for a total no figure adds into (a run with psys only).
+  TempDir dir;
+  const fs::path file = dir.path() / "old.db";
+  std::int64_t id = 0;
+  {
+    Store store(file);
+    id = store.create_campaign(make_plan(), Shard{}, 1, {});
+    store.record_run(id, full_run(0));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE run_energy SET method = '' WHERE domain = 'total'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  const Store store(file);
+  const auto runs = store.runs(id);
+  ASSERT_EQ(runs.size(), 1u);
+  const EnergyFigure* total = find_energy(runs[0].energy, DomainId::total());
+  ASSERT_NE(total, nullptr);
+  EXPECT_EQ(total->method, FigureMethod::none);
+  EXPECT_EQ(method_name(total->method), "none");
+}
+
 TEST(Store, RefusesAShardOutOfRange) {
   TempDir dir;
   Store store(dir.path() / "s.db");
