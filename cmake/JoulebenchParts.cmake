@@ -2,6 +2,9 @@
 #   A static library joulebench_NAME from src/NAME/*.cpp. HEADERS are its public headers in
 #   include/joulebench (without .hpp); USES are the parts (or other targets) it builds on, linked
 #   publicly; LIBS are public libraries, PRIVATE_LIBS private ones.
+# joulebench_check_public_use(files...)
+#   Fails the configuration if one of `files` includes a part's private header (src/PART/...): the
+#   end-to-end tests use joulebench through its public headers and its command line only.
 # joulebench_check_layering()
 #   Fails the configuration if a part's sources or public headers include the public header of a
 #   part it does not use (directly): every dependency is written down in CMakeLists.txt.
@@ -86,5 +89,19 @@ function(joulebench_check_layering)
     if(NOT header IN_LIST declared)
       message(FATAL_ERROR "include/joulebench/${file} belongs to no part: add it to a part's HEADERS in CMakeLists.txt")
     endif()
+  endforeach()
+endfunction()
+
+function(joulebench_check_public_use)
+  get_property(all GLOBAL PROPERTY JOULEBENCH_ALL_PARTS)
+  foreach(file IN LISTS ARGN)
+    file(STRINGS ${file} includes REGEX "^#include \"[a-z_]+/[a-z_]+\\.hpp\"")
+    foreach(line IN LISTS includes)
+      string(REGEX REPLACE "^#include \"([a-z_]+)/.*" "\\1" folder "${line}")
+      if(folder IN_LIST all)
+        message(FATAL_ERROR "${file} includes a private header of part '${folder}' (${line}): use it through "
+                            "include/joulebench or the command line")
+      endif()
+    endforeach()
   endforeach()
 endfunction()
