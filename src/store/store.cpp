@@ -496,186 +496,221 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
   }
 }
 
+namespace {
+
+/// The runs a filter selects, in campaign order, without their lists; their ids into `ids`.
+std::vector<RunRecord> select_runs(Db& db, std::int64_t campaign, const RunFilter& filter,
+                                   std::vector<std::int64_t>& ids) {
+  std::vector<RunRecord> out;
+  // The text varies only in how many label conditions it has; every value is bound.
+  std::string sql = fmt::format(
+      "SELECT {} FROM runs r WHERE r.campaign_id = ?1 AND (?2 IS NULL OR r.workload = ?2) "
+      "AND (?3 IS NULL OR r.status = ?3) AND (?4 IS NULL OR r.warmup = ?4) "
+      "AND (?5 IS NULL OR EXISTS (SELECT 1 FROM profiles p WHERE p.run_id = r.id) = ?5)",
+      kRunColumns);
+  for (std::size_t i = 0; i < filter.labels.size(); ++i) {
+    sql +=
+        fmt::format(" AND EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id AND l.key = ?{} AND l.value = ?{})",
+                    6 + 2 * i, 7 + 2 * i);
+  }
+  if (!filter.indices.empty()) {
+    // Positions are numbers the store wrote, not user text: they go into the statement as such.
+    sql += fmt::format(" AND r.run_index IN ({})", fmt::join(filter.indices, ","));
+  }
+  sql += " ORDER BY r.run_index, r.shard_index";
+  auto st = db.prepare(sql);
+  st.bind(1, campaign);
+  if (filter.workload) st.bind(2, *filter.workload);
+  if (filter.status) st.bind(3, run_status_name(*filter.status));
+  if (filter.warmup) st.bind(4, *filter.warmup);
+  if (filter.profiled) st.bind(5, *filter.profiled);
+  for (std::size_t i = 0; i < filter.labels.size(); ++i) {
+    st.bind(static_cast<int>(6 + 2 * i), filter.labels[i].first);
+    st.bind(static_cast<int>(7 + 2 * i), filter.labels[i].second);
+  }
+  // Unfiltered, every run of the campaign comes back: room for them all (counted on the
+  // campaign's index alone) spares moving the records as the vector grows.
+  if (!filter.workload && !filter.status && !filter.warmup && !filter.profiled && filter.labels.empty() &&
+      filter.indices.empty()) {
+    auto count = db.prepare("SELECT count(*) FROM runs WHERE campaign_id = ?1");
+    count.bind(1, campaign);
+    if (count.step()) {
+      out.reserve(to_size(count.integer(0)));
+      ids.reserve(out.capacity());
+    }
+  }
+  while (st.step()) {
+    ids.push_back(st.integer(0));
+    out.push_back(read_run(db, st));
+  }
+  return out;
+}
+
+/// Reads the rows that belong to runs (labels, energies, ...): one range scan per table over the
+/// selected runs' ids, in primary-key order, so with neither a join nor a sort; rows of runs in the
+/// range that were not selected (filtered out, or another campaign's) are skipped. A cursor over
+/// the ids, sorted, follows the rows.
+class RunChildren {
+ public:
+  RunChildren(Db& db, std::vector<RunRecord>& runs, const std::vector<std::int64_t>& ids) : db_(db), runs_(runs) {
+    by_id_.reserve(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) by_id_.emplace_back(ids[i], i);
+    // Ids mostly follow run order already.
+    if (!std::is_sorted(by_id_.begin(), by_id_.end())) std::sort(by_id_.begin(), by_id_.end());
+  }
+
+  /// Calls add(run, statement) for each row of `sql` (?1, ?2: the range of run ids) of a selected run.
+  template <class Add>
+  void for_each(const char* sql, Add&& add) {
+    auto st = db_.prepare(sql);
+    st.bind(1, by_id_.front().first).bind(2, by_id_.back().first);
+    auto next = by_id_.begin();
+    while (st.step()) {
+      const std::int64_t id = st.integer(0);
+      while (next != by_id_.end() && next->first < id) ++next;
+      if (next == by_id_.end()) break;
+      if (next->first == id) add(runs_[next->second], st);
+    }
+  }
+
+  /// A list of each run: room for as many items as the previous run had (a campaign's runs mostly
+  /// have as many labels, energies... each) spares regrowing it item by item.
+  template <class T, class Read>
+  void for_each_list(const char* sql, std::vector<T> RunRecord::*list, Read&& read) {
+    const RunRecord* previous = nullptr;
+    for_each(sql, [&](RunRecord& run, const Statement& st) {
+      auto& items = run.*list;
+      if (items.empty() && previous != nullptr) items.reserve((previous->*list).size());
+      items.push_back(read(st));
+      previous = &run;
+    });
+  }
+
+ private:
+  Db& db_;
+  std::vector<RunRecord>& runs_;
+  std::vector<std::pair<std::int64_t, std::size_t>> by_id_;  // run id, position in runs_
+};
+
+void read_lists(RunChildren& children) {
+  children.for_each_list(
+      "SELECT x.run_id, x.key, x.value FROM run_labels x WHERE x.run_id BETWEEN ?1 AND ?2 "
+      "ORDER BY x.run_id, x.position",
+      &RunRecord::labels, [](const Statement& st) {
+        return std::pair{st.text(1), st.text(2)};
+      });
+  children.for_each_list(
+      "SELECT x.run_id, x.domain, x.energy_j, x.source, x.method, x.estimated, x.complete, "
+      "x.unmeasured_s, x.dynamic_energy_j, x.problem, x.measured_nothing FROM run_energy x "
+      "WHERE x.run_id BETWEEN ?1 AND ?2 "
+      "ORDER BY x.run_id, x.position",
+      &RunRecord::energy, read_energy);
+  children.for_each_list(
+      "SELECT x.run_id, x.name, x.value, x.unit, x.origin FROM metrics x WHERE x.run_id BETWEEN ?1 AND ?2 "
+      "ORDER BY x.run_id, x.position",
+      &RunRecord::metrics, [](const Statement& st) {
+        return StoredMetric{st.text(1), st.real_or_nan(2), st.text(3), st.text(4)};
+      });
+  children.for_each_list(
+      "SELECT x.run_id, x.key, x.value FROM run_metadata x WHERE x.run_id BETWEEN ?1 AND ?2 "
+      "ORDER BY x.run_id, x.position",
+      &RunRecord::metadata, [](const Statement& st) {
+        return std::pair{st.text(1), st.text(2)};
+      });
+  children.for_each_list(
+      "SELECT x.run_id, x.kind, x.message FROM run_warnings x WHERE x.run_id BETWEEN ?1 AND ?2 "
+      "ORDER BY x.run_id, x.position",
+      &RunRecord::warnings, [](const Statement& st) {
+        return RunWarning{st.text(1), st.text(2)};
+      });
+}
+
+/// Regions, then their energies (keyed by region id, over the range of the regions read).
+void read_regions(Db& db, RunChildren& children, std::vector<RunRecord>& out) {
+  std::unordered_map<std::int64_t, StoredRegion*> regions;
+  std::int64_t first_region = std::numeric_limits<std::int64_t>::max();
+  std::int64_t last_region = std::numeric_limits<std::int64_t>::min();
+  {
+    std::vector<std::pair<std::int64_t, std::size_t>> order;  // region id, run position
+    children.for_each(
+        "SELECT x.run_id, x.name, x.start_s, x.end_s, x.id FROM regions x WHERE x.run_id BETWEEN ?1 AND ?2 "
+        "ORDER BY x.run_id, x.position",
+        [&](RunRecord& run, const Statement& st) {
+          run.regions.push_back({st.text(1), st.real_or_nan(2), st.real_or_nan(3), {}});
+          const std::int64_t id = st.integer(4);
+          order.emplace_back(id, static_cast<std::size_t>(&run - out.data()));
+          first_region = std::min(first_region, id);
+          last_region = std::max(last_region, id);
+        });
+    // Pointers only once every region vector has stopped growing.
+    std::unordered_map<std::size_t, std::size_t> next;  // run position -> next region
+    for (const auto& [region_id, run_pos] : order) regions.emplace(region_id, &out[run_pos].regions[next[run_pos]++]);
+  }
+  if (!regions.empty()) {
+    auto st = db.prepare(
+        "SELECT e.region_id, e.domain, e.energy_j, e.source, e.method, e.estimated, e.complete, e.unmeasured_s, "
+        "e.dynamic_energy_j, e.problem, e.measured_nothing FROM region_energy e WHERE e.region_id BETWEEN ?1 AND ?2 "
+        "ORDER BY e.region_id, e.position");
+    st.bind(1, first_region).bind(2, last_region);
+    while (st.step()) {
+      const auto it = regions.find(st.integer(0));
+      if (it != regions.end()) it->second->energy.push_back(read_energy(st));
+    }
+  }
+}
+
+void read_profiles(RunChildren& children) {
+  children.for_each(
+      "SELECT x.run_id, x.mode, x.energy_rule, x.estimated, x.interval_s, x.problem FROM profiles x "
+      "WHERE x.run_id BETWEEN ?1 AND ?2 ORDER BY x.run_id",
+      [](RunRecord& run, const Statement& st) {
+        run.profile = StoredProfile{st.text(1), st.text(2), st.integer(3) != 0, st.real_or_nan(4), st.text(5), {}};
+      });
+  children.for_each(
+      "SELECT x.run_id, x.name, x.calls, x.self_s, x.total_s, x.energy_j, x.total_energy_j, x.idle_energy_j, "
+      "x.dynamic_energy_j FROM profile_functions x WHERE x.run_id BETWEEN ?1 AND ?2 "
+      "ORDER BY x.run_id, x.position",
+      [](RunRecord& run, const Statement& st) {
+        if (!run.profile) return;
+        const auto calls = st.optional_integer(2);
+        run.profile->functions.push_back(
+            {st.text(1), calls ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(*calls)) : std::nullopt,
+             st.real_or_nan(3), st.real_or_nan(4), st.optional_real(5), st.optional_real(6), st.optional_real(7),
+             st.optional_real(8)});
+      });
+}
+
+void read_timelines(Db& db, const std::vector<std::int64_t>& ids, std::vector<RunRecord>& out) {
+  auto st = db.prepare("SELECT encoding, channels, samples, data FROM timelines WHERE run_id = ?1");
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    st.bind(1, ids[i]);
+    if (st.step()) {
+      auto& timeline = out[i].timeline;
+      if (st.integer(0) != 1) {
+        db.fail_plain(fmt::format("run {} has a timeline in unknown encoding {}", out[i].index, st.integer(0)));
+      }
+      timeline.channels = store_detail::channels_from_text(st.text(1));
+      const auto [data, size] = st.blob(3);
+      store_detail::decode_timeline(data, size, to_size(st.integer(2)), timeline);
+    }
+    st.reset();
+  }
+}
+
+}  // namespace
+
 std::vector<RunRecord> Store::runs(std::int64_t campaign, const RunFilter& filter, bool with_timelines) const {
   Db& db = impl_->db;
   std::vector<RunRecord> out;
-  std::vector<std::int64_t> ids;
   try {
-    {
-      // The text varies only in how many label conditions it has; every value is bound.
-      std::string sql = fmt::format(
-          "SELECT {} FROM runs r WHERE r.campaign_id = ?1 AND (?2 IS NULL OR r.workload = ?2) "
-          "AND (?3 IS NULL OR r.status = ?3) AND (?4 IS NULL OR r.warmup = ?4) "
-          "AND (?5 IS NULL OR EXISTS (SELECT 1 FROM profiles p WHERE p.run_id = r.id) = ?5)",
-          kRunColumns);
-      for (std::size_t i = 0; i < filter.labels.size(); ++i) {
-        sql += fmt::format(
-            " AND EXISTS (SELECT 1 FROM run_labels l WHERE l.run_id = r.id AND l.key = ?{} AND l.value = ?{})",
-            6 + 2 * i, 7 + 2 * i);
-      }
-      if (!filter.indices.empty()) {
-        // Positions are numbers the store wrote, not user text: they go into the statement as such.
-        sql += fmt::format(" AND r.run_index IN ({})", fmt::join(filter.indices, ","));
-      }
-      sql += " ORDER BY r.run_index, r.shard_index";
-      auto st = db.prepare(sql);
-      st.bind(1, campaign);
-      if (filter.workload) st.bind(2, *filter.workload);
-      if (filter.status) st.bind(3, run_status_name(*filter.status));
-      if (filter.warmup) st.bind(4, *filter.warmup);
-      if (filter.profiled) st.bind(5, *filter.profiled);
-      for (std::size_t i = 0; i < filter.labels.size(); ++i) {
-        st.bind(static_cast<int>(6 + 2 * i), filter.labels[i].first);
-        st.bind(static_cast<int>(7 + 2 * i), filter.labels[i].second);
-      }
-      // Unfiltered, every run of the campaign comes back: room for them all (counted on the
-      // campaign's index alone) spares moving the records as the vector grows.
-      if (!filter.workload && !filter.status && !filter.warmup && !filter.profiled && filter.labels.empty() &&
-          filter.indices.empty()) {
-        auto count = db.prepare("SELECT count(*) FROM runs WHERE campaign_id = ?1");
-        count.bind(1, campaign);
-        if (count.step()) {
-          out.reserve(to_size(count.integer(0)));
-          ids.reserve(out.capacity());
-        }
-      }
-      while (st.step()) {
-        ids.push_back(st.integer(0));
-        out.push_back(read_run(db, st));
-      }
-    }
+    std::vector<std::int64_t> ids;
+    out = select_runs(db, campaign, filter, ids);
     if (out.empty()) return out;
-
-    // Children: one range scan per table over the selected runs' ids, in primary-key order, so
-    // with neither a join nor a sort; rows of runs in the range that were not selected (filtered
-    // out, or another campaign's) are skipped. A cursor over the ids, sorted, follows the rows.
-    std::vector<std::pair<std::int64_t, std::size_t>> by_id;  // run id, position in out
-    by_id.reserve(ids.size());
-    for (std::size_t i = 0; i < ids.size(); ++i) by_id.emplace_back(ids[i], i);
-    // Ids mostly follow run order already.
-    if (!std::is_sorted(by_id.begin(), by_id.end())) std::sort(by_id.begin(), by_id.end());
-    const auto for_each_child = [&](const char* sql, auto&& add) {
-      auto st = db.prepare(sql);
-      st.bind(1, by_id.front().first).bind(2, by_id.back().first);
-      auto next = by_id.begin();
-      while (st.step()) {
-        const std::int64_t id = st.integer(0);
-        while (next != by_id.end() && next->first < id) ++next;
-        if (next == by_id.end()) break;
-        if (next->first == id) add(out[next->second], st);
-      }
-    };
-    // A list of each run: room for as many items as the previous run had (a campaign's runs mostly
-    // have as many labels, energies... each) spares regrowing it item by item.
-    const auto for_each_list = [&]<class T>(const char* sql, std::vector<T> RunRecord::*list, auto&& read) {
-      const RunRecord* previous = nullptr;
-      for_each_child(sql, [&](RunRecord& run, const Statement& st) {
-        auto& items = run.*list;
-        if (items.empty() && previous != nullptr) items.reserve((previous->*list).size());
-        items.push_back(read(st));
-        previous = &run;
-      });
-    };
-    for_each_list(
-        "SELECT x.run_id, x.key, x.value FROM run_labels x WHERE x.run_id BETWEEN ?1 AND ?2 "
-        "ORDER BY x.run_id, x.position",
-        &RunRecord::labels, [](const Statement& st) {
-          return std::pair{st.text(1), st.text(2)};
-        });
-    for_each_list(
-        "SELECT x.run_id, x.domain, x.energy_j, x.source, x.method, x.estimated, x.complete, "
-        "x.unmeasured_s, x.dynamic_energy_j, x.problem, x.measured_nothing FROM run_energy x "
-        "WHERE x.run_id BETWEEN ?1 AND ?2 "
-        "ORDER BY x.run_id, x.position",
-        &RunRecord::energy, read_energy);
-    for_each_list(
-        "SELECT x.run_id, x.name, x.value, x.unit, x.origin FROM metrics x WHERE x.run_id BETWEEN ?1 AND ?2 "
-        "ORDER BY x.run_id, x.position",
-        &RunRecord::metrics, [](const Statement& st) {
-          return StoredMetric{st.text(1), st.real_or_nan(2), st.text(3), st.text(4)};
-        });
-    for_each_list(
-        "SELECT x.run_id, x.key, x.value FROM run_metadata x WHERE x.run_id BETWEEN ?1 AND ?2 "
-        "ORDER BY x.run_id, x.position",
-        &RunRecord::metadata, [](const Statement& st) {
-          return std::pair{st.text(1), st.text(2)};
-        });
-    for_each_list(
-        "SELECT x.run_id, x.kind, x.message FROM run_warnings x WHERE x.run_id BETWEEN ?1 AND ?2 "
-        "ORDER BY x.run_id, x.position",
-        &RunRecord::warnings, [](const Statement& st) {
-          return RunWarning{st.text(1), st.text(2)};
-        });
-
-    // Regions, then their energies (keyed by region id, over the range of the regions read).
-    std::unordered_map<std::int64_t, StoredRegion*> regions;
-    std::int64_t first_region = std::numeric_limits<std::int64_t>::max();
-    std::int64_t last_region = std::numeric_limits<std::int64_t>::min();
-    {
-      std::vector<std::pair<std::int64_t, std::size_t>> order;  // region id, run position
-      for_each_child(
-          "SELECT x.run_id, x.name, x.start_s, x.end_s, x.id FROM regions x WHERE x.run_id BETWEEN ?1 AND ?2 "
-          "ORDER BY x.run_id, x.position",
-          [&](RunRecord& run, const Statement& st) {
-            run.regions.push_back({st.text(1), st.real_or_nan(2), st.real_or_nan(3), {}});
-            const std::int64_t id = st.integer(4);
-            order.emplace_back(id, static_cast<std::size_t>(&run - out.data()));
-            first_region = std::min(first_region, id);
-            last_region = std::max(last_region, id);
-          });
-      // Pointers only once every region vector has stopped growing.
-      std::unordered_map<std::size_t, std::size_t> next;  // run position -> next region
-      for (const auto& [region_id, run_pos] : order) regions.emplace(region_id, &out[run_pos].regions[next[run_pos]++]);
-    }
-    if (!regions.empty()) {
-      auto st = db.prepare(
-          "SELECT e.region_id, e.domain, e.energy_j, e.source, e.method, e.estimated, e.complete, e.unmeasured_s, "
-          "e.dynamic_energy_j, e.problem, e.measured_nothing FROM region_energy e WHERE e.region_id BETWEEN ?1 AND ?2 "
-          "ORDER BY e.region_id, e.position");
-      st.bind(1, first_region).bind(2, last_region);
-      while (st.step()) {
-        const auto it = regions.find(st.integer(0));
-        if (it != regions.end()) it->second->energy.push_back(read_energy(st));
-      }
-    }
-
-    if (!filter.profiled || *filter.profiled) {
-      for_each_child(
-          "SELECT x.run_id, x.mode, x.energy_rule, x.estimated, x.interval_s, x.problem FROM profiles x "
-          "WHERE x.run_id BETWEEN ?1 AND ?2 ORDER BY x.run_id",
-          [](RunRecord& run, const Statement& st) {
-            run.profile = StoredProfile{st.text(1), st.text(2), st.integer(3) != 0, st.real_or_nan(4), st.text(5), {}};
-          });
-      for_each_child(
-          "SELECT x.run_id, x.name, x.calls, x.self_s, x.total_s, x.energy_j, x.total_energy_j, x.idle_energy_j, "
-          "x.dynamic_energy_j FROM profile_functions x WHERE x.run_id BETWEEN ?1 AND ?2 "
-          "ORDER BY x.run_id, x.position",
-          [](RunRecord& run, const Statement& st) {
-            if (!run.profile) return;
-            const auto calls = st.optional_integer(2);
-            run.profile->functions.push_back(
-                {st.text(1), calls ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(*calls)) : std::nullopt,
-                 st.real_or_nan(3), st.real_or_nan(4), st.optional_real(5), st.optional_real(6), st.optional_real(7),
-                 st.optional_real(8)});
-          });
-    }
-
-    if (with_timelines) {
-      auto st = db.prepare("SELECT encoding, channels, samples, data FROM timelines WHERE run_id = ?1");
-      for (std::size_t i = 0; i < out.size(); ++i) {
-        st.bind(1, ids[i]);
-        if (st.step()) {
-          auto& timeline = out[i].timeline;
-          if (st.integer(0) != 1) {
-            db.fail_plain(fmt::format("run {} has a timeline in unknown encoding {}", out[i].index, st.integer(0)));
-          }
-          timeline.channels = store_detail::channels_from_text(st.text(1));
-          const auto [data, size] = st.blob(3);
-          store_detail::decode_timeline(data, size, to_size(st.integer(2)), timeline);
-        }
-        st.reset();
-      }
-    }
+    RunChildren children(db, out, ids);
+    read_lists(children);
+    read_regions(db, children, out);
+    if (!filter.profiled || *filter.profiled) read_profiles(children);
+    if (with_timelines) read_timelines(db, ids, out);
   } catch (...) {
     store_detail::rethrow_with_context(db.file(), fmt::format("cannot read the runs of campaign {}", campaign));
   }
