@@ -36,6 +36,9 @@ std::string dump_json(const Json& document);
 /// `window_s`: the length of the meter's window its energy covers, for average powers (default:
 /// the run's time, which the window exceeds by the moments it takes to start and reap it).
 Json run_json(const RunRecord& run, std::optional<double> window_s = std::nullopt);
+/// One function of a stored profile.
+Json profile_function_json(const StoredProfileFunction& function);
+
 /// One energy figure over `duration_s` (for its average power). A figure that measured nothing
 /// has null for its energy, never a 0 that reads as a measurement.
 Json figure_json(const EnergyFigure& figure, double duration_s);

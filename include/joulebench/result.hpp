@@ -170,6 +170,8 @@ struct MetricId {
   static MetricId time() { return {}; }
   static MetricId energy(DomainId d) { return {Kind::energy, std::move(d), {}}; }
   static MetricId dynamic_energy(DomainId d) { return {Kind::dynamic_energy, std::move(d), {}}; }
+  static MetricId energy_estimated(DomainId d) { return {Kind::energy_estimated, std::move(d), {}}; }
+  static MetricId energy_complete(DomainId d) { return {Kind::energy_complete, std::move(d), {}}; }
   static MetricId metric(std::string n) { return {Kind::metric, {}, std::move(n)}; }
   static MetricId region_time(std::string n) { return {Kind::region_time, {}, std::move(n)}; }
   static MetricId region_energy(std::string n) { return {Kind::region_energy, {}, std::move(n)}; }

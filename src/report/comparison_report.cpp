@@ -19,7 +19,6 @@ namespace joulebench {
 namespace {
 
 using nlohmann::ordered_json;
-using report_detail::csv_field;
 using report_detail::html_escape;
 using report_detail::md_escape;
 using report_detail::tex_escape;

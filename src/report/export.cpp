@@ -8,7 +8,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
@@ -25,8 +24,6 @@ namespace joulebench {
 
 namespace {
 
-using report_detail::csv_field;
-
 using Cell = report_detail::TableCell;
 
 /// Columns that a label key must not shadow: such a label is written as label_<key>.
@@ -38,10 +35,6 @@ template <class T, class Key>
 void add_first_seen(std::vector<T>& list, const Key& key) {
   if (std::find(list.begin(), list.end(), key) == list.end()) list.emplace_back(key);
 }
-
-Cell real(double v) { return Cell::number(v); }
-
-Cell real(const std::optional<double>& v) { return Cell::number(v); }
 
 report_detail::Table build_table(const Store& store, std::int64_t campaign, const RunFilter& filter) {
   const auto info = store.campaign(campaign);
@@ -64,7 +57,6 @@ report_detail::Table build_table(const Store& store, std::int64_t campaign, cons
   std::stable_sort(domains_and_total.begin(), domains_and_total.end(),
                    [](const DomainId& a, const DomainId& b) { return a.display_rank() < b.display_rank(); });
   domains_and_total.push_back(DomainId::total());
-  const auto column = [](MetricId::Kind kind, const DomainId& d) { return MetricId{kind, d, {}}.column(); };
 
   std::vector<std::string> cols = {"campaign", "workload", "repetition", "status", "warmup"};
   for (const auto& key : labels) {
@@ -72,14 +64,14 @@ report_detail::Table build_table(const Store& store, std::int64_t campaign, cons
     cols.push_back(shadows ? "label_" + key : key);
   }
   cols.emplace_back("time_s");
-  for (const auto& d : domains_and_total) cols.push_back(column(MetricId::Kind::energy, d));
-  for (const auto& d : domains_and_total) cols.push_back(column(MetricId::Kind::energy_estimated, d));
-  for (const auto& d : domains_and_total) cols.push_back(column(MetricId::Kind::dynamic_energy, d));
+  for (const auto& d : domains_and_total) cols.push_back(MetricId::energy(d).column());
+  for (const auto& d : domains_and_total) cols.push_back(MetricId::energy_estimated(d).column());
+  for (const auto& d : domains_and_total) cols.push_back(MetricId::dynamic_energy(d).column());
   for (const auto& m : metrics) cols.push_back(MetricId::metric(m).column());
   for (const char* c : {"exit_code", "signal", "user_cpu_s", "system_cpu_s", "max_rss_kib", "cooldown_s"}) {
     cols.emplace_back(c);
   }
-  for (const auto& d : domains_and_total) cols.push_back(column(MetricId::Kind::energy_complete, d));
+  for (const auto& d : domains_and_total) cols.push_back(MetricId::energy_complete(d).column());
   for (const auto& r : regions) {
     cols.push_back(MetricId::region_time(r).column());
     cols.push_back(MetricId::region_energy(r).column());
@@ -107,11 +99,11 @@ report_detail::Table build_table(const Store& store, std::int64_t campaign, cons
       }
       row.push_back(std::move(cell));
     }
-    row.push_back(measured ? real(run.time_s) : Cell{});
+    row.push_back(measured ? Cell::number(run.time_s) : Cell{});
     // A figure that measured nothing has no value: an empty cell, never a 0 that reads as one.
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
-      row.push_back(e && !e->measured_nothing ? real(e->energy_j) : Cell{});
+      row.push_back(e && !e->measured_nothing ? Cell::number(e->energy_j) : Cell{});
     }
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
@@ -119,22 +111,22 @@ report_detail::Table build_table(const Store& store, std::int64_t campaign, cons
     }
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
-      row.push_back(e && !e->measured_nothing ? real(e->dynamic_energy_j) : Cell{});
+      row.push_back(e && !e->measured_nothing ? Cell::number(e->dynamic_energy_j) : Cell{});
     }
     for (const auto& name : metrics) {
       // A metric reported more than once (per epoch, say) is exported with its last value.
       Cell cell;
       for (const auto& m : run.metrics) {
-        if (m.name == name) cell = real(m.value);
+        if (m.name == name) cell = Cell::number(m.value);
       }
       row.push_back(std::move(cell));
     }
     row.push_back(run.exit_code ? Cell::integer(*run.exit_code) : Cell{});
     row.push_back(run.signal ? Cell::integer(*run.signal) : Cell{});
-    row.push_back(measured ? real(run.user_cpu_s) : Cell{});
-    row.push_back(measured ? real(run.system_cpu_s) : Cell{});
+    row.push_back(measured ? Cell::number(run.user_cpu_s) : Cell{});
+    row.push_back(measured ? Cell::number(run.system_cpu_s) : Cell{});
     row.push_back(measured ? Cell::integer(run.max_rss_kib) : Cell{});
-    row.push_back(real(run.cooldown_s));
+    row.push_back(Cell::number(run.cooldown_s));
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);
       row.push_back(e ? Cell::flag(e->complete) : Cell{});
@@ -156,8 +148,8 @@ report_detail::Table build_table(const Store& store, std::int64_t campaign, cons
           energy_known = false;
         }
       }
-      row.push_back(seen ? real(time) : Cell{});
-      row.push_back(seen && energy_known ? real(energy) : Cell{});
+      row.push_back(seen ? Cell::number(time) : Cell{});
+      row.push_back(seen && energy_known ? Cell::number(energy) : Cell{});
     }
     table.add_row(std::move(row));
   }

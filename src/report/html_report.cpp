@@ -29,7 +29,6 @@ namespace joulebench {
 namespace {
 
 using report_detail::html_escape;
-using report_detail::md_escape;
 using report_detail::tex_escape;
 
 /// A name that is safe as a file name: lowercase letters, digits and '-', from any label text.

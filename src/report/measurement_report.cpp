@@ -176,9 +176,8 @@ std::string measurement_csv(const Measurement& m) {
   for (const auto& f : m.run.energy) {
     columns.emplace_back(MetricId::energy(f.domain).column(),
                          f.measured_nothing ? TableCell() : TableCell::formatted(fmt::format("{:.6f}", f.energy_j)));
-    columns.emplace_back(MetricId{MetricId::Kind::energy_estimated, f.domain, {}}.column(),
-                         TableCell::flag(f.estimated));
-    columns.emplace_back(MetricId{MetricId::Kind::energy_complete, f.domain, {}}.column(), TableCell::flag(f.complete));
+    columns.emplace_back(MetricId::energy_estimated(f.domain).column(), TableCell::flag(f.estimated));
+    columns.emplace_back(MetricId::energy_complete(f.domain).column(), TableCell::flag(f.complete));
     if (m.idle) columns.emplace_back(MetricId::dynamic_energy(f.domain).column(), joules(f.dynamic_energy_j));
     if (f.attributed_energy_j) {
       columns.emplace_back(fmt::format("attributed_energy_{}_j", f.domain.name()),

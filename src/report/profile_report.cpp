@@ -15,7 +15,6 @@ namespace joulebench {
 
 namespace {
 
-using report_detail::csv_field;
 using report_detail::md_escape;
 
 /// Function names in the terminal table are cut to this many characters (other formats: whole).

@@ -15,7 +15,6 @@ namespace joulebench {
 
 namespace {
 
-using report_detail::csv_field;
 using report_detail::md_escape;
 
 /// Function names in the terminal table are cut to this many characters.
@@ -151,16 +150,13 @@ std::string as_csv(const std::vector<ProfileGroup>& groups, const std::vector<st
         for (const auto& [k, v] : g.key) row.push_back(TableCell::text(v));
         const std::optional<double> pct =
             f.energy_j && energy && *energy > 0 ? std::optional<double>(100 * *f.energy_j / *energy) : std::nullopt;
-        for (TableCell& cell : std::vector<TableCell>{
-                 TableCell::text(g.mode), TableCell::text(c.side), TableCell::text(c.run->workload),
-                 TableCell::integer(static_cast<long long>(c.run->index)),
-                 TableCell::integer(static_cast<long long>(r + 1)), TableCell::text(f.name),
-                 f.calls ? TableCell::integer(static_cast<long long>(*f.calls)) : TableCell(),
-                 TableCell::number(f.self_s), TableCell::number(f.total_s), TableCell::number(f.energy_j),
-                 TableCell::number(pct), TableCell::number(f.total_energy_j), TableCell::flag(p.estimated),
-                 TableCell::text(p.energy_rule)}) {
-          row.push_back(std::move(cell));
-        }
+        row.insert(row.end(), {TableCell::text(g.mode), TableCell::text(c.side), TableCell::text(c.run->workload),
+                               TableCell::integer(static_cast<long long>(c.run->index)),
+                               TableCell::integer(static_cast<long long>(r + 1)), TableCell::text(f.name),
+                               f.calls ? TableCell::integer(static_cast<long long>(*f.calls)) : TableCell(),
+                               TableCell::number(f.self_s), TableCell::number(f.total_s), TableCell::number(f.energy_j),
+                               TableCell::number(pct), TableCell::number(f.total_energy_j),
+                               TableCell::flag(p.estimated), TableCell::text(p.energy_rule)});
         table.add_row(std::move(row));
       }
     }
@@ -169,39 +165,30 @@ std::string as_csv(const std::vector<ProfileGroup>& groups, const std::vector<st
 }
 
 std::string as_json(const std::vector<ProfileGroup>& groups, std::size_t top) {
-  Json j = Json::array();
-  const auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  Json document = json_document(JsonSchema::profiles);
+  document["groups"] = Json::array();
   for (const auto& g : groups) {
-    nlohmann::json group{{"mode", g.mode}, {"group", nlohmann::json::object()}, {"sides", nlohmann::json::array()}};
+    Json group{{"mode", g.mode}, {"group", Json::object()}, {"sides", Json::array()}};
     for (const auto& [k, v] : g.key) group["group"][k] = v;
     for (const auto& c : g.columns) {
       const StoredProfile& p = *c.run->profile;
-      nlohmann::json side{{"side", c.side},
-                          {"workload", c.run->workload},
-                          {"run", c.run->index},
-                          {"time_s", c.run->time_s},
-                          {"energy_j", opt(total_energy(*c.run))},
-                          {"estimated", p.estimated},
-                          {"energy_rule", p.energy_rule},
-                          {"problem", p.problem},
-                          {"functions", nlohmann::json::array()}};
+      const auto energy = total_energy(*c.run);
+      Json side{{"side", c.side},
+                {"workload", c.run->workload},
+                {"run", c.run->index},
+                {"time_s", c.run->time_s},
+                {"energy_j", energy ? Json(*energy) : Json(nullptr)},
+                {"estimated", p.estimated},
+                {"energy_rule", p.energy_rule},
+                {"problem", p.problem},
+                {"functions", Json::array()}};
       for (std::size_t r = 0; r < p.functions.size() && (top == 0 || r < top); ++r) {
-        const auto& f = p.functions[r];
-        side["functions"].push_back({{"name", f.name},
-                                     {"calls", f.calls ? nlohmann::json(*f.calls) : nlohmann::json(nullptr)},
-                                     {"self_s", f.self_s},
-                                     {"total_s", f.total_s},
-                                     {"energy_j", opt(f.energy_j)},
-                                     {"total_energy_j", opt(f.total_energy_j)},
-                                     {"idle_energy_j", opt(f.idle_energy_j)},
-                                     {"dynamic_energy_j", opt(f.dynamic_energy_j)}});
+        side["functions"].push_back(profile_function_json(p.functions[r]));
       }
       group["sides"].push_back(std::move(side));
     }
-    j.push_back(Json(group));
+    document["groups"].push_back(std::move(group));
   }
-  Json document = json_document(JsonSchema::profiles);
-  document["groups"] = std::move(j);
   return dump_json(document);
 }
 

@@ -48,16 +48,7 @@ Json figures_json(const std::vector<EnergyFigure>& figures, double duration_s) {
 
 Json profile_json(const StoredProfile& p) {
   Json functions = Json::array();
-  for (const auto& f : p.functions) {
-    functions.push_back({{"name", f.name},
-                         {"calls", optional_json(f.calls)},
-                         {"self_s", f.self_s},
-                         {"total_s", f.total_s},
-                         {"energy_j", optional_json(f.energy_j)},
-                         {"total_energy_j", optional_json(f.total_energy_j)},
-                         {"idle_energy_j", optional_json(f.idle_energy_j)},
-                         {"dynamic_energy_j", optional_json(f.dynamic_energy_j)}});
-  }
+  for (const auto& f : p.functions) functions.push_back(profile_function_json(f));
   Json out = {{"mode", p.mode},
               {"energy_rule", p.energy_rule},
               {"estimated", p.estimated},
@@ -68,6 +59,17 @@ Json profile_json(const StoredProfile& p) {
 }
 
 }  // namespace
+
+Json profile_function_json(const StoredProfileFunction& f) {
+  return {{"name", f.name},
+          {"calls", optional_json(f.calls)},
+          {"self_s", f.self_s},
+          {"total_s", f.total_s},
+          {"energy_j", optional_json(f.energy_j)},
+          {"total_energy_j", optional_json(f.total_energy_j)},
+          {"idle_energy_j", optional_json(f.idle_energy_j)},
+          {"dynamic_energy_j", optional_json(f.dynamic_energy_j)}};
+}
 
 Json json_document(JsonSchema schema) {
   const auto& s = kSchemas[static_cast<std::size_t>(schema)];

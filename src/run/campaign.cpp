@@ -393,7 +393,7 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
   if (profiler) {
     try {
       const Trace trace = profiler->trace();
-      const EnergyFigure* total = !r.energy.empty() && r.energy.back().domain.is_total() ? &r.energy.back() : nullptr;
+      const EnergyFigure* total = find_energy(r.energy, DomainId::total());
       r.profile = stored_profile(profiler->attribute(trace, metered.window, r.timeline, total));
     } catch (const std::exception& e) {
       r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), e.what(), {}};

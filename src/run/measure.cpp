@@ -240,9 +240,11 @@ void record_outcome(RunRecord& r, const MeteredCommand& metered, const IdleBasel
                                      cores_text(*metered.other_cpu_cores), busy_limit)});
     }
   }
-  const auto figures = energy_figures(metered.window, idle, cpu_share(outcome, metered.window));
-  r.energy = figures;
-  if (!figures.empty()) r.energy.push_back(total_figure(figures, metered.window.duration()));
+  r.energy = energy_figures(metered.window, idle, cpu_share(outcome, metered.window));
+  if (!r.energy.empty()) {
+    EnergyFigure total = total_figure(r.energy, metered.window.duration());
+    r.energy.push_back(std::move(total));
+  }
 }
 
 std::span<const EnergyFigure> Measurement::domains() const {

@@ -277,11 +277,7 @@ TEST(Store, AFigureWithoutAMethodFromAnEarlierVersionReadsAsNone) {
     id = store.create_campaign(make_plan(), Shard{}, 1, {});
     store.record_run(id, full_run(0));
   }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE run_energy SET method = '' WHERE domain = 'total'", nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  store_detail::Db(file).exec("UPDATE run_energy SET method = '' WHERE domain = 'total'");
   const Store store(file);
   const auto runs = store.runs(id);
   ASSERT_EQ(runs.size(), 1u);
