@@ -218,10 +218,15 @@ class ChildProcess {
 
 /// While alive, SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to joulebench are passed on to the
 /// child's process group instead of killing joulebench, so the measurement is still reported.
+/// Made before the child starts, so that a signal that arrives while it starts is not lost: it is
+/// held and passed on by to(). If no child is ever given, the held signal is raised again when
+/// this object ends, with the handlers restored (joulebench ends as it would have).
 class ForwardSignals {
  public:
-  explicit ForwardSignals(const ChildProcess& child);
+  ForwardSignals();
   ~ForwardSignals();
+  /// From now on signals go to `child`'s process group, starting with any that arrived before.
+  void to(const ChildProcess& child);
   ForwardSignals(const ForwardSignals&) = delete;
   ForwardSignals& operator=(const ForwardSignals&) = delete;
 };

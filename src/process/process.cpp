@@ -85,10 +85,19 @@ struct ChildMessage {
 std::atomic<unsigned> cgroup_sequence{0};
 
 std::atomic<pid_t> forward_group{0};
+// A signal that arrived before the child's group was known. Whoever takes it out of here with
+// exchange() passes it on, so it goes on exactly once however the handler and to() interleave.
+std::atomic<int> held_signal{0};
 
 void forward_signal(int signal) {
-  const pid_t group = forward_group.load();
-  if (group > 0) ::kill(-group, signal);
+  if (const pid_t group = forward_group.load(); group > 0) {
+    ::kill(-group, signal);
+    return;
+  }
+  held_signal.store(signal);
+  if (const pid_t group = forward_group.load(); group > 0) {
+    if (const int held = held_signal.exchange(0); held != 0) ::kill(-group, held);
+  }
 }
 
 constexpr std::array kForwardedSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
@@ -616,8 +625,9 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::fun
   return outcome;
 }
 
-ForwardSignals::ForwardSignals(const ChildProcess& child) {
-  forward_group.store(child.pid());
+ForwardSignals::ForwardSignals() {
+  forward_group.store(0);
+  held_signal.store(0);
   struct sigaction action {};
   action.sa_handler = forward_signal;
   ::sigemptyset(&action.sa_mask);
@@ -626,10 +636,16 @@ ForwardSignals::ForwardSignals(const ChildProcess& child) {
     ::sigaction(kForwardedSignals[i], &action, &saved_actions[i]);
 }
 
+void ForwardSignals::to(const ChildProcess& child) {
+  forward_group.store(child.pid());
+  if (const int held = held_signal.exchange(0); held != 0) ::kill(-child.pid(), held);
+}
+
 ForwardSignals::~ForwardSignals() {
   for (std::size_t i = 0; i < kForwardedSignals.size(); ++i)
     ::sigaction(kForwardedSignals[i], &saved_actions[i], nullptr);
   forward_group.store(0);
+  if (const int held = held_signal.exchange(0); held != 0) ::raise(held);
 }
 
 std::optional<fs::path> find_helper(const std::string& file) {

@@ -176,6 +176,9 @@ MeteredCommand run_metered(SensorSet& sensors, const MeteredCommandOptions& opti
   result.interval = meter.interval();
   const auto quiet_mark = detail::mark_other_cpu(sensors);
   meter.start();
+  // Before the start: a signal that arrives while the command starts is held, then passed on.
+  std::optional<ForwardSignals> forward;
+  if (options.forward_signals) forward.emplace();
   std::optional<ChildProcess> child;
   try {
     child.emplace(ChildProcess::start(options.command));
@@ -183,16 +186,16 @@ MeteredCommand run_metered(SensorSet& sensors, const MeteredCommandOptions& opti
     meter.stop();
     throw;
   }
+  if (forward) forward->to(*child);
   if (options.watcher != nullptr) options.watcher->started(meter);
   {
-    std::optional<ForwardSignals> forward;
-    if (options.forward_signals) forward.emplace(*child);
     KillOnRequest kill(options.stop, child->pid());
     // Whatever the command left running is killed in wait(), once the meter has stopped.
     result.process = child->wait(options.timeout, [&] { result.window = meter.stop(); });
     kill.finish();
     result.killed_on_request = kill.killed();
   }
+  forward.reset();
   if (quiet_mark) {
     if (const auto others = detail::other_cpu_since(sensors, *quiet_mark, result.process.cpu())) {
       result.other_cpu_cores = others->cores();

@@ -201,6 +201,37 @@ TEST(ChildProcess, KilledBySegfault) {
   EXPECT_NE(text.find("11"), std::string::npos) << text;
 }
 
+TEST(ForwardSignals, ASignalThatArrivesBeforeTheCommandStartsIsPassedOnOnce) {
+  // The race CI met: SIGTERM reached joulebench while the command was starting. It is held, then
+  // passed on once the command's group is known, and joulebench lives on to report.
+  ProcessOutcome outcome;
+  {
+    ForwardSignals forward;
+    ASSERT_EQ(::raise(SIGTERM), 0);
+    ChildProcess child = ChildProcess::start(shell("sleep 5"));
+    forward.to(child);
+    outcome = child.wait();
+  }
+  EXPECT_TRUE(outcome.status.signaled);
+  EXPECT_EQ(outcome.status.signal, SIGTERM);
+  EXPECT_LT(outcome.wall().count(), 3.0);
+}
+
+TEST(ForwardSignals, ASignalWhileTheCommandRunsGoesToItsGroup) {
+  ProcessOutcome outcome;
+  {
+    ForwardSignals forward;
+    ChildProcess child = ChildProcess::start(shell("sleep 5"));
+    forward.to(child);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_EQ(::raise(SIGINT), 0);
+    outcome = child.wait();
+  }
+  EXPECT_TRUE(outcome.status.signaled);
+  EXPECT_EQ(outcome.status.signal, SIGINT);
+  EXPECT_LT(outcome.wall().count(), 3.0);
+}
+
 TEST(ChildProcess, ExitStatusSurvivesAnIgnoredSigchld) {
   // SIGCHLD set to SIG_IGN (inherited from a parent) would make the kernel reap the command
   // before wait() could read its status and CPU time.
