@@ -79,6 +79,29 @@ std::string describe_run_warnings(const RunWarningSummary& summary);
 /// regions, metrics. Throws std::invalid_argument naming an unknown selector and what exists.
 std::vector<std::size_t> select_metrics(const MetricTable& table, std::span<const std::string> selectors);
 
+/// One cost metric (time, an energy domain, the total) over one workload's counted runs.
+struct MetricSummary {
+  MetricColumn column;
+  std::vector<double> values;  ///< one per counted run that has the figure complete, in run order
+  stats::StatResult<stats::Descriptive> descriptive = stats::StatResult<stats::Descriptive>::unavailable("no runs");
+  stats::StatResult<stats::MeanInterval> mean_interval = stats::StatResult<stats::MeanInterval>::unavailable("no runs");
+  bool estimated = false;      ///< some value is a model estimate, not a measurement
+  std::size_t incomplete = 0;  ///< counted runs whose figure has unmeasured intervals (left out)
+};
+
+/// One workload's measured runs summarised, without a comparison: what `bench` prints per command,
+/// as hyperfine does. Counted are the measured runs that started, whatever their status (a
+/// failing command's runs count as hyperfine counts them with -i); warm-up, profiled and
+/// not-run runs are not.
+struct WorkloadSummary {
+  std::string workload;
+  std::vector<RunRecord> runs;         ///< the counted runs, in the order they ran
+  std::vector<MetricSummary> metrics;  ///< time_s, energy_<domain>_j, energy_total_j, dynamic_energy_*
+};
+/// Every workload of `runs`, in the order of their first run, with intervals of each mean at
+/// `confidence` (Student's t).
+std::vector<WorkloadSummary> summarize_workloads(std::span<const RunRecord> runs, double confidence = 0.95);
+
 enum class TestChoice : std::uint8_t {
   mann_whitney,  ///< the rank-sum test (the default: no normality assumed, as the study)
   welch,         ///< Welch's t-test

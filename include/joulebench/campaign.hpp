@@ -42,6 +42,8 @@ struct CampaignOptions {
   /// Raised (by a signal handler) to stop after the current run: 1 = finish the run and stop,
   /// 2 or more = kill the current run and stop. Not owned.
   const std::atomic<int>* stop = nullptr;
+  /// Stop after the first run whose status is not ok (hyperfine's default; bench without -i).
+  bool stop_at_first_failure = false;
 };
 
 struct CampaignResult {
@@ -51,6 +53,10 @@ struct CampaignResult {
   std::size_t done_now = 0;     ///< recorded by this one
   std::size_t not_ok = 0;       ///< recorded now with a status other than ok
   bool interrupted = false;     ///< stopped by the user before the end
+  /// With CampaignOptions::stop_at_first_failure: the run that stopped the campaign.
+  std::optional<RunRecord> stopped_by;
+  /// Cleanup commands that failed: the workload's name and why (their runs are recorded).
+  std::vector<std::pair<std::string, std::string>> failed_cleanups;
 };
 
 /// A refusal to run: the store holds another plan's unfinished campaign, or this plan's finished

@@ -23,6 +23,7 @@ enum class JsonSchema : std::uint8_t {
   sensors,   ///< `sensors --json`
   profile,   ///< `profile --format json`
   profiles,  ///< `profiles --format json`
+  bench,     ///< `bench --export-json`: hyperfine's shape, energy added
 };
 
 /// A document's first keys: {"schema": "NAME/VERSION", "joulebench_version": "X.Y.Z"}.

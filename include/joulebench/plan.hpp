@@ -74,6 +74,9 @@ struct WorkloadSpec {
   std::optional<Seconds> timeout;
   std::vector<std::string> setup;    ///< unmeasured, once before the workload's first run (may be empty)
   std::vector<std::string> prepare;  ///< unmeasured, before every run (may be empty)
+  /// Unmeasured, once after the workload's last run of the campaign (may be empty). Its failure is
+  /// noted, not recorded against a run: the runs were measured before it.
+  std::vector<std::string> cleanup;
   std::vector<OutputParser> parsers;
   /// Profile modes ("python", "cprofile", "torch", "perf"): one extra profiled run each, after
   /// every measured run, never part of the statistics (profile.hpp).

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -121,6 +122,27 @@ std::string comparison_method(const ComparisonTable& table);
 std::string comparison_group_html(const ComparisonTable& table, const KeyValues& group);
 /// The win summary as an HTML table (empty when there is none).
 std::string comparison_wins_html(const ComparisonTable& table);
+
+}  // namespace joulebench
+
+// --- A bench's commands on their own: what `joulebench bench` prints and exports --------------
+
+namespace joulebench {
+
+/// One command of a bench: as given (its parameters put in) and its measured runs summarised.
+struct BenchResult {
+  std::string command;
+  KeyValues parameters;  ///< -P/-L names and this command's values, in the order given
+  WorkloadSummary summary;
+};
+
+enum class BenchFormat : std::uint8_t {
+  text,      ///< for a terminal, a block per command as hyperfine prints it
+  json,      ///< hyperfine's --export-json shape, with energy per result and per run
+  csv,       ///< hyperfine's --export-csv columns, with energy columns after them
+  markdown,  ///< hyperfine's --export-markdown table, with energy columns
+};
+std::string bench_report(std::span<const BenchResult> results, BenchFormat format);
 
 }  // namespace joulebench
 

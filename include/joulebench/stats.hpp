@@ -116,6 +116,18 @@ struct WelchResult {
 StatResult<WelchResult> welch_t_test(std::span<const double> x, std::span<const double> y,
                                      Alternative alternative = Alternative::two_sided);
 
+/// A confidence interval of a sample's mean.
+struct MeanInterval {
+  double mean = 0;
+  double lower = 0;
+  double upper = 0;
+  double confidence = 0.95;
+};
+/// Student's t interval of the mean: mean -/+ t(n-1, (1 + confidence) / 2) * sd / sqrt(n), as
+/// scipy.stats.t.interval(confidence, n - 1, loc=mean, scale=sem) gives it. Unavailable with fewer
+/// than 2 values, a value that is not finite, or a confidence outside (0, 1).
+StatResult<MeanInterval> mean_interval(std::span<const double> sample, double confidence = 0.95);
+
 struct KruskalWallisResult {
   double h = 0;  ///< tie-corrected
   double df = 0;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -46,12 +47,18 @@ struct RunSelection {
   std::int64_t campaign = 0;  ///< 0: the latest
   std::string workload;
   std::string status;
-  std::string warmup;               ///< "", "yes", "no"
+  bool include_warmup = false;  ///< measured and warm-up runs (default: measured runs only)
+  bool only_warmup = false;
+  /// false for a comparison: it reads every run, leaves the warm-up runs out itself and counts
+  /// them, so it takes neither --include-warmup nor --only-warmup.
+  bool warmup_options = true;
+  std::optional<bool> old_warmup;   ///< the deprecated --warmup yes|no: only warm-up runs, or none
   std::vector<std::string> labels;  ///< "key=value"
 };
 /// Adds --db and --campaign: a command that reads a whole campaign.
 void add_store_options(CLI::App* cmd, RunSelection& selection);
-/// Adds --db, --campaign, --workload, --status, --warmup, --label to a subcommand.
+/// Adds --db, --campaign, --workload, --status, --include-warmup, --only-warmup, --label to a
+/// subcommand (and the old --warmup yes|no, deprecated).
 void add_selection_options(CLI::App* cmd, RunSelection& selection);
 /// The filter and campaign id a selection means in `store`; throws CLI::ValidationError.
 RunFilter run_filter(const RunSelection& selection);
@@ -73,7 +80,7 @@ struct CompareArguments {
   std::string family = "metric";
   std::string thresholds = "standard";
   std::string ratio = "mean";
-  std::string interval = "bca";
+  std::string ci_method = "bca";
   double confidence = 0.95;
   std::size_t resamples = 2000;
   std::uint64_t seed = 42;
@@ -82,6 +89,8 @@ struct CompareArguments {
 };
 /// The comparison's options; with_output adds --format and --output (the report has its own).
 void add_compare_options(CLI::App* cmd, CompareArguments& args, bool with_output = true);
+/// compare's and the report's old --interval (the bootstrap's method), deprecated for --ci-method.
+void add_deprecated_interval(CLI::App* cmd, CompareArguments& args);
 /// The library's options from the arguments; the runs decide the default grouping.
 CompareOptions compare_options(const CompareArguments& args, std::span<const RunRecord> runs);
 /// The labels that form the groups: `group_by` split at commas when the user gave it, else model and
@@ -111,6 +120,16 @@ WritableStore open_store_for_writing(const std::filesystem::path& db, bool wait)
 /// The machine's sources, only those named (--source) when any are; a name no source has is a
 /// CLI11 validation error of --source.
 SensorSet open_sensors(const std::vector<std::string>& sources);
+
+/// An old spelling kept for one release: hidden from the help, it says what replaces it on standard
+/// error, then does what `apply` does with its value.
+CLI::Option* add_deprecated_option(CLI::App* cmd, const std::string& old_name, const std::string& replacement,
+                                   std::function<void(const std::string&)> apply);
+/// Says on standard error that `old_spelling` goes in the next release and what replaces it.
+void warn_deprecated(const std::string& old_spelling, const std::string& replacement);
+
+/// "a,b,,c" into {"a", "b", "c"}: a comma-separated option's items, empty ones left out.
+std::vector<std::string> split_commas(const std::string& text);
 
 /// Parses a duration option, turning the library's message into a CLI11 validation error.
 Seconds duration_option(const std::string& option, const std::string& text);

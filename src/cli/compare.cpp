@@ -8,8 +8,6 @@
 
 namespace joulebench::cli {
 
-namespace {
-
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
   std::stringstream stream(text);
@@ -19,8 +17,6 @@ std::vector<std::string> split_commas(const std::string& text) {
   }
   return out;
 }
-
-}  // namespace
 
 std::vector<std::string> grouping(const std::string& group_by, bool given, const std::string& between,
                                   std::span<const RunRecord> runs) {
@@ -64,7 +60,7 @@ void add_compare_options(CLI::App* cmd, CompareArguments& args, bool with_output
   cmd->add_option("--ratio", args.ratio, "the ratio reported: of means or of medians")
       ->check(CLI::IsMember({"mean", "median"}))
       ->capture_default_str();
-  cmd->add_option("--interval", args.interval, "bootstrap interval: bca or percentile")
+  cmd->add_option("--ci-method", args.ci_method, "the bootstrap interval's method: bca or percentile")
       ->check(CLI::IsMember({"bca", "percentile"}))
       ->capture_default_str();
   cmd->add_option("--confidence", args.confidence, "the interval's confidence level")
@@ -79,6 +75,13 @@ void add_compare_options(CLI::App* cmd, CompareArguments& args, bool with_output
       ->check(CLI::IsMember({"table", "md", "csv", "json", "latex"}))
       ->capture_default_str();
   cmd->add_option("-o,--output", args.output, "write to this file instead of standard output")->type_name("FILE");
+}
+
+void add_deprecated_interval(CLI::App* cmd, CompareArguments& args) {
+  add_deprecated_option(cmd, "--interval", "--ci-method", [&args](const std::string& value) {
+    if (value != "bca" && value != "percentile") throw CLI::ValidationError("--interval", "bca or percentile");
+    args.ci_method = value;
+  });
 }
 
 CompareOptions compare_options(const CompareArguments& args, std::span<const RunRecord> runs) {
@@ -106,7 +109,8 @@ CompareOptions compare_options(const CompareArguments& args, std::span<const Run
   o.study_thresholds = args.thresholds == "study";
   o.a12_thresholds = o.study_thresholds ? stats::kA12Study : stats::kA12Standard;
   o.bootstrap.ratio_of = args.ratio == "median" ? stats::RatioOf::median : stats::RatioOf::mean;
-  o.bootstrap.method = args.interval == "percentile" ? stats::BootstrapMethod::percentile : stats::BootstrapMethod::bca;
+  o.bootstrap.method =
+      args.ci_method == "percentile" ? stats::BootstrapMethod::percentile : stats::BootstrapMethod::bca;
   o.bootstrap.confidence = args.confidence;
   o.bootstrap.resamples = args.resamples;
   o.bootstrap.seed = args.seed;
@@ -129,9 +133,11 @@ Command add_compare(CLI::App& app) {
       "compare",
       "Compare the sides of a campaign (frameworks, say) metric by metric: test, effect size, ratio, verdict");
   auto selection = std::make_shared<RunSelection>();
+  selection->warmup_options = false;
   auto args = std::make_shared<CompareArguments>();
   add_selection_options(cmd, *selection);
   add_compare_options(cmd, *args);
+  add_deprecated_interval(cmd, *args);
   return {cmd, [selection, args] {
             const Store store(selection->db);
             const std::int64_t id = selected_campaign(store, *selection);

@@ -29,6 +29,24 @@ Seconds duration_option(const std::string& option, const std::string& text) {
   }
 }
 
+void warn_deprecated(const std::string& old_spelling, const std::string& replacement) {
+  std::fprintf(stderr, "joulebench: %s is deprecated and goes in the next release: use %s\n", old_spelling.c_str(),
+               replacement.c_str());
+}
+
+CLI::Option* add_deprecated_option(CLI::App* cmd, const std::string& old_name, const std::string& replacement,
+                                   std::function<void(const std::string&)> apply) {
+  return cmd
+      ->add_option_function<std::string>(
+          old_name,
+          [old_name, replacement, apply = std::move(apply)](const std::string& value) {
+            warn_deprecated(old_name, replacement);
+            apply(value);
+          },
+          "deprecated: " + replacement)
+      ->group("");
+}
+
 void add_store_options(CLI::App* cmd, RunSelection& selection) {
   cmd->add_option("--db", selection.db, "the store")->required()->check(CLI::ExistingFile)->type_name("FILE");
   cmd->add_option("--campaign", selection.campaign, "the campaign's id (default: the latest)")->type_name("ID");
@@ -39,9 +57,18 @@ void add_selection_options(CLI::App* cmd, RunSelection& selection) {
   cmd->add_option("--workload", selection.workload, "only this workload")->type_name("NAME");
   cmd->add_option("--status", selection.status, "only runs with this status: ok, failed, signaled, timed-out, not-run")
       ->type_name("STATUS");
-  cmd->add_option("--warmup", selection.warmup, "yes: only warm-up runs; no: only measured runs")
-      ->check(CLI::IsMember({"yes", "no"}))
-      ->type_name("yes|no");
+  if (selection.warmup_options) {
+    auto* include = cmd->add_flag("--include-warmup", selection.include_warmup,
+                                  "the warm-up runs too (default: only the measured runs)");
+    cmd->add_flag("--only-warmup", selection.only_warmup, "only the warm-up runs")->excludes(include);
+  }
+  add_deprecated_option(cmd, "--warmup",
+                        selection.warmup_options ? "--include-warmup or --only-warmup"
+                                                 : "nothing (the comparison leaves warm-up runs out itself)",
+                        [&selection](const std::string& value) {
+                          if (value != "yes" && value != "no") throw CLI::ValidationError("--warmup", "yes or no");
+                          selection.old_warmup = value == "yes";
+                        });
   cmd->add_option("--label", selection.labels, "only runs with this label value (repeatable)")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
@@ -54,7 +81,13 @@ RunFilter run_filter(const RunSelection& selection) {
     filter.status = parse_run_status(selection.status);
     if (!filter.status) throw CLI::ValidationError("--status", "unknown status '" + selection.status + "'");
   }
-  if (!selection.warmup.empty()) filter.warmup = selection.warmup == "yes";
+  if (selection.old_warmup) {
+    filter.warmup = selection.old_warmup;
+  } else if (selection.only_warmup) {
+    filter.warmup = true;
+  } else if (!selection.include_warmup && selection.warmup_options) {
+    filter.warmup = false;
+  }
   for (const auto& label : selection.labels) {
     const auto equals = label.find('=');
     if (equals == std::string::npos || equals == 0)

@@ -15,8 +15,7 @@ namespace {
 struct MeasureArguments {
   std::string interval = "100ms";
   std::string idle;
-  bool json = false;
-  bool csv = false;
+  std::string format = "text";
   std::string output;
   std::string timeline;
   std::vector<std::string> sources;
@@ -57,7 +56,9 @@ int run_measure(const MeasureArguments& args) {
   }
   if (timeline) timeline->close();
 
-  const std::string report = args.json ? measurement_json(m) : args.csv ? measurement_csv(m) : measurement_text(m);
+  const std::string report = args.format == "json"  ? measurement_json(m)
+                             : args.format == "csv" ? measurement_csv(m)
+                                                    : measurement_text(m);
   write_report(report, args.output, stderr);
   // The command's own status, as a shell would report it, so scripts can wrap commands.
   return m.process.status.shell_status();
@@ -71,8 +72,16 @@ Command add_measure(CLI::App& app) {
   cmd->add_option("--interval", args->interval, "how often the background thread samples power (1ms or more)")
       ->capture_default_str()
       ->type_name("DURATION");
-  auto* json = cmd->add_flag("--json", args->json, "report as JSON");
-  cmd->add_flag("--csv", args->csv, "report as CSV (a header and one row)")->excludes(json);
+  auto* format = cmd->add_option("--format", args->format, "the report: text, json, or csv (a header and one row)")
+                     ->check(CLI::IsMember({"text", "json", "csv"}))
+                     ->capture_default_str();
+  auto* json = cmd->add_flag_callback(
+                      "--json", [args] { args->format = "json"; }, "the same as --format json")
+                   ->excludes(format);
+  cmd->add_flag_callback(
+         "--csv", [args] { args->format = "csv"; }, "the same as --format csv")
+      ->excludes(format)
+      ->excludes(json);
   cmd->add_option("-o,--output", args->output, "write the report to this file instead of standard error")
       ->type_name("FILE");
   cmd->add_option("--timeline", args->timeline, "write the power timeline to this CSV file")->type_name("FILE");

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 struct ProfileArguments {
   std::string mode = "auto";
-  std::string interval = "5ms";
+  std::string sample_interval = "5ms";
   std::string meter_interval = "10ms";
   std::size_t top = 20;
   std::string threshold = "1%";
@@ -58,11 +58,11 @@ double threshold_option(const std::string& text) {
 namespace {
 
 int run_profile(const ProfileArguments& args) {
-  const Seconds interval = duration_option("--interval", args.interval);
+  const Seconds interval = duration_option("--sample-interval", args.sample_interval);
   if (interval < Seconds(1e-4) || interval > Seconds(1.0))
-    throw CLI::ValidationError("--interval", "must be between 0.1ms and 1s");
-  const Seconds meter_interval = duration_option("--meter-interval", args.meter_interval);
-  if (meter_interval < Seconds(1e-3) * 0.999) throw CLI::ValidationError("--meter-interval", "must be 1ms or more");
+    throw CLI::ValidationError("--sample-interval", "must be between 0.1ms and 1s");
+  const Seconds meter_interval = duration_option("--interval", args.meter_interval);
+  if (meter_interval < Seconds(1e-3) * 0.999) throw CLI::ValidationError("--interval", "must be 1ms or more");
   const double threshold = threshold_option(args.threshold);
   const ProfileFormat format = *parse_profile_format(args.format);
 
@@ -150,12 +150,17 @@ Command add_profile(CLI::App& app) {
                   "calls), torch (framework operators), perf (native code, Linux perf)")
       ->check(CLI::IsMember({"auto", "python", "cprofile", "torch", "perf"}))
       ->capture_default_str();
-  cmd->add_option("--interval", args->interval, "the sampling interval (python and perf modes)")
+  cmd->add_option("--sample-interval", args->sample_interval,
+                  "the profiler's sampling interval (python and perf modes)")
       ->capture_default_str()
       ->type_name("DURATION");
-  cmd->add_option("--meter-interval", args->meter_interval, "how often the meter samples power for the attribution")
+  cmd->add_option("--interval", args->meter_interval,
+                  "how often the meter samples power, for the attribution (1ms or more; before 0.2 this was "
+                  "--meter-interval, and --interval was the profiler's, now --sample-interval)")
       ->capture_default_str()
       ->type_name("DURATION");
+  add_deprecated_option(cmd, "--meter-interval", "--interval",
+                        [args](const std::string& value) { args->meter_interval = value; });
   cmd->add_option("--top", args->top, "show at most this many functions (0: all); the rest are folded into 'other'")
       ->capture_default_str();
   cmd->add_option("--threshold", args->threshold,

@@ -14,7 +14,7 @@ struct ReportArguments {
   RunSelection selection;
   CompareArguments compare;
   std::string output = "report";
-  std::string format = "svg";
+  std::string figures = "svg";
   std::optional<double> carbon_intensity;
   double pue = 1.0;
   std::string quality;
@@ -28,7 +28,7 @@ int run_report(const ReportArguments& args) {
   HtmlReportOptions options;
   options.directory = args.output;
   options.force = args.force;
-  options.figure_format = *parse_figure_format(args.format);
+  options.figure_format = *parse_figure_format(args.figures);
   if (args.carbon_intensity) options.carbon = CarbonConversion{*args.carbon_intensity, args.pue};
   options.quality_metric = args.quality;
   options.top_functions = args.top;
@@ -59,9 +59,13 @@ Command add_report(CLI::App& app) {
   cmd->add_flag("--force", args->force,
                 "write into a non-empty folder that holds no earlier report (files of other names are left alone, "
                 "files of the names the report writes are replaced)");
-  cmd->add_option("--format", args->format, "the kept figure files: svg, png or pdf (the page embeds SVG, or PNG)")
+  cmd->add_option("--figures", args->figures, "the kept figure files: svg, png or pdf (the page embeds SVG, or PNG)")
       ->check(CLI::IsMember({"svg", "png", "pdf"}))
       ->capture_default_str();
+  add_deprecated_option(cmd, "--format", "--figures", [args](const std::string& value) {
+    if (!parse_figure_format(value)) throw CLI::ValidationError("--format", "svg, png or pdf");
+    args->figures = value;
+  });
   auto* intensity =
       cmd->add_option("--carbon-intensity", args->carbon_intensity,
                       "the grid's carbon intensity in g CO2e per kWh, to convert energy to CO2e (none: no conversion)")
@@ -78,6 +82,7 @@ Command add_report(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   add_compare_options(cmd, args->compare, false);
+  add_deprecated_interval(cmd, args->compare);
   cmd->get_option("--metrics")
       ->description(
           "what the tables compare, as for compare (default here: time, each energy domain and the total, "

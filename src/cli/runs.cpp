@@ -35,7 +35,10 @@ Command add_runs(CLI::App& app) {
                           std::string(run_status_name(r.status)).c_str(), r.time_s, energy.c_str(), notes.c_str());
               ++count;
             }
-            std::printf("%zu run(s) of %zu planned\n", count, campaign.planned_runs);
+            std::printf("%zu run(s) of %zu planned%s\n", count, campaign.planned_runs,
+                        selection->include_warmup || selection->only_warmup
+                            ? ""
+                            : " (warm-up runs not listed: --include-warmup lists them)");
             return 0;
           }};
 }

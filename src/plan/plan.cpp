@@ -339,6 +339,7 @@ struct WorkloadTemplate {
   std::optional<Seconds> timeout;
   std::vector<Text> setup;
   std::vector<Text> prepare;
+  std::vector<Text> cleanup;
   int repetitions = 10;
   int warmup = 1;
   std::vector<OutputParser> parsers;
@@ -351,9 +352,9 @@ const std::vector<std::string> kTopLevelKeys = {"campaign", "workload"};
 const std::vector<std::string> kCampaignKeys = {"name",     "seed", "repetitions", "warmup",   "order",
                                                 "cooldown", "idle", "idle_every",  "interval", "max_other_cpu"};
 const std::vector<std::string> kCooldownKeys = {"until", "max", "window", "max_cv", "max_temperature_rise_c"};
-const std::vector<std::string> kWorkloadKeys = {"name",   "framework", "model",   "phase",  "command", "shell",
-                                                "cwd",    "env",       "timeout", "setup",  "prepare", "repetitions",
-                                                "warmup", "parse",     "regex",   "labels", "matrix",  "profile"};
+const std::vector<std::string> kWorkloadKeys = {
+    "name",    "framework", "model",       "phase",  "command", "shell", "cwd",    "env",    "timeout", "setup",
+    "prepare", "cleanup",   "repetitions", "warmup", "parse",   "regex", "labels", "matrix", "profile"};
 const std::vector<std::string> kBuiltinPlaceholders = {"framework", "model", "phase"};
 
 /// The largest plan joulebench takes: beyond these, a plan is a mistake (a matrix multiplied out
@@ -784,6 +785,7 @@ class Reader {
     }
     if (const auto* n = table.get("setup")) w.setup = command(*n, "setup");
     if (const auto* n = table.get("prepare")) w.prepare = command(*n, "prepare");
+    if (const auto* n = table.get("cleanup")) w.cleanup = command(*n, "cleanup");
     constexpr std::int64_t kMaxRuns = 1'000'000;
     w.repetitions = plan.repetitions;
     w.warmup = plan.warmup;
@@ -989,6 +991,7 @@ class Reader {
     spec.timeout = w.timeout;
     for (const Text& word : w.setup) spec.setup.push_back(substitute(word, vars));
     for (const Text& word : w.prepare) spec.prepare.push_back(substitute(word, vars));
+    for (const Text& word : w.cleanup) spec.cleanup.push_back(substitute(word, vars));
     spec.parsers = w.parsers;
     spec.profile = w.profile;
     spec.repetitions = w.repetitions;

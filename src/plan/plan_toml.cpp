@@ -97,6 +97,7 @@ std::string plan_toml(const CampaignPlan& plan) {
     if (w.timeout) out += fmt::format("timeout = {}\n", toml_duration(*w.timeout));
     if (!w.setup.empty()) out += fmt::format("setup = {}\n", toml_array(w.setup, true));
     if (!w.prepare.empty()) out += fmt::format("prepare = {}\n", toml_array(w.prepare, true));
+    if (!w.cleanup.empty()) out += fmt::format("cleanup = {}\n", toml_array(w.cleanup, true));
     if (w.repetitions != plan.repetitions) out += fmt::format("repetitions = {}\n", w.repetitions);
     if (w.warmup != plan.warmup) out += fmt::format("warmup = {}\n", w.warmup);
     std::vector<std::string> parse;

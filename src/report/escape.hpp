@@ -1,6 +1,6 @@
 // Escaping for every text format joulebench writes: each format has one function that makes any
 // text (a workload's name, a label from a plan, a function's name) safe in it. Every writer calls
-// these and escapes nothing by hand; docs/output-formats.md says what users see of them.
+// these and escapes nothing by hand; docs/formats.md says what users see of them.
 #pragma once
 
 #include <cctype>

@@ -18,13 +18,14 @@ struct SchemaName {
 };
 /// measure 2 and runs 2: one run object for both (1 was each its own shape); the others gained
 /// only the two leading keys.
-constexpr std::array<SchemaName, 6> kSchemas{{
+constexpr std::array<SchemaName, 7> kSchemas{{
     {"measure", 2},
     {"runs", 2},
     {"compare", 2},
     {"sensors", 2},
     {"profile", 2},
     {"profiles", 2},
+    {"bench", 1},
 }};
 
 Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }

@@ -598,6 +598,8 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
   };
 
   std::map<std::size_t, std::optional<std::string>> setup_outcome;  // workload -> failure reason
+  std::map<std::size_t, std::size_t> last_run;                      // workload -> its last run's index
+  for (const PlannedRun& run : runs) last_run[run.workload] = run.index;
   bool ran_one = false;
   std::size_t runs_since_idle = 0;
   std::size_t position = done.size();
@@ -684,6 +686,17 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
     ++result.done_now;
     if (record->status != RunStatus::ok) ++result.not_ok;
     if (observer) observer->run_finished(*record, position, runs.size());
+    if (run.index == last_run[run.workload] && !w.cleanup.empty() && !setup_outcome[run.workload]) {
+      if (observer) observer->note(fmt::format("cleanup of {}", w.name));
+      if (auto failure = run_helper(ctx, w, w.cleanup, fmt::format("cleanup-{}", file_safe(w.name)))) {
+        if (observer) observer->note(fmt::format("cleanup of {} failed: {}", w.name, *failure));
+        result.failed_cleanups.emplace_back(w.name, std::move(*failure));
+      }
+    }
+    if (options.stop_at_first_failure && record->status != RunStatus::ok) {
+      result.stopped_by = std::move(record);
+      break;
+    }
   }
   if (store.recorded_runs(result.campaign).size() == runs.size()) store.finish_campaign(result.campaign);
   return result;

@@ -49,4 +49,21 @@ StatResult<WelchResult> welch_t_test(std::span<const double> x, std::span<const 
   return result;
 }
 
+StatResult<MeanInterval> mean_interval(std::span<const double> sample, double confidence) {
+  using Result = StatResult<MeanInterval>;
+  if (sample.size() < 2) return Result::unavailable("an interval needs at least 2 values");
+  if (auto reason = detail::non_finite_reason(sample, "sample"); !reason.empty()) return Result::unavailable(reason);
+  if (!(confidence > 0 && confidence < 1)) return Result::unavailable("the confidence must be between 0 and 1");
+  const auto n = static_cast<double>(sample.size());
+  MeanInterval interval;
+  interval.confidence = confidence;
+  interval.mean = detail::mean_of(sample);
+  const double standard_error = std::sqrt(detail::variance_of(sample, interval.mean) / n);
+  const boost::math::students_t distribution(n - 1);
+  const double half_width = boost::math::quantile(distribution, (1 + confidence) / 2) * standard_error;
+  interval.lower = interval.mean - half_width;
+  interval.upper = interval.mean + half_width;
+  return interval;
+}
+
 }  // namespace joulebench::stats

@@ -302,17 +302,27 @@ TEST_F(CampaignCli, ExportWritesOneTidyRowPerRun) {
   const fs::path plan =
       write_plan(campaign_header("exported", 2, 1) + workload("a", "one", "true") + workload("b", "two", "true"));
   ASSERT_EQ(run({"run", plan.string(), "--db", db().string()}).exit_code, 0);
-  const Result r = run({"export", "--db", db().string(), "--warmup", "no"});
+  // Measured runs only unless asked for the warm-up runs too.
+  const Result r = run({"export", "--db", db().string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 5U) << r.out;
+  EXPECT_EQ(lines_of(run({"export", "--db", db().string(), "--include-warmup"}).out).size(), 7U);
+  EXPECT_EQ(lines_of(run({"export", "--db", db().string(), "--only-warmup"}).out).size(), 3U);
+  // The old spelling works for one release, and says what replaces it.
+  const Result old = run({"export", "--db", db().string(), "--warmup", "yes"});
+  EXPECT_EQ(old.exit_code, 0) << old.err;
+  EXPECT_EQ(lines_of(old.out).size(), 3U) << old.out;
+  EXPECT_TRUE(contains(old.err, "--warmup is deprecated")) << old.err;
+  EXPECT_TRUE(contains(old.err, "--only-warmup")) << old.err;
+  EXPECT_EQ(run({"export", "--db", db().string(), "--include-warmup", "--only-warmup"}).exit_code, 2);
   EXPECT_EQ(lines[0].rfind(
                 "campaign,workload,repetition,status,warmup,framework,model,phase,time_s,energy_cpu_j,energy_dram_j,"
                 "energy_total_j,energy_cpu_estimated,energy_dram_estimated,energy_total_estimated",
                 0),
             0U)
       << lines[0];
-  const Result listed = run({"runs", "--db", db().string(), "--workload", "a"});
+  const Result listed = run({"runs", "--db", db().string(), "--workload", "a", "--include-warmup"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_TRUE(contains(listed.out, "3 run(s) of 6 planned")) << listed.out;
 }

@@ -20,6 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::lines_of;
 using testing::parse_json;
+using testing::read_all;
 using testing::Result;
 using testing::Runner;
 using testing::TempDir;
@@ -56,7 +57,7 @@ class CompareCli : public ::testing::Test {
   }
   fs::path db() const { return dir.path() / "runs.db"; }
   Result import(const std::string& csv_text, const std::string& name = "runs.csv") {
-    return runner.run({"import", write(name, csv_text).string(), "--db", db().string()});
+    return runner.run({"import", "--from", "csv", write(name, csv_text).string(), "--db", db().string()});
   }
   Result compare(std::vector<std::string> extra) {
     std::vector<std::string> args{"compare", "--db", db().string()};
@@ -282,7 +283,7 @@ TEST_F(CompareCli, ImportNeedsAMeasuredColumnAndRefusesTheSameFileTwice) {
 
 TEST_F(CompareCli, ExportThenImportKeepsEveryComparedFigure) {
   ASSERT_EQ(import(kTwoFrameworks).exit_code, 0);
-  const Result exported = runner.run({"export", "--db", db().string()});
+  const Result exported = runner.run({"export", "--db", db().string(), "--include-warmup"});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
   const fs::path second_db = dir.path() / "second.db";
   const fs::path csv = write("exported.csv", exported.out);
@@ -403,13 +404,145 @@ TEST_F(CompareCli, BenchComparesCommandsLikeHyperfineForEnergy) {
   EXPECT_EQ(rerun.exit_code, 0) << rerun.err;
 }
 
-TEST_F(CompareCli, BenchNeedsTwoCommandsAndOneNameEach) {
-  const Result one = runner.run({"bench", "true"});
-  EXPECT_EQ(one.exit_code, 2);
-  EXPECT_TRUE(contains(one.err, "at least two commands")) << one.err;
+TEST_F(CompareCli, BenchOfOneCommandReportsTimeAndEnergyInHyperfinesShapes) {
+  const std::string load = JOULEBENCH_CPU_LOAD;
+  runner.deadline = std::chrono::seconds(60);
+  const fs::path json_file = dir.path() / "results.json";
+  const fs::path csv_file = dir.path() / "results.csv";
+  const fs::path markdown_file = dir.path() / "results.md";
+  const Result r = runner.run({"bench", "-r", "3", "-w", "0", "--cooldown", "0s", "--idle", "0s", "--export-json",
+                               json_file.string(), "--export-csv", csv_file.string(), "--export-markdown",
+                               markdown_file.string(), load + " --iterations 3 --threads 1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "Benchmark 1: ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Time (mean ± σ): ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Total energy (mean ± σ): ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "95% CI")) << r.out;
+  EXPECT_FALSE(contains(r.out, "Comparing")) << "one command: nothing to compare\n" << r.out;
+
+  // hyperfine's keys, meaning what they mean there, then joulebench's energy.
+  const auto j = parse_json(read_all(json_file));
+  EXPECT_EQ(j["schema"], "bench/1");
+  ASSERT_EQ(j["results"].size(), 1u);
+  const auto& result = j["results"][0];
+  EXPECT_EQ(result["command"], load + " --iterations 3 --threads 1");
+  const auto times = result["times"].get<std::vector<double>>();
+  ASSERT_EQ(times.size(), 3u);
+  const double mean = (times[0] + times[1] + times[2]) / 3;
+  EXPECT_NEAR(result["mean"].get<double>(), mean, 1e-12);
+  EXPECT_EQ(result["min"].get<double>(), *std::min_element(times.begin(), times.end()));
+  EXPECT_EQ(result["max"].get<double>(), *std::max_element(times.begin(), times.end()));
+  for (const char* key : {"stddev", "median", "user", "system"}) EXPECT_TRUE(result[key].is_number()) << key;
+  EXPECT_EQ(result["exit_codes"], nlohmann::json({0, 0, 0}));
+  EXPECT_TRUE(result["parameters"].is_object());
+  const auto& total = result["energy"]["energy_total_j"];
+  ASSERT_TRUE(total.is_object()) << result.dump(2);
+  EXPECT_GT(total["mean"].get<double>(), 0.0);
+  EXPECT_LT(total["mean_interval"]["lower"].get<double>(), total["mean"].get<double>());
+  EXPECT_GT(total["mean_interval"]["upper"].get<double>(), total["mean"].get<double>());
+  ASSERT_EQ(result["runs"].size(), 3u);
+  double sum = 0;
+  for (const auto& run : result["runs"]) sum += run["energy_j"]["total"].get<double>();
+  EXPECT_NEAR(total["mean"].get<double>(), sum / 3, 1e-9);
+
+  const auto csv = lines_of(read_all(csv_file));
+  ASSERT_EQ(csv.size(), 2u);
+  EXPECT_EQ(csv[0].rfind("command,mean,stddev,median,user,system,min,max,", 0), 0u) << csv[0];
+  EXPECT_TRUE(contains(csv[0], "energy_total_j_mean")) << csv[0];
+  EXPECT_TRUE(contains(read_all(markdown_file), "| Command | Mean [s] | Min [s] | Max [s] | Relative |"));
+}
+
+TEST_F(CompareCli, BenchScansParametersAndRunsPrepareSetupAndCleanup) {
+  runner.deadline = std::chrono::seconds(60);
+  const fs::path log = dir.path() / "log";
+  const fs::path json_file = dir.path() / "results.json";
+  const Result r = runner.run({"bench",
+                               "-r",
+                               "2",
+                               "-w",
+                               "1",
+                               "--cooldown",
+                               "0s",
+                               "--idle",
+                               "0s",
+                               "--shell",
+                               "-P",
+                               "n",
+                               "1",
+                               "2",
+                               "-L",
+                               "word",
+                               "a,b",
+                               "-n",
+                               "echo-{n}-{word}",
+                               "-p",
+                               "echo prepare >> " + log.string(),
+                               "-s",
+                               "echo setup-{n}{word} >> " + log.string(),
+                               "-c",
+                               "echo cleanup-{n}{word} >> " + log.string(),
+                               "--export-json",
+                               json_file.string(),
+                               "echo {n} {word}"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = parse_json(read_all(json_file));
+  ASSERT_EQ(j["results"].size(), 4u);
+  // In the order given: the first parameter varies slowest.
+  EXPECT_EQ(j["results"][0]["command"], "echo 1 a");
+  EXPECT_EQ(j["results"][0]["parameters"], nlohmann::json({{"n", "1"}, {"word", "a"}}));
+  EXPECT_EQ(j["results"][3]["command"], "echo 2 b");
+  EXPECT_EQ(j["results"][3]["name"], "echo-2-b");
+  const auto lines = lines_of(read_all(log));
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "prepare"), 12) << "before each of 4 x (1 + 2) runs";
+  for (const char* combination : {"1a", "1b", "2a", "2b"}) {
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), std::string("setup-") + combination), 1) << combination;
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), std::string("cleanup-") + combination), 1) << combination;
+    // The setup before the command's first run, the cleanup after its last (the runs are shuffled
+    // with the other commands': at least its own 3 prepares lie between them).
+    const auto setup = std::find(lines.begin(), lines.end(), std::string("setup-") + combination);
+    const auto cleanup = std::find(lines.begin(), lines.end(), std::string("cleanup-") + combination);
+    EXPECT_GE(std::count(setup, cleanup, "prepare"), 3) << combination;
+  }
+  EXPECT_TRUE(contains(r.out, "Comparing workload")) << r.out;
+}
+
+TEST_F(CompareCli, BenchStopsAtTheFirstFailingRunUnlessToldToIgnoreIt) {
+  runner.deadline = std::chrono::seconds(60);
+  const fs::path kept = dir.path() / "bench.db";
+  const Result stopped = runner.run(
+      {"bench", "-r", "3", "-w", "0", "--cooldown", "0s", "--idle", "0s", "--db", kept.string(), "true", "false"});
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.err;
+  EXPECT_TRUE(contains(stopped.err, "false run 1: exit code 1")) << stopped.err;
+  EXPECT_TRUE(contains(stopped.err, "--ignore-failure")) << stopped.err;
+  const Store store(kept);
+  const auto runs = store.runs(store.campaigns().back().id);
+  EXPECT_LT(runs.size(), 6u) << "stopped at the failure";
+  EXPECT_EQ(runs.back().status, RunStatus::failed);
+
+  const fs::path json_file = dir.path() / "results.json";
+  const Result ignored = runner.run({"bench", "-r", "2", "-w", "0", "--cooldown", "0s", "--idle", "0s", "-i",
+                                     "--export-json", json_file.string(), "true", "false"});
+  EXPECT_EQ(ignored.exit_code, 0) << ignored.err;
+  const auto j = parse_json(read_all(json_file));
+  EXPECT_EQ(j["results"][1]["exit_codes"], nlohmann::json({1, 1}));
+}
+
+TEST_F(CompareCli, BenchRefusesWhatCannotWork) {
   const Result names = runner.run({"bench", "-n", "a", "true", "false"});
   EXPECT_EQ(names.exit_code, 2);
   EXPECT_TRUE(contains(names.err, "1 name(s) for 2 command(s)")) << names.err;
+  const Result unused = runner.run({"bench", "-L", "x", "1,2", "true"});
+  EXPECT_EQ(unused.exit_code, 2);
+  EXPECT_TRUE(contains(unused.err, "no command uses {x}")) << unused.err;
+  const Result same = runner.run({"bench", "-L", "x", "1,2", "-n", "same", "echo {x}"});
+  EXPECT_EQ(same.exit_code, 2);
+  EXPECT_TRUE(contains(same.err, "two commands are named 'same'")) << same.err;
+  const Result prepares = runner.run({"bench", "-p", "a", "-p", "b", "-p", "c", "true", "false"});
+  EXPECT_EQ(prepares.exit_code, 2);
+  EXPECT_TRUE(contains(prepares.err, "3 given for 2 command(s)")) << prepares.err;
+  const Result scan = runner.run({"bench", "-P", "n", "3", "1", "echo {n}"});
+  EXPECT_EQ(scan.exit_code, 2);
+  EXPECT_TRUE(contains(scan.err, "above the maximum")) << scan.err;
 }
 
 }  // namespace

@@ -310,6 +310,16 @@ TEST_F(ProfileCli, UsageErrorsAreClear) {
   EXPECT_NE(r.exit_code, 0);
   // The interpreter says so itself under the external sampler, the launcher under the in-process one.
   EXPECT_TRUE(contains(r.err, "can't open file") || contains(r.err, "no such script")) << r.err;
+  // --interval is the meter's, as everywhere; the profiler's is --sample-interval.
+  r = runner.run({"profile", "--sample-interval", "2s", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "--sample-interval") && contains(r.err, "between 0.1ms and 1s")) << r.err;
+  r = runner.run({"profile", "--interval", "0.5ms", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "--interval") && contains(r.err, "1ms or more")) << r.err;
+  r = runner.run({"profile", "--meter-interval", "0.5ms", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "--meter-interval is deprecated")) << r.err;
 }
 
 TEST_F(ProfileCli, CampaignProfiledRunsAreStoredAndNeverCompared) {

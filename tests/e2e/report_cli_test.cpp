@@ -232,10 +232,12 @@ TEST_F(ReportCli, CarbonIsAConversionOfTheMeasuredEnergy) {
 }
 
 TEST_F(ReportCli, PdfAndPngFigures) {
-  const fs::path pdf = report({"--format", "pdf"});
+  const fs::path pdf = report({"--figures", "pdf"});
   EXPECT_EQ(read_all(pdf / "figures" / "box-a-train-time.pdf").substr(0, 4), "%PDF");
   EXPECT_TRUE(fs::exists(pdf / "figures" / "box-a-train-time.svg")) << "the page still embeds SVG";
-  const fs::path png = report({"--format", "png"});
+  Result old_spelling;
+  const fs::path png = report({"--format", "png"}, &old_spelling);  // deprecated for --figures
+  EXPECT_TRUE(contains(old_spelling.err, "--format is deprecated")) << old_spelling.err;
   EXPECT_EQ(read_all(png / "figures" / "box-a-train-time.png").substr(1, 3), "PNG");
   EXPECT_TRUE(contains(read_all(png / "index.html"), "data:image/png;base64,"));
 }

@@ -121,6 +121,7 @@ env = { OMP_NUM_THREADS = "2", TAG = "{framework}" }
 timeout = "10m"
 setup = ["python3", "make_checkpoint.py"]
 prepare = "sync"
+cleanup = ["rm", "-f", "checkpoint.pt"]
 repetitions = 5
 warmup = 0
 parse = ["dllogger", "mllog"]
@@ -173,6 +174,7 @@ command = "python3 infer.py | tee out.log"
   EXPECT_DOUBLE_EQ(a.timeout->count(), 600.0);
   EXPECT_EQ(a.setup, (Words{"python3", "make_checkpoint.py"}));
   EXPECT_EQ(a.prepare, (Words{"sync"}));
+  EXPECT_EQ(a.cleanup, (Words{"rm", "-f", "checkpoint.pt"}));
   EXPECT_EQ(a.repetitions, 5);
   EXPECT_EQ(a.warmup, 0);
   ASSERT_EQ(a.parsers.size(), 3u);
@@ -192,7 +194,7 @@ command = "python3 infer.py | tee out.log"
   EXPECT_EQ(b.warmup, 2);
   EXPECT_FALSE(b.working_directory.has_value());
   EXPECT_FALSE(b.timeout.has_value());
-  EXPECT_EQ(b.location.line, 29);
+  EXPECT_EQ(b.location.line, 30);
 }
 
 TEST(Plan, AppliesDefaults) {
@@ -246,6 +248,7 @@ phase = "train"
 command = ["run", "--batch", "{batch}", "--threads={threads}", "--lr", "{lr}", "{{literal}}", "awk '{print $1}'"]
 setup = "prep {batch}"
 prepare = ["echo", "{threads}"]
+cleanup = "rm -r out/{batch}"
 cwd = "out/{batch}"
 env = { THREADS = "{threads}" }
 labels = { note = "b{batch}" }
@@ -274,6 +277,7 @@ matrix = { threads = [1, 2], batch = [32, 64, 128], lr = [0.50, 1e-4] }
   EXPECT_EQ(w.command, (Words{"run", "--batch", "64", "--threads=2", "--lr", "1e-4", "{literal}", "awk '{print $1}'"}));
   EXPECT_EQ(w.setup, (Words{"prep", "64"}));
   EXPECT_EQ(w.prepare, (Words{"echo", "2"}));
+  EXPECT_EQ(w.cleanup, (Words{"rm", "-r", "out/64"}));
   EXPECT_EQ(*w.working_directory, fs::absolute("dir/out/64").lexically_normal());
   EXPECT_EQ(w.environment, (KeyValues{{"THREADS", "2"}}));
   for (const auto& each : plan.workloads) EXPECT_EQ(each.location.line, 3);
@@ -675,6 +679,7 @@ void expect_same_plan(const CampaignPlan& a, const CampaignPlan& b) {
     EXPECT_EQ(x.environment, y.environment);
     EXPECT_EQ(x.timeout, y.timeout);
     EXPECT_EQ(x.setup, y.setup);
+    EXPECT_EQ(x.cleanup, y.cleanup);
     EXPECT_EQ(x.prepare, y.prepare);
     EXPECT_EQ(x.repetitions, y.repetitions);
     EXPECT_EQ(x.warmup, y.warmup);
@@ -711,6 +716,7 @@ env = { OMP_NUM_THREADS = "2", TAG = "{framework}" }
 timeout = "10m"
 setup = ["python3", "make_checkpoint.py"]
 prepare = "sync"
+cleanup = "rm checkpoint.pt"
 repetitions = 5
 warmup = 0
 parse = ["dllogger", "mllog"]

@@ -37,6 +37,22 @@ void expect_welch(std::span<const double> x, std::span<const double> y, const We
   EXPECT_TRUE(near_relative(welch_t_test(x, y, Alternative::greater)->p_value, e.greater, 1e-10));
 }
 
+TEST(StatsMeanInterval, NeedsTwoFiniteValuesAndASensibleConfidence) {
+  const std::vector<double> one{1.0};
+  EXPECT_FALSE(mean_interval(one).ok());
+  const std::vector<double> with_nan{1.0, std::nan("")};
+  EXPECT_FALSE(mean_interval(with_nan).ok());
+  const std::vector<double> two{1.0, 3.0};
+  EXPECT_FALSE(mean_interval(two, 1.0).ok());
+  // scipy.stats.t.interval(0.95, 1, loc=2, scale=1) == (-10.706204736432095, 14.706204736432095)
+  const auto interval = mean_interval(two);
+  ASSERT_TRUE(interval.ok()) << interval.reason();
+  EXPECT_NEAR(interval->lower, -10.706204736432095, 1e-9);
+  EXPECT_NEAR(interval->upper, 14.706204736432095, 1e-9);
+  const std::vector<double> constant{2.0, 2.0, 2.0};
+  EXPECT_EQ(mean_interval(constant)->lower, 2.0) << "no spread: the interval is the mean";
+}
+
 TEST(StatsWelch, MatchesRAndSciPy) {
   const std::vector<double> x{19.1, 21.4, 18.7, 22.0, 20.3, 19.9};
   const std::vector<double> y{23.5, 24.1, 22.8, 25.9, 23.3, 24.4, 26.0, 22.1};

@@ -46,6 +46,8 @@ for case in json.load(open(sys.argv[1])):
     m = min(len(x), len(y))
     s = stats.spearmanr(x[:m], y[:m])
     r["sp_rho"], r["sp_p"] = s.correlation, s.pvalue
+    r["mean_lower"], r["mean_upper"] = stats.t.interval(0.95, len(x) - 1, loc=np.mean(x), scale=stats.sem(x))
+    r["mean_lower_90"], r["mean_upper_90"] = stats.t.interval(0.9, len(y) - 1, loc=np.mean(y), scale=stats.sem(y))
     w = stats.shapiro(x)
     r["sw_w"], r["sw_p"] = w.statistic, w.pvalue
     results.append({key: float(value) for key, value in r.items()})
@@ -134,6 +136,14 @@ TEST(StatsSciPyCrossCheck, RandomSamplesAgree) {
       EXPECT_TRUE(near_relative(welch->p_value, expected["welch_" + name].get<double>(), kTolerance)) << name;
       EXPECT_TRUE(near_relative(welch->t, expected["welch_t"].get<double>(), kTolerance));
     }
+    const auto mean95 = mean_interval(x);
+    ASSERT_TRUE(mean95.ok()) << mean95.reason();
+    EXPECT_TRUE(near_relative(mean95->lower, expected["mean_lower"].get<double>(), kTolerance));
+    EXPECT_TRUE(near_relative(mean95->upper, expected["mean_upper"].get<double>(), kTolerance));
+    const auto mean90 = mean_interval(y, 0.9);
+    ASSERT_TRUE(mean90.ok()) << mean90.reason();
+    EXPECT_TRUE(near_relative(mean90->lower, expected["mean_lower_90"].get<double>(), kTolerance));
+    EXPECT_TRUE(near_relative(mean90->upper, expected["mean_upper_90"].get<double>(), kTolerance));
     const std::vector<std::vector<double>> groups{x, y, z};
     const auto kw = kruskal_wallis(groups);
     ASSERT_TRUE(kw.ok()) << kw.reason();
