@@ -251,6 +251,15 @@ TEST_F(CompareCli, RejectsOptionsThatCannotWork) {
   const Result between = compare({"--between", "backend"});
   EXPECT_EQ(between.exit_code, 2);
   EXPECT_TRUE(contains(between.err, "no run has a 'backend' label")) << between.err;
+  // The bootstrap's method is --ci-method; the old --interval still works for one release, and warns.
+  const Result method = compare({"--ci-method", "percentile", "--format", "json"});
+  ASSERT_EQ(method.exit_code, 0) << method.err;
+  const Result old = compare({"--interval", "percentile", "--format", "json"});
+  ASSERT_EQ(old.exit_code, 0) << old.err;
+  EXPECT_TRUE(contains(old.err, "--interval is deprecated")) << old.err;
+  EXPECT_TRUE(contains(old.err, "--ci-method")) << old.err;
+  EXPECT_EQ(method.out, old.out);
+  EXPECT_TRUE(contains(method.out, "percentile")) << method.out;
 }
 
 TEST_F(CompareCli, ImportReportsEveryMalformedRowWithItsLineAndImportsNothing) {

@@ -254,7 +254,7 @@ TEST_F(MeasureCli, CpuTimeOfABusyCommand) {
 }
 
 TEST_F(MeasureCli, CsvReportHasAHeaderAndOneRow) {
-  const Result r = runner.run({"measure", "--csv", "-o", report.string(), "--", "sh", "-c", "exit 0"});
+  const Result r = runner.run({"measure", "--format", "csv", "-o", report.string(), "--", "sh", "-c", "exit 0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto lines = lines_of(read_all(report));
   ASSERT_EQ(lines.size(), 2u) << read_all(report);
@@ -406,6 +406,10 @@ TEST_F(MeasureCli, MissingCommandIsAUsageError) {
   const Result r = runner.run({"measure", "--json"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(contains(r.err, "command")) << r.err;
+  // --json and --csv are --format's aliases: one report format at a time.
+  const Result both = runner.run({"measure", "--format", "csv", "--json", "--", "true"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_TRUE(contains(both.err, "excludes")) << both.err;
 }
 
 // --- output streams ---------------------------------------------------------------------------
