@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
       joulebench::cli::add_import(app),         joulebench::cli::add_bench(app),
       joulebench::cli::add_profile(app),        joulebench::cli::add_profiles(app),
       joulebench::cli::add_python_sampler(app), joulebench::cli::add_report(app),
+      joulebench::cli::add_generate(app),
   };
 
   // --as-root may follow the subcommand too: those that take only their own options pass the ones
