@@ -40,6 +40,8 @@ Command add_profile(CLI::App& app);
 Command add_profiles(CLI::App& app);
 Command add_python_sampler(CLI::App& app);
 Command add_report(CLI::App& app);
+/// Hidden: `__generate man DIR` and `__generate bash-completion FILE`, which the build runs.
+Command add_generate(CLI::App& app);
 
 /// Which campaign of a store and which of its runs a command reads.
 struct RunSelection {

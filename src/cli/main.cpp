@@ -112,7 +112,10 @@ std::int64_t selected_campaign(const Store& store, const RunSelection& selection
 
 int main(int argc, char** argv) {
   CLI::App app{"joulebench: what a workload costs in joules and seconds"};
-  app.set_version_flag("--version", std::string(joulebench::kVersion));
+  const std::string commit_date{joulebench::build_commit_date()};
+  app.set_version_flag("--version",
+                       fmt::format("joulebench {} (git {}{})", joulebench::kVersion, joulebench::build_commit(),
+                                   commit_date.empty() ? "" : ", " + commit_date));
   app.require_subcommand(1);
   bool as_root = false;
   app.add_flag("--as-root", as_root,
@@ -127,6 +130,7 @@ int main(int argc, char** argv) {
       joulebench::cli::add_import(app),         joulebench::cli::add_bench(app),
       joulebench::cli::add_profile(app),        joulebench::cli::add_profiles(app),
       joulebench::cli::add_python_sampler(app), joulebench::cli::add_report(app),
+      joulebench::cli::add_generate(app),
   };
 
   // --as-root may follow the subcommand too: those that take only their own options pass the ones
