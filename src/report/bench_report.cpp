@@ -232,7 +232,8 @@ std::string bench_csv(std::span<const BenchResult> results) {
   // energy_cpu_j -> energy_cpu_j_mean, _stddev, _median, _min, _max, _estimated
   const auto energies = energy_columns(results);
   for (const auto& e : energies) {
-    for (const char* stat : {"mean", "stddev", "median", "min", "max", "estimated"}) columns.push_back({e + "_" + stat, ColumnAlign::left, {}});
+    for (const char* stat : {"mean", "stddev", "median", "min", "max", "estimated"})
+      columns.push_back({e + "_" + stat, ColumnAlign::left, {}});
   }
   Table table(columns);
   for (const BenchResult& r : results) {
