@@ -34,8 +34,8 @@ struct BenchArguments {
   std::vector<std::string> prepare;
   std::vector<std::string> setup;
   std::vector<std::string> cleanup;
-  std::vector<std::string> parameter_scan;  ///< NAME MIN MAX
-  std::string step_size = "1";
+  std::vector<std::string> parameter_scan;   ///< NAME MIN MAX
+  std::string step_size;                     ///< -D; "" is 1
   std::vector<std::string> parameter_lists;  ///< NAME A,B,C, repeated
   bool ignore_failure = false;
   std::string export_json;
@@ -67,14 +67,17 @@ double scan_number(const std::string& text, const std::string& what) {
 Parameter scanned_parameter(const std::vector<std::string>& scan, const std::string& step_text) {
   const double min = scan_number(scan[1], "the minimum");
   const double max = scan_number(scan[2], "the maximum");
-  const double step = scan_number(step_text, "the step (-D)");
+  const double step = step_text.empty() ? 1.0 : scan_number(step_text, "the step (-D)");
   if (step <= 0) throw CLI::ValidationError("-D", "the step must be more than 0");
   if (min > max) throw CLI::ValidationError("-P", fmt::format("the minimum {} is above the maximum {}", min, max));
   constexpr double kMaxValues = 10000;
   const double count = std::floor((max - min) / step * (1 + 1e-12)) + 1;
   if (count > kMaxValues)
     throw CLI::ValidationError("-P", fmt::format("{:g} values: at most {:g}; raise -D", count, kMaxValues));
-  const bool integers = std::floor(min) == min && std::floor(step) == step;
+  // Integers are written as such while a double holds them exactly (below 2^53).
+  constexpr double kExactIntegers = 9007199254740992.0;
+  const bool integers = std::floor(min) == min && std::floor(step) == step && std::abs(min) < kExactIntegers &&
+                        std::abs(max) < kExactIntegers;
   Parameter parameter{scan[0], {}};
   for (int i = 0; i < static_cast<int>(count); ++i) {
     const double value = min + i * step;  // no running sum: no rounding drift
@@ -86,6 +89,8 @@ Parameter scanned_parameter(const std::vector<std::string>& scan, const std::str
 
 std::vector<Parameter> parameters(const BenchArguments& args) {
   std::vector<Parameter> out;
+  if (args.parameter_scan.empty() && !args.step_size.empty())
+    throw CLI::ValidationError("-D", "a step is for -P's scan: give -P NAME MIN MAX too");
   if (!args.parameter_scan.empty()) out.push_back(scanned_parameter(args.parameter_scan, args.step_size));
   for (std::size_t i = 0; i + 1 < args.parameter_lists.size(); i += 2) {
     Parameter parameter{args.parameter_lists[i], split_commas(args.parameter_lists[i + 1])};
@@ -227,8 +232,11 @@ std::string describe_failure(const RunRecord& run) {
   return fmt::format("{} {} {}: {}", run.workload, run.warmup ? "warm-up" : "run", run.repetition, what);
 }
 
-void write_results(const BenchArguments& args, std::span<const BenchResult> results) {
-  std::fputs(bench_report(results, BenchFormat::text).c_str(), stdout);
+/// Each command's figures go to standard output, unless the comparison writes a machine-readable
+/// format there (--format json with no -o): then to standard error, so the output parses.
+void write_results(const BenchArguments& args, std::span<const BenchResult> results, const CompareArguments& compare) {
+  const bool comparison_on_stdout = results.size() >= 2 && compare.output.empty() && compare.format != "table";
+  std::fputs(bench_report(results, BenchFormat::text).c_str(), comparison_on_stdout ? stderr : stdout);
   if (!args.export_json.empty()) write_report(bench_report(results, BenchFormat::json), args.export_json, stdout);
   if (!args.export_csv.empty()) write_report(bench_report(results, BenchFormat::csv), args.export_csv, stdout);
   if (!args.export_markdown.empty())
@@ -242,6 +250,11 @@ int bench(BenchArguments args, const CompareArguments& compare) {
   }
   std::vector<BenchCommand> commands;
   CampaignPlan plan = bench_plan(args, commands);
+  if (commands.size() == 1 && (compare.format != "table" || !compare.output.empty())) {
+    throw CLI::ValidationError("--format/-o",
+                               "they format the comparison, and one command has none: its figures go "
+                               "to --export-json, --export-csv or --export-markdown");
+  }
 
   std::optional<TemporaryFolder> temporary;
   fs::path db;
@@ -287,7 +300,7 @@ int bench(BenchArguments args, const CompareArguments& compare) {
                                  [&](const WorkloadSummary& s) { return s.workload == c.name; });
     if (it != summaries.end()) results.push_back({c.command, c.parameters, std::move(*it)});
   }
-  write_results(args, results);
+  write_results(args, results, compare);
   if (commands.size() >= 2) print_comparison(compare, runs);
   if (result.interrupted) return 130;
   return result.failed_cleanups.empty() ? 0 : 1;
@@ -328,7 +341,7 @@ Command add_bench(CLI::App& app) {
                   "run each command for NAME = MIN, MIN + STEP, ... MAX ({NAME} in the command)")
       ->expected(3)
       ->type_name("NAME MIN MAX");
-  cmd->add_option("-D,--parameter-step-size", args->step_size, "the step of -P")->capture_default_str();
+  cmd->add_option("-D,--parameter-step-size", args->step_size, "the step of -P (default: 1)")->type_name("STEP");
   cmd->add_option("-L,--parameter-list", args->parameter_lists,
                   "run each command for each value of NAME, comma-separated (repeatable: every combination)")
       ->expected(2)

@@ -81,7 +81,7 @@ void add_deprecated_interval(CLI::App* cmd, CompareArguments& args) {
   add_deprecated_option(cmd, "--interval", "--ci-method", [&args](const std::string& value) {
     if (value != "bca" && value != "percentile") throw CLI::ValidationError("--interval", "bca or percentile");
     args.ci_method = value;
-  });
+  })->excludes(cmd->get_option("--ci-method"));
 }
 
 CompareOptions compare_options(const CompareArguments& args, std::span<const RunRecord> runs) {

@@ -57,18 +57,22 @@ void add_selection_options(CLI::App* cmd, RunSelection& selection) {
   cmd->add_option("--workload", selection.workload, "only this workload")->type_name("NAME");
   cmd->add_option("--status", selection.status, "only runs with this status: ok, failed, signaled, timed-out, not-run")
       ->type_name("STATUS");
+  CLI::Option* include = nullptr;
+  CLI::Option* only = nullptr;
   if (selection.warmup_options) {
-    auto* include = cmd->add_flag("--include-warmup", selection.include_warmup,
-                                  "the warm-up runs too (default: only the measured runs)");
-    cmd->add_flag("--only-warmup", selection.only_warmup, "only the warm-up runs")->excludes(include);
+    include = cmd->add_flag("--include-warmup", selection.include_warmup,
+                            "the warm-up runs too (default: only the measured runs)");
+    only = cmd->add_flag("--only-warmup", selection.only_warmup, "only the warm-up runs")->excludes(include);
   }
-  add_deprecated_option(cmd, "--warmup",
-                        selection.warmup_options ? "--include-warmup or --only-warmup"
-                                                 : "nothing (the comparison leaves warm-up runs out itself)",
-                        [&selection](const std::string& value) {
-                          if (value != "yes" && value != "no") throw CLI::ValidationError("--warmup", "yes or no");
-                          selection.old_warmup = value == "yes";
-                        });
+  auto* old =
+      add_deprecated_option(cmd, "--warmup",
+                            selection.warmup_options ? "--include-warmup or --only-warmup"
+                                                     : "nothing (the comparison leaves warm-up runs out itself)",
+                            [&selection](const std::string& value) {
+                              if (value != "yes" && value != "no") throw CLI::ValidationError("--warmup", "yes or no");
+                              selection.old_warmup = value == "yes";
+                            });
+  if (include != nullptr) old->excludes(include)->excludes(only);
   cmd->add_option("--label", selection.labels, "only runs with this label value (repeatable)")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);

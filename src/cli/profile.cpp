@@ -154,13 +154,15 @@ Command add_profile(CLI::App& app) {
                   "the profiler's sampling interval (python and perf modes)")
       ->capture_default_str()
       ->type_name("DURATION");
-  cmd->add_option("--interval", args->meter_interval,
-                  "how often the meter samples power, for the attribution (1ms or more; before 0.2 this was "
-                  "--meter-interval, and --interval was the profiler's, now --sample-interval)")
-      ->capture_default_str()
-      ->type_name("DURATION");
-  add_deprecated_option(cmd, "--meter-interval", "--interval",
-                        [args](const std::string& value) { args->meter_interval = value; });
+  auto* interval =
+      cmd->add_option("--interval", args->meter_interval,
+                      "how often the meter samples power, for the attribution (1ms or more; until this release it was "
+                      "--meter-interval, and --interval was the profiler's, now --sample-interval)")
+          ->capture_default_str()
+          ->type_name("DURATION");
+  add_deprecated_option(cmd, "--meter-interval", "--interval", [args](const std::string& value) {
+    args->meter_interval = value;
+  })->excludes(interval);
   cmd->add_option("--top", args->top, "show at most this many functions (0: all); the rest are folded into 'other'")
       ->capture_default_str();
   cmd->add_option("--threshold", args->threshold,

@@ -59,13 +59,14 @@ Command add_report(CLI::App& app) {
   cmd->add_flag("--force", args->force,
                 "write into a non-empty folder that holds no earlier report (files of other names are left alone, "
                 "files of the names the report writes are replaced)");
-  cmd->add_option("--figures", args->figures, "the kept figure files: svg, png or pdf (the page embeds SVG, or PNG)")
-      ->check(CLI::IsMember({"svg", "png", "pdf"}))
-      ->capture_default_str();
+  auto* figures = cmd->add_option("--figures", args->figures,
+                                  "the kept figure files: svg, png or pdf (the page embeds SVG, or PNG)")
+                      ->check(CLI::IsMember({"svg", "png", "pdf"}))
+                      ->capture_default_str();
   add_deprecated_option(cmd, "--format", "--figures", [args](const std::string& value) {
     if (!parse_figure_format(value)) throw CLI::ValidationError("--format", "svg, png or pdf");
     args->figures = value;
-  });
+  })->excludes(figures);
   auto* intensity =
       cmd->add_option("--carbon-intensity", args->carbon_intensity,
                       "the grid's carbon intensity in g CO2e per kWh, to convert energy to CO2e (none: no conversion)")

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -85,19 +86,33 @@ struct ChildMessage {
 std::atomic<unsigned> cgroup_sequence{0};
 
 std::atomic<pid_t> forward_group{0};
-// A signal that arrived before the child's group was known. Whoever takes it out of here with
-// exchange() passes it on, so it goes on exactly once however the handler and to() interleave.
-std::atomic<int> held_signal{0};
+// Signals that arrived before the child's group was known, one bit each. Whoever takes them out
+// of here with exchange() passes them on, so each goes on exactly once however the handler and
+// to() interleave.
+std::atomic<std::uint64_t> held_signals{0};
+static_assert(SIGQUIT < 64 && SIGTERM < 64 && SIGHUP < 64 && SIGINT < 64);
+
+/// Sends (or, without a group, raises) every signal in `held`.
+void pass_on(std::uint64_t held, pid_t group) {
+  for (int signal = 1; signal < 64; ++signal) {
+    if ((held & (std::uint64_t{1} << signal)) == 0) continue;
+    if (group > 0) {
+      ::kill(-group, signal);
+    } else {
+      ::raise(signal);
+    }
+  }
+}
 
 void forward_signal(int signal) {
+  const int saved_errno = errno;  // kill() may set it: the interrupted code must not see that
   if (const pid_t group = forward_group.load(); group > 0) {
     ::kill(-group, signal);
-    return;
+  } else {
+    held_signals.fetch_or(std::uint64_t{1} << signal);
+    if (const pid_t now = forward_group.load(); now > 0) pass_on(held_signals.exchange(0), now);
   }
-  held_signal.store(signal);
-  if (const pid_t group = forward_group.load(); group > 0) {
-    if (const int held = held_signal.exchange(0); held != 0) ::kill(-group, held);
-  }
+  errno = saved_errno;
 }
 
 constexpr std::array kForwardedSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
@@ -627,7 +642,7 @@ ProcessOutcome ChildProcess::wait(std::optional<Seconds> timeout, const std::fun
 
 ForwardSignals::ForwardSignals() {
   forward_group.store(0);
-  held_signal.store(0);
+  held_signals.store(0);
   struct sigaction action {};
   action.sa_handler = forward_signal;
   ::sigemptyset(&action.sa_mask);
@@ -638,14 +653,14 @@ ForwardSignals::ForwardSignals() {
 
 void ForwardSignals::to(const ChildProcess& child) {
   forward_group.store(child.pid());
-  if (const int held = held_signal.exchange(0); held != 0) ::kill(-child.pid(), held);
+  pass_on(held_signals.exchange(0), child.pid());
 }
 
 ForwardSignals::~ForwardSignals() {
   for (std::size_t i = 0; i < kForwardedSignals.size(); ++i)
     ::sigaction(kForwardedSignals[i], &saved_actions[i], nullptr);
   forward_group.store(0);
-  if (const int held = held_signal.exchange(0); held != 0) ::raise(held);
+  pass_on(held_signals.exchange(0), 0);  // the handlers are joulebench's own again
 }
 
 std::optional<fs::path> find_helper(const std::string& file) {

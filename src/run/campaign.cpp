@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
@@ -600,6 +601,17 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
   std::map<std::size_t, std::optional<std::string>> setup_outcome;  // workload -> failure reason
   std::map<std::size_t, std::size_t> last_run;                      // workload -> its last run's index
   for (const PlannedRun& run : runs) last_run[run.workload] = run.index;
+  // Workloads whose cleanup is owed: set up (or needing none) in this invocation, cleanup not run
+  // yet. Paid after the workload's last run, or when the campaign stops before it.
+  std::set<std::size_t> cleanup_due;
+  auto clean_up = [&](std::size_t workload, std::string_view when) {
+    const WorkloadSpec& w = plan.workloads[workload];
+    if (observer) observer->note(fmt::format("cleanup of {}{}", w.name, when));
+    if (auto failure = run_helper(ctx, w, w.cleanup, fmt::format("cleanup-{}", file_safe(w.name)))) {
+      if (observer) observer->note(fmt::format("cleanup of {} failed: {}", w.name, *failure));
+      result.failed_cleanups.emplace_back(w.name, std::move(*failure));
+    }
+  };
   bool ran_one = false;
   std::size_t runs_since_idle = 0;
   std::size_t position = done.size();
@@ -619,10 +631,12 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
         if (observer) observer->note(fmt::format("setup of {}", w.name));
         setup_outcome[run.workload] = run_helper(ctx, w, w.setup, fmt::format("setup-{}", file_safe(w.name)));
       }
+      if (!w.cleanup.empty() && !setup_outcome[run.workload]) cleanup_due.insert(run.workload);
     }
     if (user_wants_kill(ctx)) {
       // The setup was killed on request, not failed: a resumed campaign runs it again.
       setup_outcome.erase(run.workload);
+      cleanup_due.erase(run.workload);
       result.interrupted = true;
       break;
     }
@@ -686,17 +700,16 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
     ++result.done_now;
     if (record->status != RunStatus::ok) ++result.not_ok;
     if (observer) observer->run_finished(*record, position, runs.size());
-    if (run.index == last_run[run.workload] && !w.cleanup.empty() && !setup_outcome[run.workload]) {
-      if (observer) observer->note(fmt::format("cleanup of {}", w.name));
-      if (auto failure = run_helper(ctx, w, w.cleanup, fmt::format("cleanup-{}", file_safe(w.name)))) {
-        if (observer) observer->note(fmt::format("cleanup of {} failed: {}", w.name, *failure));
-        result.failed_cleanups.emplace_back(w.name, std::move(*failure));
-      }
-    }
+    if (run.index == last_run[run.workload] && cleanup_due.erase(run.workload) > 0) clean_up(run.workload, "");
     if (options.stop_at_first_failure && record->status != RunStatus::ok) {
       result.stopped_by = std::move(record);
       break;
     }
+  }
+  // Stopped early (Ctrl-C, a failure bench stops at): what was set up is cleaned up all the same,
+  // unless the user asked to kill (a second Ctrl-C). A resumed campaign sets up again.
+  if (!user_wants_kill(ctx)) {
+    for (const std::size_t workload : cleanup_due) clean_up(workload, " (the campaign stopped before its last run)");
   }
   if (store.recorded_runs(result.campaign).size() == runs.size()) store.finish_campaign(result.campaign);
   return result;

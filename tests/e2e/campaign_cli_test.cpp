@@ -316,6 +316,8 @@ TEST_F(CampaignCli, ExportWritesOneTidyRowPerRun) {
   EXPECT_TRUE(contains(old.err, "--warmup is deprecated")) << old.err;
   EXPECT_TRUE(contains(old.err, "--only-warmup")) << old.err;
   EXPECT_EQ(run({"export", "--db", db().string(), "--include-warmup", "--only-warmup"}).exit_code, 2);
+  EXPECT_EQ(run({"export", "--db", db().string(), "--include-warmup", "--warmup", "no"}).exit_code, 2)
+      << "the old spelling and the new one together";
   EXPECT_EQ(lines[0].rfind(
                 "campaign,workload,repetition,status,warmup,framework,model,phase,time_s,energy_cpu_j,energy_dram_j,"
                 "energy_total_j,energy_cpu_estimated,energy_dram_estimated,energy_total_estimated",

@@ -404,6 +404,13 @@ TEST_F(CompareCli, BenchComparesCommandsLikeHyperfineForEnergy) {
   EXPECT_TRUE(contains(r.out, "all runs: long (n = 5; excluded 1 warm-up) vs short (n = 5; excluded 1 warm-up)"))
       << r.out;
   EXPECT_TRUE(contains(r.out, "short takes")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Benchmark 1: short")) << "each command's figures, in the order given\n" << r.out;
+  // A machine-readable comparison on standard output parses: the figures go to standard error then.
+  const Result json = runner.run(
+      {"bench", "-r", "2", "-w", "0", "--cooldown", "0s", "--idle", "0s", "--format", "json", "true", "sleep 0"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(parse_json(json.out)["schema"], "compare/2");
+  EXPECT_TRUE(contains(json.err, "Benchmark 2: sleep 0")) << json.err;
   // The runs and a plan that reruns them are kept.
   EXPECT_TRUE(fs::exists(dir.path() / "bench.toml"));
   const Store store(kept);
@@ -518,8 +525,10 @@ TEST_F(CompareCli, BenchScansParametersAndRunsPrepareSetupAndCleanup) {
 TEST_F(CompareCli, BenchStopsAtTheFirstFailingRunUnlessToldToIgnoreIt) {
   runner.deadline = std::chrono::seconds(60);
   const fs::path kept = dir.path() / "bench.db";
-  const Result stopped = runner.run(
-      {"bench", "-r", "3", "-w", "0", "--cooldown", "0s", "--idle", "0s", "--db", kept.string(), "true", "false"});
+  const fs::path log = dir.path() / "cleanups";
+  const Result stopped =
+      runner.run({"bench", "-r", "3", "-w", "0", "--cooldown", "0s", "--idle", "0s", "--db", kept.string(), "-c",
+                  "echo true >> " + log.string(), "-c", "echo false >> " + log.string(), "true", "false"});
   EXPECT_EQ(stopped.exit_code, 1) << stopped.err;
   EXPECT_TRUE(contains(stopped.err, "false run 1: exit code 1")) << stopped.err;
   EXPECT_TRUE(contains(stopped.err, "--ignore-failure")) << stopped.err;
@@ -527,6 +536,11 @@ TEST_F(CompareCli, BenchStopsAtTheFirstFailingRunUnlessToldToIgnoreIt) {
   const auto runs = store.runs(store.campaigns().back().id);
   EXPECT_LT(runs.size(), 6u) << "stopped at the failure";
   EXPECT_EQ(runs.back().status, RunStatus::failed);
+  // Stopped early, each command that started is cleaned up all the same, once.
+  const auto cleanups = lines_of(read_all(log));
+  const bool true_ran = std::any_of(runs.begin(), runs.end(), [](const RunRecord& r) { return r.workload == "true"; });
+  EXPECT_EQ(std::count(cleanups.begin(), cleanups.end(), "false"), 1) << read_all(log);
+  EXPECT_EQ(std::count(cleanups.begin(), cleanups.end(), "true"), true_ran ? 1 : 0) << read_all(log);
 
   const fs::path json_file = dir.path() / "results.json";
   const Result ignored = runner.run({"bench", "-r", "2", "-w", "0", "--cooldown", "0s", "--idle", "0s", "-i",
@@ -552,6 +566,12 @@ TEST_F(CompareCli, BenchRefusesWhatCannotWork) {
   const Result scan = runner.run({"bench", "-P", "n", "3", "1", "echo {n}"});
   EXPECT_EQ(scan.exit_code, 2);
   EXPECT_TRUE(contains(scan.err, "above the maximum")) << scan.err;
+  const Result step = runner.run({"bench", "-D", "2", "echo"});
+  EXPECT_EQ(step.exit_code, 2);
+  EXPECT_TRUE(contains(step.err, "give -P NAME MIN MAX too")) << step.err;
+  const Result one = runner.run({"bench", "--format", "json", "echo"});
+  EXPECT_EQ(one.exit_code, 2);
+  EXPECT_TRUE(contains(one.err, "--export-json")) << one.err;
 }
 
 }  // namespace

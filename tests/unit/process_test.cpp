@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -19,6 +20,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "fakes/fake_tree.hpp"
 #include "joulebench/process.hpp"
@@ -201,7 +204,7 @@ TEST(ChildProcess, KilledBySegfault) {
   EXPECT_NE(text.find("11"), std::string::npos) << text;
 }
 
-TEST(ForwardSignals, ASignalThatArrivesBeforeTheCommandStartsIsPassedOnOnce) {
+TEST(ForwardSignals, ASignalThatArrivesBeforeTheCommandStartsIsPassedOn) {
   // The race CI met: SIGTERM reached joulebench while the command was starting. It is held, then
   // passed on once the command's group is known, and joulebench lives on to report.
   ProcessOutcome outcome;
@@ -215,6 +218,56 @@ TEST(ForwardSignals, ASignalThatArrivesBeforeTheCommandStartsIsPassedOnOnce) {
   EXPECT_TRUE(outcome.status.signaled);
   EXPECT_EQ(outcome.status.signal, SIGTERM);
   EXPECT_LT(outcome.wall().count(), 3.0);
+}
+
+TEST(ForwardSignals, EverySignalHeldIsPassedOnExactlyOnce) {
+  TempDir dir;
+  const fs::path log = dir.path() / "log";
+  const fs::path ready = dir.path() / "ready";
+  // The command counts what reaches it; the signals are held until to() (it runs meanwhile).
+  const std::string script = fmt::format(
+      "trap 'echo TERM >> {0}' TERM; trap 'echo INT >> {0}' INT; touch {1}; "
+      "while [ \"$(cat {0} 2>/dev/null | wc -l)\" -lt 2 ]; do sleep 0.02; done; sleep 0.3",
+      log.string(), ready.string());
+  ProcessOutcome outcome;
+  {
+    ForwardSignals forward;
+    ChildProcess child = ChildProcess::start(shell(script));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ASSERT_TRUE(fs::exists(ready));
+    ASSERT_EQ(::raise(SIGTERM), 0);
+    ASSERT_EQ(::raise(SIGINT), 0);
+    forward.to(child);
+    outcome = child.wait();
+  }
+  EXPECT_EQ(outcome.status.shell_status(), 0);
+  std::vector<std::string> lines;
+  std::istringstream text(read_all(log));
+  for (std::string line; std::getline(text, line);) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"INT", "TERM"}));
+}
+
+volatile std::sig_atomic_t hangups = 0;
+void count_hangup(int) { hangups = hangups + 1; }
+
+TEST(ForwardSignals, ASignalHeldForACommandThatNeverStartedIsJoulebenchsOwnAgain) {
+  struct sigaction counting {};
+  counting.sa_handler = count_hangup;
+  ::sigemptyset(&counting.sa_mask);
+  struct sigaction previous {};
+  ASSERT_EQ(::sigaction(SIGHUP, &counting, &previous), 0);
+  hangups = 0;
+  {
+    ForwardSignals forward;
+    ASSERT_EQ(::raise(SIGHUP), 0);
+    EXPECT_EQ(hangups, 0) << "held, not handled";
+  }
+  EXPECT_EQ(hangups, 1) << "raised again once the handlers were joulebench's own";
+  ::sigaction(SIGHUP, &previous, nullptr);
 }
 
 TEST(ForwardSignals, ASignalWhileTheCommandRunsGoesToItsGroup) {
