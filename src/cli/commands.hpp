@@ -127,8 +127,6 @@ SensorSet open_sensors(const std::vector<std::string>& sources);
 /// error, then does what `apply` does with its value.
 CLI::Option* add_deprecated_option(CLI::App* cmd, const std::string& old_name, const std::string& replacement,
                                    std::function<void(const std::string&)> apply);
-/// Says on standard error that `old_spelling` goes in the next release and what replaces it.
-void warn_deprecated(const std::string& old_spelling, const std::string& replacement);
 
 /// "a,b,,c" into {"a", "b", "c"}: a comma-separated option's items, empty ones left out.
 std::vector<std::string> split_commas(const std::string& text);

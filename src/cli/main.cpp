@@ -29,18 +29,14 @@ Seconds duration_option(const std::string& option, const std::string& text) {
   }
 }
 
-void warn_deprecated(const std::string& old_spelling, const std::string& replacement) {
-  std::fprintf(stderr, "joulebench: %s is deprecated and goes in the next release: use %s\n", old_spelling.c_str(),
-               replacement.c_str());
-}
-
 CLI::Option* add_deprecated_option(CLI::App* cmd, const std::string& old_name, const std::string& replacement,
                                    std::function<void(const std::string&)> apply) {
   return cmd
       ->add_option_function<std::string>(
           old_name,
           [old_name, replacement, apply = std::move(apply)](const std::string& value) {
-            warn_deprecated(old_name, replacement);
+            std::fprintf(stderr, "joulebench: %s is deprecated and goes in the next release: use %s\n",
+                         old_name.c_str(), replacement.c_str());
             apply(value);
           },
           "deprecated: " + replacement)
