@@ -77,7 +77,7 @@ std::vector<pid_t> current_children() { return children_of(::getpid()); }
 std::optional<UserIdentity> invoking_user_setting;
 
 /// How a child tells the parent what went wrong before exec: what it was doing, and errno.
-enum class ChildStage : int { join_cgroup = 1, change_user = 2, exec = 3 };
+enum class ChildStage : int { join_cgroup = 1, change_user = 2, exec = 3, ready = 4 };
 struct ChildMessage {
   ChildStage stage;
   int error;
@@ -326,7 +326,7 @@ ChildProcess::~ChildProcess() {
   if (cgroup_) cgroup_->remove();
 }
 
-ChildProcess ChildProcess::start(const SpawnOptions& options) {
+ChildProcess ChildProcess::start(const SpawnOptions& options, const std::function<void()>& at_start) {
   if (options.argv.empty()) throw LaunchError(127, "no command given");
   const fs::path executable = find_executable(options.argv.front());
   if (options.working_directory) {
@@ -414,15 +414,24 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   std::vector<pid_t> earlier_children = current_children();
   std::array<int, 2> error_pipe{};
   if (::pipe2(error_pipe.data(), O_CLOEXEC) != 0) throw LaunchError(126, fmt::format("pipe: {}", std::strerror(errno)));
+  // The child says when it is ready to exec, then waits for a byte here: its time starts then.
+  std::array<int, 2> go_pipe{};
+  if (::pipe2(go_pipe.data(), O_CLOEXEC) != 0) {
+    const int error = errno;
+    ::close(error_pipe[0]);
+    ::close(error_pipe[1]);
+    throw LaunchError(126, fmt::format("pipe: {}", std::strerror(error)));
+  }
 
   sigset_t all;
   sigset_t previous;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
   const sigset_t* child_mask = options.signal_mask ? &*options.signal_mask : &previous;
-  const auto started = Clock::now();
+  auto started = Clock::now();
   const pid_t pid = ::fork();
   if (pid == 0) {
+    ::close(go_pipe[1]);
     if (!within_caller) ::setpgid(0, 0);
     if (terminal >= 0) ::tcsetpgrp(terminal, ::getpid());  // SIGTTOU is blocked here
     for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTTOU, SIGTTIN, SIGTSTP, SIGCHLD}) {
@@ -459,6 +468,10 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
     }
     if (error == 0 && !cwd.empty() && ::chdir(cwd.c_str()) != 0) error = errno;
     if (error == 0) {
+      tell(ChildStage::ready, 0);
+      char go = 0;
+      while (::read(go_pipe[0], &go, 1) < 0 && errno == EINTR) {}
+      if (go != 1) ::_exit(127);  // joulebench gave up on it
       ::pthread_sigmask(SIG_SETMASK, child_mask, nullptr);
       ::execve(exe.c_str(), argv.data(), envp.data());
       error = errno;
@@ -474,8 +487,10 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
   }
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   ::close(error_pipe[1]);
+  ::close(go_pipe[0]);
   if (pid < 0) {
     ::close(error_pipe[0]);
+    ::close(go_pipe[1]);
     throw LaunchError(126, fmt::format("cannot run '{}': fork: {}", options.argv.front(), std::strerror(fork_error)));
   }
 
@@ -486,10 +501,29 @@ ChildProcess ChildProcess::start(const SpawnOptions& options) {
     const ssize_t n = ::read(error_pipe[0], &message, sizeof message);
     if (n < 0 && errno == EINTR) continue;
     if (n != static_cast<ssize_t>(sizeof message)) break;  // end of file: the command runs
-    if (message.stage == ChildStage::join_cgroup) joined = false;
-    else failure = message;
+    if (message.stage == ChildStage::ready) {
+      try {
+        if (at_start) at_start();
+      } catch (...) {
+        ::close(go_pipe[1]);  // no byte: the child ends without running the command
+        ::close(error_pipe[0]);
+        ::waitpid(pid, nullptr, 0);
+        if (cgroup) cgroup->remove();
+        throw;
+      }
+      started = Clock::now();
+      const char go = 1;
+      while (::write(go_pipe[1], &go, 1) < 0 && errno == EINTR) {}
+      ::close(go_pipe[1]);
+      go_pipe[1] = -1;
+    } else if (message.stage == ChildStage::join_cgroup) {
+      joined = false;
+    } else {
+      failure = message;
+    }
   }
   ::close(error_pipe[0]);
+  if (go_pipe[1] >= 0) ::close(go_pipe[1]);
   ChildProcess child(pid, started, terminal);
   child.within_caller_ = within_caller;
   child.earlier_children_ = std::move(earlier_children);

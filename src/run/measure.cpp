@@ -175,15 +175,16 @@ MeteredCommand run_metered(SensorSet& sensors, const MeteredCommandOptions& opti
   Meter meter(sensors, MeterOptions{options.interval, options.timeline});
   result.interval = meter.interval();
   const auto quiet_mark = detail::mark_other_cpu(sensors);
-  meter.start();
   // Before the start: a signal that arrives while the command starts is held, then passed on.
   std::optional<ForwardSignals> forward;
   if (options.forward_signals) forward.emplace();
   std::optional<ChildProcess> child;
   try {
-    child.emplace(ChildProcess::start(options.command));
+    // The window opens when the command is ready to exec: what joulebench does to start it
+    // (its cgroup, its user) is neither in its time nor in its energy.
+    child.emplace(ChildProcess::start(options.command, [&] { meter.start(); }));
   } catch (...) {
-    meter.stop();
+    if (meter.running()) meter.stop();
     throw;
   }
   if (forward) forward->to(*child);

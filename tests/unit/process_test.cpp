@@ -17,6 +17,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -202,6 +203,36 @@ TEST(ChildProcess, KilledBySegfault) {
   const std::string text = outcome.status.describe();
   EXPECT_NE(text.find("SIGSEGV"), std::string::npos) << text;
   EXPECT_NE(text.find("11"), std::string::npos) << text;
+}
+
+TEST(ChildProcess, ItsTimeStartsWhenItIsReadyToExecAfterJoulebenchsOwnWork) {
+  // at_start runs once, in this process, after the child's setup (its cgroup, its user) and before
+  // the command runs; the command's time starts then, so setup costs are not the command's.
+  TempDir dir;
+  const fs::path marker = dir.path() / "ran";
+  int calls = 0;
+  bool ran_before = true;
+  Clock::time_point hook_time;
+  ChildProcess child = ChildProcess::start(shell("touch " + marker.string()), [&] {
+    ++calls;
+    ran_before = fs::exists(marker);
+    hook_time = Clock::now();
+  });
+  const ProcessOutcome outcome = child.wait();
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(ran_before) << "the command waited for joulebench";
+  EXPECT_TRUE(fs::exists(marker));
+  EXPECT_GE(outcome.started, hook_time);
+  EXPECT_EQ(outcome.status.shell_status(), 0);
+}
+
+TEST(ChildProcess, AFailingStartHookRunsNothingAndLeavesNothing) {
+  TempDir dir;
+  const fs::path marker = dir.path() / "ran";
+  EXPECT_THROW(ChildProcess::start(shell("touch " + marker.string()), [] { throw std::runtime_error("no meter"); }),
+               std::runtime_error);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(fs::exists(marker));
 }
 
 TEST(ForwardSignals, ASignalThatArrivesBeforeTheCommandStartsIsPassedOn) {
