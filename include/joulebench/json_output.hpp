@@ -32,6 +32,9 @@ Json json_document(JsonSchema schema);
 /// (a label from a byte string) is replaced rather than refused.
 std::string dump_json(const Json& document);
 
+/// A number, or null where it is not finite (JSON has no NaN): a figure the store could not keep.
+Json number_or_null(double value);
+
 /// One run, as every document writes it: its identity and outcome, labels, times, energy figures
 /// (per domain, then the total), regions, metrics, metadata, warnings and profile.
 /// `window_s`: the length of the meter's window its energy covers, for average powers (default:

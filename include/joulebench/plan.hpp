@@ -18,6 +18,8 @@ namespace joulebench {
 
 /// Ordered name = value pairs: labels, environment variables.
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
+/// The value of the first pair named `key`, or empty.
+std::string value_of(const KeyValues& values, std::string_view key);
 
 enum class RunOrder : std::uint8_t {
   shuffled,     ///< seeded random order (the default): drift and warm-up effects spread evenly

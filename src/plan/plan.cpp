@@ -44,12 +44,14 @@ std::string_view run_order_name(RunOrder order) {
   return "unknown";
 }
 
-std::string WorkloadSpec::label(std::string_view key) const {
-  for (const auto& [k, v] : labels) {
+std::string value_of(const KeyValues& values, std::string_view key) {
+  for (const auto& [k, v] : values) {
     if (k == key) return v;
   }
   return {};
 }
+
+std::string WorkloadSpec::label(std::string_view key) const { return value_of(labels, key); }
 
 // ---------------------------------------------------------------------------------------------
 // Shards

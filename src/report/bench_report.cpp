@@ -37,21 +37,11 @@ std::vector<const MetricSummary*> energy_metrics(const WorkloadSummary& summary)
   return out;
 }
 
-std::vector<double> user_cpu(const WorkloadSummary& s) {
-  std::vector<double> out;
-  for (const auto& r : s.runs) out.push_back(r.user_cpu_s);
-  return out;
-}
-std::vector<double> system_cpu(const WorkloadSummary& s) {
-  std::vector<double> out;
-  for (const auto& r : s.runs) out.push_back(r.system_cpu_s);
-  return out;
-}
-double mean_of(const std::vector<double>& values) {
-  if (values.empty()) return std::nan("");
+/// hyperfine's `user` and `system`: the mean over the counted runs (NaN when there are none).
+double mean_of(const WorkloadSummary& s, double RunRecord::*seconds) {
   double sum = 0;
-  for (double v : values) sum += v;
-  return sum / static_cast<double>(values.size());
+  for (const auto& r : s.runs) sum += r.*seconds;
+  return s.runs.empty() ? std::nan("") : sum / static_cast<double>(s.runs.size());
 }
 
 // --- terminal ------------------------------------------------------------------------------
@@ -99,8 +89,6 @@ std::string bench_text(std::span<const BenchResult> results) {
 }
 
 // --- JSON ----------------------------------------------------------------------------------
-
-Json number_or_null(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
 
 Json statistics_json(const MetricSummary& m) {
   Json out = Json::object();
@@ -152,8 +140,8 @@ std::string bench_json(std::span<const BenchResult> results) {
     result["mean"] = timed ? Json(time->descriptive->mean) : Json(nullptr);
     result["stddev"] = timed && time->descriptive->sd ? Json(*time->descriptive->sd) : Json(nullptr);
     result["median"] = timed ? Json(time->descriptive->median) : Json(nullptr);
-    result["user"] = number_or_null(mean_of(user_cpu(r.summary)));
-    result["system"] = number_or_null(mean_of(system_cpu(r.summary)));
+    result["user"] = number_or_null(mean_of(r.summary, &RunRecord::user_cpu_s));
+    result["system"] = number_or_null(mean_of(r.summary, &RunRecord::system_cpu_s));
     result["min"] = timed ? Json(time->descriptive->min) : Json(nullptr);
     result["max"] = timed ? Json(time->descriptive->max) : Json(nullptr);
     Json times = Json::array();
@@ -216,13 +204,6 @@ std::vector<std::string> parameter_names(std::span<const BenchResult> results) {
   return names;
 }
 
-std::string value_of(const KeyValues& values, const std::string& key) {
-  for (const auto& [k, v] : values) {
-    if (k == key) return v;
-  }
-  return {};
-}
-
 std::string bench_csv(std::span<const BenchResult> results) {
   std::vector<TableColumn> columns;
   for (const char* name : {"command", "mean", "stddev", "median", "user", "system", "min", "max"})
@@ -243,8 +224,8 @@ std::string bench_csv(std::span<const BenchResult> results) {
     row.push_back(d ? TableCell::number(d->mean) : TableCell());
     row.push_back(d ? TableCell::number(d->sd) : TableCell());
     row.push_back(d ? TableCell::number(d->median) : TableCell());
-    row.push_back(TableCell::number(mean_of(user_cpu(r.summary))));
-    row.push_back(TableCell::number(mean_of(system_cpu(r.summary))));
+    row.push_back(TableCell::number(mean_of(r.summary, &RunRecord::user_cpu_s)));
+    row.push_back(TableCell::number(mean_of(r.summary, &RunRecord::system_cpu_s)));
     row.push_back(d ? TableCell::number(d->min) : TableCell());
     row.push_back(d ? TableCell::number(d->max) : TableCell());
     for (const auto& p : parameters) row.push_back(TableCell::text(value_of(r.parameters, p)));

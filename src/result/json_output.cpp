@@ -28,8 +28,6 @@ constexpr std::array<SchemaName, 7> kSchemas{{
     {"bench", 1},
 }};
 
-Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
-
 template <class T>
 Json optional_json(const std::optional<T>& v) {
   return v ? Json(*v) : Json(nullptr);
@@ -71,6 +69,8 @@ Json profile_function_json(const StoredProfileFunction& f) {
           {"idle_energy_j", optional_json(f.idle_energy_j)},
           {"dynamic_energy_j", optional_json(f.dynamic_energy_j)}};
 }
+
+Json number_or_null(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
 
 Json json_document(JsonSchema schema) {
   const auto& s = kSchemas[static_cast<std::size_t>(schema)];
