@@ -3,8 +3,12 @@
 #   libexec/joulebench/             the helpers and built-in workloads find_helper() finds from bin/
 #   share/man/man1/joulebench*.1    a page per command, generated from the command line
 #   share/bash-completion/completions/joulebench
-#   include/joulebench/             the header-only helpers for workloads (events, torch_profile)
-#   share/cmake/joulebench/         find_package(joulebench): joulebench::events, joulebench::torch_profile
+#   include/joulebench/             the header-only helpers for workloads (events, torch_profile) and
+#                                   the in-program API's header (monitor.hpp)
+#   lib/libjoulebench.so*           the in-program API for C++ (cmake/InProgram.cmake)
+#   lib/cmake/joulebench/           find_package(joulebench): joulebench::meter, joulebench::events,
+#                                   joulebench::torch_profile
+#   lib/python3*/dist-packages/joulebench/   `import joulebench` for /usr/bin/python3
 #   share/doc/joulebench/copyright
 # Only what a user needs: tests and benchmarks have no install rules.
 include(GNUInstallDirs)
@@ -37,7 +41,23 @@ install(FILES ${JOULEBENCH_COMPLETION} DESTINATION ${CMAKE_INSTALL_DATADIR}/bash
 # The header-only helpers a user's workload includes, as imported targets of find_package(joulebench).
 # torch_profile.hpp includes trace_format.hpp beside it.
 install(FILES include/joulebench/events.hpp include/joulebench/torch_profile.hpp include/joulebench/trace_format.hpp
+              include/joulebench/monitor.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/joulebench)
+install(TARGETS joulebench_meter_library EXPORT joulebenchTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        NAMELINK_COMPONENT Unspecified)
+if(JOULEBENCH_PYTHON)
+  if(JOULEBENCH_PYTHON_INSTALL_DIR)
+    install(CODE "set(joulebench_python_dir \"${JOULEBENCH_PYTHON_INSTALL_DIR}\")")
+  else()
+    install(CODE "if(CMAKE_INSTALL_PREFIX STREQUAL \"/usr\")
+                    set(joulebench_python_dir lib/python3/dist-packages)
+                  else()
+                    set(joulebench_python_dir ${JOULEBENCH_PYTHON_VERSIONED_DIR})
+                  endif()")
+  endif()
+  install(TARGETS joulebench_python LIBRARY DESTINATION "\${joulebench_python_dir}/joulebench")
+  install(FILES python/joulebench/__init__.py DESTINATION "\${joulebench_python_dir}/joulebench")
+endif()
 foreach(helper events torch_profile)
   add_library(joulebench_${helper}_header INTERFACE)
   set_target_properties(joulebench_${helper}_header PROPERTIES EXPORT_NAME ${helper})
@@ -46,13 +66,13 @@ foreach(helper events torch_profile)
   target_compile_features(joulebench_${helper}_header INTERFACE cxx_std_17)
   install(TARGETS joulebench_${helper}_header EXPORT joulebenchTargets)
 endforeach()
-# Headers only: the package is the same on every architecture, so it lives under share/.
-set(JOULEBENCH_CMAKE_DIR ${CMAKE_INSTALL_DATADIR}/cmake/joulebench)
+# Beside the library it names (architecture-dependent since libjoulebench).
+set(JOULEBENCH_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/joulebench)
 install(EXPORT joulebenchTargets NAMESPACE joulebench:: DESTINATION ${JOULEBENCH_CMAKE_DIR})
 configure_package_config_file(cmake/joulebenchConfig.cmake.in ${PROJECT_BINARY_DIR}/joulebenchConfig.cmake
                               INSTALL_DESTINATION ${JOULEBENCH_CMAKE_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/joulebenchConfigVersion.cmake
-                                 COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
+                                 COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/joulebenchConfig.cmake ${PROJECT_BINARY_DIR}/joulebenchConfigVersion.cmake
         DESTINATION ${JOULEBENCH_CMAKE_DIR})
 

@@ -20,7 +20,15 @@ plan, and records the energy it cost per domain (RAPL, NVML or a labelled
 estimate) and its times in a SQLite store. It compares frameworks with
 statistical tests, profiles functions, and writes tables and an HTML report.
 It comes with NCF, Transformer and ResNet workloads in LibTorch, PyTorch and
-dlib. License: Apache-2.0.")
+dlib. A program measures parts of itself with the same meter through the
+in-program API: libjoulebench for C++, the joulebench module for Python 3.
+License: Apache-2.0.")
+
+# The in-program API's library (libjoulebench.so.0, cmake/InProgram.cmake): a shlibs file, so that
+# a package built against it depends on this one at this version exactly (0.x keeps no ABI between
+# releases), and, as the library is under /usr/lib, CPack's postinst and postrm run ldconfig.
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY "=")
 
 # Depends: the libraries of joulebench and of the helpers every plan can use (joulebench-cpu-load,
 # joulebench-data). Debian 12's names and the versions dpkg-shlibdeps asks for; scripts/package-check

@@ -18,20 +18,29 @@ namespace joulebench {
 /// The environment variable naming the file descriptor a workload may write events on.
 inline constexpr const char* kEventsFdVariable = "JOULEBENCH_EVENTS_FD";
 
+/// The environment variable naming the file descriptor joulebench answers a Monitor's requests
+/// on (include/joulebench/monitor.hpp): one JSON line per request that asked for a reply.
+inline constexpr const char* kRepliesFdVariable = "JOULEBENCH_REPLIES_FD";
+
 struct WorkloadEvent {
-  enum class Kind : std::uint8_t { region_begin, region_end, metric, metadata };
+  /// hello: a Monitor asks for the channels joulebench reads; mark: for a reading of them now.
+  enum class Kind : std::uint8_t { region_begin, region_end, metric, metadata, hello, mark };
   Kind kind = Kind::metric;
   std::string name;    ///< region name, metric name or metadata key
   double value = 0;    ///< for metrics
   std::string unit;    ///< for metrics (may be empty)
   std::string text;    ///< for metadata: the value as text
   std::string origin;  ///< "events", "dllogger", "mllog", "regex"
+  /// A Monitor's request number: answer it on the replies descriptor, quoting it.
+  std::optional<std::uint64_t> reply;
 };
 
 /// One line written on the events descriptor:
 ///   {"event":"begin","region":"train"}    {"event":"end","region":"train"}
 ///   {"event":"metric","name":"accuracy","value":0.91,"unit":"%"}
 ///   {"event":"meta","key":"framework","value":"libtorch 1.13.1"}
+/// and a Monitor's requests, which carry a number to quote in the reply (monitor_protocol.hpp):
+///   {"event":"hello","reply":1}    {"event":"mark","reply":2}    {"event":"begin","region":"train","reply":3}
 /// Nothing if the line is malformed (the caller counts and skips it).
 ///
 /// Surrounding whitespace (and a CR) is ignored; unknown extra fields are ignored. Malformed: not

@@ -40,6 +40,8 @@ Json number_or_null(double value);
 /// `window_s`: the length of the meter's window its energy covers, for average powers (default:
 /// the run's time, which the window exceeds by the moments it takes to start and reap it).
 Json run_json(const RunRecord& run, std::optional<double> window_s = std::nullopt);
+/// One region of a run: its name, start and end (seconds since the run's start) and figures.
+Json region_json(const StoredRegion& region);
 /// One function of a stored profile.
 Json profile_function_json(const StoredProfileFunction& function);
 

@@ -116,13 +116,18 @@ class Meter {
 
   /// A reading taken mid-window, at a region's edge.
   struct Mark {
-    Seconds time{0};             ///< since the window's start
-    std::vector<Joules> energy;  ///< per channel, since the window's start
+    Seconds time{0};                    ///< since the window's start
+    std::vector<Joules> energy;         ///< per channel, since the window's start
+    std::vector<Seconds> unmeasured;    ///< per channel, since the window's start
+    std::vector<std::string> problems;  ///< per channel: its first problem so far (usually none)
   };
   /// Reads every source now, from any thread: region energies are differences of marks, as exact
   /// as the window's own total. The reading also closes a (shorter) timeline interval. After
   /// stop(), it returns the window's end.
   Mark mark();
+  /// A reading like mark() that closes no timeline interval: for readings taken so often (a
+  /// Monitor's tracked calls) that samples at each would swell the timeline.
+  Mark reading();
   Seconds interval() const { return interval_; }
   bool running() const { return running_; }
   /// The channels it reads, in the order of marks and windows.
@@ -130,6 +135,9 @@ class Meter {
 
  private:
   void sample_loop();
+  /// A mark's figures from `readings` (mutex_ held): energy since the window's start, unmeasured
+  /// time and problems so far.
+  void fill_mark(Mark& m, const std::vector<ChannelReading>& readings) const;
   void take_reading(Clock::time_point now);
   /// Counts the channel's still stretch from `still_from` to `now` as unmeasured (the part not
   /// yet counted), in the totals and in the samples not yet passed on.
@@ -164,11 +172,13 @@ class Meter {
   std::vector<ChannelReading> previous_;
   std::vector<ChannelReading> current_;
   std::vector<ChannelReading> first_;
+  std::vector<ChannelReading> scratch_;  ///< reading()'s, which leaves previous_ alone
   std::vector<ChannelPower> powers_;
   std::vector<StallWatch> stall_watch_;
   bool delay_timeline_ = false;  ///< samples wait in pending_ until no stall can reach them
   std::deque<PendingSample> pending_;
-  Clock::time_point last_read_{};
+  Clock::time_point last_read_{};         ///< the last reading that closed a timeline interval
+  Clock::time_point last_source_read_{};  ///< the last read of the sources, reading() included
   std::optional<MachineCpuTimes> cpu_at_start_;
 };
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -108,6 +109,9 @@ class TemporaryFolder {
   std::filesystem::path path_;
 };
 
+/// The most descriptors SpawnOptions::inherited_fds may pass on.
+inline constexpr std::size_t kMostInheritedFds = 8;
+
 struct SpawnOptions {
   std::vector<std::string> argv;  ///< argv[0] is looked up with find_executable
   std::optional<std::filesystem::path> working_directory;
@@ -124,7 +128,7 @@ struct SpawnOptions {
   bool own_cgroup = true;
   /// Descriptors the child inherits: {descriptor here, its number in the child}. Numbers from 3
   /// to 9 suit shell scripts, whose redirections (`>&3`) take a single digit in dash. All other
-  /// descriptors are close-on-exec.
+  /// descriptors are close-on-exec. At most kMostInheritedFds.
   std::vector<std::pair<int, int>> inherited_fds;
   /// The child is part of the command the caller itself is, not a command of its own: what a
   /// wrapper that joulebench runs as a command (`joulebench python-sampler`) starts to run what it

@@ -188,6 +188,8 @@ struct Profile {
   FunctionCost outside;
   std::vector<FoldedStack> folded;
   std::vector<std::string> notes;
+  /// The regions the command marked on its events channel (as `measure` reports them).
+  std::vector<StoredRegion> regions;
 };
 
 struct AttributionOptions {

@@ -28,12 +28,12 @@ std::string sensors_text(const SensorSet& sensors, const MeterWindow* watched = 
 std::string sensors_json(const SensorSet& sensors, const MeterWindow* watched = nullptr);
 
 /// A measurement for the terminal: times, then a table of domains; estimated figures marked.
-std::string measurement_text(const Measurement& m);
+std::string measurement_text(const CommandMeasurement& m);
 /// Everything measured, channels included.
-std::string measurement_json(const Measurement& m);
+std::string measurement_json(const CommandMeasurement& m);
 /// A header and one row, with the column names `joulebench export` uses: time_s,
 /// energy_<domain>_j, energy_<domain>_estimated, dynamic_energy_<domain>_j, energy_total_j...
-std::string measurement_csv(const Measurement& m);
+std::string measurement_csv(const CommandMeasurement& m);
 
 /// Writes the power timeline as CSV while it is measured: time_s, interval_s, then one
 /// <channel>_w column per channel; an interval that could not be measured is an empty cell.

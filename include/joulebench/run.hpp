@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "joulebench/figures.hpp"
 #include "joulebench/meter.hpp"
 #include "joulebench/process.hpp"
 #include "joulebench/profile.hpp"
@@ -19,17 +20,6 @@
 #include "joulebench/units.hpp"
 
 namespace joulebench {
-
-/// Average power per domain while nothing was run, measured before the command.
-struct IdleBaseline {
-  Seconds duration{0};
-  std::vector<DomainEnergy> energy;  ///< per domain over `duration`
-  bool complete = true;
-
-  /// The average over the time it was measured; nothing if the baseline does not cover the
-  /// domain, or measured it for less than half its length.
-  std::optional<Watts> power(Domain d) const;
-};
 
 /// What watches a metered command from outside: reads its output and events while it runs
 /// (the campaign's logs and regions). Called on the thread that runs the command.
@@ -83,7 +73,7 @@ void record_outcome(RunRecord& run, const MeteredCommand& metered, const IdleBas
 
 /// What `measure` reports: a run record (the same one a campaign stores) and what was measured
 /// around it.
-struct Measurement {
+struct CommandMeasurement {
   std::vector<std::string> command;
   ProcessOutcome process;
   MeterWindow window;
@@ -109,25 +99,19 @@ struct MeasureOptions {
   TimelineSink* timeline = nullptr;  ///< receives the command window's timeline
   /// Other processes' CPU use, in cores, above which the measurement warns of a busy machine.
   double max_other_cpu_cores = 0.05;
+  /// Give the command the events channel (descriptors 3 and 4), as a campaign does: its regions,
+  /// metrics and metadata, and the figures of a Monitor inside it. false: descriptors 3 and 4
+  /// stay whatever the caller passed on.
+  bool events = true;
 };
-
-/// Measures idle power for `duration` (nothing is started).
-IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval);
 
 /// Runs the command under the meter and derives every figure. Throws LaunchError if the command
 /// cannot be started (before anything is measured).
-Measurement measure_command(SensorSet& sensors, const MeasureOptions& options);
+CommandMeasurement measure_command(SensorSet& sensors, const MeasureOptions& options);
 
 /// The command tree's CPU time over the machine's busy CPU time in the window, capped at 1;
 /// nothing when the machine's CPU time is unknown.
 std::optional<double> cpu_share(const ProcessOutcome& process, const MeterWindow& window);
-
-/// The figures per domain from a metered window, with dynamic (and, given `cpu_share`,
-/// attributed) energy where `idle` covers the domain.
-std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBaseline* idle,
-                                         std::optional<double> cpu_share);
-/// Sums the domains that count toward the total (cpu, dram, gpu).
-EnergyFigure total_figure(const std::vector<EnergyFigure>& domains, Seconds duration);
 
 }  // namespace joulebench
 
@@ -176,7 +160,7 @@ struct ProfileCommandOptions {
 };
 
 struct ProfiledMeasurement {
-  Measurement measurement;
+  CommandMeasurement measurement;
   std::optional<Profile> profile;
   std::string problem;             ///< why there is no profile (the profiler left no trace)
   std::vector<std::string> notes;  ///< what went wrong besides (the trace could not be kept)

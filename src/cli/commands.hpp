@@ -106,6 +106,8 @@ void print_comparison(const CompareArguments& args, std::span<const RunRecord> r
 /// throws std::runtime_error naming the file when it cannot be written (a full disk, no folder).
 void write_report(const std::string& text, const std::string& path, std::FILE* otherwise);
 
+/// Adds --no-events to a command that runs one command under the meter (measure, profile).
+void add_events_option(CLI::App* cmd, bool& no_events);
 /// Adds --wait to a command that measures or writes a store.
 void add_wait_option(CLI::App* cmd, bool& wait);
 /// Takes the machine's measuring lock (with `wait`, waits for the holder, saying so), then ends

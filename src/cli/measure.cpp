@@ -21,6 +21,7 @@ struct MeasureArguments {
   std::vector<std::string> sources;
   std::vector<std::string> command;
   bool wait = false;
+  bool no_events = false;
 };
 
 constexpr Seconds kShortestInterval{1e-3};
@@ -32,6 +33,7 @@ int run_measure(const MeasureArguments& args) {
   options.command.argv = resolve_joulebench(args.command);
   options.interval = interval;
   if (!args.idle.empty()) options.idle = duration_option("--idle", args.idle);
+  options.events = !args.no_events;
 
   const MachineLock measuring = begin_measuring("", args.wait);
   SensorSet sensors = open_sensors(args.sources);
@@ -42,7 +44,7 @@ int run_measure(const MeasureArguments& args) {
     options.timeline = &*timeline;
   }
 
-  Measurement m;
+  CommandMeasurement m;
   try {
     m = measure_command(sensors, options);
   } catch (const LaunchError& e) {
@@ -93,6 +95,7 @@ Command add_measure(CLI::App& app) {
                   "use only this source (repeatable): rapl-perf, rapl-powercap, nvml, estimate")
       ->type_name("NAME")
       ->allow_extra_args(false);
+  add_events_option(cmd, args->no_events);
   add_wait_option(cmd, args->wait);
   cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();
   cmd->footer("Put the command after --: joulebench measure --idle 5s -- python3 train.py --epochs 1");

@@ -35,6 +35,7 @@ struct ProfileArguments {
   std::vector<std::string> sources;
   std::vector<std::string> command;
   bool wait = false;
+  bool no_events = false;
 };
 
 }  // namespace
@@ -86,6 +87,7 @@ int run_profile(const ProfileArguments& args) {
   if (args.output.empty()) options.measure.command.stdout_fd = STDERR_FILENO;
   options.measure.interval = meter_interval;
   if (!args.idle.empty()) options.measure.idle = duration_option("--idle", args.idle);
+  options.measure.events = !args.no_events;
   if (!args.keep_trace.empty()) options.keep_trace = args.keep_trace;
 
   const MachineLock measuring = begin_measuring("", args.wait);
@@ -100,7 +102,7 @@ int run_profile(const ProfileArguments& args) {
     std::fprintf(stderr, "joulebench: %s\n", e.what());
     return e.shell_status();
   }
-  const Measurement& m = result.measurement;
+  const CommandMeasurement& m = result.measurement;
   for (const auto& warning : m.run.warnings) std::fprintf(stderr, "joulebench: warning: %s\n", warning.message.c_str());
   for (const auto& note : m.notes) std::fprintf(stderr, "joulebench: warning: %s\n", note.c_str());
   const int status = m.process.status.shell_status();
@@ -188,6 +190,7 @@ Command add_profile(CLI::App& app) {
   cmd->add_option("--source", args->sources, "use only this energy source (repeatable)")
       ->type_name("NAME")
       ->allow_extra_args(false);
+  add_events_option(cmd, args->no_events);
   add_wait_option(cmd, args->wait);
   cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();
   cmd->footer(

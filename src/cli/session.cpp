@@ -15,6 +15,12 @@ void add_wait_option(CLI::App* cmd, bool& wait) {
       "when another joulebench measures on this machine (or writes the store), wait for it instead of failing");
 }
 
+void add_events_option(CLI::App* cmd, bool& no_events) {
+  cmd->add_flag("--no-events", no_events,
+                "do not give the command the events channel (descriptors 3 and 4, JOULEBENCH_EVENTS_FD): no regions, "
+                "metrics or in-program figures from joulebench, and descriptors 3 and 4 stay the caller's");
+}
+
 MachineLock begin_measuring(const std::string& store, bool wait) {
   // Started first, so it never holds a descriptor of the lock (a guard outliving a killed
   // joulebench would keep its lock a moment).

@@ -219,11 +219,27 @@ std::optional<WorkloadEvent> parse_event_line(std::string_view line) {
   const std::string* event = string_member(*object, "event");
   if (event == nullptr) return std::nullopt;
 
+  // A Monitor's request: a whole number to quote in the reply.
+  std::optional<std::uint64_t> reply;
+  if (const auto reply_it = object->find("reply"); reply_it != object->end()) {
+    if (!reply_it->is_number_unsigned()) return std::nullopt;
+    reply = reply_it->get<std::uint64_t>();
+  }
   if (*event == "begin" || *event == "end") {
     const std::string* region = string_member(*object, "region");
     if (region == nullptr || region->empty()) return std::nullopt;
-    return make_region(*event == "begin" ? WorkloadEvent::Kind::region_begin : WorkloadEvent::Kind::region_end, *region,
-                       "events");
+    auto e = make_region(*event == "begin" ? WorkloadEvent::Kind::region_begin : WorkloadEvent::Kind::region_end,
+                         *region, "events");
+    e.reply = reply;
+    return e;
+  }
+  if (*event == "hello" || *event == "mark") {
+    if (!reply) return std::nullopt;  // a question nobody waits for the answer to
+    WorkloadEvent e;
+    e.kind = *event == "hello" ? WorkloadEvent::Kind::hello : WorkloadEvent::Kind::mark;
+    e.origin = "events";
+    e.reply = reply;
+    return e;
   }
   if (*event == "metric") {
     const std::string* name = string_member(*object, "name");

@@ -97,6 +97,7 @@ void Meter::start() {
   first_ = previous_;
   window_.start = now;
   last_read_ = now;
+  last_source_read_ = now;
   for (auto& watch : stall_watch_) watch.stalled = false;
   window_.samples = 1;
   stopping_ = false;
@@ -147,8 +148,41 @@ Meter::Mark Meter::mark() {
     take_reading(now);
     m.time = now - window_.start;
   }
-  m.energy.reserve(previous_.size());
-  for (std::size_t i = 0; i < previous_.size(); ++i) m.energy.push_back(previous_[i].energy - first_[i].energy);
+  fill_mark(m, previous_);
+  return m;
+}
+
+void Meter::fill_mark(Mark& m, const std::vector<ChannelReading>& readings) const {
+  m.energy.reserve(readings.size());
+  m.unmeasured.reserve(readings.size());
+  m.problems.reserve(readings.size());
+  for (std::size_t i = 0; i < readings.size(); ++i) {
+    m.energy.push_back(readings[i].energy - first_[i].energy);
+    m.unmeasured.push_back(window_.totals[i].unmeasured);
+    m.problems.push_back(window_.totals[i].first_problem);
+  }
+}
+
+Meter::Mark Meter::reading() {
+  std::lock_guard lock(mutex_);
+  if (stopping_) return {window_.end - window_.start, {}, {}, {}};
+  const auto now = Clock::now();
+  // Sources accumulate across reads, so reading into a scratch buffer keeps them right; the next
+  // sample still spans its whole interval from previous_.
+  scratch_.resize(previous_.size());
+  sensors_.read(now, scratch_);
+  for (std::size_t i = 0; i < scratch_.size(); ++i) {
+    if (scratch_[i].counted) continue;
+    // The source lost the stretch since its last read: unmeasured, as take_reading counts it.
+    ChannelTotal& total = window_.totals[i];
+    total.unmeasured += now - last_source_read_;
+    ++total.unmeasured_intervals;
+    if (total.first_problem.empty()) total.first_problem = std::string(scratch_[i].problem);
+  }
+  last_source_read_ = now;
+  Mark m;
+  m.time = now - window_.start;
+  fill_mark(m, scratch_);
   return m;
 }
 
@@ -175,8 +209,8 @@ void Meter::take_reading(Clock::time_point now) {
     ChannelTotal& total = window_.totals[i];
     StallWatch& watch = stall_watch_[i];
     if (!reading.counted) {
-      watch.stalled = false;  // the source starts the counter's history again
-      total.unmeasured += interval;
+      watch.stalled = false;                        // the source starts the counter's history again
+      total.unmeasured += now - last_source_read_;  // since the source's own last read
       ++total.unmeasured_intervals;
       if (total.first_problem.empty()) total.first_problem = std::string(reading.problem);
       powers_[i] = {Watts(0.0), false};
@@ -195,6 +229,7 @@ void Meter::take_reading(Clock::time_point now) {
   window_.longest_gap = std::max(window_.longest_gap, interval);
   ++window_.samples;
   last_read_ = now;
+  last_source_read_ = now;
   if (!options_.timeline) return;
   if (!delay_timeline_) {
     options_.timeline->add(TimelineSample{time, interval, powers_});

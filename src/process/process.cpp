@@ -328,6 +328,9 @@ ChildProcess::~ChildProcess() {
 
 ChildProcess ChildProcess::start(const SpawnOptions& options, const std::function<void()>& at_start) {
   if (options.argv.empty()) throw LaunchError(127, "no command given");
+  if (options.inherited_fds.size() > kMostInheritedFds) {
+    throw std::invalid_argument(fmt::format("at most {} descriptors can be passed on", kMostInheritedFds));
+  }
   const fs::path executable = find_executable(options.argv.front());
   if (options.working_directory) {
     std::error_code ec;
@@ -447,9 +450,17 @@ ChildProcess ChildProcess::start(const SpawnOptions& options, const std::functio
     int error = 0;
     if (options.stdout_fd >= 0 && ::dup2(options.stdout_fd, STDOUT_FILENO) < 0) error = errno;
     if (options.stderr_fd >= 0 && ::dup2(options.stderr_fd, STDERR_FILENO) < 0) error = errno;
+    // First every descriptor out of the way (to 64 and up), then each onto its number: a
+    // descriptor whose number is another's target is not overwritten before it is passed on.
+    std::array<int, kMostInheritedFds> moved{};
+    std::size_t n_moved = 0;
     for (const auto& [here, there] : options.inherited_fds) {
-      // dup2 onto itself would keep close-on-exec: clear the flag instead.
-      if (here == there ? ::fcntl(here, F_SETFD, 0) != 0 : ::dup2(here, there) < 0) error = errno;
+      if (n_moved == moved.size()) break;
+      moved[n_moved] = ::fcntl(here, F_DUPFD_CLOEXEC, 64);
+      if (moved[n_moved++] < 0) error = errno;
+    }
+    for (std::size_t i = 0; i < n_moved && error == 0; ++i) {
+      if (::dup2(moved[i], options.inherited_fds[i].second) < 0) error = errno;
     }
     ChildStage stage = ChildStage::exec;
     if (error == 0 && user) {

@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "joulebench/analysis.hpp"
 #include "joulebench/report.hpp"
 #include "report/escape.hpp"
+#include "report/regions.hpp"
 #include "report/table.hpp"
 
 namespace joulebench {
@@ -30,7 +32,33 @@ std::string optional_joules(const std::optional<double>& j) { return j ? fmt::fo
 
 }  // namespace
 
-std::string measurement_text(const Measurement& m) {
+/// The regions the command marked on its events channel, in the order they began: their times
+/// and total energy (per-domain figures are in the JSON).
+std::string report_detail::regions_text(const std::vector<StoredRegion>& regions) {
+  if (regions.empty()) return {};
+  std::string out = fmt::format("\n  {:<20} {:>10} {:>10} {:>12} {:>10}  {}\n", "region", "start (s)", "time (s)",
+                                "energy (J)", "power (W)", "kind");
+  for (const auto& r : regions) {
+    const EnergyFigure* total = find_energy(r.energy, DomainId::total());
+    const double time_s = r.end_s - r.start_s;
+    std::string energy = "-";
+    std::string power = "-";
+    std::string kind = "no energy source";
+    if (total != nullptr) {
+      kind = total->measured_nothing ? "NOT MEASURED" : kind_label(*total);
+      if (!total->complete && !total->measured_nothing) kind += ", INCOMPLETE";
+      if (!total->measured_nothing) {
+        energy = fmt::format("{:.3f}", total->energy_j);
+        power = time_s > 0 ? fmt::format("{:.3f}", total->energy_j / time_s) : "-";
+      }
+    }
+    out +=
+        fmt::format("  {:<20} {:>10.3f} {:>10.3f} {:>12} {:>10}  {}\n", r.name, r.start_s, time_s, energy, power, kind);
+  }
+  return out;
+}
+
+std::string measurement_text(const CommandMeasurement& m) {
   const auto& p = m.process;
   const auto& w = m.window;
   std::string out = fmt::format("joulebench measure: {}\n", joined_command(m.command));
@@ -73,6 +101,12 @@ std::string measurement_text(const Measurement& m) {
   };
   for (const auto& f : m.run.energy) out += row(f);
 
+  out += report_detail::regions_text(m.run.regions);
+  for (const auto& metric : m.run.metrics) {
+    out += fmt::format("  metric      {} = {:g}{}{}\n", metric.name, metric.value, metric.unit.empty() ? "" : " ",
+                       metric.unit);
+  }
+
   if (with_idle && m.cpu_share) {
     out += fmt::format(
         "\n  command (J): the CPU domains' dynamic energy times the command's share of the machine's busy CPU time "
@@ -95,7 +129,7 @@ std::string measurement_text(const Measurement& m) {
   return out;
 }
 
-std::string measurement_json(const Measurement& m) {
+std::string measurement_json(const CommandMeasurement& m) {
   const auto& p = m.process;
   const auto& w = m.window;
   Json status = {{"signaled", p.status.signaled}, {"shell_status", p.status.shell_status()}};
@@ -156,7 +190,7 @@ std::string measurement_json(const Measurement& m) {
   return dump_json(out);
 }
 
-std::string measurement_csv(const Measurement& m) {
+std::string measurement_csv(const CommandMeasurement& m) {
   using report_detail::TableCell;
   const auto& p = m.process;
   std::vector<std::pair<std::string, TableCell>> columns = {
@@ -183,6 +217,17 @@ std::string measurement_csv(const Measurement& m) {
       columns.emplace_back(fmt::format("attributed_energy_{}_j", f.domain.name()),
                            TableCell::formatted(fmt::format("{:.6f}", *f.attributed_energy_j)));
     }
+  }
+  // Regions (a name entered several times sums its visits) and metrics, named as `export` names them.
+  const MetricTable metrics = metric_table(std::span<const RunRecord>(&m.run, 1));
+  for (std::size_t c = 0; c < metrics.columns.size(); ++c) {
+    const auto id = MetricId::parse(metrics.columns[c].name);
+    const bool wanted = id && (id->kind == MetricId::Kind::region_time || id->kind == MetricId::Kind::region_energy ||
+                               id->kind == MetricId::Kind::metric);
+    if (!wanted) continue;
+    const MetricCell& cell = metrics.cells[c][0];
+    columns.emplace_back(metrics.columns[c].name,
+                         cell.present ? TableCell::formatted(fmt::format("{:.6g}", cell.value)) : TableCell());
   }
   std::vector<report_detail::TableColumn> header;
   std::vector<TableCell> row;

@@ -9,6 +9,7 @@
 #include "joulebench/profile.hpp"
 #include "joulebench/report.hpp"
 #include "report/escape.hpp"
+#include "report/regions.hpp"
 #include "report/table.hpp"
 
 namespace joulebench {
@@ -121,6 +122,7 @@ std::string table(const Profile& p, const std::vector<FunctionCost>& rows) {
       "\nself: in the function itself; total: with what it called; % of the run's wall time (threads add up) and of "
       "its energy.\n";
   for (const auto& note : p.notes) out += note + "\n";
+  out += report_detail::regions_text(p.regions);
   return out;
 }
 
@@ -213,6 +215,8 @@ std::string json(const Profile& p, const std::vector<FunctionCost>& rows) {
   j["functions"] = nlohmann::json::array();
   for (const auto& f : p.functions) j["functions"].push_back(to_json(p, f));
   j["outside"] = to_json(p, p.outside);
+  j["regions"] = nlohmann::json::array();
+  for (const auto& r : p.regions) j["regions"].push_back(nlohmann::json(region_json(r)));
   Json document = json_document(JsonSchema::profile);
   document.update(Json(j));
   return dump_json(document);

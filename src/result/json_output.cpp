@@ -104,14 +104,16 @@ Json figure_json(const EnergyFigure& f, double duration_s) {
   return j;
 }
 
+Json region_json(const StoredRegion& r) {
+  return {{"name", r.name},
+          {"start_s", number_or_null(r.start_s)},
+          {"end_s", number_or_null(r.end_s)},
+          {"energy", figures_json(r.energy, r.end_s - r.start_s)}};
+}
+
 Json run_json(const RunRecord& run, std::optional<double> window_s) {
   Json regions = Json::array();
-  for (const auto& r : run.regions) {
-    regions.push_back({{"name", r.name},
-                       {"start_s", number_or_null(r.start_s)},
-                       {"end_s", number_or_null(r.end_s)},
-                       {"energy", figures_json(r.energy, r.end_s - r.start_s)}});
-  }
+  for (const auto& r : run.regions) regions.push_back(region_json(r));
   Json metrics = Json::array();
   for (const auto& m : run.metrics) {
     metrics.push_back({{"name", m.name}, {"value", number_or_null(m.value)}, {"unit", m.unit}, {"origin", m.origin}});

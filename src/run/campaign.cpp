@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "events_channel.hpp"
 #include "joulebench/event_parser.hpp"
 #include "joulebench/meter.hpp"
 #include "joulebench/process.hpp"
@@ -34,12 +35,6 @@ fs::path log_folder(const fs::path& store_file) { return fs::path(store_file.str
 
 namespace {
 
-/// The events descriptor's number in the workload: low, so that `>&3` works in any shell.
-constexpr int kEventsFdInChild = 3;
-
-/// How long output may keep arriving after the command exited (a leftover holding the pipes).
-constexpr Seconds kOutputGrace{0.5};
-
 double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::string file_safe(const std::string& name) {
@@ -48,77 +43,6 @@ std::string file_safe(const std::string& name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
   }
   return out;
-}
-
-/// A region's energy per domain, and the total, from the channel energies at its two edges: the
-/// same figures a run's window gives, over the region's part of it.
-std::vector<EnergyFigure> region_energy(const std::vector<Channel>& channels, const Meter::Mark& begin,
-                                        const Meter::Mark& end) {
-  MeterWindow window;
-  window.channels = channels;
-  window.end = window.start + std::chrono::duration_cast<Clock::duration>(end.time - begin.time);
-  for (std::size_t i = 0; i < channels.size(); ++i) {
-    ChannelTotal t;
-    if (i < begin.energy.size() && i < end.energy.size()) t.energy = end.energy[i] - begin.energy[i];
-    window.totals.push_back(t);
-  }
-  std::vector<EnergyFigure> out = energy_figures(window, nullptr, std::nullopt);
-  if (!out.empty()) out.push_back(total_figure(out, window.duration()));
-  return out;
-}
-
-/// Marks a region's figures incomplete where the run's timeline has an unmeasured interval of one
-/// of their channels inside the region: read failures and stalled counters alike (a stall is only
-/// found once it has lasted a second, after marks inside it were taken). Marks close timeline
-/// intervals, so samples never straddle a region's edges.
-void mark_unmeasured_regions(std::vector<StoredRegion>& regions, const std::vector<Channel>& channels,
-                             const StoredTimeline& timeline, const std::vector<EnergyFigure>& run_energy) {
-  const std::size_t n = timeline.channels.size();
-  if (n != channels.size()) return;
-  for (auto& region : regions) {
-    std::vector<double> unmeasured(n, 0.0);
-    double sample_start = 0;
-    for (std::size_t s = 0; s < timeline.time_s.size(); ++s) {
-      const double sample_end = timeline.time_s[s];
-      const double overlap = std::min(sample_end, region.end_s) - std::max(sample_start, region.start_s);
-      sample_start = sample_end;
-      if (overlap <= 0) continue;
-      for (std::size_t c = 0; c < n; ++c) {
-        if (std::isnan(timeline.power_w[s * n + c])) unmeasured[c] += overlap;
-      }
-    }
-    const double length = region.end_s - region.start_s;
-    bool total_complete = true;
-    bool total_nothing = true;
-    double total_unmeasured = 0;
-    std::string total_problem;
-    for (auto& e : region.energy) {
-      if (e.domain.is_total()) continue;
-      bool nothing = true;
-      for (std::size_t c = 0; c < n; ++c) {
-        if (DomainId(channels[c].domain) != e.domain) continue;
-        e.unmeasured_s = std::max(e.unmeasured_s, unmeasured[c]);
-        nothing = nothing && unmeasured[c] >= length - 1e-6;
-      }
-      e.complete = e.unmeasured_s == 0;
-      e.measured_nothing = nothing && length > 0 && !e.complete;
-      if (const auto* whole = find_energy(run_energy, e.domain); whole != nullptr && !e.complete)
-        e.problem = whole->problem;
-      if (e.domain.counts_toward_total()) {
-        total_complete = total_complete && e.complete;
-        total_nothing = total_nothing && e.measured_nothing;
-        total_unmeasured = std::max(total_unmeasured, e.unmeasured_s);
-        if (total_problem.empty()) total_problem = e.problem;
-      }
-    }
-    for (auto& e : region.energy) {
-      if (!e.domain.is_total()) continue;
-      e.complete = total_complete;
-      e.measured_nothing = total_nothing && !total_complete;
-      e.unmeasured_s = total_unmeasured;
-      e.problem = total_problem;
-    }
-  }
 }
 
 /// The sampling interval of profiled runs, and the meter's interval for them at most: energy
@@ -163,8 +87,8 @@ struct LogFiles {
   }
 };
 
-/// Reads a command's output into its logs while it runs, and, where there is an events pipe, its
-/// events: regions are measured with the meter's marks, metrics and metadata kept.
+/// Reads a command's output into its logs while it runs, and, where there is an events channel,
+/// its events (events_channel.hpp).
 class OutputWatcher final : public CommandWatcher {
  public:
   OutputWatcher(LogFiles& logs, OutputScanner* scanner, bool with_events, SpawnOptions& options)
@@ -174,24 +98,21 @@ class OutputWatcher final : public CommandWatcher {
     options.stderr_fd = err_.write_fd;
     if (with_events) {
       events_.emplace();
-      options.environment.emplace_back(kEventsFdVariable, std::to_string(kEventsFdInChild));
-      options.inherited_fds = {{events_->write_fd, kEventsFdInChild}};
+      events_->pass_to(options);
     }
   }
 
   void started(Meter& meter) override {
-    meter_ = &meter;
-    channels_.assign(meter.channels().begin(), meter.channels().end());
     out_.close_write();
     err_.close_write();
-    if (events_) events_->close_write();
-    collector_.emplace(out_.read_fd, err_.read_fd, events_ ? events_->read_fd : -1, logs_.out_log, logs_.err_log,
+    if (events_) events_->started(meter);
+    collector_.emplace(out_.read_fd, err_.read_fd, events_ ? events_->read_fd() : -1, &logs_.out_log, &logs_.err_log,
                        scanner_, [this](WorkloadEvent e) { on_event(std::move(e)); });
   }
 
   void finished() override {
     if (collector_) {
-      collector_->finish(kOutputGrace);
+      collector_->finish(detail::kOutputGrace);
       malformed_ = collector_->malformed_events();
       collector_.reset();
     }
@@ -199,68 +120,24 @@ class OutputWatcher final : public CommandWatcher {
 
   std::size_t malformed() const { return malformed_; }
 
-  /// What the events said, into the record; regions still open when the command ended close with it.
+  /// What the events and the output said, into the record.
   void record(RunRecord& r, const MeterWindow& window) {
-    Meter::Mark end{window.duration(), {}};
-    for (const auto& t : window.totals) end.energy.push_back(t.energy);
-    for (const auto& [name, begin] : open_regions_) {
-      regions_.push_back(
-          StoredRegion{name, begin.time.count(), end.time.count(), region_energy(channels_, begin, end)});
-    }
-    open_regions_.clear();
-    std::sort(regions_.begin(), regions_.end(), [](const auto& a, const auto& b) { return a.start_s < b.start_s; });
-    mark_unmeasured_regions(regions_, channels_, r.timeline, r.energy);
-    r.regions = std::move(regions_);
-    for (const auto& name : metric_order_) r.metrics.push_back(metrics_[name]);
-    r.metadata = std::move(metadata_);
+    if (events_) events_->record(r, window);
   }
 
  private:
-  // Events arrive on the collector's thread; regions are measured with the meter's marks.
+  /// On the collector's thread: the events channel's events, and those found in the output.
   void on_event(WorkloadEvent e) {
-    std::optional<Meter::Mark> mark;
-    if (e.kind == WorkloadEvent::Kind::region_begin || e.kind == WorkloadEvent::Kind::region_end) mark = meter_->mark();
-    std::lock_guard lock(mutex_);
-    switch (e.kind) {
-      case WorkloadEvent::Kind::region_begin: open_regions_.emplace_back(e.name, std::move(*mark)); break;
-      case WorkloadEvent::Kind::region_end: {
-        const auto it = std::find_if(open_regions_.rbegin(), open_regions_.rend(),
-                                     [&](const auto& o) { return o.first == e.name; });
-        if (it == open_regions_.rend()) break;  // an end without a begin is ignored
-        regions_.push_back(StoredRegion{e.name, it->second.time.count(), mark->time.count(),
-                                        region_energy(channels_, it->second, *mark)});
-        open_regions_.erase(std::next(it).base());
-        break;
-      }
-      case WorkloadEvent::Kind::metric:
-        if (!metrics_.contains(e.name)) metric_order_.push_back(e.name);
-        metrics_[e.name] = StoredMetric{e.name, e.value, e.unit, e.origin};
-        break;
-      case WorkloadEvent::Kind::metadata: {
-        const auto it =
-            std::find_if(metadata_.begin(), metadata_.end(), [&](const auto& kv) { return kv.first == e.name; });
-        if (it != metadata_.end()) it->second = e.text;
-        else metadata_.emplace_back(e.name, e.text);
-        break;
-      }
-    }
+    if (events_) events_->on_event(std::move(e));
   }
 
   LogFiles& logs_;
   OutputScanner* scanner_;
   detail::Pipe out_;
   detail::Pipe err_;
-  std::optional<detail::Pipe> events_;
+  std::optional<detail::EventsChannel> events_;
   std::optional<detail::OutputCollector> collector_;
   std::size_t malformed_ = 0;
-  Meter* meter_ = nullptr;
-  std::vector<Channel> channels_;
-  std::mutex mutex_;
-  std::vector<std::pair<std::string, Meter::Mark>> open_regions_;
-  std::vector<StoredRegion> regions_;
-  std::map<std::string, StoredMetric> metrics_;
-  std::vector<std::string> metric_order_;
-  KeyValues metadata_;
 };
 
 /// Runs an unmeasured helper command (setup, prepare) with its output logged: started, watched

@@ -11,117 +11,14 @@
 
 #include "joulebench/run.hpp"
 
+#include "run/events_channel.hpp"
 #include "run/other_cpu.hpp"
 
 namespace joulebench {
 
-namespace {
-
-/// Energy less idle power x time that is negative beyond rounding: a constant model (the DRAM
-/// estimate) gives exactly its idle figure, up to the last bits of a double, which is no warning.
-bool below_idle(Joules dynamic, Joules energy) { return dynamic.value < -1e-9 * std::max(1.0, energy.value); }
-
-}  // namespace
-
-std::optional<Watts> IdleBaseline::power(Domain d) const {
-  if (duration.count() <= 0) return std::nullopt;
-  for (const auto& e : energy) {
-    if (e.domain != d) continue;
-    // Lost intervals add no energy: the average over the measured time is the idle power, as
-    // long as most of the baseline was measured.
-    const Seconds measured = duration - e.unmeasured;
-    if (e.measured_nothing || measured < duration * 0.5) return std::nullopt;
-    return e.energy / measured;
-  }
-  return std::nullopt;
-}
-
-IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval) {
-  Meter meter(sensors, MeterOptions{interval, nullptr});
-  meter.start();
-  std::this_thread::sleep_for(duration);
-  const MeterWindow window = meter.stop();
-  return IdleBaseline{window.duration(), energy_by_domain(window), window.complete()};
-}
-
 std::optional<double> cpu_share(const ProcessOutcome& process, const MeterWindow& window) {
   if (!window.machine_cpu_busy || window.machine_cpu_busy->count() <= 0) return std::nullopt;
   return std::min(1.0, process.cpu() / *window.machine_cpu_busy);
-}
-
-std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBaseline* idle,
-                                         std::optional<double> cpu_share) {
-  std::vector<EnergyFigure> figures;
-  const Seconds duration = window.duration();
-  for (const DomainEnergy& d : energy_by_domain(window)) {
-    EnergyFigure f;
-    f.domain = d.domain;
-    f.energy_j = d.energy.value;
-    f.source = d.source;
-    f.method = figure_method(d.method);
-    f.estimated = d.estimated;
-    f.unmeasured_s = d.unmeasured.count();
-    f.complete = d.unmeasured.count() == 0;
-    f.problem = d.problem;
-    f.measured_nothing = d.measured_nothing;
-    // An incomplete figure is a lower bound: less idle power x time says nothing of the command.
-    if (idle && f.complete) {
-      if (const auto idle_power = idle->power(d.domain)) {
-        f.idle_power_w = idle_power->value;
-        const Joules dynamic = d.energy - *idle_power * duration;
-        f.below_idle = below_idle(dynamic, d.energy);
-        f.dynamic_energy_j = std::max(0.0, dynamic.value);
-        if (cpu_share && (d.domain == Domain::cpu || d.domain == Domain::core)) {
-          f.attributed_energy_j = *f.dynamic_energy_j * *cpu_share;
-        }
-      }
-    }
-    figures.push_back(std::move(f));
-  }
-  return figures;
-}
-
-EnergyFigure total_figure(const std::vector<EnergyFigure>& domains, Seconds duration) {
-  EnergyFigure total;
-  total.domain = DomainId::total();
-  total.method = FigureMethod::none;
-  bool all_estimated = true;
-  bool all_dynamic = true;
-  bool first = true;
-  double idle_energy_j = 0;
-  std::vector<std::string> sources;
-  bool all_measured_nothing = true;
-  for (const auto& f : domains) {
-    if (!f.domain.counts_toward_total()) continue;
-    all_measured_nothing = all_measured_nothing && f.measured_nothing;
-    total.energy_j += f.energy_j;
-    total.unmeasured_s = std::max(total.unmeasured_s, f.unmeasured_s);
-    total.complete = total.complete && f.complete;
-    if (total.problem.empty()) total.problem = f.problem;
-    total.estimated = total.estimated || f.estimated;
-    all_estimated = all_estimated && f.estimated;
-    if (std::find(sources.begin(), sources.end(), f.source) == sources.end()) sources.push_back(f.source);
-    if (first) total.method = f.method;
-    else if (total.method != f.method) total.method = FigureMethod::mixed;
-    first = false;
-    if (f.dynamic_energy_j && f.idle_power_w) {
-      idle_energy_j += *f.idle_power_w * duration.count();
-    } else {
-      all_dynamic = false;
-    }
-  }
-  total.measured_nothing = !sources.empty() && all_measured_nothing;
-  if (total.measured_nothing) all_dynamic = false;
-  total.partly_estimated = total.estimated && !all_estimated;
-  for (std::size_t i = 0; i < sources.size(); ++i) total.source += (i ? "+" : "") + sources[i];
-  if (all_dynamic && !sources.empty()) {
-    // The total's dynamic energy is taken from the totals, not from the clamped domain figures.
-    total.idle_power_w = idle_energy_j / duration.count();
-    const Joules raw(total.energy_j - idle_energy_j);
-    total.below_idle = below_idle(raw, Joules(total.energy_j));
-    total.dynamic_energy_j = std::max(0.0, raw.value);
-  }
-  return total;
 }
 
 namespace {
@@ -166,6 +63,33 @@ class KillOnRequest {
 };
 
 using detail::cores_text;
+
+/// Reads the command's events channel while it runs (`measure` and `profile`): its regions,
+/// metrics and metadata go into the run record as a campaign's do.
+class EventsWatcher final : public CommandWatcher {
+ public:
+  explicit EventsWatcher(SpawnOptions& options) { channel_.pass_to(options); }
+  void started(Meter& meter) override {
+    channel_.started(meter);
+    collector_.emplace(-1, -1, channel_.read_fd(), nullptr, nullptr, nullptr,
+                       [this](WorkloadEvent e) { channel_.on_event(std::move(e)); });
+  }
+  void finished() override {
+    if (!collector_) return;
+    collector_->finish(detail::kOutputGrace);
+    malformed_ = collector_->malformed_events();
+    collector_.reset();
+  }
+  void record(RunRecord& r, const MeterWindow& window) {
+    r.malformed_events = malformed_;
+    channel_.record(r, window);
+  }
+
+ private:
+  detail::EventsChannel channel_;
+  std::optional<detail::OutputCollector> collector_;
+  std::size_t malformed_ = 0;
+};
 
 }  // namespace
 
@@ -251,21 +175,21 @@ void record_outcome(RunRecord& r, const MeteredCommand& metered, const IdleBasel
   }
 }
 
-std::span<const EnergyFigure> Measurement::domains() const {
+std::span<const EnergyFigure> CommandMeasurement::domains() const {
   const auto* t = total();
   return std::span<const EnergyFigure>(run.energy).first(run.energy.size() - (t != nullptr ? 1 : 0));
 }
 
-const EnergyFigure* Measurement::total() const {
+const EnergyFigure* CommandMeasurement::total() const {
   return !run.energy.empty() && run.energy.back().domain.is_total() ? &run.energy.back() : nullptr;
 }
 
-Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
+CommandMeasurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   if (options.command.argv.empty()) throw LaunchError(127, "no command given");
   // Fail before spending the idle baseline on a command that cannot start.
   find_executable(options.command.argv.front());
 
-  Measurement m;
+  CommandMeasurement m;
   m.command = options.command.argv;
   if (options.idle) m.idle = measure_idle(sensors, *options.idle, options.interval);
 
@@ -275,6 +199,11 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   metered_options.timeline = options.timeline;
   metered_options.forward_signals = true;
   metered_options.max_other_cpu_cores = options.max_other_cpu_cores;
+  std::optional<EventsWatcher> events;
+  if (options.events) {
+    events.emplace(metered_options.command);
+    metered_options.watcher = &*events;
+  }
   MeteredCommand metered = run_metered(sensors, metered_options);
   if (metered.interval < options.interval) {
     m.notes.push_back(
@@ -288,6 +217,7 @@ Measurement measure_command(SensorSet& sensors, const MeasureOptions& options) {
   record_outcome(
       m.run, metered, m.idle ? &*m.idle : nullptr, std::nullopt,
       fmt::format("a quiet machine's other processes use at most {}", cores_text(options.max_other_cpu_cores)));
+  if (events) events->record(m.run, metered.window);
   m.process = std::move(metered.process);
   m.window = std::move(metered.window);
   m.cpu_share = cpu_share(m.process, m.window);

@@ -103,10 +103,10 @@ void Pipe::close_read() {
   read_fd = -1;
 }
 
-OutputCollector::OutputCollector(int stdout_fd, int stderr_fd, int events_fd, BoundedLog& stdout_log,
-                                 BoundedLog& stderr_log, OutputScanner* scanner, EventHandler on_event)
+OutputCollector::OutputCollector(int stdout_fd, int stderr_fd, int events_fd, BoundedLog* stdout_log,
+                                 BoundedLog* stderr_log, OutputScanner* scanner, EventHandler on_event)
     : fds_{stdout_fd, stderr_fd, events_fd},
-      logs_{&stdout_log, &stderr_log},
+      logs_{stdout_log, stderr_log},
       scanner_(scanner),
       on_event_(std::move(on_event)) {
   for (const int fd : fds_) open_ += fd >= 0 ? 1 : 0;
@@ -166,7 +166,7 @@ void OutputCollector::loop() {
         continue;
       }
       const auto size = static_cast<std::size_t>(n);
-      if (i < 2) logs_[i]->write(buffer.data(), size);
+      if (i < 2 && logs_[i] != nullptr) logs_[i]->write(buffer.data(), size);
       if (i == 0) deliver_lines(pending_stdout_, buffer.data(), size, false);
       if (i == 2) deliver_lines(pending_events_, buffer.data(), size, true);
     }

@@ -17,6 +17,9 @@
 
 namespace joulebench::detail {
 
+/// How long output may keep arriving after the command exited (a leftover holding the pipes).
+inline constexpr Seconds kOutputGrace{0.5};
+
 /// A log file that keeps the first `head` bytes and the last `tail` bytes of a stream.
 class BoundedLog {
  public:
@@ -59,8 +62,9 @@ class OutputCollector {
  public:
   using EventHandler = std::function<void(WorkloadEvent)>;
 
-  /// `events_fd` may be -1 (no events pipe). `scanner` may be null (no metrics from output).
-  OutputCollector(int stdout_fd, int stderr_fd, int events_fd, BoundedLog& stdout_log, BoundedLog& stderr_log,
+  /// Any descriptor may be -1 (not watched); a log must be given for a watched output. `scanner`
+  /// may be null (no metrics from output).
+  OutputCollector(int stdout_fd, int stderr_fd, int events_fd, BoundedLog* stdout_log, BoundedLog* stderr_log,
                   OutputScanner* scanner, EventHandler on_event);
   ~OutputCollector();
   OutputCollector(const OutputCollector&) = delete;

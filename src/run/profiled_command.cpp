@@ -57,8 +57,9 @@ ProfiledMeasurement profile_command(SensorSet& sensors, const ProfileCommandOpti
       result.notes.push_back(
           fmt::format("cannot keep the trace in {}: {}", options.keep_trace->string(), ec.message()));
   }
-  const Measurement& m = result.measurement;
+  const CommandMeasurement& m = result.measurement;
   result.profile = profiler.attribute(trace, m.window, timeline.timeline, m.total());
+  result.profile->regions = m.run.regions;
   return result;
 }
 

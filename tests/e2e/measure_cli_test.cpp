@@ -445,8 +445,17 @@ TEST_F(MeasureCli, TheCommandInheritsNoDescriptorOfJoulebench) {
   }
   EXPECT_TRUE(contains(r.out, "/dev/null")) << r.out;  // stdin: the listing works
   EXPECT_FALSE(contains(r.out, timeline.string())) << r.out;
-  // joulebench itself was started with only 0, 1 and 2 open: the command gets those and no more.
-  EXPECT_EQ(open_files.size(), 3u) << r.out;
+  // joulebench itself was started with only 0, 1 and 2 open: the command gets those and the
+  // events channel's two pipes, 3 and 4, and no more.
+  ASSERT_EQ(open_files.size(), 5u) << r.out;
+  EXPECT_TRUE(contains(r.out, " 3 -> pipe:")) << r.out;
+  EXPECT_TRUE(contains(r.out, " 4 -> pipe:")) << r.out;
+
+  // Without the channel: 0, 1 and 2 only (3 is ls reading the folder).
+  const Result bare = runner.run({"measure", "--no-events", "-o", report.string(), "--", "ls", "-l", "/proc/self/fd"});
+  ASSERT_EQ(bare.exit_code, 0) << bare.err;
+  EXPECT_FALSE(contains(bare.out, "pipe:")) << bare.out;
+  EXPECT_FALSE(contains(bare.out, " 4 -> ")) << bare.out;
 }
 
 TEST_F(MeasureCli, TerminationSignalIsForwardedAndTheRunStillReported) {

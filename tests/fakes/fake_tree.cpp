@@ -4,10 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -106,6 +110,62 @@ std::optional<SourceReport> report_as_unprivileged(const std::function<std::uniq
   report.reason = message.substr(first + 1, second - first - 1);
   report.remedy = message.substr(second + 1);
   return report;
+}
+
+struct PoweredCounter::State {
+  std::filesystem::path path;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  double watts = 0;
+  double energy_uj = 0;
+  std::chrono::steady_clock::time_point last;
+  std::thread thread;
+
+  void advance() {
+    const auto now = std::chrono::steady_clock::now();
+    energy_uj += watts * std::chrono::duration<double>(now - last).count() * 1e6;
+    last = now;
+    write_counter(path, static_cast<std::uint64_t>(energy_uj));
+  }
+};
+
+PoweredCounter::PoweredCounter(std::filesystem::path path, double watts, std::uint64_t start_uj)
+    : state_(std::make_unique<State>()) {
+  state_->path = std::move(path);
+  state_->watts = watts;
+  state_->energy_uj = static_cast<double>(start_uj);
+  state_->last = std::chrono::steady_clock::now();
+  write_counter(state_->path, start_uj);
+  state_->thread = std::thread([s = state_.get()] {
+    std::unique_lock lock(s->mutex);
+    while (!s->wake.wait_for(lock, std::chrono::milliseconds(1), [s] { return s->stopping; })) s->advance();
+  });
+}
+
+PoweredCounter::~PoweredCounter() {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->wake.notify_all();
+  state_->thread.join();
+}
+
+void PoweredCounter::set_watts(double watts) {
+  std::lock_guard lock(state_->mutex);
+  state_->advance();
+  state_->watts = watts;
+}
+
+ScopedVariable::ScopedVariable(const char* name, const std::string& value) : name_(name) {
+  if (const char* old = std::getenv(name)) old_ = old;
+  ::setenv(name, value.c_str(), 1);
+}
+
+ScopedVariable::~ScopedVariable() {
+  if (old_) ::setenv(name_, old_->c_str(), 1);
+  else ::unsetenv(name_);
 }
 
 }  // namespace joulebench::testing

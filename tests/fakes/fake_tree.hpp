@@ -41,6 +41,35 @@ void write_counter(const std::filesystem::path& path, std::uint64_t value);
 void make_powercap_zone(const std::filesystem::path& dir, std::string_view name, std::uint64_t energy_uj,
                         std::uint64_t max_range_uj, std::uint64_t max_power_uw = 0);
 
+/// A counter file advanced at a known power, as a RAPL zone is: a thread rewrites it every
+/// millisecond with start + watts x elapsed time (in microjoules). Stops when the object goes.
+class PoweredCounter {
+ public:
+  PoweredCounter(std::filesystem::path path, double watts, std::uint64_t start_uj = 1'000'000);
+  ~PoweredCounter();
+  PoweredCounter(const PoweredCounter&) = delete;
+  PoweredCounter& operator=(const PoweredCounter&) = delete;
+  /// From now on, this power.
+  void set_watts(double watts);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// Sets an environment variable for the object's lifetime, then restores what it was.
+class ScopedVariable {
+ public:
+  ScopedVariable(const char* name, const std::string& value);
+  ~ScopedVariable();
+  ScopedVariable(const ScopedVariable&) = delete;
+  ScopedVariable& operator=(const ScopedVariable&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
 /// A /proc/stat with the given aggregate ticks and `cpus` per-CPU lines.
 void write_proc_stat(const std::filesystem::path& procfs_root, std::uint64_t user, std::uint64_t system,
                      std::uint64_t idle, int cpus);

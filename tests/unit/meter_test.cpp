@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "fakes/scripted_source.hpp"
 #include "joulebench/meter.hpp"
@@ -67,6 +68,44 @@ TEST(Meter, UnmeasuredIntervalsFlagTheWindowAndAddNothing) {
   EXPECT_NEAR(w.totals[0].unmeasured.count(), lost, 1e-12);
   EXPECT_NEAR(w.totals[0].energy.value, 100.0 * (w.duration().count() - lost), 1e-6);
   EXPECT_GT(w.totals[0].energy.value, 0.0);
+}
+
+TEST(Meter, ReadingsBetweenSamplesAreExactAndCloseNoTimelineInterval) {
+  SensorSet sensors = single_source(std::make_unique<ScriptedSource>(Domain::cpu, [](double t) { return 40.0 * t; }));
+  RecordingSink sink;
+  Meter meter(sensors, MeterOptions{Seconds(0.05), &sink});
+  meter.start();
+  std::vector<Meter::Mark> readings;
+  for (int i = 0; i < 200; ++i) {
+    readings.push_back(meter.reading());
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  const Meter::Mark mark = meter.mark();
+  const MeterWindow w = meter.stop();
+  for (const auto& r : readings) EXPECT_NEAR(r.energy[0].value, 40.0 * r.time.count(), 1e-9);
+  EXPECT_NEAR(mark.energy[0].value, 40.0 * mark.time.count(), 1e-9);
+  // 200 readings add no sample; the mark adds one: the timeline still adds up to the total.
+  EXPECT_EQ(w.samples, sink.samples.size() + 1);
+  EXPECT_LT(sink.samples.size(), 10U);
+  double timeline_energy = 0;
+  for (const auto& s : sink.samples) timeline_energy += s.channels[0].power.value * s.interval.count();
+  EXPECT_NEAR(timeline_energy, w.totals[0].energy.value, 1e-6);
+}
+
+TEST(Meter, AReadingThatFindsALostStretchCountsItUnmeasured) {
+  // The source's second read fails: here a reading() between samples.
+  auto source = std::make_unique<ScriptedSource>(
+      Domain::gpu, [](double t) { return 100.0 * t; }, std::vector<int>{2});
+  SensorSet sensors = single_source(std::move(source));
+  Meter meter(sensors, MeterOptions{Seconds(1.0), nullptr});
+  meter.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const Meter::Mark lost = meter.reading();
+  EXPECT_GT(lost.unmeasured[0].count(), 0.015);
+  EXPECT_EQ(lost.problems[0], "scripted failure");
+  const MeterWindow w = meter.stop();
+  EXPECT_FALSE(w.complete());
+  EXPECT_NEAR(w.totals[0].unmeasured.count(), lost.unmeasured[0].count(), 1e-12);
 }
 
 TEST(Meter, IntervalShrinksToWhatASourceNeeds) {

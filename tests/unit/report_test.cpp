@@ -119,7 +119,7 @@ TEST(ReportEscape, CsvQuotesSpaceAtTheEdgesWhichReadersTrim) {
 }
 
 TEST(ReportEscape, MeasureCsvGuardsTheCommand) {
-  Measurement m;
+  CommandMeasurement m;
   m.command = {"=calc", "x"};
   const auto lines = testing::lines_of(measurement_csv(m));
   ASSERT_EQ(lines.size(), 2U);

@@ -1,0 +1,144 @@
+#include "joulebench/figures.hpp"
+
+#include <algorithm>
+#include <string>
+#include <thread>
+
+namespace joulebench {
+
+namespace {
+
+/// Energy less idle power x time that is negative beyond rounding: a constant model (the DRAM
+/// estimate) gives exactly its idle figure, up to the last bits of a double, which is no warning.
+bool below_idle(Joules dynamic, Joules energy) { return dynamic.value < -1e-9 * std::max(1.0, energy.value); }
+
+}  // namespace
+
+std::optional<Watts> IdleBaseline::power(Domain d) const {
+  if (duration.count() <= 0) return std::nullopt;
+  for (const auto& e : energy) {
+    if (e.domain != d) continue;
+    // Lost intervals add no energy: the average over the measured time is the idle power, as
+    // long as most of the baseline was measured.
+    const Seconds measured = duration - e.unmeasured;
+    if (e.measured_nothing || measured < duration * 0.5) return std::nullopt;
+    return e.energy / measured;
+  }
+  return std::nullopt;
+}
+
+IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval) {
+  Meter meter(sensors, MeterOptions{interval, nullptr});
+  meter.start();
+  std::this_thread::sleep_for(duration);
+  const MeterWindow window = meter.stop();
+  return IdleBaseline{window.duration(), energy_by_domain(window), window.complete()};
+}
+
+std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBaseline* idle,
+                                         std::optional<double> cpu_share) {
+  std::vector<EnergyFigure> figures;
+  const Seconds duration = window.duration();
+  for (const DomainEnergy& d : energy_by_domain(window)) {
+    EnergyFigure f;
+    f.domain = d.domain;
+    f.energy_j = d.energy.value;
+    f.source = d.source;
+    f.method = figure_method(d.method);
+    f.estimated = d.estimated;
+    f.unmeasured_s = d.unmeasured.count();
+    f.complete = d.unmeasured.count() == 0;
+    f.problem = d.problem;
+    f.measured_nothing = d.measured_nothing;
+    // An incomplete figure is a lower bound: less idle power x time says nothing of the command.
+    if (idle && f.complete) {
+      if (const auto idle_power = idle->power(d.domain)) {
+        f.idle_power_w = idle_power->value;
+        const Joules dynamic = d.energy - *idle_power * duration;
+        f.below_idle = below_idle(dynamic, d.energy);
+        f.dynamic_energy_j = std::max(0.0, dynamic.value);
+        if (cpu_share && (d.domain == Domain::cpu || d.domain == Domain::core)) {
+          f.attributed_energy_j = *f.dynamic_energy_j * *cpu_share;
+        }
+      }
+    }
+    figures.push_back(std::move(f));
+  }
+  return figures;
+}
+
+EnergyFigure total_figure(const std::vector<EnergyFigure>& domains, Seconds duration) {
+  EnergyFigure total;
+  total.domain = DomainId::total();
+  total.method = FigureMethod::none;
+  bool all_estimated = true;
+  bool all_dynamic = true;
+  bool first = true;
+  double idle_energy_j = 0;
+  std::vector<std::string> sources;
+  bool all_measured_nothing = true;
+  for (const auto& f : domains) {
+    if (!f.domain.counts_toward_total()) continue;
+    all_measured_nothing = all_measured_nothing && f.measured_nothing;
+    total.energy_j += f.energy_j;
+    total.unmeasured_s = std::max(total.unmeasured_s, f.unmeasured_s);
+    total.complete = total.complete && f.complete;
+    if (total.problem.empty()) total.problem = f.problem;
+    total.estimated = total.estimated || f.estimated;
+    all_estimated = all_estimated && f.estimated;
+    if (std::find(sources.begin(), sources.end(), f.source) == sources.end()) sources.push_back(f.source);
+    if (first) total.method = f.method;
+    else if (total.method != f.method) total.method = FigureMethod::mixed;
+    first = false;
+    if (f.dynamic_energy_j && f.idle_power_w) {
+      idle_energy_j += *f.idle_power_w * duration.count();
+    } else {
+      all_dynamic = false;
+    }
+  }
+  total.measured_nothing = !sources.empty() && all_measured_nothing;
+  if (total.measured_nothing) all_dynamic = false;
+  total.partly_estimated = total.estimated && !all_estimated;
+  for (std::size_t i = 0; i < sources.size(); ++i) total.source += (i ? "+" : "") + sources[i];
+  if (all_dynamic && !sources.empty()) {
+    // The total's dynamic energy is taken from the totals, not from the clamped domain figures.
+    total.idle_power_w = idle_energy_j / duration.count();
+    const Joules raw(total.energy_j - idle_energy_j);
+    total.below_idle = below_idle(raw, Joules(total.energy_j));
+    total.dynamic_energy_j = std::max(0.0, raw.value);
+  }
+  return total;
+}
+
+MeterWindow window_between(const std::vector<Channel>& channels, const Meter::Mark& begin, const Meter::Mark& end) {
+  MeterWindow window;
+  window.channels = channels;
+  window.end = window.start + std::chrono::duration_cast<Clock::duration>(end.time - begin.time);
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    ChannelTotal t;
+    if (i < begin.energy.size() && i < end.energy.size()) t.energy = end.energy[i] - begin.energy[i];
+    if (i < begin.unmeasured.size() && i < end.unmeasured.size()) {
+      t.unmeasured = std::max(Seconds(0), end.unmeasured[i] - begin.unmeasured[i]);
+      // Marks carry unmeasured time, not intervals: any unmeasured time is one interval at least.
+      t.unmeasured_intervals = t.unmeasured.count() > 0 ? 1 : 0;
+      if (t.unmeasured_intervals > 0 && i < end.problems.size()) t.first_problem = end.problems[i];
+    }
+    window.totals.push_back(std::move(t));
+  }
+  return window;
+}
+
+std::vector<EnergyFigure> figures_between(const std::vector<Channel>& channels, const Meter::Mark& begin,
+                                          const Meter::Mark& end, const IdleBaseline* idle) {
+  const MeterWindow window = window_between(channels, begin, end);
+  std::vector<EnergyFigure> out = energy_figures(window, idle, std::nullopt);
+  if (!out.empty()) out.push_back(total_figure(out, window.duration()));
+  return out;
+}
+
+IdleBaseline idle_between(const std::vector<Channel>& channels, const Meter::Mark& begin, const Meter::Mark& end) {
+  const MeterWindow window = window_between(channels, begin, end);
+  return IdleBaseline{window.duration(), energy_by_domain(window), window.complete()};
+}
+
+}  // namespace joulebench
