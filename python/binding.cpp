@@ -127,10 +127,12 @@ PYBIND11_MODULE(_joulebench, m) {
           py::arg("name"))
       .def("begin_call", &joulebench::Monitor::begin_call, py::arg("name"), release())
       .def(
-          "end_call", [](joulebench::Monitor& monitor, joulebench::TrackedCall& call) { monitor.end_call(std::move(call)); },
+          "end_call",
+          [](joulebench::Monitor& monitor, joulebench::TrackedCall& call) { monitor.end_call(std::move(call)); },
           py::arg("call"), release())
       .def(
-          "totals", [](const joulebench::Monitor& monitor, const std::string& name) { return PyTotals(monitor.totals(name)); },
+          "totals",
+          [](const joulebench::Monitor& monitor, const std::string& name) { return PyTotals(monitor.totals(name)); },
           py::arg("name"))
       .def("tracked", &joulebench::Monitor::tracked)
       .def_property_readonly("under_joulebench", &joulebench::Monitor::under_joulebench)

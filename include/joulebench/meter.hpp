@@ -44,6 +44,9 @@ class TimelineSink {
 inline constexpr Seconds kStalledCounterTime{1.0};
 /// Whether the meter watches a channel for stalls: RAPL counters of those domains.
 bool watched_for_stalls(const Channel& channel);
+/// A window this long in which such a counter did not advance at all measured nothing with it,
+/// even before kStalledCounterTime has passed (a window that starts as its source is opened).
+inline constexpr Seconds kShortestJudgedStillWindow{0.1};
 
 /// A channel's energy over a window.
 struct ChannelTotal {
@@ -54,6 +57,11 @@ struct ChannelTotal {
   std::string first_problem;
   bool complete() const { return unmeasured_intervals == 0; }
 };
+
+/// Marks `total` as measuring nothing where `channel` is watched for stalls, its counter did not
+/// advance at all over a window of `length` (kShortestJudgedStillWindow or more), and nothing else
+/// was found unmeasured: zero joules there is no measurement.
+void judge_still_counter(const Channel& channel, ChannelTotal& total, Seconds length);
 
 /// The result of one metered window.
 struct MeterWindow {

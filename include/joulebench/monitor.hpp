@@ -57,12 +57,12 @@ class MonitorCore;
 /// them. A domain no part of the window could be measured in has no energy (complete is false).
 struct Measurement {
   std::string name;
-  double time_s = 0;                                ///< wall seconds of the window
-  std::map<std::string, double> energy_j;           ///< per domain measured
-  double total_j = 0;                               ///< cpu + dram + gpu, as everywhere in joulebench
-  std::map<std::string, bool> estimated;            ///< true where the figure comes from the estimate
-  std::map<std::string, bool> complete;             ///< false where part of the window was not measured
-  std::map<std::string, std::string> sources;       ///< "rapl-perf", "rapl-powercap", "nvml", "estimate"
+  double time_s = 0;                           ///< wall seconds of the window
+  std::map<std::string, double> energy_j;      ///< per domain measured
+  double total_j = 0;                          ///< cpu + dram + gpu, as everywhere in joulebench
+  std::map<std::string, bool> estimated;       ///< true where the figure comes from the estimate
+  std::map<std::string, bool> complete;        ///< false where part of the window was not measured
+  std::map<std::string, std::string> sources;  ///< "rapl-perf", "rapl-powercap", "nvml", "estimate"
   /// With an idle baseline (MonitorOptions::idle): energy less idle power x time, never below 0.
   std::map<std::string, double> dynamic_energy_j;
   std::optional<double> dynamic_total_j;

@@ -20,6 +20,7 @@ joulebench, and each window is also a region of the run. docs/in-program.md says
 """
 
 import functools
+import os
 import sys
 import threading
 
@@ -73,6 +74,7 @@ class Monitor:
         self.sync_cuda = bool(sync_cuda)
         with _current_lock:
             _current = self
+            self._pid = os.getpid()
 
     def _edge(self, sync_cuda):
         if self.sync_cuda if sync_cuda is None else sync_cuda:
@@ -123,10 +125,11 @@ class Monitor:
 
 
 def current_monitor():
-    """The newest Monitor of this program, made with the defaults if there is none yet."""
+    """The newest Monitor of this process, made with the defaults if there is none yet (a child
+    made with fork() gets one of its own: its parent's is not for it)."""
     with _current_lock:
-        if _current is None:
-            Monitor()  # registers itself; if it raises, there is still none
+        if _current is None or _current._pid != os.getpid():
+            Monitor()  # registers itself; if it raises, the old one stays
         return _current
 
 

@@ -28,6 +28,30 @@ bool watched_for_stalls(const Channel& channel) {
           channel.domain == Domain::psys);
 }
 
+namespace {
+
+/// Seen on a Firecracker virtual machine: the guest's RAPL PMU offers energy-psys, which always
+/// reads 0. Zero joules there is no measurement.
+std::string still_counter_problem(Seconds length) {
+  return fmt::format(
+      "the counter did not advance in {:.2f} s, which no working RAPL counter does: it measures nothing here "
+      "(virtual machines can offer RAPL events that always read 0)",
+      length.count());
+}
+
+}  // namespace
+
+void judge_still_counter(const Channel& channel, ChannelTotal& total, Seconds length) {
+  if (!watched_for_stalls(channel) || total.energy.value != 0 || total.unmeasured_intervals > 0 ||
+      length < kShortestJudgedStillWindow) {
+    return;
+  }
+  total.unmeasured = length;
+  total.unmeasured_intervals = 1;
+  total.stalled = true;
+  total.first_problem = still_counter_problem(length);
+}
+
 bool MeterWindow::complete() const {
   return std::all_of(totals.begin(), totals.end(), [](const ChannelTotal& t) { return t.complete(); });
 }
@@ -126,12 +150,9 @@ MeterWindow Meter::stop() {
     total.energy = previous_[i].energy - first_[i].energy;
     const StallWatch& watch = stall_watch_[i];
     if (watch.stalled && watch.stretch_start == window_.start && total.unmeasured_intervals == 1) {
-      // Seen on a Firecracker virtual machine: the guest's RAPL PMU offers energy-psys, which
-      // always reads 0. Zero joules there is no measurement.
-      total.first_problem = fmt::format(
-          "the counter did not advance in {:.1f} s, which no working RAPL counter does: it measures nothing here "
-          "(virtual machines can offer RAPL events that always read 0)",
-          window_.duration().count());
+      total.first_problem = still_counter_problem(window_.duration());
+    } else {
+      judge_still_counter(window_.channels[i], total, window_.duration());
     }
   }
   return window_;
@@ -172,7 +193,13 @@ Meter::Mark Meter::reading() {
   scratch_.resize(previous_.size());
   sensors_.read(now, scratch_);
   for (std::size_t i = 0; i < scratch_.size(); ++i) {
-    if (scratch_[i].counted) continue;
+    if (scratch_[i].counted) {
+      // A stalled stretch counts as unmeasured up to this reading, as take_reading counts it.
+      if (stall_watch_[i].watched && now - scratch_[i].unchanged_since >= kStalledCounterTime) {
+        mark_stalled(i, std::max(scratch_[i].unchanged_since, window_.start), now);
+      }
+      continue;
+    }
     // The source lost the stretch since its last read: unmeasured, as take_reading counts it.
     ChannelTotal& total = window_.totals[i];
     total.unmeasured += now - last_source_read_;

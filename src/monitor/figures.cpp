@@ -123,6 +123,19 @@ MeterWindow window_between(const std::vector<Channel>& channels, const Meter::Ma
       t.unmeasured_intervals = t.unmeasured.count() > 0 ? 1 : 0;
       if (t.unmeasured_intervals > 0 && i < end.problems.size()) t.first_problem = end.problems[i];
     }
+    if (i < end.energy.size() && end.energy[i].value == 0 && end.time >= kShortestJudgedStillWindow) {
+      // Still since the meter started (the Monitor was made, the run began), long enough to judge:
+      // a short window inside that stretch measured nothing either.
+      ChannelTotal since_start;
+      judge_still_counter(channels[i], since_start, end.time);
+      if (since_start.unmeasured_intervals > 0 && t.unmeasured_intervals == 0) {
+        t.unmeasured = end.time - begin.time;
+        t.unmeasured_intervals = 1;
+        t.stalled = true;
+        t.first_problem = since_start.first_problem;
+      }
+    }
+    judge_still_counter(channels[i], t, end.time - begin.time);
     window.totals.push_back(std::move(t));
   }
   return window;

@@ -112,7 +112,8 @@ class JoulebenchReadings final : public Readings {
   const std::vector<Channel>& channels() const override { return hello_.channels; }
   Seconds interval() const override { return hello_.interval; }
   Meter::Mark read(std::string_view region, bool begin) override {
-    const std::string line = region.empty() ? request("mark", {}, false) : request(begin ? "begin" : "end", region, true);
+    const std::string line =
+        region.empty() ? request("mark", {}, false) : request(begin ? "begin" : "end", region, true);
     try {
       return protocol::parse_mark(line, hello_.channels.size());
     } catch (const std::invalid_argument& e) {
@@ -246,8 +247,8 @@ class MonitorCore {
     if (options_.idle && !(options_.idle->count() > 0)) throw MonitorError("the idle baseline must be positive");
     for (const auto& s : options_.sources) {
       if (std::find(std::begin(kKnownSources), std::end(kKnownSources), s) == std::end(kKnownSources)) {
-        throw MonitorError(fmt::format("unknown source '{}': the sources are rapl-perf, rapl-powercap, nvml and estimate",
-                                       s));
+        throw MonitorError(
+            fmt::format("unknown source '{}': the sources are rapl-perf, rapl-powercap, nvml and estimate", s));
       }
     }
     readings_ = open_readings(options_);
@@ -262,9 +263,10 @@ class MonitorCore {
       }
     }
     if (channels_.empty() && !used.empty()) {
-      throw MonitorError(fmt::format("the joulebench that runs this program measures with {}, none of the sources "
-                                     "asked for",
-                                     fmt::join(used, ", ")));
+      throw MonitorError(
+          fmt::format("the joulebench that runs this program measures with {}, none of the sources "
+                      "asked for",
+                      fmt::join(used, ", ")));
     }
     if (options_.idle) {
       const Meter::Mark begin = read({}, false);

@@ -119,8 +119,8 @@ void EventsChannel::on_event(WorkloadEvent e) {
   switch (e.kind) {
     case Kind::region_begin: open_regions_.emplace_back(e.name, std::move(*mark)); break;
     case Kind::region_end: {
-      const auto it = std::find_if(open_regions_.rbegin(), open_regions_.rend(),
-                                   [&](const auto& o) { return o.first == e.name; });
+      const auto it =
+          std::find_if(open_regions_.rbegin(), open_regions_.rend(), [&](const auto& o) { return o.first == e.name; });
       if (it == open_regions_.rend()) break;  // an end without a begin is ignored
       regions_.push_back(StoredRegion{e.name, it->second.time.count(), mark->time.count(),
                                       figures_between(channels_, it->second, *mark)});

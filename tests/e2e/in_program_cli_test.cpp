@@ -93,8 +93,8 @@ class InProgram : public ::testing::Test {
   static void expect_agree(const json& window, const json& stored) {
     const double program_j = total_of(window["energy"]);
     const double stored_j = total_of(stored["energy"]);
-    EXPECT_NEAR(program_j, stored_j, std::max(0.01 * stored_j, kWatts * kIntervalS))
-        << window.dump() << "\n" << stored.dump();
+    EXPECT_NEAR(program_j, stored_j, std::max(0.01 * stored_j, kWatts * kIntervalS)) << window.dump() << "\n"
+                                                                                     << stored.dump();
     const double stored_s = stored["end_s"].get<double>() - stored["start_s"].get<double>();
     EXPECT_NEAR(window["time_s"].get<double>(), stored_s, 1e-3);
     // And both measure the known power (the cpu figure; dram is the estimate's).
@@ -112,10 +112,10 @@ class InProgram : public ::testing::Test {
 
 TEST_F(InProgram, MeasureGivesTheProgramItsFiguresAndReportsItsRegions) {
   const fs::path report = dir_.path() / "report.json";
-  const Result r = runner_.run({"measure", "--interval", "10ms", "--format", "json", "-o", report.string(), "--",
-                                JOULEBENCH_TEST_PYTHON, (dir_.path() / "program.py").string(),
-                                (dir_.path() / "out.json").string()},
-                               env());
+  const Result r =
+      runner_.run({"measure", "--interval", "10ms", "--format", "json", "-o", report.string(), "--",
+                   JOULEBENCH_TEST_PYTHON, (dir_.path() / "program.py").string(), (dir_.path() / "out.json").string()},
+                  env());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json program = program_output();
   EXPECT_TRUE(program["under_joulebench"].get<bool>()) << program.dump();
@@ -155,10 +155,10 @@ TEST_F(InProgram, MeasureGivesTheProgramItsFiguresAndReportsItsRegions) {
 }
 
 TEST_F(InProgram, ProfileReportsTheRegionsBesideTheFunctions) {
-  const Result r = runner_.run({"profile", "--mode", "python", "--interval", "10ms", "--format", "json", "--",
-                                JOULEBENCH_TEST_PYTHON, (dir_.path() / "program.py").string(),
-                                (dir_.path() / "out.json").string()},
-                               env());
+  const Result r =
+      runner_.run({"profile", "--mode", "python", "--interval", "10ms", "--format", "json", "--",
+                   JOULEBENCH_TEST_PYTHON, (dir_.path() / "program.py").string(), (dir_.path() / "out.json").string()},
+                  env());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json profile = testing::parse_json(r.out);
   ASSERT_NE(region(profile["regions"], "train"), nullptr) << profile["regions"].dump();
@@ -191,12 +191,13 @@ TEST_F(InProgram, ACampaignRunAsTheInvokingUserStoresTheProgramsWindows) {
   testing::TestUser user;
   if (!user.made()) GTEST_SKIP() << "needs root and useradd to make a test user";
   const fs::path plan = dir_.path() / "plan.toml";
-  testing::write_file(plan, "[campaign]\nname = \"in-program\"\nrepetitions = 1\nwarmup = 0\nidle = \"0s\"\n"
-                            "cooldown = \"0s\"\ninterval = \"10ms\"\n\n[[workload]]\nname = \"script\"\n"
-                            "framework = \"pytorch\"\nmodel = \"m\"\nphase = \"train\"\n"
-                            "command = [\"" JOULEBENCH_TEST_PYTHON "\", \"" +
-                                (dir_.path() / "program.py").string() + "\", \"" + (dir_.path() / "out.json").string() +
-                                "\"]\n");
+  testing::write_file(plan,
+                      "[campaign]\nname = \"in-program\"\nrepetitions = 1\nwarmup = 0\nidle = \"0s\"\n"
+                      "cooldown = \"0s\"\ninterval = \"10ms\"\n\n[[workload]]\nname = \"script\"\n"
+                      "framework = \"pytorch\"\nmodel = \"m\"\nphase = \"train\"\n"
+                      "command = [\"" JOULEBENCH_TEST_PYTHON "\", \"" +
+                          (dir_.path() / "program.py").string() + "\", \"" + (dir_.path() / "out.json").string() +
+                          "\"]\n");
   testing::Env env = this->env();
   env.merge(user.sudo());
   const fs::path db = dir_.path() / "results.db";

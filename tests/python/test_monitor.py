@@ -353,11 +353,21 @@ class Errors(FakeTreeTest):
                 code = 1
             except joulebench.Error as e:
                 code = 0 if "process" in str(e) else 2
+            try:
+                if code == 0:
+                    # current_monitor() gives the child a Monitor of its own, which works.
+                    own = joulebench.current_monitor()
+                    code = 4 if own is mon else 0
+                    own.begin_window("child")
+                    own.end_window("child")
+            except BaseException:
+                code = 5
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
         self.assertEqual(os.waitstatus_to_exitcode(status), 0,
-                         "1: the child used its parent's Monitor; 2: another error; 3: something else")
+                         "1: the child used its parent's Monitor; 2: another error; 3: something else; "
+                         "4: current_monitor() gave the child its parent's; 5: the child's own failed")
         # The parent's is unaffected.
         mon.begin_window("parent")
         self.assertGreaterEqual(mon.end_window("parent").time_s, 0)

@@ -235,6 +235,27 @@ TEST_F(KnownPower, AForkedChildMustMakeItsOwn) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child used its parent's Monitor";
 }
 
+TEST_F(KnownPower, ACounterThatNeverAdvancesMeasuresNothingEvenInShortWindows) {
+  // A platform zone that reads the same forever (a VM's psys): no window is a measurement of it.
+  testing::make_powercap_zone(sysfs_.path() / "class" / "powercap" / "intel-rapl:1", "psys", 5'000'000,
+                              262'143'328'850);
+  Monitor monitor(powercap());
+  ASSERT_EQ(monitor.sources().count("psys"), 1U);
+  monitor.begin_window("long");
+  std::this_thread::sleep_for(150ms);
+  const Measurement long_window = monitor.end_window("long");
+  monitor.begin_window("short");  // too short to judge alone; the counter's history judges it
+  std::this_thread::sleep_for(10ms);
+  const Measurement short_window = monitor.end_window("short");
+  expect_known_power(long_window);  // the counter is written every millisecond: 10 ms is too short
+  for (const Measurement* m : {&long_window, &short_window}) {
+    EXPECT_FALSE(m->energy_j.contains("psys")) << m->to_json();
+    EXPECT_FALSE(m->complete.at("psys"));
+    EXPECT_TRUE(m->complete.at("cpu"));
+    EXPECT_NE(m->to_json().find("did not advance"), std::string::npos) << m->to_json();
+  }
+}
+
 // The machine as it is: whatever sources it has, unredirected (the estimate on a VM).
 TEST(MonitorOnThisMachine, GivesFiniteLabelledFigures) {
   ::unsetenv("JOULEBENCH_EVENTS_FD");

@@ -161,18 +161,38 @@ TEST(RaplPowercap, ACounterThatNeverAdvancesMeasuresNothing) {
   EXPECT_FALSE(window.complete());
 }
 
-TEST(RaplPowercap, AShortWindowMayReadZero) {
-  // Under a second, an unchanged counter is no evidence: RAPL's own update can lag a short window.
+TEST(RaplPowercap, AVeryShortWindowMayReadZero) {
+  // Under kShortestJudgedStillWindow an unchanged counter is no evidence: RAPL's own update can
+  // lag a window of a few milliseconds.
+  PowercapTree t;
+  testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 5000, kRealisticRangeUj);
+  std::mutex turns;
+  SensorSet sensors = powercap_sensors(t, turns);
+  Meter meter(sensors, MeterOptions{Seconds(0.01), nullptr});
+  meter.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const MeterWindow window = meter.stop();
+  ASSERT_LT(window.duration(), kShortestJudgedStillWindow);
+  EXPECT_TRUE(window.complete());
+  EXPECT_DOUBLE_EQ(window.totals[0].energy.value, 0.0);
+}
+
+TEST(RaplPowercap, AWindowOfATenthOfASecondWithoutAnyAdvanceMeasuredNothing) {
+  // A working counter advances about every millisecond: not once in 0.1 s, it is frozen or far
+  // behind, and 0 J would be wrong either way. Said before the stall watch's second has passed.
   PowercapTree t;
   testing::make_powercap_zone(t.zones() / "intel-rapl:0", "package-0", 5000, kRealisticRangeUj);
   std::mutex turns;
   SensorSet sensors = powercap_sensors(t, turns);
   Meter meter(sensors, MeterOptions{Seconds(0.05), nullptr});
   meter.start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
   const MeterWindow window = meter.stop();
-  EXPECT_TRUE(window.complete());
-  EXPECT_DOUBLE_EQ(window.totals[0].energy.value, 0.0);
+  EXPECT_FALSE(window.complete());
+  const auto domains = energy_by_domain(window);
+  ASSERT_EQ(domains.size(), 1U);
+  EXPECT_TRUE(domains[0].measured_nothing);
+  EXPECT_NE(domains[0].problem.find("did not advance in 0.1"), std::string::npos) << domains[0].problem;
 }
 
 class DirectReads : public ::testing::Test {
