@@ -17,13 +17,14 @@ using Json = nlohmann::ordered_json;
 
 /// The JSON outputs. Each has its own version, raised whenever a key changes meaning or goes away.
 enum class JsonSchema : std::uint8_t {
-  measure,   ///< `measure --json`
-  runs,      ///< `export --format json`
-  compare,   ///< `compare --format json` (and bench)
-  sensors,   ///< `sensors --json`
-  profile,   ///< `profile --format json`
-  profiles,  ///< `profiles --format json`
-  bench,     ///< `bench --export-json`: hyperfine's shape, energy added
+  measure,      ///< `measure --json`
+  runs,         ///< `export --format json`
+  compare,      ///< `compare --format json` (and bench)
+  sensors,      ///< `sensors --json`
+  profile,      ///< `profile --format json`
+  profiles,     ///< `profiles --format json`
+  bench,        ///< `bench --export-json`: hyperfine's shape, energy added
+  replication,  ///< `compare --reference --format json`
 };
 
 /// A document's first keys: {"schema": "NAME/VERSION", "joulebench_version": "X.Y.Z"}.

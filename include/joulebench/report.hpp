@@ -14,6 +14,7 @@
 #include "joulebench/analysis.hpp"
 #include "joulebench/meter.hpp"
 #include "joulebench/profile.hpp"
+#include "joulebench/replication.hpp"
 #include "joulebench/run.hpp"
 #include "joulebench/sensors.hpp"
 #include "joulebench/store.hpp"
@@ -117,6 +118,19 @@ std::string comparison_report(const ComparisonTable& table, TableFormat format);
 
 /// How the table was computed and which runs it read, in one paragraph.
 std::string comparison_method(const ComparisonTable& table);
+
+/// A campaign beside a reference one (`compare --reference`): per group, metric and pair of sides,
+/// both ratios (second / first) with their intervals, the cheaper side in each, whether direction
+/// and significance agree, whether the intervals overlap, and the ratio of ratios; then how many
+/// agree. `reference` names the reference ("icse2022 (campaign 1 of ref.db)").
+std::string replication_report(const ReplicationComparison& comparison, TableFormat format,
+                               const std::string& reference);
+/// How the comparison beside the reference was made, in one paragraph (both campaigns' runs, the
+/// test, correction, ratio and interval); the text report and the HTML page open with it.
+std::string replication_method(const ReplicationComparison& comparison, const std::string& reference);
+/// How many comparisons agree on direction and significance and how many intervals overlap, with
+/// their shares, and how many rows were not compared; one sentence or two.
+std::string replication_summary(const ReplicationComparison& comparison);
 /// One group's comparisons as an HTML fragment (every text escaped): a table, its verdicts, the
 /// omnibus test; for the report page, which places each group's table beside its figures.
 std::string comparison_group_html(const ComparisonTable& table, const KeyValues& group);
@@ -236,6 +250,13 @@ struct HtmlReportOptions {
   std::string quality_metric;  ///< metric name for cost against quality; empty: each group's first unitless metric
   std::size_t top_functions = 10;
   std::string gnuplot = "gnuplot";  ///< the program that draws the figures
+  /// A campaign to put this one beside (`report --reference`): a section compares both with the
+  /// page's own options (compare_with_reference), with a figure of one's ratios against the other's.
+  struct Reference {
+    std::vector<RunRecord> runs;  ///< its runs, labels already mapped to this campaign's spelling
+    std::string title;            ///< "icse2022 (campaign 1 of ref.db)"
+  };
+  std::optional<Reference> reference;
 };
 
 struct HtmlReportResult {
@@ -249,8 +270,10 @@ struct HtmlReportResult {
 ///   figures/NAME.gp    a gnuplot script per figure, with its data NAME*.dat and the drawn figure
 ///                      (NAME.svg, .png or .pdf); `cd figures && gnuplot NAME.gp` redraws it, and
 ///                      `gnuplot -e "format='pdf'" NAME.gp` in another format;
-///   tables/*.md, *.tex the comparison and the per-side summary as Markdown and LaTeX (booktabs).
-/// Throws ReportError (gnuplot missing or failing, a file not writable) and StoreError.
+///   tables/*.md, *.tex the comparison and the per-side summary as Markdown and LaTeX (booktabs);
+///                      with a reference, the comparison beside it too (replication.md, .tex).
+/// Throws ReportError (gnuplot missing or failing, a file not writable), StoreError, and
+/// std::invalid_argument for comparison options that cannot work on the campaign or the reference.
 HtmlReportResult write_html_report(const Store& store, std::int64_t campaign, const HtmlReportOptions& options);
 
 }  // namespace joulebench

@@ -60,8 +60,10 @@ class DomainId {
 
 /// How an energy figure was obtained: a channel's Method, "mixed" for a total over figures of
 /// different methods, "imported" for a figure read from a CSV, "none" for a total that no figure
-/// adds into (only psys, say; stores of earlier versions wrote it as an empty text).
-enum class FigureMethod : std::uint8_t { counter, power_integration, model, mixed, imported, none };
+/// adds into (only psys, say; stores of earlier versions wrote it as an empty text), "sample-sum"
+/// for power samples summed as if each lasted one second (as the ICSE 2022 study computed GPU
+/// energy from nvidia-smi's 1 Hz samples; replication.hpp).
+enum class FigureMethod : std::uint8_t { counter, power_integration, model, mixed, imported, none, sample_sum };
 FigureMethod figure_method(Method method);
 std::string_view method_name(FigureMethod method);
 std::optional<FigureMethod> parse_figure_method(std::string_view name);

@@ -434,6 +434,25 @@ void add_notes(std::span<const RunRecord> runs, const CompareOptions& options, C
     table.notes.push_back(
         "figures marked (estimated) come from a power model, not from a sensor: compare them with care");
   }
+  // A figure summed from power samples (an imported study's GPU energy) is said once per domain.
+  std::vector<std::string> sampled;
+  for (const auto& run : runs) {
+    for (const auto& e : run.energy) {
+      if (e.method != FigureMethod::sample_sum || e.domain.is_total()) continue;
+      const bool selected = std::any_of(table.metrics.begin(), table.metrics.end(), [&](const MetricColumn& c) {
+        return c.name == MetricId::energy(e.domain).column() || c.name == MetricId::energy(DomainId::total()).column();
+      });
+      if (selected && std::find(sampled.begin(), sampled.end(), e.domain.name()) == sampled.end()) {
+        sampled.push_back(e.domain.name());
+      }
+    }
+  }
+  for (const auto& domain : sampled) {
+    table.notes.push_back(fmt::format(
+        "{} energy (and the total it adds into) is the plain sum of power samples, each taken as one second (as the "
+        "ICSE 2022 study computed GPU energy from nvidia-smi's 1 Hz samples), not a counter's reading",
+        domain));
+  }
   if (table.without_side > 0) {
     table.notes.push_back(
         fmt::format("{} run(s) have no '{}' label and are not compared", table.without_side, options.between));

@@ -93,6 +93,19 @@ struct CompareArguments {
 void add_compare_options(CLI::App* cmd, CompareArguments& args, bool with_output = true);
 /// compare's and the report's old --interval (the bootstrap's method), deprecated for --ci-method.
 void add_deprecated_interval(CLI::App* cmd, CompareArguments& args);
+/// A reference campaign to put the selected one beside (`compare --reference`, `report --reference`).
+struct ReferenceArguments {
+  std::string db;                     ///< empty: no reference
+  std::int64_t campaign = 0;          ///< 0: the latest of that store
+  std::vector<std::string> mappings;  ///< KEY=FROM:TO
+};
+/// Adds --reference, --reference-campaign and --map.
+void add_reference_options(CLI::App* cmd, ReferenceArguments& args);
+/// The reference's measured runs (warm-up and profiled runs left out as compare leaves them), its
+/// labels mapped. Throws CLI::ValidationError for a malformed --map.
+std::vector<RunRecord> reference_runs(const ReferenceArguments& args);
+/// "icse2022 (campaign 1 of ref.db)".
+std::string reference_title(const ReferenceArguments& args);
 /// The library's options from the arguments; the runs decide the default grouping.
 CompareOptions compare_options(const CompareArguments& args, std::span<const RunRecord> runs);
 /// The labels that form the groups: `group_by` split at commas when the user gave it, else model and

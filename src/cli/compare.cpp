@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "joulebench/replication.hpp"
 
 namespace joulebench::cli {
 
@@ -117,6 +118,54 @@ CompareOptions compare_options(const CompareArguments& args, std::span<const Run
   return o;
 }
 
+void add_reference_options(CLI::App* cmd, ReferenceArguments& args) {
+  auto* reference =
+      cmd->add_option("--reference", args.db,
+                      "a store whose campaign to put this one beside (a published study's, say): per group, metric "
+                      "and pair of sides, both campaigns' ratios, whether they agree, and the ratio of ratios")
+          ->type_name("REF.db")
+          ->check(CLI::ExistingFile);
+  cmd->add_option("--reference-campaign", args.campaign, "the reference store's campaign (default: its latest)")
+      ->type_name("ID")
+      ->needs(reference);
+  cmd->add_option("--map", args.mappings,
+                  "a label value as the reference spells it and as this campaign does: KEY=FROM:TO (repeatable), "
+                  "e.g. framework=PyTorch:pytorch")
+      ->type_name("KEY=FROM:TO")
+      ->allow_extra_args(false)
+      ->needs(reference);
+}
+
+std::vector<RunRecord> reference_runs(const ReferenceArguments& args) {
+  std::vector<LabelMapping> mappings;
+  for (const auto& text : args.mappings) {
+    try {
+      mappings.push_back(parse_label_mapping(text));
+    } catch (const std::invalid_argument& e) {
+      throw CLI::ValidationError("--map", e.what());
+    }
+  }
+  const Store store(args.db);
+  RunSelection selection;
+  selection.db = args.db;
+  selection.campaign = args.campaign;
+  auto runs = store.runs(selected_campaign(store, selection), run_filter(selection));
+  apply_label_mappings(runs, mappings);
+  return runs;
+}
+
+std::string reference_title(const ReferenceArguments& args) {
+  const Store store(args.db);
+  RunSelection selection;
+  selection.db = args.db;
+  selection.campaign = args.campaign;
+  const std::int64_t id = selected_campaign(store, selection);
+  for (const auto& c : store.campaigns()) {
+    if (c.id == id) return fmt::format("{} (campaign {} of {})", c.name, id, args.db);
+  }
+  return fmt::format("campaign {} of {}", id, args.db);
+}
+
 void print_comparison(const CompareArguments& args, std::span<const RunRecord> runs) {
   ComparisonTable table;
   try {
@@ -135,14 +184,29 @@ Command add_compare(CLI::App& app) {
   auto selection = std::make_shared<RunSelection>();
   selection->warmup_options = false;
   auto args = std::make_shared<CompareArguments>();
+  auto reference = std::make_shared<ReferenceArguments>();
   add_selection_options(cmd, *selection);
   add_compare_options(cmd, *args);
+  add_reference_options(cmd, *reference);
   add_deprecated_interval(cmd, *args);
-  return {cmd, [selection, args] {
+  return {cmd, [selection, args, reference] {
             const Store store(selection->db);
             const std::int64_t id = selected_campaign(store, *selection);
             const auto runs = store.runs(id, run_filter(*selection));
-            print_comparison(*args, runs);
+            if (reference->db.empty()) {
+              print_comparison(*args, runs);
+              return 0;
+            }
+            const auto reference_side = reference_runs(*reference);
+            ReplicationComparison replication;
+            try {
+              replication = compare_with_reference(runs, reference_side, compare_options(*args, runs));
+            } catch (const std::invalid_argument& e) {
+              throw CLI::ValidationError("compare", e.what());
+            }
+            const std::string text =
+                replication_report(replication, *parse_table_format(args->format), reference_title(*reference));
+            write_report(text, args->output, stdout);
             return 0;
           }};
 }

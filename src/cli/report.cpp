@@ -1,5 +1,6 @@
 // `joulebench report`: the HTML report of a campaign, with its figures and tables beside it.
 #include <cstdio>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@ namespace {
 struct ReportArguments {
   RunSelection selection;
   CompareArguments compare;
+  ReferenceArguments reference;
   std::string output = "report";
   std::string figures = "svg";
   std::optional<double> carbon_intensity;
@@ -34,11 +36,16 @@ int run_report(const ReportArguments& args) {
   options.top_functions = args.top;
   // The grouping's default depends on the runs' labels: read them once without their timelines.
   options.compare = compare_options(args.compare, store.runs(campaign));
+  if (!args.reference.db.empty()) {
+    options.reference = HtmlReportOptions::Reference{reference_runs(args.reference), reference_title(args.reference)};
+  }
   HtmlReportResult result;
   try {
     result = write_html_report(store, campaign, options);
   } catch (const FolderNotEmpty& e) {
     throw ReportError(fmt::format("{} (--force)", e.what()));
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError("report", e.what());  // options that cannot work on the campaign or the reference
   }
   std::fprintf(stderr, "report: %s (%zu group(s), %zu figure(s))\n", result.index.c_str(), result.groups,
                result.figures);
@@ -50,7 +57,8 @@ int run_report(const ReportArguments& args) {
 Command add_report(CLI::App& app) {
   auto* cmd = app.add_subcommand("report",
                                  "An HTML report of a campaign: distributions, power over time, cost against quality, "
-                                 "function profiles, comparison tables, CO2e; figures drawn by gnuplot");
+                                 "function profiles, comparison tables, CO2e, and beside a reference campaign "
+                                 "(--reference); figures drawn by gnuplot");
   auto args = std::make_shared<ReportArguments>();
   add_store_options(cmd, args->selection);
   cmd->add_option("-o,--output", args->output, "the report's folder (index.html, figures/, tables/)")
@@ -83,6 +91,7 @@ Command add_report(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   add_compare_options(cmd, args->compare, false);
+  add_reference_options(cmd, args->reference);
   add_deprecated_interval(cmd, args->compare);
   cmd->get_option("--metrics")
       ->description(

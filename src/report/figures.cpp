@@ -210,6 +210,114 @@ void write_scatter_plot(OutputFolder& out, const std::filesystem::path& folder, 
   out.write(folder / (name + ".gp"), gp);
 }
 
+namespace {
+
+/// Tics for a logarithmic axis over [low, high]: decades where the range spans several, else
+/// 1-2-5 steps or finer ones, so that a narrow range still has a few numbered tics; empty (gnuplot
+/// chooses) when none fit.
+std::string log_tics(double low, double high) {
+  const std::vector<std::vector<double>> steps{
+      {1}, {1, 2, 5}, {1, 1.5, 2, 3, 5, 7}, {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9}};
+  std::vector<double> tics;
+  for (const auto& mantissas : steps) {
+    tics.clear();
+    for (int e = static_cast<int>(std::floor(std::log10(low))); e <= static_cast<int>(std::ceil(std::log10(high)));
+         ++e) {
+      for (const double m : mantissas) {
+        const double v = m * std::pow(10.0, e);
+        if (v >= low && v <= high) tics.push_back(v);
+      }
+    }
+    if (tics.size() >= 4) break;
+  }
+  if (tics.size() < 2) return {};
+  std::vector<std::string> parts;
+  for (const double v : tics) parts.push_back(fmt::format("'{:g}' {}", v, number(v)));
+  return fmt::format("({})", fmt::join(parts, ", "));
+}
+
+bool drawable(const RatioPoint& p) {
+  for (const double v :
+       {p.reference, p.reference_lower, p.reference_upper, p.current, p.current_lower, p.current_upper}) {
+    if (!std::isfinite(v) || v <= 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void write_ratio_scatter(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                         const std::string& title, const std::string& x_label, const std::string& y_label,
+                         const std::vector<RatioPoint>& points) {
+  // A block per kind of point that has any (gnuplot's `index` counts the blocks written), so an
+  // empty kind is neither a block nor a curve.
+  struct Kind {
+    bool agrees;
+    const char* title;
+    const char* point;
+    std::size_t colour;
+  };
+  constexpr std::array<Kind, 2> kKinds{
+      {{true, "direction agrees", "pt 7 ps 0.8", 0}, {false, "direction differs", "pt 5 ps 1", 1}}};
+  double low = 1;
+  double high = 1;
+  std::string data =
+      "# reference ratio\treference lower\treference upper\tcampaign ratio\tcampaign lower\tcampaign upper\t"
+      "row on the page\n";
+  std::vector<std::string> plots{"x with lines dt 2 lw 1 lc rgb '#555555' title 'y = x'"};
+  std::size_t block = 0;
+  for (const auto& kind : kKinds) {
+    std::string rows;
+    for (const auto& p : points) {
+      if (p.direction_agrees != kind.agrees || !drawable(p)) continue;
+      low = std::min({low, p.reference_lower, p.current_lower, p.reference, p.current});
+      high = std::max({high, p.reference_upper, p.current_upper, p.reference, p.current});
+      rows += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\n", number(p.reference), number(p.reference_lower),
+                          number(p.reference_upper), number(p.current), number(p.current_lower),
+                          number(p.current_upper), p.number);
+    }
+    if (rows.empty()) continue;
+    data += fmt::format("# {}\n", kind.title) + rows + "\n\n";
+    plots.push_back(fmt::format("'{}.dat' index {} using 1:4:2:3:5:6 with xyerrorbars {} lc rgb {} title {}", name,
+                                block, kind.point, colour(kind.colour), gnuplot_string(kind.title)));
+    plots.push_back(
+        fmt::format("'{}.dat' index {} using 1:4:7 with labels offset char 0.9,0.6 font ',8' tc rgb {} notitle", name,
+                    block, colour(kind.colour)));
+    ++block;
+  }
+  out.write(folder / (name + ".dat"), data);
+
+  // One range for both axes, so the diagonal runs corner to corner; at least a factor 1.5 wide,
+  // with a margin, and always holding 1.
+  double factor = std::pow(high / low, 0.06);
+  low /= factor;
+  high *= factor;
+  if (high / low < 1.5) {
+    factor = std::sqrt(1.5 / (high / low));
+    low /= factor;
+    high *= factor;
+  }
+  const std::string tics = log_tics(low, high);
+  std::string gp = preamble(name, title, 600, 620);
+  gp += fmt::format(
+      "set xlabel {}\n"
+      "set ylabel {}\n"
+      "set logscale xy\n"
+      "set xrange [{lo}:{hi}]\n"
+      "set yrange [{lo}:{hi}]\n"
+      "set size square\n"
+      "{tics}"
+      "set grid\n"
+      "set key outside center top horizontal samplen 2\n"
+      "set samples 50\n"
+      "set arrow 1 from 1, graph 0 to 1, graph 1 nohead back lw 1.5 lc rgb '#aaaaaa'\n"
+      "set arrow 2 from graph 0, first 1 to graph 1, first 1 nohead back lw 1.5 lc rgb '#aaaaaa'\n",
+      gnuplot_string(x_label), gnuplot_string(y_label), fmt::arg("lo", number(low)), fmt::arg("hi", number(high)),
+      fmt::arg("tics", tics.empty() ? "" : fmt::format("set xtics {0}\nset ytics {0}\n", tics)));
+  gp += plot_command(plots);
+  out.write(folder / (name + ".gp"), gp);
+}
+
 void write_function_bars(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
                          const std::string& title, const std::vector<FunctionShare>& functions) {
   // Names stay in the script (as tic labels), the data file holds only the numbers.

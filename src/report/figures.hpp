@@ -53,6 +53,27 @@ void write_scatter_plot(OutputFolder& out, const std::filesystem::path& folder, 
                         const std::string& title, const std::string& x_label, const std::string& y_label,
                         const std::vector<ScatterSeries>& series);
 
+/// One comparison in both campaigns: each ratio with its interval (all > 0: the axes are
+/// logarithmic), and the number that names it on the page.
+struct RatioPoint {
+  double reference = 0;  ///< x
+  double reference_lower = 0;
+  double reference_upper = 0;
+  double current = 0;  ///< y
+  double current_lower = 0;
+  double current_upper = 0;
+  std::size_t number = 0;        ///< its row on the page, written beside the point
+  bool direction_agrees = true;  ///< false: drawn apart, as a differing point
+};
+/// The campaign's ratios (y) against the reference's (x) on log-log axes, both intervals as error
+/// bars, each point's number beside it, the diagonal y = x, and the lines x = 1 and y = 1 (a point
+/// lower left or upper right of where they cross has the same side cheaper in both); the points
+/// whose direction differs are drawn in another colour and shape. Both axes share one range, which
+/// holds every interval and 1. A point with a value that is not finite and > 0 is not drawn.
+void write_ratio_scatter(OutputFolder& out, const std::filesystem::path& folder, const std::string& name,
+                         const std::string& title, const std::string& x_label, const std::string& y_label,
+                         const std::vector<RatioPoint>& points);
+
 struct FunctionShare {
   std::string function;
   double time_percent = 0;    ///< of the run's time

@@ -140,6 +140,13 @@ std::string mean_sd(std::span<const double> values, int digits = 3) {
                : format_number(d->mean, digits);
 }
 
+/// "1.43 [1.11, 1.76] *": a ratio with its interval, * when significant in its campaign.
+std::string ratio_text(const std::optional<OrientedRatio>& r) {
+  if (!r) return "-";
+  return fmt::format("{} [{}, {}]{}", format_number(r->ratio.estimate), format_number(r->ratio.lower),
+                     format_number(r->ratio.upper), r->significant ? " *" : "");
+}
+
 /// One figure on the page: the drawn file, embedded, with its caption and where its script is.
 struct PageFigure {
   std::string name;
@@ -179,7 +186,9 @@ class ReportBuilder {
   void load();
   void build_group(const ComparedGroup& group);
   void build_power_figures();
+  void build_replication_figure();
   std::string page() const;
+  std::string replication_html() const;
   std::string campaign_html() const;
   std::string carbon_html() const;
   std::string figure_html(const PageFigure& figure) const;
@@ -199,6 +208,8 @@ class ReportBuilder {
   std::vector<RunRecord> profiled_;  ///< profiled runs with their profiles
   ComparisonTable table_;
   std::vector<ProfileGroup> profile_groups_;
+  std::optional<ReplicationComparison> replication_;  ///< with a reference: the campaign beside it
+  std::optional<PageFigure> replication_figure_;
 
   FigureNames names_;
   std::vector<std::string> figure_names_;
@@ -246,10 +257,13 @@ HtmlReportResult ReportBuilder::build() {
     if (compare.metrics.empty()) compare.metrics.emplace_back("time_s");
   }
   table_ = compare_runs(runs_, compare);
+  // The reference is compared with the very options of the page's tables, metrics included.
+  if (options_.reference) replication_ = compare_with_reference(runs_, options_.reference->runs, compare);
   profile_groups_ = group_profiles(profiled_, compare.group_by, compare.between, "");
 
   for (const auto& group : table_.groups) build_group(group);
   build_power_figures();
+  build_replication_figure();
 
   const std::string page_format = options_.figure_format == FigureFormat::png ? "png" : "svg";
   report_detail::draw_figures(*out_, figures_, figure_names_, page_format, options_.gnuplot);
@@ -496,6 +510,101 @@ void ReportBuilder::build_power_figures() {
   }
 }
 
+void ReportBuilder::build_replication_figure() {
+  if (!replication_) return;
+  std::vector<report_detail::RatioPoint> points;
+  std::size_t left_out = 0;
+  for (std::size_t i = 0; i < replication_->rows.size(); ++i) {
+    const ReplicationRow& row = replication_->rows[i];
+    if (!row.compared()) continue;
+    const stats::RatioInterval& c = row.current->ratio;
+    const stats::RatioInterval& r = row.reference->ratio;
+    bool drawable = true;
+    for (const double v : {r.estimate, r.lower, r.upper, c.estimate, c.lower, c.upper}) {
+      drawable = drawable && std::isfinite(v) && v > 0;
+    }
+    if (!drawable) {
+      ++left_out;  // a log axis has no place for it
+      continue;
+    }
+    points.push_back({.reference = r.estimate,
+                      .reference_lower = r.lower,
+                      .reference_upper = r.upper,
+                      .current = c.estimate,
+                      .current_lower = c.lower,
+                      .current_upper = c.upper,
+                      .number = i + 1,
+                      .direction_agrees = row.direction_agrees});
+  }
+  if (points.empty()) return;
+  const std::string name = names_.make("replication");
+  report_detail::write_ratio_scatter(*out_, figures_, name, "The campaign's ratios against the reference's",
+                                     "the reference's ratio (second / first)", "the campaign's ratio (second / first)",
+                                     points);
+  figure_names_.push_back(name);
+  const auto& o = replication_->options;
+  std::string caption = fmt::format(
+      "The campaign's ratio (up) against the reference's (across), second / first side in name order, one point per "
+      "comparison in both campaigns, numbered as the rows below; log scales; the bars are each ratio's {:g}% {} "
+      "bootstrap interval. On the dashed diagonal both found the same ratio; left of 1 and below it, or right of it "
+      "and above, the same side is cheaper in both. Green dots: the direction agrees; orange squares: it differs.",
+      o.bootstrap.confidence * 100, o.bootstrap.method == stats::BootstrapMethod::bca ? "BCa" : "percentile");
+  if (left_out > 0) caption += fmt::format(" {} comparison(s) with a ratio not above zero left out.", left_out);
+  replication_figure_ = PageFigure{name, caption, false};
+}
+
+std::string ReportBuilder::replication_html() const {
+  const ReplicationComparison& c = *replication_;
+  std::string method = html_escape(replication_method(c, options_.reference->title));
+  for (std::size_t at; (at = method.find("`compare`")) != std::string::npos;) {
+    method.replace(at, 9, "<code>compare</code>");
+  }
+  std::string out = "<section id=\"replication\">\n<h2>Beside the reference</h2>\n<p class=\"method\">" + method +
+                    "</p>\n<p class=\"replication-summary\"><strong>" + html_escape(replication_summary(c)) +
+                    "</strong></p>\n";
+  if (replication_figure_) {
+    out += figure_html(*replication_figure_);
+  } else {
+    out += "<p class=\"note\">No comparison has a ratio in both campaigns: no figure.</p>\n";
+  }
+  out +=
+      "<table class=\"replication\">\n<thead><tr><th>#</th><th>group</th><th>sides (second / first)</th><th>metric</th>"
+      "<th>campaign: ratio [interval]</th><th>reference: ratio [interval]</th><th>cheaper (campaign / reference)</th>"
+      "<th>direction</th><th>significance</th><th>intervals overlap</th><th>ratio of ratios</th></tr></thead>\n"
+      "<tbody>\n";
+  for (std::size_t i = 0; i < c.rows.size(); ++i) {
+    const ReplicationRow& row = c.rows[i];
+    const bool compared = row.compared();
+    const auto cheaper = [](const std::optional<OrientedRatio>& r) {
+      return r && !r->cheaper.empty() ? r->cheaper : std::string("-");
+    };
+    const auto verdict = [&](bool agrees) {
+      return !compared ? std::string("<td>-</td>")
+             : agrees  ? std::string("<td class=\"verdict\">agrees</td>")
+                       : std::string("<td class=\"verdict bad\">DIFFERS</td>");
+    };
+    const std::string metric = row.metric.description.empty() ? row.metric.name : row.metric.description;
+    // The row's class: whether the same side is cheaper in both (the page shades those that differ).
+    const char* kind = !compared ? "not-compared" : row.direction_agrees ? "agrees" : "differs";
+    const char* overlap = !compared ? "-" : row.intervals_overlap ? "yes" : "no";
+    out += fmt::format(
+        "<tr class=\"{}\"><td class=\"num\">{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td class=\"num\">{}</td>"
+        "<td class=\"num\">{}</td><td>{}</td>{}{}<td>{}</td><td{}>{}</td></tr>\n",
+        kind, i + 1, html_escape(group_title(row.group)), html_escape(row.second), html_escape(row.first),
+        html_escape(metric), html_escape(ratio_text(row.current)), html_escape(ratio_text(row.reference)),
+        html_escape(fmt::format("{} / {}", cheaper(row.current), cheaper(row.reference))),
+        verdict(row.direction_agrees), verdict(row.significance_agrees), overlap,
+        row.ratio_of_ratios ? " class=\"num\"" : "",
+        row.ratio_of_ratios ? html_escape(format_number(*row.ratio_of_ratios)) : html_escape(row.problem));
+  }
+  out +=
+      "</tbody>\n</table>\n<p>* significant in that campaign. The direction agrees where the same side is cheaper "
+      "in both; the significance, where both are significant the same way or neither is. Tables: "
+      "<code>tables/replication.md</code>, <code>tables/replication.tex</code>.</p>\n";
+  for (const auto& note : c.notes) out += "<p class=\"note\">" + html_escape(note) + "</p>\n";
+  return out + "</section>\n";
+}
+
 std::string ReportBuilder::figure_html(const PageFigure& figure) const {
   const bool png = options_.figure_format == FigureFormat::png;
   const std::string file = figure.name + (png ? ".png" : ".svg");
@@ -724,6 +833,11 @@ std::string ReportBuilder::carbon_html() const {
 void ReportBuilder::write_tables() {
   out_->write(tables_ / "comparison.md", comparison_report(table_, TableFormat::markdown));
   out_->write(tables_ / "comparison.tex", comparison_report(table_, TableFormat::latex));
+  if (replication_) {
+    const std::string& reference = options_.reference->title;
+    out_->write(tables_ / "replication.md", replication_report(*replication_, TableFormat::markdown, reference));
+    out_->write(tables_ / "replication.tex", replication_report(*replication_, TableFormat::latex, reference));
+  }
 
   // Per side: n, time, energy, quality and (with a conversion) CO2e per run.
   const bool carbon = options_.carbon.has_value();
@@ -776,7 +890,8 @@ thead th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular
 td.bad{color:#b00020}.estimated{color:#8a5a00}.conversion{background:#f7f7e8;padding:.5em;border-left:4px solid #c9c26b}
 figure{margin:1em 1% 1em 0;display:inline-block;vertical-align:top;width:48%}figure.wide{width:98%}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#444;max-width:800px}.files{color:#888}.note{color:#8a5a00}
-pre{background:#f7f7f7;padding:.5em;overflow:auto;font-size:.85em}nav a{margin-right:1em}ul.verdicts{font-size:.9em})";
+pre{background:#f7f7f7;padding:.5em;overflow:auto;font-size:.85em}nav a{margin-right:1em}ul.verdicts{font-size:.9em}
+tr.differs td{background:#fbeee6}td.verdict.bad{color:#b00020;font-weight:bold}tr.not-compared td{color:#777})";
 
 std::string ReportBuilder::page() const {
   std::string out = fmt::format(
@@ -793,7 +908,9 @@ std::string ReportBuilder::page() const {
       html_escape(store_.file().string()));
   out +=
       "<nav><a href=\"#campaign\">campaign</a><a href=\"#groups\">groups</a><a href=\"#summary\">summary</a><a "
-      "href=\"#carbon\">CO<sub>2</sub>e</a></nav>\n";
+      "href=\"#carbon\">CO<sub>2</sub>e</a>";
+  if (replication_) out += "<a href=\"#replication\">beside the reference</a>";
+  out += "</nav>\n";
   out += campaign_html();
 
   out += "<section id=\"groups\">\n<h2>Groups</h2>\n<p class=\"method\">" + html_escape(comparison_method(table_)) +
@@ -831,6 +948,7 @@ std::string ReportBuilder::page() const {
   const std::string wins = comparison_wins_html(table_);
   if (!wins.empty()) out += "<h3>Wins on cost (time and energy)</h3>\n" + wins;
   out += "</section>\n";
+  if (replication_) out += replication_html();
 
   out +=
       "<section id=\"summary\">\n<h2>Summary per side</h2>\n<table>\n<thead><tr><th>group</th><th>side</th><th>n</th>"

@@ -18,7 +18,7 @@ struct SchemaName {
 };
 /// measure 2 and runs 2: one run object for both (1 was each its own shape); the others gained
 /// only the two leading keys.
-constexpr std::array<SchemaName, 7> kSchemas{{
+constexpr std::array<SchemaName, 8> kSchemas{{
     {"measure", 2},
     {"runs", 2},
     {"compare", 2},
@@ -26,6 +26,7 @@ constexpr std::array<SchemaName, 7> kSchemas{{
     {"profile", 2},
     {"profiles", 2},
     {"bench", 1},
+    {"replication", 1},
 }};
 
 template <class T>

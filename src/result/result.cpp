@@ -57,8 +57,8 @@ FigureMethod figure_method(Method method) {
 }
 
 namespace {
-constexpr std::array<std::string_view, 6> kMethodNames{"counter", "power-integration", "model",
-                                                       "mixed",   "imported",          "none"};
+constexpr std::array<std::string_view, 7> kMethodNames{"counter", "power-integration", "model", "mixed", "imported",
+                                                       "none",    "sample-sum"};
 }  // namespace
 
 std::string_view method_name(FigureMethod method) { return kMethodNames[static_cast<std::size_t>(method)]; }

@@ -368,6 +368,9 @@ RowReading read_row(const CsvRow& row, const CsvRow& header, const std::vector<C
 
 ImportResult import_csv(Store& store, const std::filesystem::path& csv, const ImportOptions& options) {
   const std::string file = csv.string();
+  if (std::filesystem::is_directory(csv)) {
+    throw ImportError(file, {"a folder, not a CSV file (a study's raw measurements: --from icse2022)"});
+  }
   std::ifstream in(csv, std::ios::binary);
   if (!in) throw ImportError(file, {"cannot open the file"});
   std::stringstream buffer;
