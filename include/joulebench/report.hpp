@@ -131,6 +131,9 @@ std::string replication_method(const ReplicationComparison& comparison, const st
 /// How many comparisons agree on direction and significance and how many intervals overlap, with
 /// their shares, and how many rows were not compared; one sentence or two.
 std::string replication_summary(const ReplicationComparison& comparison);
+/// "1.43 [1.11, 1.76] *": a campaign's oriented ratio with its interval, * where significant in
+/// that campaign; "-" where it has none.
+std::string replication_ratio_text(const std::optional<OrientedRatio>& ratio);
 /// One group's comparisons as an HTML fragment (every text escaped): a table, its verdicts, the
 /// omnibus test; for the report page, which places each group's table beside its figures.
 std::string comparison_group_html(const ComparisonTable& table, const KeyValues& group);

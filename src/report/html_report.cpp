@@ -140,13 +140,6 @@ std::string mean_sd(std::span<const double> values, int digits = 3) {
                : format_number(d->mean, digits);
 }
 
-/// "1.43 [1.11, 1.76] *": a ratio with its interval, * when significant in its campaign.
-std::string ratio_text(const std::optional<OrientedRatio>& r) {
-  if (!r) return "-";
-  return fmt::format("{} [{}, {}]{}", format_number(r->ratio.estimate), format_number(r->ratio.lower),
-                     format_number(r->ratio.upper), r->significant ? " *" : "");
-}
-
 /// One figure on the page: the drawn file, embedded, with its caption and where its script is.
 struct PageFigure {
   std::string name;
@@ -591,7 +584,8 @@ std::string ReportBuilder::replication_html() const {
         "<tr class=\"{}\"><td class=\"num\">{}</td><td>{}</td><td>{} / {}</td><td>{}</td><td class=\"num\">{}</td>"
         "<td class=\"num\">{}</td><td>{}</td>{}{}<td>{}</td><td{}>{}</td></tr>\n",
         kind, i + 1, html_escape(group_title(row.group)), html_escape(row.second), html_escape(row.first),
-        html_escape(metric), html_escape(ratio_text(row.current)), html_escape(ratio_text(row.reference)),
+        html_escape(metric), html_escape(replication_ratio_text(row.current)),
+        html_escape(replication_ratio_text(row.reference)),
         html_escape(fmt::format("{} / {}", cheaper(row.current), cheaper(row.reference))),
         verdict(row.direction_agrees), verdict(row.significance_agrees), overlap,
         row.ratio_of_ratios ? " class=\"num\"" : "",

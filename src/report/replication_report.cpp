@@ -23,12 +23,6 @@ std::string metric_title(const MetricColumn& metric) {
   return metric.description + (metric.unit.empty() ? "" : " [" + metric.unit + "]");
 }
 
-std::string ratio_text(const std::optional<OrientedRatio>& r) {
-  if (!r) return "-";
-  return fmt::format("{} [{}, {}]{}", format_number(r->ratio.estimate), format_number(r->ratio.lower),
-                     format_number(r->ratio.upper), r->significant ? " *" : "");
-}
-
 std::string yes_no(const ReplicationRow& row, bool value) { return !row.compared() ? "-" : value ? "yes" : "no"; }
 
 }  // namespace
@@ -85,7 +79,7 @@ std::string text(const ReplicationComparison& c, const std::string& reference) {
         fmt::format("{} / {}", row.current && !row.current->cheaper.empty() ? row.current->cheaper : "-",
                     row.reference && !row.reference->cheaper.empty() ? row.reference->cheaper : "-");
     out += fmt::format("  {:<22} {:<26} {:<26} {:<24} {:<9} {:<12} {:<7} {}\n", metric_title(row.metric),
-                       ratio_text(row.current), ratio_text(row.reference), cheaper,
+                       replication_ratio_text(row.current), replication_ratio_text(row.reference), cheaper,
                        !row.compared()        ? "-"
                        : row.direction_agrees ? "agrees"
                                               : "DIFFERS",
@@ -155,6 +149,12 @@ report_detail::Table table(const ReplicationComparison& c) {
 }
 
 }  // namespace
+
+std::string replication_ratio_text(const std::optional<OrientedRatio>& r) {
+  if (!r) return "-";
+  return fmt::format("{} [{}, {}]{}", format_number(r->ratio.estimate), format_number(r->ratio.lower),
+                     format_number(r->ratio.upper), r->significant ? " *" : "");
+}
 
 std::string replication_report(const ReplicationComparison& comparison, TableFormat format,
                                const std::string& reference) {
