@@ -16,7 +16,7 @@ include(CMakePackageConfigHelpers)
 set(JOULEBENCH_HELPER_DIR ${CMAKE_INSTALL_LIBEXECDIR}/joulebench)
 
 install(TARGETS joulebench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS joulebench-cpu-load RUNTIME DESTINATION ${JOULEBENCH_HELPER_DIR})
+install(TARGETS joulebench-cpu-load joulebench-container-start RUNTIME DESTINATION ${JOULEBENCH_HELPER_DIR})
 install(FILES ${JOULEBENCH_PYTHON_HELPERS} DESTINATION ${JOULEBENCH_HELPER_DIR})
 # The workloads in workloads/ install themselves into JOULEBENCH_HELPER_DIR, where they are built.
 

@@ -20,9 +20,15 @@ on PYTHONPATH.
 
 joulebench starts a measured workload with the environment variable JOULEBENCH_EVENTS_FD naming a
 file descriptor (a pipe) it reads; it timestamps every line on receipt and computes energy and
-time per region from its meter. The variable is read once, at the first call. When it is absent or
-does not name an open descriptor, every call is a no-op: the same script runs standalone. If
-joulebench stops reading (the pipe breaks), events are switched off quietly; no call ever raises.
+time per region from its meter. Where the workload cannot inherit descriptors (in a container),
+joulebench sets JOULEBENCH_EVENTS_PATH instead, naming a FIFO it reads (/run/joulebench/events):
+when JOULEBENCH_EVENTS_FD is absent or does not name an open descriptor, the path is opened for
+writing (O_NONBLOCK, so a FIFO nobody reads is refused at once instead of waiting for a reader;
+then blocking writes as on the pipe). Only a FIFO or a character device is written to: a path to
+anything else, or that does not exist, is ignored (nothing is ever created). The variables are read
+once, at the first call. When neither gives a descriptor, every call is a no-op: the same script
+runs standalone. If joulebench stops reading (the pipe breaks), events are switched off quietly; no
+call ever raises.
 
 Each call writes exactly one JSON line with os.write (continued after a partial write), under a
 lock, so calls from several threads never interleave:
@@ -37,23 +43,26 @@ value that is NaN, infinite or not a number is written as null, which joulebench
 malformed line and keeps no value for.
 
 Tests (and programs that change the environment on purpose) may call _reset_for_tests(): the next
-call reads the variable again.
+call reads the variables again (a FIFO opened from the path is closed).
 """
 
 import contextlib
 import json
 import math
 import os
+import stat
 import threading
 
 __all__ = ["begin", "end", "metric", "meta", "region", "enabled"]
 
 VARIABLE = "JOULEBENCH_EVENTS_FD"
+PATH_VARIABLE = "JOULEBENCH_EVENTS_PATH"
 
 _UNREAD = -2
 _OFF = -1
 
 _fd = _UNREAD
+_owned = False  # _fd was opened here, from the path: closed when events stop
 _lock = threading.Lock()
 
 
@@ -67,7 +76,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reinit_lock_after_fork)
 
 
-def _descriptor_from_environment():
+def _descriptor_from_variable():
     text = os.environ.get(VARIABLE, "")
     if not text or any(c not in "0123456789" for c in text) or len(text) > 10:
         return _OFF
@@ -81,21 +90,71 @@ def _descriptor_from_environment():
     return fd
 
 
+def _is_channel(mode):
+    """A FIFO (what joulebench makes) or a character device; never a regular file, which writing
+    would overwrite."""
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def _descriptor_from_path():
+    """The events FIFO named by the path variable, opened for writing without waiting, or _OFF."""
+    path = os.environ.get(PATH_VARIABLE, "")
+    if not path:
+        return _OFF
+    try:
+        if not _is_channel(os.stat(path).st_mode):
+            return _OFF
+        # O_NONBLOCK: a FIFO nobody reads fails with ENXIO at once. Never O_CREAT.
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError):  # ValueError: a path with a NUL byte
+        return _OFF
+    try:
+        if not _is_channel(os.fstat(fd).st_mode):  # replaced between stat and open
+            os.close(fd)
+            return _OFF
+        os.set_blocking(fd, True)  # writes wait for room, as on the inherited pipe
+    except OSError:
+        os.close(fd)
+        return _OFF
+    return fd
+
+
 def _descriptor():
-    global _fd
+    global _fd, _owned
     if _fd == _UNREAD:
-        _fd = _descriptor_from_environment()
+        with _lock:
+            if _fd == _UNREAD:
+                fd = _descriptor_from_variable()
+                owned = False
+                if fd == _OFF:
+                    fd = _descriptor_from_path()
+                    owned = fd >= 0
+                _owned = owned
+                _fd = fd
     return _fd
 
 
+def _stop_locked(next_fd):
+    """Switches events off (or back to unread); closes the descriptor if it was opened here."""
+    global _fd, _owned
+    fd, owned = _fd, _owned
+    _fd, _owned = next_fd, False
+    if fd >= 0 and owned:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 def _reset_for_tests():
-    """Forget what the variable said: the next call reads it again."""
-    global _fd
-    _fd = _UNREAD
+    """Forget what the variables said: the next call reads them again."""
+    with _lock:
+        _stop_locked(_UNREAD)
 
 
 def enabled():
-    """Whether events go anywhere (JOULEBENCH_EVENTS_FD names an open descriptor)."""
+    """Whether events go anywhere (JOULEBENCH_EVENTS_FD names an open descriptor, or
+    JOULEBENCH_EVENTS_PATH a FIFO joulebench reads)."""
     return _descriptor() >= 0
 
 
@@ -112,7 +171,6 @@ def _text(value):
 
 def _emit(build):
     """Writes the line of the fields build() returns; nothing escapes from here."""
-    global _fd
     if _descriptor() < 0:
         return
     try:
@@ -130,7 +188,7 @@ def _emit(build):
                 written = os.write(fd, view)  # EINTR is retried by Python itself (PEP 475)
                 view = view[written:]
         except OSError:
-            _fd = _OFF  # joulebench is gone or stopped reading
+            _stop_locked(_OFF)  # joulebench is gone or stopped reading
 
 
 def begin(region):

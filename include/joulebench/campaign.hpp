@@ -6,11 +6,13 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "joulebench/container.hpp"
 #include "joulebench/plan.hpp"
 #include "joulebench/sensors.hpp"
 #include "joulebench/store.hpp"
@@ -34,8 +36,22 @@ class CampaignObserver {
   virtual void run_finished(const RunRecord& record, std::size_t position, std::size_t total) = 0;
 };
 
+/// What the plan's workloads need of this machine, found before anything is created: each
+/// container workload's runtime and image (asked once), each workload's GPUs (`gpus`). Keyed by
+/// workload index.
+struct PlanResources {
+  std::map<std::size_t, ContainerImage> images;
+  std::map<std::size_t, SelectedGpus> gpus;
+};
+
+/// Finds every workload's resources. Throws PlanError at the `container` or `gpus` key that cannot
+/// be had here (a runtime that is missing or not working, an image not present, a GPU not here).
+PlanResources find_plan_resources(const CampaignPlan& plan, const SensorSet& sensors);
+
 struct CampaignOptions {
   Shard shard;
+  /// The plan's resources, found earlier (find_plan_resources); run_campaign finds them when unset.
+  std::optional<PlanResources> resources;
   /// Start a new campaign even if the store holds one of this plan (finished, or of another plan).
   bool start_new = false;
   CampaignObserver* observer = nullptr;

@@ -22,6 +22,15 @@ inline constexpr const char* kEventsFdVariable = "JOULEBENCH_EVENTS_FD";
 /// on (include/joulebench/monitor.hpp): one JSON line per request that asked for a reply.
 inline constexpr const char* kRepliesFdVariable = "JOULEBENCH_REPLIES_FD";
 
+/// Where a workload cannot inherit descriptors (inside a container), joulebench names the events
+/// and replies channels by path instead: FIFOs it holds open (/run/joulebench/events and
+/// /run/joulebench/replies in the container). A helper uses a path only where the matching FD
+/// variable is absent or names no open descriptor; it opens the events FIFO for writing without
+/// waiting (no reader: events off) and the replies FIFO for reading, and refuses anything that is
+/// neither a FIFO nor a character device (a regular file is never written into, nor created).
+inline constexpr const char* kEventsPathVariable = "JOULEBENCH_EVENTS_PATH";
+inline constexpr const char* kRepliesPathVariable = "JOULEBENCH_REPLIES_PATH";
+
 struct WorkloadEvent {
   /// hello: a Monitor asks for the channels joulebench reads; mark: for a reading of them now.
   enum class Kind : std::uint8_t { region_begin, region_end, metric, metadata, hello, mark };

@@ -21,11 +21,16 @@
 //
 // joulebench starts a measured workload with the environment variable JOULEBENCH_EVENTS_FD naming
 // a file descriptor (a pipe) it reads; it timestamps every line on receipt and computes energy and
-// time per region from its meter. The variable is read once, at the first call. When it is absent
-// or does not name an open descriptor, every call is a no-op costing one atomic load: the same
-// binary runs standalone. If joulebench stops reading (the pipe breaks), events are switched off
-// quietly: a workload is never killed (SIGPIPE is held back) and never sees an exception or a
-// changed errno from here.
+// time per region from its meter. Where the workload cannot inherit descriptors (in a container),
+// joulebench sets JOULEBENCH_EVENTS_PATH instead, naming a FIFO it reads (/run/joulebench/events):
+// when JOULEBENCH_EVENTS_FD is absent or names no open descriptor, the path is opened for writing
+// (O_NONBLOCK, so a FIFO nobody reads is refused at once instead of waiting for a reader; then
+// blocking writes as on the pipe). Only a FIFO or a character device is written to: a path to
+// anything else, or that does not exist, is ignored (nothing is ever created). The variables are
+// read once, at the first call. When neither gives a descriptor, every call is a no-op costing one
+// atomic load: the same binary runs standalone. If joulebench stops reading (the pipe breaks),
+// events are switched off quietly: a workload is never killed (SIGPIPE is held back) and never sees
+// an exception or a changed errno from here.
 //
 // Each call writes exactly one JSON line with a single write(2) (continued after a partial write or
 // EINTR), under a mutex, so calls from several threads never interleave. Lines up to PIPE_BUF
@@ -43,13 +48,15 @@
 // exactly, whatever the C locale.
 //
 // Tests (and programs that change the environment on purpose) may call
-// joulebench::events::detail::reset_for_tests(): the next call reads the variable again.
+// joulebench::events::detail::reset_for_tests(): the next call reads the variables again (a FIFO
+// opened from the path is closed).
 #pragma once
 
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,17 +82,19 @@ namespace events {
 namespace detail {
 
 inline constexpr const char* kVariable = "JOULEBENCH_EVENTS_FD";
-inline constexpr int kUnread = -2;  // the variable has not been read yet
+inline constexpr const char* kPathVariable = "JOULEBENCH_EVENTS_PATH";
+inline constexpr int kUnread = -2;  // the variables have not been read yet
 inline constexpr int kOff = -1;     // events go nowhere
 
 struct State {
   std::atomic<int> fd{kUnread};
-  std::mutex mutex;  // one line at a time
+  std::atomic<bool> owned{false};  // fd was opened here, from the path: closed when events stop
+  std::mutex mutex;                // one line at a time
 };
 inline State g_state;
 
-/// The descriptor named by the variable, or kOff: decimal digits only, naming an open descriptor.
-inline int descriptor_from_environment() noexcept {
+/// The descriptor named by the FD variable, or kOff: decimal digits only, naming an open descriptor.
+inline int descriptor_from_variable() noexcept {
   const char* text = std::getenv(kVariable);
   if (text == nullptr || *text == '\0') return kOff;
   long long value = 0;
@@ -99,18 +108,85 @@ inline int descriptor_from_environment() noexcept {
   return fd;
 }
 
+/// Whether a channel may be opened at what `info` describes: a FIFO (what joulebench makes) or a
+/// character device (/dev/null, a terminal). Never a regular file: writing would overwrite it.
+inline bool channel_kind(const struct stat& info) noexcept { return S_ISFIFO(info.st_mode) || S_ISCHR(info.st_mode); }
+
+/// Opens a channel named by path, without waiting: the events FIFO for writing (`for_writing`: a
+/// FIFO nobody reads gives ENXIO at once), the replies FIFO for reading. O_CLOEXEC, never O_CREAT.
+/// A descriptor opened for writing is made blocking again; one for reading stays non-blocking.
+/// -1 if the path is null or empty, cannot be opened, or is neither a FIFO nor a character device.
+/// errno is left as it was.
+inline int open_channel_path(const char* path, bool for_writing) noexcept {
+  if (path == nullptr || *path == '\0') return -1;
+  const int saved_errno = errno;
+  int fd = -1;
+  struct stat info {};
+  if (::stat(path, &info) == 0 && channel_kind(info)) {
+    const int flags = (for_writing ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    do {
+      fd = ::open(path, flags);
+    } while (fd == -1 && errno == EINTR);
+    // The path may have been replaced between stat and open: check what was opened.
+    if (fd >= 0 && (::fstat(fd, &info) != 0 || !channel_kind(info))) {
+      ::close(fd);
+      fd = -1;
+    }
+    if (fd >= 0 && for_writing) {
+      const int status = ::fcntl(fd, F_GETFL);
+      if (status != -1) (void)::fcntl(fd, F_SETFL, status & ~O_NONBLOCK);
+    }
+  }
+  errno = saved_errno;
+  return fd;
+}
+
+/// The events descriptor the environment gives, or kOff: the FD variable's, else one opened from
+/// the path variable (`owned`). errno is left as it was.
+inline int descriptor_from_environment(bool& owned) noexcept {
+  const int saved_errno = errno;
+  owned = false;
+  int fd = descriptor_from_variable();
+  if (fd == kOff) {
+    fd = open_channel_path(std::getenv(kPathVariable), true);
+    if (fd >= 0) owned = true;
+    else fd = kOff;
+  }
+  errno = saved_errno;
+  return fd;
+}
+
 /// The events descriptor, or kOff. Reads the environment at the first call only.
 inline int descriptor() noexcept {
   int fd = g_state.fd.load(std::memory_order_acquire);
   if (fd != kUnread) return fd;
-  const int found = descriptor_from_environment();
-  // A concurrent first call reads the same variable; whichever stores first wins.
+  bool owned = false;
+  const int found = descriptor_from_environment(owned);
+  // A concurrent first call reads the same variables (so finds the same ownership); whichever
+  // stores first wins, and a loser closes what it opened.
+  g_state.owned.store(owned, std::memory_order_release);
   if (g_state.fd.compare_exchange_strong(fd, found, std::memory_order_acq_rel)) return found;
+  if (owned) ::close(found);
   return fd;
 }
 
-/// Forget what the variable said: the next call reads it again. For tests.
-inline void reset_for_tests() noexcept { g_state.fd.store(kUnread, std::memory_order_release); }
+/// Switches events off; closes the descriptor if it was opened here. Called with the mutex held.
+inline void stop_locked(int next) noexcept {
+  const int fd = g_state.fd.exchange(next, std::memory_order_acq_rel);
+  if (fd >= 0 && g_state.owned.exchange(false, std::memory_order_acq_rel)) ::close(fd);
+}
+
+/// Forget what the variables said: the next call reads them again. For tests.
+inline void reset_for_tests() noexcept {
+  const int saved_errno = errno;
+  try {
+    std::lock_guard<std::mutex> lock(g_state.mutex);
+    stop_locked(kUnread);
+  } catch (...) {
+    g_state.fd.store(kUnread, std::memory_order_release);
+  }
+  errno = saved_errno;
+}
 
 /// Length of the valid UTF-8 sequence starting at s[i] (a byte >= 0x80), or 0 if it is not one.
 inline std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
@@ -248,7 +324,7 @@ inline void write_line(const std::string& line) noexcept {
       }
       pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     }
-    if (failed) g_state.fd.store(kOff, std::memory_order_release);
+    if (failed) stop_locked(kOff);
   } catch (...) {
     // Events never break a workload.
   }
@@ -283,7 +359,8 @@ inline std::string double_text(double value) {
 
 }  // namespace detail
 
-/// Whether events go anywhere (JOULEBENCH_EVENTS_FD names an open descriptor).
+/// Whether events go anywhere (JOULEBENCH_EVENTS_FD names an open descriptor, or
+/// JOULEBENCH_EVENTS_PATH a FIFO joulebench reads).
 inline bool enabled() noexcept { return detail::descriptor() >= 0; }
 
 /// A phase of the workload begins: {"event":"begin","region":REGION}.

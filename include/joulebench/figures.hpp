@@ -4,6 +4,8 @@
 #pragma once
 
 #include <optional>
+#include <span>
+#include <string_view>
 #include <vector>
 
 #include "joulebench/meter.hpp"
@@ -18,10 +20,20 @@ struct IdleBaseline {
   Seconds duration{0};
   std::vector<DomainEnergy> energy;  ///< per domain over `duration`
   bool complete = true;
+  /// Per channel over `duration`, as measured (every GPU of domain gpu): one baseline serves runs
+  /// that use different GPUs (relabelled). Empty where only per-domain figures are known.
+  std::vector<Channel> channels;
+  std::vector<ChannelTotal> totals;  ///< parallel to channels
 
   /// The average over the time it was measured; nothing if the baseline does not cover the
   /// domain, or measured it for less than half its length.
   std::optional<Watts> power(Domain d) const;
+  /// The same for one channel ("gpu-1"); nothing where the baseline has no such channel.
+  std::optional<Watts> channel_power(std::string_view id) const;
+  /// This baseline with its channels in the domains `channels` gives them (matched by id): a run's
+  /// GPUs as gpu, its other GPUs as gpu_other, and `energy` summed again per domain. Channels
+  /// absent from `channels` keep theirs.
+  IdleBaseline relabelled(std::span<const Channel> channels) const;
 };
 
 /// Measures idle power for `duration` (nothing is started).
@@ -30,7 +42,9 @@ IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval
 IdleBaseline idle_between(const std::vector<Channel>& channels, const Meter::Mark& begin, const Meter::Mark& end);
 
 /// The figures per domain from a metered window, with dynamic (and, given `cpu_share`,
-/// attributed) energy where `idle` covers the domain.
+/// attributed) energy where `idle` covers the domain. Where the window's run names its GPUs
+/// (MeterWindow::gpus), gpu is those GPUs and gpu-other the rest, each with the idle power of its
+/// own GPUs, and one figure per GPU follows, named as its channel ("gpu-0"; not in the total).
 std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBaseline* idle,
                                          std::optional<double> cpu_share);
 /// Sums the domains that count toward the total (cpu, dram, gpu).

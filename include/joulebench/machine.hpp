@@ -78,6 +78,17 @@ struct EndedLeftovers {
 /// campaign never runs beside the copy a killed one left.
 std::vector<EndedLeftovers> end_leftovers_of_dead_joulebench();
 
+/// A command that ends something this joulebench started outside its own processes (a container,
+/// which the runtime runs, not its client), kept in this joulebench's owner record under `key`
+/// until forget_cleanup(key): should joulebench die first, its guard or the next joulebench to start
+/// runs it (at most 60 s). Arguments must hold no tab or newline (std::invalid_argument).
+void record_cleanup(const std::string& key, const std::vector<std::string>& argv);
+/// Empty folders to remove, deepest first, after the cleanups (a container's cgroups, which the
+/// runtime leaves): removed by the guard or the next joulebench as record_cleanup's commands run.
+void record_cleanup_folders(const std::string& key, const std::vector<std::filesystem::path>& folders);
+/// The cleanup of `key` was done: nobody runs it any more.
+void forget_cleanup(const std::string& key);
+
 /// Starts a watcher process ("jbench-guard") that ends at once whatever this joulebench
 /// started, should it die without cleaning up (kill -9, a crash): the command's cgroup or the
 /// processes carrying its label, not only the one process PR_SET_PDEATHSIG kills. Call it while

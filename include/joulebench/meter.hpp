@@ -69,6 +69,9 @@ struct MeterWindow {
   Clock::time_point end{};
   std::vector<Channel> channels;
   std::vector<ChannelTotal> totals;  ///< parallel to channels
+  /// The NVML indices of the GPUs the window's run uses, where it names them (MeterOptions::gpus):
+  /// its other GPUs' channels are then of domain gpu_other.
+  std::optional<std::vector<int>> gpus = std::nullopt;
   /// CPU time the whole machine spent busy during the window (all CPUs), from /proc/stat.
   std::optional<Seconds> machine_cpu_busy;
   Seconds interval{0};          ///< the sampling interval used
@@ -107,6 +110,10 @@ struct MeterOptions {
   /// Pass samples on as they are read, for a sink that acts on them at once (the cool-down's
   /// stability watch): a stall found later is then not marked in the samples already passed on.
   bool live_timeline = false;
+  /// The NVML indices of the GPUs the run uses. Set, the other GPUs' channels are of domain
+  /// gpu_other (their ids stay "gpu-<index>") in everything the meter gives: windows, marks,
+  /// timelines. Unset, every GPU is of domain gpu.
+  std::optional<std::vector<int>> gpus = std::nullopt;
 };
 
 class Meter {
@@ -138,8 +145,8 @@ class Meter {
   Mark reading();
   Seconds interval() const { return interval_; }
   bool running() const { return running_; }
-  /// The channels it reads, in the order of marks and windows.
-  std::span<const Channel> channels() const { return sensors_.channels(); }
+  /// The channels it reads, in the order of marks and windows (the GPUs not selected as gpu_other).
+  std::span<const Channel> channels() const { return channels_; }
 
  private:
   void sample_loop();
@@ -169,6 +176,7 @@ class Meter {
   SensorSet& sensors_;
   MeterOptions options_;
   Seconds interval_;
+  std::vector<Channel> channels_;  ///< the sensors', relabelled by options_.gpus
 
   std::mutex mutex_;
   std::condition_variable wake_;

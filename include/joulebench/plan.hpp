@@ -62,6 +62,18 @@ struct OutputParser {
   PlanLocation location;  ///< where the plan names it (a regex: the pattern itself)
 };
 
+/// A container a workload's command runs in (plan key `container`): joulebench starts it itself
+/// through the runtime's client, labelled, and removes it when the run ends (container.hpp).
+struct ContainerSpec {
+  std::string image;               ///< as the runtime names it: "dle-ncf-pytorch:ab6267ad", an ID
+  std::string runtime = "docker";  ///< "docker" or "podman", found on PATH
+  std::vector<std::string>
+      mounts;  ///< "HOST:CONTAINER[:OPTIONS]"; relative host paths resolved against the plan's folder
+  std::optional<std::string> workdir;  ///< the working folder inside the container
+  std::vector<std::string> options;    ///< more arguments to `RUNTIME run`, before the image (e.g. "--shm-size=1g")
+  PlanLocation location;               ///< where the plan writes `container`
+};
+
 /// One workload, after matrix expansion and substitution.
 struct WorkloadSpec {
   std::string name;
@@ -85,7 +97,13 @@ struct WorkloadSpec {
   std::vector<std::string> profile;
   int repetitions = 10;
   int warmup = 1;
-  PlanLocation location;  ///< the [[workload]] table it came from
+  /// Run the command in this container instead of on the host.
+  std::optional<ContainerSpec> container;
+  /// The GPUs the run uses (plan key `gpus`): NVML indices ("0") or UUIDs ("GPU-..."), as written.
+  /// Empty: every GPU, and nothing is set (the behaviour of plans without the key).
+  std::vector<std::string> gpus;
+  PlanLocation gpus_location;  ///< where `gpus` is written, for messages
+  PlanLocation location;       ///< the [[workload]] table it came from
 
   /// The value of a label, or empty.
   std::string label(std::string_view key) const;

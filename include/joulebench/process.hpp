@@ -109,6 +109,19 @@ class TemporaryFolder {
   std::filesystem::path path_;
 };
 
+/// A cgroup hierarchy mounted here: cgroup v2's, or a cgroup v1 one with its controllers.
+struct CgroupHierarchy {
+  std::filesystem::path mount;
+  bool v2 = false;
+  std::vector<std::string> controllers;  ///< v1: "cpu", "cpuacct", "memory"... (none for a named one)
+};
+/// Every cgroup hierarchy this process sees at its root (from /proc/self/mountinfo).
+std::vector<CgroupHierarchy> cgroup_hierarchies();
+/// Removes a cgroup and the cgroups below it, deepest first, waiting up to `patience` for their
+/// last processes to go. rmdir only: a cgroup with processes, or an ordinary folder with files,
+/// stays. True when it is gone (or was never there).
+bool remove_cgroup_tree(const std::filesystem::path& cgroup, Seconds patience = Seconds(2));
+
 /// The most descriptors SpawnOptions::inherited_fds may pass on.
 inline constexpr std::size_t kMostInheritedFds = 8;
 

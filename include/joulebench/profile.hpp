@@ -127,7 +127,10 @@ struct PowerTimeline {
   std::vector<double> total_w;
 
   /// From a stored timeline (channel ids "<domain>-<device>", end times since the window's start).
-  static PowerTimeline from_stored(const StoredTimeline& timeline, Clock::time_point start);
+  /// A channel also in `channels` (by id) is of the domain given there: a GPU the run does not use
+  /// is gpu-other, though its id says gpu.
+  static PowerTimeline from_stored(const StoredTimeline& timeline, Clock::time_point start,
+                                   std::span<const Channel> channels = {});
 };
 
 /// Keeps a metered window's timeline in memory, as the store keeps it.

@@ -41,12 +41,13 @@ class DomainId {
   bool is_total() const { return name_ == kTotalName; }
   /// The machine's domain; nothing for the total and for unknown names.
   std::optional<Domain> domain() const;
-  /// cpu, dram and gpu add into the total; the total itself and the others do not.
+  /// cpu, dram and gpu add into the total; the total itself and the others (gpu-other, one GPU's
+  /// "gpu-<index>", an import's) do not.
   bool counts_toward_total() const;
-  /// The order tables and exports list figures in: cpu, core, uncore, dram, psys, gpu, then
-  /// others (by first appearance, so equal here), then the total.
+  /// The order tables and exports list figures in: cpu, core, uncore, dram, psys, gpu, gpu-other,
+  /// then others (by first appearance, so equal here), then the total.
   int display_rank() const;
-  /// "CPU energy", "core energy", "total energy".
+  /// "CPU energy", "core energy", "GPU 1 energy", "total energy".
   std::string description() const;
 
   friend bool operator==(const DomainId& a, const DomainId& b) { return a.name_ == b.name_; }
@@ -192,6 +193,8 @@ struct RunWarning {
 };
 inline constexpr const char* kBusyMachine = "busy-machine";
 inline constexpr const char* kLeftoverProcesses = "leftover-processes";
+/// A container run's CPU time or memory could not be read from its cgroup.
+inline constexpr const char* kContainerAccounting = "container-accounting";
 
 struct RunRecord {
   std::size_t index = 0;  ///< position in the campaign's full run list (all shards)
@@ -207,7 +210,12 @@ struct RunRecord {
   double time_s = 0;          ///< wall time of the command
   double user_cpu_s = 0;
   double system_cpu_s = 0;
-  std::int64_t max_rss_kib = 0;
+  /// The largest resident set of any single process of the run; nothing where no single
+  /// process can be seen (a container: see peak_memory_kib).
+  std::optional<std::int64_t> max_rss_kib = 0;
+  /// The peak memory of the run's cgroup, page cache included: a container's (its cgroup's
+  /// memory.max_usage_in_bytes or memory.peak). Nothing for host runs.
+  std::optional<std::int64_t> peak_memory_kib;
   std::vector<EnergyFigure> energy;  ///< per domain, then the total
   std::vector<StoredRegion> regions;
   std::vector<StoredMetric> metrics;

@@ -9,8 +9,10 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "joulebench/container.hpp"
 #include "joulebench/figures.hpp"
 #include "joulebench/meter.hpp"
 #include "joulebench/process.hpp"
@@ -46,10 +48,23 @@ struct MeteredCommandOptions {
   CommandWatcher* watcher = nullptr;
   /// Other processes' CPU use, in cores, above which the machine counts as busy.
   double max_other_cpu_cores = 0.05;
+  /// The NVML indices of the GPUs the command uses (MeterOptions::gpus): its figures then count
+  /// those as gpu, the others as gpu-other, and add one figure per GPU. Unset: every GPU is gpu.
+  std::optional<std::vector<int>> gpus = std::nullopt;
+  /// The command is a container runtime's client attached to this container (container.hpp): once
+  /// the client ended, the container is removed and its processes' CPU time counts as the command's.
+  ContainerRun* container = nullptr;
 };
 
+/// The variable that shows a command run on this host only the selected GPUs:
+/// {"CUDA_VISIBLE_DEVICES", "GPU-...,GPU-..."}, by UUID (an index where NVML gave none).
+std::pair<std::string, std::string> cuda_visible_devices(const SelectedGpus& gpus);
+
 struct MeteredCommand {
+  /// The started process and what it left; with a container, its CPU time includes the container's.
   ProcessOutcome process;
+  /// What a container's processes used, from its cgroup (MeteredCommandOptions::container).
+  std::optional<ContainerUsage> container;
   MeterWindow window;
   /// CPU that processes other than the command and joulebench used while it ran, in cores, and
   /// whether that is more than the options allow; nothing where it cannot be known.
@@ -81,6 +96,8 @@ struct CommandMeasurement {
   std::optional<IdleBaseline> idle;
   /// The command tree's CPU time over the machine's busy CPU time in the window (capped at 1).
   std::optional<double> cpu_share;
+  /// The GPUs the command was given (MeasureOptions::gpus), resolved.
+  std::optional<SelectedGpus> gpus;
   /// The sources that supplied figures, with their device facts (GPU name, driver, power limit).
   std::vector<SourceReport> sources;
   /// What a reader must know besides run.warnings: a shortened interval, an idle baseline that
@@ -103,10 +120,13 @@ struct MeasureOptions {
   /// metrics and metadata, and the figures of a Monitor inside it. false: descriptors 3 and 4
   /// stay whatever the caller passed on.
   bool events = true;
+  /// The GPUs the command uses, as NVML indices or UUIDs (select_gpus): they are all the command
+  /// sees (CUDA_VISIBLE_DEVICES) and all its gpu figure counts. Unset: every GPU, as before.
+  std::optional<std::vector<std::string>> gpus = std::nullopt;
 };
 
 /// Runs the command under the meter and derives every figure. Throws LaunchError if the command
-/// cannot be started (before anything is measured).
+/// cannot be started, std::invalid_argument if its GPUs are not here (before anything is measured).
 CommandMeasurement measure_command(SensorSet& sensors, const MeasureOptions& options);
 
 /// The command tree's CPU time over the machine's busy CPU time in the window, capped at 1;

@@ -30,15 +30,18 @@ enum class Domain : std::uint8_t {
   uncore,  ///< the integrated GPU of a package (RAPL PP1): a part of `cpu`
   dram,    ///< memory attached to a package
   psys,    ///< the whole platform as the SoC sees it: overlaps all of the above
-  gpu,     ///< one discrete GPU
+  gpu,     ///< one discrete GPU; where a run names its GPUs, only those
+  /// The GPUs a run does not use, where it names the ones it uses: outside the run's total, so a
+  /// run on one GPU of a shared machine is not charged for the others.
+  gpu_other,
 };
-inline constexpr std::size_t kDomainCount = 6;
+inline constexpr std::size_t kDomainCount = 7;
 using DomainSet = std::bitset<kDomainCount>;
 
 std::string_view domain_name(Domain d);
 std::optional<Domain> parse_domain(std::string_view name);
 /// Whether a domain adds into the total without double counting: core and uncore lie inside cpu,
-/// psys covers the whole platform; cpu, dram and gpu are disjoint.
+/// psys covers the whole platform; cpu, dram and gpu are disjoint; gpu-other is not the run's.
 bool counts_toward_total(Domain d);
 
 /// How a channel's energy is obtained.
@@ -242,5 +245,17 @@ class SensorSet {
   std::vector<Channel> channels_;
   std::unique_ptr<MachineCpuReader> machine_cpu_;
 };
+
+/// The GPUs a run uses, resolved against the NVML GPUs of this machine.
+struct SelectedGpus {
+  std::vector<int> indices;        ///< NVML device indices, in the order the selectors named them
+  std::vector<std::string> uuids;  ///< parallel to indices; empty where NVML gives no UUID
+};
+
+/// Resolves selectors (decimal NVML indices, or UUIDs as nvidia-smi prints them: "GPU-...")
+/// against the NVML GPUs the set found. A GPU named twice is selected once. Throws
+/// std::invalid_argument naming the selector and listing the GPUs present (index, name, UUID), or
+/// saying that no NVIDIA GPU or NVML is available here.
+SelectedGpus select_gpus(const SensorSet& sensors, const std::vector<std::string>& selectors);
 
 }  // namespace joulebench

@@ -68,7 +68,9 @@ std::int64_t selected_campaign(const Store& store, const RunSelection& selection
 
 /// Runs (or resumes) a campaign with a progress display on standard error; the first Ctrl-C
 /// finishes the current run and stops, a second kills it. Throws what run_campaign throws.
-CampaignResult run_with_progress(const CampaignPlan& plan, Store& store, CampaignOptions options);
+/// `sensors`: opened already (the plan's resources were found with them); else opened here.
+CampaignResult run_with_progress(const CampaignPlan& plan, Store& store, CampaignOptions options,
+                                 SensorSet* sensors = nullptr);
 
 /// The options of a comparison, as `compare` and `bench` take them.
 struct CompareArguments {

@@ -230,14 +230,18 @@ int run_command(const RunArguments& args) {
   if (args.dry_run) return dry_run(plan, shard, db);
 
   const MachineLock measuring = begin_measuring(std::filesystem::absolute(db).string(), args.wait);
+  // The machine's part of the plan (container images, GPUs), before the store is created. (The
+  // sensors open after begin_measuring, which forks joulebench's guard while it has one thread.)
+  SensorSet sensors = SensorSet::open(SensorOptions::from_environment());
+  CampaignOptions options;
+  options.resources = find_plan_resources(plan, sensors);
   WritableStore writable = open_store_for_writing(db, args.wait);
   Store& store = writable.store;
-  CampaignOptions options;
   options.shard = shard;
   options.start_new = args.start_new;
   CampaignResult result;
   try {
-    result = run_with_progress(plan, store, options);
+    result = run_with_progress(plan, store, options, &sensors);
   } catch (const CampaignConflict& e) {
     std::fprintf(stderr, "joulebench: %s\n", e.what());
     return 1;
@@ -251,8 +255,10 @@ int run_command(const RunArguments& args) {
 
 }  // namespace
 
-CampaignResult run_with_progress(const CampaignPlan& plan, Store& store, CampaignOptions options) {
-  SensorSet sensors = SensorSet::open(SensorOptions::from_environment());
+CampaignResult run_with_progress(const CampaignPlan& plan, Store& store, CampaignOptions options, SensorSet* opened) {
+  std::optional<SensorSet> own;
+  if (opened == nullptr) own.emplace(SensorSet::open(SensorOptions::from_environment()));
+  SensorSet& sensors = opened != nullptr ? *opened : *own;
   ProgressPrinter progress;
   options.observer = &progress;
   options.stop = &stop_requests;

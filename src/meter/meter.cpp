@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -92,8 +93,18 @@ MeterWindow watch_channels(SensorSet& sensors, Seconds interval) {
 }
 
 Meter::Meter(SensorSet& sensors, MeterOptions options)
-    : sensors_(sensors), options_(options), interval_(std::min(options.interval, sensors.max_read_interval())) {
-  for (const auto& channel : sensors.channels()) stall_watch_.push_back({watched_for_stalls(channel), false, {}, {}});
+    : sensors_(sensors),
+      options_(std::move(options)),
+      interval_(std::min(options_.interval, sensors.max_read_interval())),
+      channels_(sensors.channels().begin(), sensors.channels().end()) {
+  if (options_.gpus) {
+    for (Channel& channel : channels_) {
+      const bool selected =
+          std::find(options_.gpus->begin(), options_.gpus->end(), channel.device) != options_.gpus->end();
+      if (channel.domain == Domain::gpu && !selected) channel.domain = Domain::gpu_other;
+    }
+  }
+  for (const auto& channel : channels_) stall_watch_.push_back({watched_for_stalls(channel), false, {}, {}});
   delay_timeline_ =
       options_.timeline != nullptr && !options_.live_timeline &&
       std::any_of(stall_watch_.begin(), stall_watch_.end(), [](const StallWatch& w) { return w.watched; });
@@ -104,9 +115,10 @@ Meter::~Meter() {
 }
 
 void Meter::start() {
-  const auto channels = sensors_.channels();
+  const std::span<const Channel> channels = channels_;
   window_ = MeterWindow{};
-  window_.channels.assign(channels.begin(), channels.end());
+  window_.channels = channels_;
+  window_.gpus = options_.gpus;
   window_.totals.assign(channels.size(), ChannelTotal{});
   window_.interval = interval_;
   previous_.assign(channels.size(), ChannelReading{});

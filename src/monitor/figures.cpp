@@ -1,8 +1,10 @@
 #include "joulebench/figures.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace joulebench {
 
@@ -12,57 +14,119 @@ namespace {
 /// estimate) gives exactly its idle figure, up to the last bits of a double, which is no warning.
 bool below_idle(Joules dynamic, Joules energy) { return dynamic.value < -1e-9 * std::max(1.0, energy.value); }
 
+/// The average power of an idle domain (or channel) over the time it was measured; nothing where
+/// it was measured for less than half the baseline.
+std::optional<Watts> average_power(const DomainEnergy& e, Seconds duration) {
+  if (duration.count() <= 0) return std::nullopt;
+  // Lost intervals add no energy: the average over the measured time is the idle power, as long
+  // as most of the baseline was measured.
+  const Seconds measured = duration - e.unmeasured;
+  if (e.measured_nothing || measured < duration * 0.5) return std::nullopt;
+  return e.energy / measured;
+}
+
+/// A window of `duration` over the given channels, for energy_by_domain.
+MeterWindow window_of(std::vector<Channel> channels, std::vector<ChannelTotal> totals, Seconds duration) {
+  MeterWindow window;
+  window.channels = std::move(channels);
+  window.totals = std::move(totals);
+  window.end = window.start + std::chrono::duration_cast<Clock::duration>(duration);
+  return window;
+}
+
+IdleBaseline baseline_of(const MeterWindow& window) {
+  return IdleBaseline{window.duration(), energy_by_domain(window), window.complete(), window.channels, window.totals};
+}
+
+EnergyFigure figure_of(const DomainEnergy& d, DomainId id, std::optional<Watts> idle_power, Seconds duration,
+                       std::optional<double> cpu_share) {
+  EnergyFigure f;
+  f.domain = std::move(id);
+  f.energy_j = d.energy.value;
+  f.source = d.source;
+  f.method = figure_method(d.method);
+  f.estimated = d.estimated;
+  f.unmeasured_s = d.unmeasured.count();
+  f.complete = d.unmeasured.count() == 0;
+  f.problem = d.problem;
+  f.measured_nothing = d.measured_nothing;
+  // An incomplete figure is a lower bound: less idle power x time says nothing of the command.
+  if (idle_power && f.complete) {
+    f.idle_power_w = idle_power->value;
+    const Joules dynamic = d.energy - *idle_power * duration;
+    f.below_idle = below_idle(dynamic, d.energy);
+    f.dynamic_energy_j = std::max(0.0, dynamic.value);
+    if (cpu_share && (d.domain == Domain::cpu || d.domain == Domain::core)) {
+      f.attributed_energy_j = *f.dynamic_energy_j * *cpu_share;
+    }
+  }
+  return f;
+}
+
+bool of_a_gpu(Domain d) { return d == Domain::gpu || d == Domain::gpu_other; }
+
 }  // namespace
 
 std::optional<Watts> IdleBaseline::power(Domain d) const {
-  if (duration.count() <= 0) return std::nullopt;
   for (const auto& e : energy) {
-    if (e.domain != d) continue;
-    // Lost intervals add no energy: the average over the measured time is the idle power, as
-    // long as most of the baseline was measured.
-    const Seconds measured = duration - e.unmeasured;
-    if (e.measured_nothing || measured < duration * 0.5) return std::nullopt;
-    return e.energy / measured;
+    if (e.domain == d) return average_power(e, duration);
   }
   return std::nullopt;
+}
+
+std::optional<Watts> IdleBaseline::channel_power(std::string_view id) const {
+  for (std::size_t i = 0; i < channels.size() && i < totals.size(); ++i) {
+    if (channels[i].id != id) continue;
+    const auto sums = energy_by_domain(window_of({channels[i]}, {totals[i]}, duration));
+    return sums.empty() ? std::nullopt : average_power(sums.front(), duration);
+  }
+  return std::nullopt;
+}
+
+IdleBaseline IdleBaseline::relabelled(std::span<const Channel> as) const {
+  IdleBaseline out = *this;
+  for (Channel& channel : out.channels) {
+    const auto same = std::find_if(as.begin(), as.end(), [&](const Channel& c) { return c.id == channel.id; });
+    if (same != as.end()) channel.domain = same->domain;
+  }
+  if (!out.channels.empty()) out.energy = energy_by_domain(window_of(out.channels, out.totals, duration));
+  return out;
 }
 
 IdleBaseline measure_idle(SensorSet& sensors, Seconds duration, Seconds interval) {
   Meter meter(sensors, MeterOptions{interval, nullptr});
   meter.start();
   std::this_thread::sleep_for(duration);
-  const MeterWindow window = meter.stop();
-  return IdleBaseline{window.duration(), energy_by_domain(window), window.complete()};
+  return baseline_of(meter.stop());
 }
 
 std::vector<EnergyFigure> energy_figures(const MeterWindow& window, const IdleBaseline* idle,
                                          std::optional<double> cpu_share) {
   std::vector<EnergyFigure> figures;
   const Seconds duration = window.duration();
+  // One baseline serves runs on different GPUs: its GPUs are split as this run's are (a region's
+  // window knows the split only from its channels). A baseline that cannot be split gives no idle
+  // power for either part rather than all GPUs' for one.
+  const bool gpus_split = window.gpus || std::any_of(window.channels.begin(), window.channels.end(),
+                                                     [](const Channel& c) { return c.domain == Domain::gpu_other; });
+  std::optional<IdleBaseline> split;
+  if (gpus_split && idle && !idle->channels.empty()) split = idle->relabelled(window.channels);
+  const auto idle_power = [&](Domain d) -> std::optional<Watts> {
+    if (split) return split->power(d);
+    if (!idle || (gpus_split && of_a_gpu(d))) return std::nullopt;
+    return idle->power(d);
+  };
   for (const DomainEnergy& d : energy_by_domain(window)) {
-    EnergyFigure f;
-    f.domain = d.domain;
-    f.energy_j = d.energy.value;
-    f.source = d.source;
-    f.method = figure_method(d.method);
-    f.estimated = d.estimated;
-    f.unmeasured_s = d.unmeasured.count();
-    f.complete = d.unmeasured.count() == 0;
-    f.problem = d.problem;
-    f.measured_nothing = d.measured_nothing;
-    // An incomplete figure is a lower bound: less idle power x time says nothing of the command.
-    if (idle && f.complete) {
-      if (const auto idle_power = idle->power(d.domain)) {
-        f.idle_power_w = idle_power->value;
-        const Joules dynamic = d.energy - *idle_power * duration;
-        f.below_idle = below_idle(dynamic, d.energy);
-        f.dynamic_energy_j = std::max(0.0, dynamic.value);
-        if (cpu_share && (d.domain == Domain::cpu || d.domain == Domain::core)) {
-          f.attributed_energy_j = *f.dynamic_energy_j * *cpu_share;
-        }
-      }
-    }
-    figures.push_back(std::move(f));
+    figures.push_back(figure_of(d, d.domain, idle_power(d.domain), duration, cpu_share));
+  }
+  if (!window.gpus) return figures;
+  for (std::size_t i = 0; i < window.channels.size(); ++i) {
+    const Channel& channel = window.channels[i];
+    if (!of_a_gpu(channel.domain)) continue;
+    const auto sums = energy_by_domain(window_of({channel}, {window.totals[i]}, duration));
+    if (sums.empty()) continue;
+    figures.push_back(figure_of(sums.front(), *DomainId::parse(channel.id),
+                                idle ? idle->channel_power(channel.id) : std::nullopt, duration, std::nullopt));
   }
   return figures;
 }
@@ -150,8 +214,7 @@ std::vector<EnergyFigure> figures_between(const std::vector<Channel>& channels, 
 }
 
 IdleBaseline idle_between(const std::vector<Channel>& channels, const Meter::Mark& begin, const Meter::Mark& end) {
-  const MeterWindow window = window_between(channels, begin, end);
-  return IdleBaseline{window.duration(), energy_by_domain(window), window.complete()};
+  return baseline_of(window_between(channels, begin, end));
 }
 
 }  // namespace joulebench

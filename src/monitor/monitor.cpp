@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -94,14 +95,43 @@ std::optional<int> descriptor_from(const char* variable) {
   return static_cast<int>(value);
 }
 
+/// The replies channel: the descriptor JOULEBENCH_REPLIES_FD names, else the FIFO
+/// JOULEBENCH_REPLIES_PATH names, opened here for reading (non-blocking: joulebench may have
+/// nothing to say yet) and closed with the Monitor.
+class RepliesChannel {
+ public:
+  static std::optional<RepliesChannel> from_environment() {
+    if (const auto fd = descriptor_from(kRepliesFdVariable)) return RepliesChannel(*fd, false);
+    const int fd = events::detail::open_channel_path(std::getenv(kRepliesPathVariable), false);
+    if (fd >= 0) return RepliesChannel(fd, true);
+    return std::nullopt;
+  }
+  RepliesChannel(RepliesChannel&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), owned_(std::exchange(other.owned_, false)) {}
+  RepliesChannel& operator=(RepliesChannel&&) = delete;
+  RepliesChannel(const RepliesChannel&) = delete;
+  RepliesChannel& operator=(const RepliesChannel&) = delete;
+  ~RepliesChannel() {
+    if (owned_) ::close(fd_);
+  }
+  int fd() const { return fd_; }
+
+ private:
+  RepliesChannel(int fd, bool owned) : fd_(fd), owned_(owned) {}
+  int fd_;
+  bool owned_;
+};
+
 /// Under joulebench: every reading is a request on the events channel, answered by joulebench
 /// with a reading of the sources it meters the run with.
 class JoulebenchReadings final : public Readings {
  public:
   // Request numbers start at the process id times 2^32: a process that shares the replies
   // descriptor (a forked child with a Monitor of its own) never takes another's reply for its own.
-  explicit JoulebenchReadings(int replies_fd)
-      : replies_fd_(replies_fd), last_request_(static_cast<std::uint64_t>(::getpid()) << 32) {
+  explicit JoulebenchReadings(RepliesChannel replies)
+      : replies_(std::move(replies)),
+        replies_fd_(replies_.fd()),
+        last_request_(static_cast<std::uint64_t>(::getpid()) << 32) {
     const std::string line = request("hello", {}, false);
     try {
       hello_ = protocol::parse_hello(line);
@@ -161,6 +191,7 @@ class JoulebenchReadings final : public Readings {
     }
   }
 
+  RepliesChannel replies_;
   int replies_fd_;
   std::mutex mutex_;
   std::uint64_t last_request_;
@@ -169,9 +200,9 @@ class JoulebenchReadings final : public Readings {
 };
 
 std::unique_ptr<Readings> open_readings(const MonitorOptions& options) {
-  // Both descriptors, and events on: joulebench answers.
-  if (const auto replies = descriptor_from(kRepliesFdVariable); replies && events::enabled()) {
-    return std::make_unique<JoulebenchReadings>(*replies);
+  // Both channels (by descriptor or by path), and events on: joulebench answers.
+  if (auto replies = RepliesChannel::from_environment(); replies && events::enabled()) {
+    return std::make_unique<JoulebenchReadings>(std::move(*replies));
   }
   return std::make_unique<LocalReadings>(options);
 }

@@ -348,15 +348,29 @@ struct WorkloadTemplate {
   std::vector<std::string> profile;
   std::vector<std::pair<std::string, Text>> labels;
   std::vector<MatrixKey> matrix;
+  struct Container {
+    toml::source_region where;
+    Text image;
+    std::string runtime = "docker";
+    std::vector<Text> mounts;
+    std::optional<Text> workdir;
+    std::vector<Text> options;
+  };
+  std::optional<Container> container;
+  std::vector<std::string> gpus;
+  toml::source_region gpus_where;
 };
 
 const std::vector<std::string> kTopLevelKeys = {"campaign", "workload"};
 const std::vector<std::string> kCampaignKeys = {"name",     "seed", "repetitions", "warmup",   "order",
                                                 "cooldown", "idle", "idle_every",  "interval", "max_other_cpu"};
 const std::vector<std::string> kCooldownKeys = {"until", "max", "window", "max_cv", "max_temperature_rise_c"};
-const std::vector<std::string> kWorkloadKeys = {
-    "name",    "framework", "model",       "phase",  "command", "shell", "cwd",    "env",    "timeout", "setup",
-    "prepare", "cleanup",   "repetitions", "warmup", "parse",   "regex", "labels", "matrix", "profile"};
+const std::vector<std::string> kWorkloadKeys = {"name",        "framework", "model",   "phase", "command", "shell",
+                                                "cwd",         "env",       "timeout", "setup", "prepare", "cleanup",
+                                                "repetitions", "warmup",    "parse",   "regex", "labels",  "matrix",
+                                                "profile",     "container", "gpus"};
+const std::vector<std::string> kContainerKeys = {"image", "runtime", "mounts", "workdir", "options"};
+const std::vector<std::string> kContainerRuntimes = {"docker", "podman"};
 const std::vector<std::string> kBuiltinPlaceholders = {"framework", "model", "phase"};
 
 /// The largest plan joulebench takes: beyond these, a plan is a mistake (a matrix multiplied out
@@ -876,7 +890,94 @@ class Reader {
         w.matrix.push_back(std::move(key));
       }
     }
+    if (const auto* n = table.get("container")) {
+      w.container = container(*n);
+      // The profilers wrap the command on this host (perf, Python's): not a container's processes.
+      if (const auto* profile = table.get("profile")) {
+        fail(profile->source(),
+             "'profile' cannot be used with 'container': joulebench profiles commands it runs on "
+             "this host, not inside a container");
+      }
+    }
+    if (const auto* n = table.get("gpus")) w.gpus = gpus(*n, w.gpus_where);
     return w;
+  }
+
+  WorkloadTemplate::Container container(const toml::node& node) const {
+    if (!node.is_table()) {
+      fail(node.source(), fmt::format("'container' must be a table such as {{ image = \"name:tag\", runtime = "
+                                      "\"podman\" }}, not {}",
+                                      kind_of(node)));
+    }
+    const toml::table& table = *node.as_table();
+    check_keys(table, kContainerKeys, "'container'");
+    WorkloadTemplate::Container c;
+    c.where = node.source();
+    const toml::node* image = table.get("image");
+    if (image == nullptr) fail(node.source(), "missing required key 'image' in 'container'");
+    c.image = string(*image, "container.image");
+    if (const auto* n = table.get("runtime")) {
+      c.runtime = string(*n, "container.runtime").value;
+      if (std::find(kContainerRuntimes.begin(), kContainerRuntimes.end(), c.runtime) == kContainerRuntimes.end()) {
+        const auto suggestion = nearest(c.runtime, kContainerRuntimes);
+        fail(n->source(), fmt::format("'container.runtime' must be \"docker\" or \"podman\", not \"{}\"{}", c.runtime,
+                                      suggestion ? fmt::format(" (did you mean \"{}\"?)", *suggestion) : ""));
+      }
+    }
+    if (const auto* n = table.get("mounts")) {
+      for (const auto& [value, where] : strings(*n, "container.mounts")) {
+        const auto colon = value.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 >= value.size() || value[colon + 1] != '/') {
+          fail(where, fmt::format("'container.mounts' entry \"{}\" must be \"HOST:CONTAINER\" or "
+                                  "\"HOST:CONTAINER:OPTIONS\", with an absolute CONTAINER path",
+                                  value));
+        }
+        c.mounts.push_back(Text{value, where, "container.mounts"});
+      }
+    }
+    if (const auto* n = table.get("workdir")) {
+      c.workdir = string(*n, "container.workdir");
+      if (c.workdir->value.front() != '/' && c.workdir->value.front() != '{') {
+        fail(n->source(), fmt::format("'container.workdir' must be an absolute path inside the container, not \"{}\"",
+                                      c.workdir->value));
+      }
+    }
+    if (const auto* n = table.get("options")) {
+      for (const auto& [value, where] : strings(*n, "container.options")) {
+        c.options.push_back(Text{value, where, "container.options"});
+      }
+    }
+    return c;
+  }
+
+  /// GPUs by NVML index or UUID: integers, or strings of either.
+  std::vector<std::string> gpus(const toml::node& node, toml::source_region& where) const {
+    where = node.source();
+    if (!node.is_array() || node.as_array()->empty()) {
+      fail(node.source(), fmt::format("'gpus' must be a non-empty array of GPU indices or UUIDs such as [0] or "
+                                      "[\"GPU-...\"], not {}",
+                                      node.is_array() ? "an empty array" : kind_of(node)));
+    }
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    for (const toml::node& element : *node.as_array()) {
+      std::string value;
+      if (element.is_integer()) {
+        if (element.as_integer()->get() < 0) fail(element.source(), "'gpus' indices must be 0 or more");
+        value = std::to_string(element.as_integer()->get());
+      } else if (element.is_string() && !element.as_string()->get().empty()) {
+        value = element.as_string()->get();
+      } else {
+        fail(element.source(), fmt::format("'gpus[{}]' must be a GPU index (an integer) or UUID (a string), not {}", i,
+                                           kind_of(element)));
+      }
+      if (std::find(out.begin(), out.end(), value) != out.end()) {
+        fail(element.source(), fmt::format("'gpus' names GPU {} twice", value));
+      }
+      out.push_back(std::move(value));
+      ++i;
+    }
+    return out;
   }
 
   /// Replaces {key} with its value and {{key}} with a literal {key}. Everything else is left as
@@ -998,6 +1099,25 @@ class Reader {
     spec.profile = w.profile;
     spec.repetitions = w.repetitions;
     spec.warmup = w.warmup;
+    if (w.container) {
+      ContainerSpec c;
+      c.image = substitute(w.container->image, vars);
+      c.runtime = w.container->runtime;
+      for (const Text& mount : w.container->mounts) {
+        std::string text = substitute(mount, vars);
+        // The host side is relative to the plan's folder, like `cwd`.
+        const auto colon = text.find(':');
+        if (text.front() != '/')
+          text = (fs::absolute(base_ / text.substr(0, colon)).lexically_normal()).string() + text.substr(colon);
+        c.mounts.push_back(std::move(text));
+      }
+      if (w.container->workdir) c.workdir = substitute(*w.container->workdir, vars);
+      for (const Text& option : w.container->options) c.options.push_back(substitute(option, vars));
+      c.location = location_of(w.container->where);
+      spec.container = std::move(c);
+    }
+    spec.gpus = w.gpus;
+    if (!w.gpus.empty()) spec.gpus_location = location_of(w.gpus_where);
     spec.location = PlanLocation{file_, static_cast<int>(w.where.begin.line), static_cast<int>(w.where.begin.column)};
     return spec;
   }

@@ -110,6 +110,14 @@ std::string plan_toml(const CampaignPlan& plan) {
     if (!parse.empty()) out += fmt::format("parse = {}\n", toml_array(parse, false));
     if (!regex.empty()) out += fmt::format("regex = {}\n", toml_array(regex, false));
     if (!w.profile.empty()) out += fmt::format("profile = {}\n", toml_array(w.profile, false));
+    if (const auto& box = w.container) {
+      out += fmt::format("container = {{ image = {}, runtime = {}", toml_text(box->image), toml_string(box->runtime));
+      if (!box->mounts.empty()) out += fmt::format(", mounts = {}", toml_array(box->mounts, true));
+      if (box->workdir) out += fmt::format(", workdir = {}", toml_text(*box->workdir));
+      if (!box->options.empty()) out += fmt::format(", options = {}", toml_array(box->options, true));
+      out += " }\n";
+    }
+    if (!w.gpus.empty()) out += fmt::format("gpus = {}\n", toml_array(w.gpus, false));
   }
   return out;
 }

@@ -1,10 +1,13 @@
 #include "process/cgroup.hpp"
 
+#include "joulebench/process.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -72,22 +75,75 @@ bool remove_tree(const fs::path& path) noexcept {
 
 }  // namespace
 
-std::optional<fs::path> cgroup2_mount() {
+}  // namespace joulebench::detail
+
+namespace joulebench {
+
+namespace fs = std::filesystem;
+
+std::vector<CgroupHierarchy> cgroup_hierarchies() {
+  std::vector<CgroupHierarchy> found;
   std::ifstream in("/proc/self/mountinfo");
   for (std::string line; std::getline(in, line);) {
     // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
     const auto dash = line.find(" - ");
     if (dash == std::string::npos) continue;
     std::istringstream tail(line.substr(dash + 3));
-    std::string type;
-    tail >> type;
-    if (type != "cgroup2") continue;
+    std::string type, source, options;
+    tail >> type >> source >> options;
+    if (type != "cgroup" && type != "cgroup2") continue;
     std::istringstream head(line.substr(0, dash));
     std::string id, parent, device, root, mount_point;
     head >> id >> parent >> device >> root >> mount_point;
     // A cgroup namespace's view shows its root as "/"; a bind of a sub-tree cannot host ours.
     if (root != "/") continue;
-    return fs::path(unescape_mount_path(mount_point));
+    CgroupHierarchy hierarchy{fs::path(detail::unescape_mount_path(mount_point)), type == "cgroup2", {}};
+    if (!hierarchy.v2) {
+      std::istringstream parts(options);
+      // Super options: rw or ro, the controllers, and flags (name=..., xattr, ...) that are none.
+      for (std::string option; std::getline(parts, option, ',');) {
+        const bool flag = option == "rw" || option == "ro" || option == "xattr" || option == "clone_children" ||
+                          option == "noprefix" || option.find('=') != std::string::npos;
+        if (!flag) hierarchy.controllers.push_back(option);
+      }
+    }
+    found.push_back(std::move(hierarchy));
+  }
+  return found;
+}
+
+namespace {
+
+/// One pass, deepest first; true when `folder` is gone.
+bool remove_tree_once(const fs::path& folder) {
+  std::error_code ec;
+  std::vector<fs::path> children;
+  for (const auto& entry : fs::directory_iterator(folder, ec)) {
+    if (entry.is_directory(ec) && !entry.is_symlink(ec)) children.push_back(entry.path());
+  }
+  for (const auto& child : children) remove_tree_once(child);
+  return ::rmdir(folder.c_str()) == 0 || errno == ENOENT;
+}
+
+}  // namespace
+
+bool remove_cgroup_tree(const fs::path& cgroup, Seconds patience) {
+  const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(patience);
+  for (;;) {
+    if (remove_tree_once(cgroup)) return true;
+    // Busy: a process of it is still on its way out (the runtime's cleanup).
+    if (errno != EBUSY || Clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace joulebench
+
+namespace joulebench::detail {
+
+std::optional<fs::path> cgroup2_mount() {
+  for (const auto& hierarchy : cgroup_hierarchies()) {
+    if (hierarchy.v2) return hierarchy.mount;
   }
   return std::nullopt;
 }

@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@
 
 #include <fmt/format.h>
 
+#include "joulebench/process.hpp"
 #include "process/cgroup.hpp"
 #include "process/owner_record.hpp"
 
@@ -305,21 +307,75 @@ void ensure_owner_record() {
   record.file = file;
 }
 
-void record_workload_cgroup(const fs::path& cgroup) {
+/// Appends one line to this joulebench's owner record.
+void append_to_owner_record(const std::string& line) {
   ensure_owner_record();
   OwnerRecord& record = owner_record();
   std::lock_guard lock(record.mutex);
   if (record.file.empty()) return;
   const int fd = ::open(record.file.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return;
-  const std::string line = "cgroup " + cgroup.string() + "\n";
   [[maybe_unused]] const auto written = ::write(fd, line.data(), line.size());
   ::close(fd);
 }
 
+void record_workload_cgroup(const fs::path& cgroup) { append_to_owner_record("cgroup " + cgroup.string() + "\n"); }
+
 }  // namespace detail
 
+void record_cleanup(const std::string& key, const std::vector<std::string>& argv) {
+  const auto plain = [](const std::string& text) { return text.find_first_of("\t\n") == std::string::npos; };
+  if (key.empty() || !plain(key) || argv.empty() || !std::all_of(argv.begin(), argv.end(), plain)) {
+    throw std::invalid_argument("a cleanup's key and arguments must be non-empty and hold no tab or newline");
+  }
+  std::string line = "cleanup " + key;
+  for (const auto& arg : argv) line += "\t" + arg;
+  detail::append_to_owner_record(line + "\n");
+}
+
+void record_cleanup_folders(const std::string& key, const std::vector<fs::path>& folders) {
+  std::string line = "rmdir " + key;
+  for (const auto& folder : folders) {
+    if (folder.string().find_first_of("\t\n") != std::string::npos) continue;
+    line += "\t" + folder.string();
+  }
+  detail::append_to_owner_record(line + "\n");
+}
+
+void forget_cleanup(const std::string& key) { detail::append_to_owner_record("done " + key + "\n"); }
+
 namespace {
+
+/// Runs a recorded cleanup to its end (at most `patience`), its output discarded. Plain fork and
+/// exec: the guard, a fork of joulebench, runs it too. Nothing when it succeeded, else why not.
+std::optional<std::string> run_cleanup(const std::vector<std::string>& argv, Seconds patience) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return fmt::format("cannot start {}: {}", argv.front(), std::strerror(errno));
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_RDWR);
+    for (const int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) ::dup2(null, fd);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(patience);
+  int status = 0;
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) break;
+    if (done < 0 && errno != EINTR) return fmt::format("{}: {}", argv.front(), std::strerror(errno));
+    if (Clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return fmt::format("{} did not end within {:g} s", argv.front(), patience.count());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
+  return fmt::format("{} failed ({})", argv.front(), ExitStatus::from_wait_status(status).describe());
+}
 
 /// A regular file of this joulebench's user, with no other link: what a record must be.
 bool own_record(const fs::path& path) {
@@ -334,6 +390,39 @@ EndedLeftovers end_leftovers_of(const std::string& owner, const fs::path& record
   EndedLeftovers report;
   report.owner = "pid " + owner.substr(0, owner.find('.'));
   std::istringstream lines(read_small_file(record));
+  // Cleanups first (a container's processes are the runtime's, found by no cgroup or label here),
+  // in the order they were recorded, each once, unless done.
+  std::vector<std::pair<std::string, std::vector<std::string>>> cleanups;
+  std::vector<std::pair<std::string, std::vector<std::string>>> folders;
+  const auto fields_of = [](const std::string& text) {
+    std::vector<std::string> fields;
+    std::istringstream parts(text);
+    for (std::string field; std::getline(parts, field, '\t');) fields.push_back(field);
+    return fields;
+  };
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("done ")) {
+      const std::string key = line.substr(5);
+      std::erase_if(cleanups, [&](const auto& c) { return c.first == key; });
+      std::erase_if(folders, [&](const auto& c) { return c.first == key; });
+    } else if (line.starts_with("cleanup ") || line.starts_with("rmdir ")) {
+      const bool command = line.starts_with("cleanup ");
+      const auto fields = fields_of(line.substr(command ? 8 : 6));
+      if (fields.size() < 2) continue;
+      (command ? cleanups : folders)
+          .emplace_back(fields.front(), std::vector<std::string>(fields.begin() + 1, fields.end()));
+    }
+  }
+  for (const auto& [key, argv] : cleanups) {
+    if (const auto problem = run_cleanup(argv, Seconds(60))) report.problems.push_back(key + ": " + *problem);
+    else report.processes.push_back(key);
+  }
+  // rmdir only: a folder with anything but cgroups in it is never touched.
+  for (const auto& [key, paths] : folders) {
+    for (const auto& path : paths) remove_cgroup_tree(path);
+  }
+  lines.clear();
+  lines.seekg(0);
   for (std::string line; std::getline(lines, line);) {
     if (!line.starts_with("cgroup ")) continue;
     const fs::path path = fs::path(line.substr(7)).lexically_normal();

@@ -21,6 +21,8 @@ const std::string& own_identity();
 void ensure_owner_record();
 /// Adds a workload cgroup to the record.
 void record_workload_cgroup(const std::filesystem::path& cgroup);
+/// Appends one line ("cgroup PATH", "cleanup KEY\tARGV...", "done KEY") to this joulebench's owner record.
+void append_to_owner_record(const std::string& line);
 
 /// "NAME (pid N)", as leftovers are named to the user.
 std::string describe_process(pid_t pid);

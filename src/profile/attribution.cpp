@@ -240,13 +240,16 @@ Profile attribute_totals(const Trace& trace, Profile profile, const RunEnergy& r
 
 }  // namespace
 
-PowerTimeline PowerTimeline::from_stored(const StoredTimeline& timeline, Clock::time_point start) {
+PowerTimeline PowerTimeline::from_stored(const StoredTimeline& timeline, Clock::time_point start,
+                                         std::span<const Channel> channels) {
   PowerTimeline out;
   out.start_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count();
   std::vector<bool> in_total;
   for (const auto& id : timeline.channels) {
+    const auto known = std::find_if(channels.begin(), channels.end(), [&](const Channel& c) { return c.id == id; });
     const auto dash = id.rfind('-');
-    const auto domain = parse_domain(dash == std::string::npos ? id : id.substr(0, dash));
+    const auto domain =
+        known != channels.end() ? known->domain : parse_domain(dash == std::string::npos ? id : id.substr(0, dash));
     in_total.push_back(domain && counts_toward_total(*domain));
   }
   const std::size_t n = timeline.channels.size();
@@ -276,7 +279,7 @@ RunEnergy run_energy(const MeterWindow& window, const StoredTimeline& timeline, 
   RunEnergy run;
   run.start = window.start;
   run.duration = window.duration();
-  run.timeline = PowerTimeline::from_stored(timeline, window.start);
+  run.timeline = PowerTimeline::from_stored(timeline, window.start, window.channels);
   if (total != nullptr && !total->source.empty()) {
     run.total = Joules(total->energy_j);
     if (total->idle_power_w) run.idle_power = Watts(*total->idle_power_w);

@@ -27,9 +27,9 @@ namespace {
 using Cell = report_detail::TableCell;
 
 /// Columns that a label key must not shadow: such a label is written as label_<key>.
-constexpr std::array<std::string_view, 12> kFixedColumns{"campaign",   "workload",     "repetition",  "status",
-                                                         "warmup",     "time_s",       "exit_code",   "signal",
-                                                         "user_cpu_s", "system_cpu_s", "max_rss_kib", "cooldown_s"};
+constexpr std::array<std::string_view, 13> kFixedColumns{
+    "campaign", "workload",   "repetition",   "status",      "warmup",          "time_s",    "exit_code",
+    "signal",   "user_cpu_s", "system_cpu_s", "max_rss_kib", "peak_memory_kib", "cooldown_s"};
 
 template <class T, class Key>
 void add_first_seen(std::vector<T>& list, const Key& key) {
@@ -46,7 +46,9 @@ report_detail::Table build_table(const Store& store, std::int64_t campaign, cons
   std::vector<DomainId> domains_and_total;  // the meter's domains in their order, then others as first seen
   std::vector<std::string> metrics;
   std::vector<std::string> regions;
+  bool cgroup_memory = false;  // a container run's peak memory: a column only where some run has one
   for (const auto& run : runs) {
+    cgroup_memory = cgroup_memory || run.peak_memory_kib.has_value();
     for (const auto& [key, value] : run.labels) add_first_seen(labels, key);
     for (const auto& e : run.energy) {
       if (!e.domain.is_total()) add_first_seen(domains_and_total, e.domain);
@@ -68,9 +70,9 @@ report_detail::Table build_table(const Store& store, std::int64_t campaign, cons
   for (const auto& d : domains_and_total) cols.push_back(MetricId::energy_estimated(d).column());
   for (const auto& d : domains_and_total) cols.push_back(MetricId::dynamic_energy(d).column());
   for (const auto& m : metrics) cols.push_back(MetricId::metric(m).column());
-  for (const char* c : {"exit_code", "signal", "user_cpu_s", "system_cpu_s", "max_rss_kib", "cooldown_s"}) {
-    cols.emplace_back(c);
-  }
+  for (const char* c : {"exit_code", "signal", "user_cpu_s", "system_cpu_s", "max_rss_kib"}) cols.emplace_back(c);
+  if (cgroup_memory) cols.emplace_back("peak_memory_kib");
+  cols.emplace_back("cooldown_s");
   for (const auto& d : domains_and_total) cols.push_back(MetricId::energy_complete(d).column());
   for (const auto& r : regions) {
     cols.push_back(MetricId::region_time(r).column());
@@ -125,7 +127,8 @@ report_detail::Table build_table(const Store& store, std::int64_t campaign, cons
     row.push_back(run.signal ? Cell::integer(*run.signal) : Cell{});
     row.push_back(measured ? Cell::number(run.user_cpu_s) : Cell{});
     row.push_back(measured ? Cell::number(run.system_cpu_s) : Cell{});
-    row.push_back(measured ? Cell::integer(run.max_rss_kib) : Cell{});
+    row.push_back(measured && run.max_rss_kib ? Cell::integer(*run.max_rss_kib) : Cell{});
+    if (cgroup_memory) row.push_back(measured && run.peak_memory_kib ? Cell::integer(*run.peak_memory_kib) : Cell{});
     row.push_back(Cell::number(run.cooldown_s));
     for (const auto& d : domains_and_total) {
       const auto* e = find_energy(run.energy, d);

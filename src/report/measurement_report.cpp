@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "joulebench/json_output.hpp"
@@ -75,14 +77,27 @@ std::string measurement_text(const CommandMeasurement& m) {
   if (m.idle) {
     out += fmt::format("  idle        baseline measured for {:.2f} s before the command\n", m.idle->duration.count());
   }
+  if (m.gpus) {
+    std::string gpus;
+    for (std::size_t i = 0; i < m.gpus->indices.size(); ++i) {
+      const bool has_uuid = i < m.gpus->uuids.size() && !m.gpus->uuids[i].empty();
+      gpus += fmt::format("{}{}{}", i > 0 ? ", " : "", m.gpus->indices[i],
+                          has_uuid ? fmt::format(" ({})", m.gpus->uuids[i]) : std::string());
+    }
+    out += fmt::format("  GPUs        {}: gpu counts these, gpu-other the others\n", gpus.empty() ? "none" : gpus);
+  }
   out += "\n";
 
   const bool with_idle = m.idle.has_value();
+  // Wide enough for "gpu-other" where a run names its GPUs; as it always was otherwise.
+  std::size_t width = 7;
+  for (const auto& f : m.run.energy) width = std::max(width, f.domain.name().size());
   if (with_idle) {
-    out += fmt::format("  {:<7} {:>12} {:>10} {:>10} {:>12} {:>12}  {:<15} {}\n", "domain", "energy (J)", "power (W)",
-                       "idle (W)", "dynamic (J)", "command (J)", "source", "kind");
+    out += fmt::format("  {:<{}} {:>12} {:>10} {:>10} {:>12} {:>12}  {:<15} {}\n", "domain", width, "energy (J)",
+                       "power (W)", "idle (W)", "dynamic (J)", "command (J)", "source", "kind");
   } else {
-    out += fmt::format("  {:<7} {:>12} {:>10}  {:<15} {}\n", "domain", "energy (J)", "power (W)", "source", "kind");
+    out += fmt::format("  {:<{}} {:>12} {:>10}  {:<15} {}\n", "domain", width, "energy (J)", "power (W)", "source",
+                       "kind");
   }
   const double duration_s = w.duration().count();
   auto row = [&](const EnergyFigure& f) {
@@ -93,11 +108,11 @@ std::string measurement_text(const CommandMeasurement& m) {
     const std::string power =
         f.measured_nothing ? "-" : fmt::format("{:.3f}", duration_s > 0 ? f.energy_j / duration_s : 0.0);
     if (with_idle) {
-      return fmt::format("  {:<7} {:>12} {:>10} {:>10} {:>12} {:>12}  {:<15} {}\n", f.domain.name(), energy, power,
-                         f.idle_power_w ? fmt::format("{:.3f}", *f.idle_power_w) : "-",
+      return fmt::format("  {:<{}} {:>12} {:>10} {:>10} {:>12} {:>12}  {:<15} {}\n", f.domain.name(), width, energy,
+                         power, f.idle_power_w ? fmt::format("{:.3f}", *f.idle_power_w) : "-",
                          optional_joules(f.dynamic_energy_j), optional_joules(f.attributed_energy_j), f.source, kind);
     }
-    return fmt::format("  {:<7} {:>12} {:>10}  {:<15} {}\n", f.domain.name(), energy, power, f.source, kind);
+    return fmt::format("  {:<{}} {:>12} {:>10}  {:<15} {}\n", f.domain.name(), width, energy, power, f.source, kind);
   };
   for (const auto& f : m.run.energy) out += row(f);
 
@@ -179,10 +194,20 @@ std::string measurement_json(const CommandMeasurement& m) {
   out["channels"] = channels;
   out["sources"] = sources;
   out["cpu_share"] = m.cpu_share ? Json(*m.cpu_share) : Json(nullptr);
+  if (m.gpus) {
+    Json gpus = Json::array();
+    for (std::size_t i = 0; i < m.gpus->indices.size(); ++i) {
+      const std::string& uuid = i < m.gpus->uuids.size() ? m.gpus->uuids[i] : std::string();
+      gpus.push_back({{"index", m.gpus->indices[i]}, {"uuid", uuid.empty() ? Json(nullptr) : Json(uuid)}});
+    }
+    out["gpus"] = gpus;
+  }
   if (m.idle) {
+    // Split as the command's GPUs were, so its gpu idle power is the one its dynamic energy used.
+    const IdleBaseline idle = w.gpus ? m.idle->relabelled(w.channels) : *m.idle;
     Json power = Json::object();
-    for (const auto& e : m.idle->energy) {
-      if (auto watts = m.idle->power(e.domain)) power[std::string(domain_name(e.domain))] = watts->value;
+    for (const auto& e : idle.energy) {
+      if (auto watts = idle.power(e.domain)) power[std::string(domain_name(e.domain))] = watts->value;
     }
     out["idle"] = {{"duration_s", m.idle->duration.count()}, {"complete", m.idle->complete}, {"power_w", power}};
   }

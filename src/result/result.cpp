@@ -37,6 +37,13 @@ std::string DomainId::description() const {
     for (char& c : upper) c = static_cast<char>(c - 'a' + 'A');
     return upper + " energy";
   }
+  if (domain() == Domain::gpu_other) return "other GPUs' energy";
+  // One GPU's figure, "gpu-<NVML index>", of a run that names its GPUs.
+  if (const std::string_view prefix = "gpu-";
+      name_.size() > prefix.size() && name_.starts_with(prefix) &&
+      name_.find_first_not_of("0123456789", prefix.size()) == std::string::npos) {
+    return fmt::format("GPU {} energy", name_.substr(prefix.size()));
+  }
   return name_ + " energy";
 }
 

@@ -19,6 +19,7 @@
 #include <fmt/ranges.h>
 
 #include "events_channel.hpp"
+#include "joulebench/container.hpp"
 #include "joulebench/event_parser.hpp"
 #include "joulebench/meter.hpp"
 #include "joulebench/process.hpp"
@@ -59,6 +60,11 @@ struct RunContext {
   const IdleBaseline* idle = nullptr;
   std::optional<std::int64_t> idle_id;
   const std::atomic<int>* stop = nullptr;
+  std::int64_t campaign = 0;
+  /// Per workload (index into the plan): its container's image and runtime, asked before the first
+  /// run, and the GPUs it uses.
+  std::map<std::size_t, ContainerImage> images;
+  std::map<std::size_t, SelectedGpus> gpus;
 };
 
 bool user_wants_stop(const RunContext& ctx) { return ctx.stop != nullptr && ctx.stop->load() >= 1; }
@@ -91,16 +97,24 @@ struct LogFiles {
 /// its events (events_channel.hpp).
 class OutputWatcher final : public CommandWatcher {
  public:
-  OutputWatcher(LogFiles& logs, OutputScanner* scanner, bool with_events, SpawnOptions& options)
+  /// With `with_events`, the events channel: inherited pipes, or, given `named_pipes` (a folder
+  /// mounted into a container), named pipes made there.
+  OutputWatcher(LogFiles& logs, OutputScanner* scanner, bool with_events, SpawnOptions& options,
+                const fs::path* named_pipes = nullptr)
       : logs_(logs), scanner_(scanner) {
     options.foreground = false;
     options.stdout_fd = out_.write_fd;
     options.stderr_fd = err_.write_fd;
-    if (with_events) {
+    if (with_events && named_pipes != nullptr) {
+      events_.emplace(*named_pipes);
+    } else if (with_events) {
       events_.emplace();
       events_->pass_to(options);
     }
   }
+
+  /// The events channel (nothing without one).
+  detail::EventsChannel* events() { return events_ ? &*events_ : nullptr; }
 
   void started(Meter& meter) override {
     out_.close_write();
@@ -111,6 +125,7 @@ class OutputWatcher final : public CommandWatcher {
   }
 
   void finished() override {
+    if (events_) events_->command_ended();
     if (collector_) {
       collector_->finish(detail::kOutputGrace);
       malformed_ = collector_->malformed_events();
@@ -189,6 +204,17 @@ void note_other_cpu_before(const RunContext& ctx, RunRecord& r, const std::optio
   }
 }
 
+/// What every run of a container workload records about its container.
+KeyValues container_metadata(const ContainerImage& image) {
+  KeyValues facts = {{"container.runtime", image.runtime},
+                     {"container.runtime_version", image.runtime_version},
+                     {"container.image", image.image},
+                     {"container.image_id", image.id}};
+  if (!image.digests.empty())
+    facts.emplace_back("container.image_digest", fmt::format("{}", fmt::join(image.digests, " ")));
+  return facts;
+}
+
 /// The outcome of one measured run: its record, or nothing if the user killed it (it is then
 /// not recorded, and a resumed campaign runs it again).
 std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& run, const WorkloadSpec& w,
@@ -212,8 +238,41 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
   options.timeout = w.timeout;
   options.stop = ctx.stop;
   options.max_other_cpu_cores = ctx.plan.max_other_cpu_cores;
-  OutputWatcher watcher(logs, &scanner, true, options.command);
+  const auto selected_gpus = ctx.gpus.find(run.workload);
+  if (selected_gpus != ctx.gpus.end()) {
+    options.gpus = selected_gpus->second.indices;
+    if (!w.container) options.command.environment.push_back(cuda_visible_devices(selected_gpus->second));
+  }
+  // A container's events channel: named pipes in a folder of the run's, mounted into it.
+  std::optional<TemporaryFolder> container_folder;
+  if (w.container) {
+    container_folder.emplace("container");
+    // Any user of the container may reach the pipes by name; nobody may list the folder.
+    std::filesystem::permissions(container_folder->path(),
+                                 fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  }
+  OutputWatcher watcher(logs, &scanner, true, options.command, container_folder ? &container_folder->path() : nullptr);
   options.watcher = &watcher;
+  std::optional<ContainerRun> container;
+  if (w.container) {
+    const ContainerImage& image = ctx.images.at(run.workload);
+    ContainerRunOptions container_options;
+    container_options.command = w.command;
+    container_options.environment = w.environment;
+    const KeyValues pipes = watcher.events()->container_variables();
+    container_options.environment.insert(container_options.environment.end(), pipes.begin(), pipes.end());
+    container_options.labels = {{"joulebench.campaign", std::to_string(ctx.campaign)},
+                                {"joulebench.run", std::to_string(run.index)},
+                                {"joulebench.workload", w.name}};
+    if (selected_gpus != ctx.gpus.end()) container_options.gpu_uuids = selected_gpus->second.uuids;
+    container_options.events_folder = container_folder->path();
+    container_options.name_suffix = fmt::format("c{}-r{}", ctx.campaign, run.index);
+    container.emplace(*w.container, image, container_options);
+    options.command.argv = container->client_argv();
+    options.container = &*container;
+    watcher.events()->open_at_start(kContainerStartRegion);
+    r.metadata = container_metadata(image);
+  }
   const auto not_run = [&](const std::string& reason, const std::string& profile_problem) {
     logs.finish();
     r.status = RunStatus::not_run;
@@ -277,7 +336,10 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
       r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), e.what(), {}};
     }
   }
+  const KeyValues container_facts = std::move(r.metadata);
   watcher.record(r, metered.window);
+  // The workload's own metadata first (its framework version), then the container's facts.
+  r.metadata.insert(r.metadata.end(), container_facts.begin(), container_facts.end());
   r.stdout_log = logs.out;
   r.stderr_log = logs.err;
   return r;
@@ -364,7 +426,10 @@ double cool_down(const RunContext& ctx, const std::optional<IdleRecord>& idle, C
 }
 
 /// Measures idle power and records it.
-std::pair<IdleBaseline, IdleRecord> idle_baseline(SensorSet& sensors, Seconds duration, Seconds interval) {
+/// With `per_gpu` (a workload names its GPUs), each GPU's idle power is recorded too, as
+/// "gpu-<index>", since runs on different GPUs take their idle power from different ones.
+std::pair<IdleBaseline, IdleRecord> idle_baseline(SensorSet& sensors, Seconds duration, Seconds interval,
+                                                  bool per_gpu) {
   IdleRecord record;
   record.started_unix_s = unix_now();
   IdleBaseline baseline = measure_idle(sensors, duration, interval);
@@ -373,6 +438,12 @@ std::pair<IdleBaseline, IdleRecord> idle_baseline(SensorSet& sensors, Seconds du
   for (const auto& e : baseline.energy) {
     if (const auto power = baseline.power(e.domain))
       record.power_w.emplace_back(std::string(domain_name(e.domain)), power->value);
+  }
+  if (per_gpu) {
+    for (const auto& channel : baseline.channels) {
+      if (channel.domain != Domain::gpu) continue;
+      if (const auto power = baseline.channel_power(channel.id)) record.power_w.emplace_back(channel.id, power->value);
+    }
   }
   const Temperatures t = sensors.temperatures();
   record.cpu_temperature_c = t.cpu_c;
@@ -405,6 +476,38 @@ void check_plan_before_running(const CampaignPlan& plan) {
   }
 }
 
+PlanResources find_plan_resources(const CampaignPlan& plan, const SensorSet& sensors) {
+  PlanResources found;
+  for (std::size_t i = 0; i < plan.workloads.size(); ++i) {
+    const WorkloadSpec& w = plan.workloads[i];
+    if (!w.gpus.empty()) {
+      try {
+        found.gpus[i] = select_gpus(sensors, w.gpus);
+      } catch (const std::invalid_argument& e) {
+        throw PlanError(w.gpus_location.line > 0 ? w.gpus_location : w.location,
+                        fmt::format("'gpus' of workload '{}': {}", w.name, e.what()));
+      }
+    }
+    if (!w.container) continue;
+    // A matrix repeats one image in many workloads: each is asked once.
+    const auto same = std::find_if(found.images.begin(), found.images.end(), [&](const auto& known) {
+      const ContainerSpec& other = *plan.workloads[known.first].container;
+      return other.image == w.container->image && other.runtime == w.container->runtime;
+    });
+    if (same != found.images.end()) {
+      found.images[i] = same->second;
+      continue;
+    }
+    try {
+      found.images[i] = inspect_container_image(*w.container);
+    } catch (const std::exception& e) {
+      throw PlanError(w.container->location.line > 0 ? w.container->location : w.location,
+                      fmt::format("'container' of workload '{}': {}", w.name, e.what()));
+    }
+  }
+  return found;
+}
+
 CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& sensors,
                             const CampaignOptions& options) {
   const std::vector<PlannedRun> runs = shard_runs(schedule_runs(plan), options.shard);
@@ -434,6 +537,7 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
                       store.file().string(), existing->name, done));
     }
   }
+  PlanResources resources = options.resources ? *options.resources : find_plan_resources(plan, sensors);
   const bool resuming = existing && !options.start_new;
   result.campaign = resuming ? existing->id
                              : store.create_campaign(plan, options.shard, runs.size(),
@@ -449,7 +553,10 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
                  fs::absolute(store.file()).parent_path(),
                  nullptr,
                  std::nullopt,
-                 options.stop};
+                 options.stop,
+                 result.campaign,
+                 std::move(resources.images),
+                 std::move(resources.gpus)};
   std::optional<IdleBaseline> idle;
   std::optional<IdleRecord> idle_record;
   // A counter that never moves is known only after it stood still for kStalledCounterTime: without
@@ -468,7 +575,7 @@ CampaignResult run_campaign(const CampaignPlan& plan, Store& store, SensorSet& s
     watched = true;
     if (plan.idle.count() <= 0) return;
     if (observer) observer->note(fmt::format("idle baseline: {:g} s with nothing running", plan.idle.count()));
-    auto [baseline, record] = idle_baseline(sensors, plan.idle, plan.interval);
+    auto [baseline, record] = idle_baseline(sensors, plan.idle, plan.interval, !ctx.gpus.empty());
     ctx.idle_id = store.record_idle(result.campaign, record);
     idle = std::move(baseline);
     idle_record = std::move(record);

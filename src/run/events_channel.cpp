@@ -1,6 +1,7 @@
 #include "events_channel.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,11 @@
 #include <cmath>
 #include <string>
 
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "joulebench/container.hpp"
 #include "joulebench/figures.hpp"
 #include "joulebench/monitor_protocol.hpp"
 
@@ -71,31 +77,87 @@ void mark_unmeasured_regions(std::vector<StoredRegion>& regions, const std::vect
 
 }  // namespace
 
-EventsChannel::EventsChannel() {
+EventsChannel::EventsChannel() : events_(std::in_place), replies_(std::in_place) {
+  events_read_fd_ = events_->read_fd;
+  replies_write_fd_ = replies_->write_fd;
   // joulebench never waits on a workload that does not read its replies: a reply that does not
   // fit is dropped (the Monitor waiting for it gives up with an error).
-  ::fcntl(replies_.write_fd, F_SETFL, ::fcntl(replies_.write_fd, F_GETFL) | O_NONBLOCK);
+  ::fcntl(replies_write_fd_, F_SETFL, ::fcntl(replies_write_fd_, F_GETFL) | O_NONBLOCK);
+}
+
+EventsChannel::EventsChannel(const std::filesystem::path& folder) : named_pipes_(true) {
+  const auto fifo = [&](const char* name, mode_t mode) {
+    const std::filesystem::path path = folder / name;
+    // Any user of the container may write events; only joulebench writes replies.
+    if (::mkfifo(path.c_str(), mode) != 0 || ::chmod(path.c_str(), mode) != 0) {
+      throw std::runtime_error(fmt::format("cannot make the named pipe {}: {}", path.string(), std::strerror(errno)));
+    }
+    hand_to_invoking_user(path);
+    return path;
+  };
+  const auto events = fifo("events", 0622);
+  const auto replies = fifo("replies", 0644);
+  // Non-blocking opens never wait for the other side; the keeper makes the read end see a writer.
+  events_read_fd_ = ::open(events.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  events_keeper_fd_ = ::open(events.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  // Read and write: a workload that opens it for reading never blocks, a reply never fails for
+  // want of a reader, and one that does not fit is dropped, as on the pipe.
+  replies_write_fd_ = ::open(replies.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (events_read_fd_ < 0 || events_keeper_fd_ < 0 || replies_write_fd_ < 0) {
+    const int error = errno;
+    for (const int fd : {events_read_fd_, events_keeper_fd_, replies_write_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+    throw std::runtime_error(
+        fmt::format("cannot open the named pipes in {}: {}", folder.string(), std::strerror(error)));
+  }
+}
+
+EventsChannel::~EventsChannel() {
+  if (!named_pipes_) return;
+  for (const int fd : {events_read_fd_, events_keeper_fd_, replies_write_fd_}) {
+    if (fd >= 0) ::close(fd);
+  }
 }
 
 void EventsChannel::pass_to(SpawnOptions& options) {
+  if (named_pipes_) return;
   options.environment.emplace_back(kEventsFdVariable, std::to_string(kEventsFdInChild));
   options.environment.emplace_back(kRepliesFdVariable, std::to_string(kRepliesFdInChild));
-  options.inherited_fds.emplace_back(events_.write_fd, kEventsFdInChild);
-  options.inherited_fds.emplace_back(replies_.read_fd, kRepliesFdInChild);
+  options.inherited_fds.emplace_back(events_->write_fd, kEventsFdInChild);
+  options.inherited_fds.emplace_back(replies_->read_fd, kRepliesFdInChild);
 }
+
+KeyValues EventsChannel::container_variables() const {
+  const std::string folder = kContainerEventsFolder;
+  return {{kEventsPathVariable, folder + "/events"}, {kRepliesPathVariable, folder + "/replies"}};
+}
+
+void EventsChannel::open_at_start(const std::string& region) { open_at_start_.push_back(region); }
 
 void EventsChannel::started(Meter& meter) {
   meter_ = &meter;
   channels_.assign(meter.channels().begin(), meter.channels().end());
-  events_.close_write();
-  replies_.close_read();
+  if (events_) events_->close_write();
+  if (replies_) replies_->close_read();
+  // The window's start: nothing measured yet.
+  const Meter::Mark start{Seconds(0), std::vector<Joules>(channels_.size(), Joules(0)),
+                          std::vector<Seconds>(channels_.size(), Seconds(0)),
+                          std::vector<std::string>(channels_.size())};
+  std::lock_guard lock(mutex_);
+  for (const auto& region : open_at_start_) open_regions_.emplace_back(region, start);
+}
+
+void EventsChannel::command_ended() {
+  if (events_keeper_fd_ >= 0) ::close(events_keeper_fd_);
+  events_keeper_fd_ = -1;
 }
 
 void EventsChannel::reply(const std::string& line) {
   const char* data = line.data();
   std::size_t left = line.size();
   while (left > 0) {
-    const ssize_t n = ::write(replies_.write_fd, data, left);
+    const ssize_t n = ::write(replies_write_fd_, data, left);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;  // full or closed: the workload does not read its replies
     data += n;
@@ -152,6 +214,8 @@ void EventsChannel::record(RunRecord& r, const MeterWindow& window) {
     end.problems.push_back(t.first_problem);
   }
   for (const auto& [name, begin] : open_regions_) {
+    // A region opened at the start that the workload never ended (the container never started).
+    if (std::find(open_at_start_.begin(), open_at_start_.end(), name) != open_at_start_.end()) continue;
     regions_.push_back(
         StoredRegion{name, begin.time.count(), end.time.count(), figures_between(channels_, begin, end)});
   }

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -15,6 +19,17 @@
 #include "run/other_cpu.hpp"
 
 namespace joulebench {
+
+std::pair<std::string, std::string> cuda_visible_devices(const SelectedGpus& gpus) {
+  // UUIDs, not indices: CUDA numbers GPUs fastest first by default, NVML by PCI bus, so an index
+  // can name another GPU to CUDA than the one measured.
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < gpus.indices.size(); ++i) {
+    const bool has_uuid = i < gpus.uuids.size() && !gpus.uuids[i].empty();
+    names.push_back(has_uuid ? gpus.uuids[i] : std::to_string(gpus.indices[i]));
+  }
+  return {"CUDA_VISIBLE_DEVICES", fmt::format("{}", fmt::join(names, ","))};
+}
 
 std::optional<double> cpu_share(const ProcessOutcome& process, const MeterWindow& window) {
   if (!window.machine_cpu_busy || window.machine_cpu_busy->count() <= 0) return std::nullopt;
@@ -96,7 +111,9 @@ class EventsWatcher final : public CommandWatcher {
 MeteredCommand run_metered(SensorSet& sensors, const MeteredCommandOptions& options) {
   if (options.command.argv.empty()) throw LaunchError(127, "no command given");
   MeteredCommand result;
-  Meter meter(sensors, MeterOptions{options.interval, options.timeline});
+  MeterOptions meter_options{options.interval, options.timeline};
+  meter_options.gpus = options.gpus;
+  Meter meter(sensors, std::move(meter_options));
   result.interval = meter.interval();
   const auto quiet_mark = detail::mark_other_cpu(sensors);
   // Before the start: a signal that arrives while the command starts is held, then passed on.
@@ -116,11 +133,21 @@ MeteredCommand run_metered(SensorSet& sensors, const MeteredCommandOptions& opti
   {
     KillOnRequest kill(options.stop, child->pid());
     // Whatever the command left running is killed in wait(), once the meter has stopped.
-    result.process = child->wait(options.timeout, [&] { result.window = meter.stop(); });
+    result.process = child->wait(options.timeout, [&] {
+      result.window = meter.stop();
+      // The client ended (or was killed at its timeout): the container goes now, before what the
+      // client left (the runtime's monitor) is judged and the next run can start.
+      if (options.container != nullptr) result.container = options.container->finish();
+    });
     kill.finish();
     result.killed_on_request = kill.killed();
   }
   forward.reset();
+  if (result.container) {
+    // What the container's processes used is the command's.
+    result.process.user_cpu += result.container->user_cpu.value_or(Seconds(0));
+    result.process.system_cpu += result.container->system_cpu.value_or(Seconds(0));
+  }
   if (quiet_mark) {
     if (const auto others = detail::other_cpu_since(sensors, *quiet_mark, result.process.cpu())) {
       result.other_cpu_cores = others->cores();
@@ -138,6 +165,17 @@ void record_outcome(RunRecord& r, const MeteredCommand& metered, const IdleBasel
   r.user_cpu_s = outcome.user_cpu.count();
   r.system_cpu_s = outcome.system_cpu.count();
   r.max_rss_kib = outcome.max_rss_kib;
+  if (const auto& container = metered.container) {
+    // The client's figures say nothing of the work: the container's cgroup does. No single
+    // process's peak is visible there, only the cgroup's.
+    r.max_rss_kib.reset();
+    r.peak_memory_kib = container->peak_memory_kib;
+    if (!container->user_cpu || !container->system_cpu) {
+      r.user_cpu_s = std::nan("");
+      r.system_cpu_s = std::nan("");
+    }
+    for (const auto& note : container->notes) r.warnings.push_back(RunWarning{kContainerAccounting, note});
+  }
   if (outcome.timed_out) {
     r.status = RunStatus::timed_out;
     r.signal = outcome.status.signal;
@@ -191,10 +229,18 @@ CommandMeasurement measure_command(SensorSet& sensors, const MeasureOptions& opt
 
   CommandMeasurement m;
   m.command = options.command.argv;
+  if (options.gpus) m.gpus = select_gpus(sensors, *options.gpus);
   if (options.idle) m.idle = measure_idle(sensors, *options.idle, options.interval);
 
   MeteredCommandOptions metered_options;
   metered_options.command = options.command;
+  if (m.gpus) {
+    metered_options.gpus = m.gpus->indices;
+    auto& environment = metered_options.command.environment;
+    auto variable = cuda_visible_devices(*m.gpus);
+    std::erase_if(environment, [&](const auto& v) { return v.first == variable.first; });
+    environment.push_back(std::move(variable));
+  }
   metered_options.interval = options.interval;
   metered_options.timeline = options.timeline;
   metered_options.forward_signals = true;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "joulebench/campaign.hpp"
+#include "joulebench/container.hpp"
 #include "joulebench/process.hpp"
 
 namespace joulebench {
@@ -13,6 +14,16 @@ CampaignPreview preview_campaign(const CampaignPlan& plan, const Shard& shard, c
   CampaignPreview preview;
   std::set<std::string> looked_up;
   for (const auto& w : plan.workloads) {
+    if (w.container) {
+      // The command's program is inside the image: what must be here is the runtime and the image.
+      if (!looked_up.insert(w.container->runtime + " " + w.container->image).second) continue;
+      try {
+        inspect_container_image(*w.container);
+      } catch (const std::exception& e) {
+        preview.missing_programs.emplace_back(w.name, e.what());
+      }
+      continue;
+    }
     const auto argv = resolve_joulebench(w.command);
     if (argv.empty() || !looked_up.insert(argv.front()).second) continue;
     try {

@@ -16,7 +16,8 @@ namespace joulebench {
 
 namespace {
 
-constexpr std::array<std::string_view, kDomainCount> kDomainNames = {"cpu", "core", "uncore", "dram", "psys", "gpu"};
+constexpr std::array<std::string_view, kDomainCount> kDomainNames = {"cpu",  "core", "uncore",   "dram",
+                                                                     "psys", "gpu",  "gpu-other"};
 
 std::optional<std::string> environment(const char* name) {
   const char* value = std::getenv(name);

@@ -98,6 +98,7 @@ struct ColumnRole {
     user_cpu,
     system_cpu,
     max_rss,
+    peak_memory,
     cooldown,
     energy,
     energy_estimated,
@@ -124,7 +125,8 @@ ColumnRole role_of(const std::string& column) {
       {"campaign", K::campaign},       {"workload", K::workload},   {"repetition", K::repetition},
       {"status", K::status},           {"warmup", K::warmup},       {"time_s", K::time},
       {"exit_code", K::exit_code},     {"signal", K::signal},       {"user_cpu_s", K::user_cpu},
-      {"system_cpu_s", K::system_cpu}, {"max_rss_kib", K::max_rss}, {"cooldown_s", K::cooldown},
+      {"system_cpu_s", K::system_cpu}, {"max_rss_kib", K::max_rss}, {"peak_memory_kib", K::peak_memory},
+      {"cooldown_s", K::cooldown},
   };
   if (const auto it = fixed.find(column); it != fixed.end()) return {it->second, column};
   if (const auto id = MetricId::parse(column)) {
@@ -235,6 +237,7 @@ RowReading read_row(const CsvRow& row, const CsvRow& header, const std::vector<C
   run.time_s = std::nan("");
   run.user_cpu_s = std::nan("");
   run.system_cpu_s = std::nan("");
+  run.max_rss_kib.reset();  // unknown unless the file says
   std::optional<int>& repetition = reading.repetition;
   bool& row_ok = reading.ok;
   const auto bad = [&](std::size_t column, const std::string& why) {
@@ -306,9 +309,8 @@ RowReading read_row(const CsvRow& row, const CsvRow& header, const std::vector<C
       case K::system_cpu:
         if (auto v = real(true)) run.system_cpu_s = *v;
         break;
-      case K::max_rss:
-        if (auto v = integer()) run.max_rss_kib = *v;
-        break;
+      case K::max_rss: run.max_rss_kib = integer(); break;
+      case K::peak_memory: run.peak_memory_kib = integer(); break;
       case K::cooldown:
         if (auto v = real(true)) run.cooldown_s = *v;
         break;

@@ -203,11 +203,12 @@ void copy_campaign(Db& db, std::int64_t src_id, std::int64_t out_id) {
       "INSERT INTO main.runs (id, campaign_id, run_index, shard_index, workload, repetition, warmup, status, "
       "exit_code, signal, reason, started_unix_s, time_s, user_cpu_s, system_cpu_s, max_rss_kib, idle_baseline_id, "
       "cooldown_s, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
-      "malformed_events, other_cpu_before_cores, other_cpu_cores) SELECT id + ?2, ?3, run_index, shard_index, "
+      "malformed_events, other_cpu_before_cores, other_cpu_cores, peak_memory_kib) SELECT id + ?2, ?3, run_index, "
+      "shard_index, "
       "workload, repetition, warmup, status, exit_code, signal, reason, started_unix_s, time_s, user_cpu_s, "
       "system_cpu_s, max_rss_kib, idle_baseline_id + ?4, cooldown_s, stdout_path, stdout_bytes, stdout_dropped, "
-      "stderr_path, stderr_bytes, stderr_dropped, malformed_events, other_cpu_before_cores, other_cpu_cores "
-      "FROM src.runs WHERE campaign_id = ?1",
+      "stderr_path, stderr_bytes, stderr_dropped, malformed_events, other_cpu_before_cores, other_cpu_cores, "
+      "peak_memory_kib FROM src.runs WHERE campaign_id = ?1",
       run_offset, idle_offset);
   copy(
       "INSERT INTO main.run_labels (run_id, position, key, value) SELECT x.run_id + ?2, x.position, x.key, x.value "

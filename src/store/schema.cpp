@@ -221,11 +221,18 @@ CREATE TABLE run_warnings (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations{{
+// Version 5: a container run's peak memory, from its cgroup (page cache included). Such a run has
+// no single process's peak: max_rss_kib is -1 there.
+constexpr std::string_view kVersion5 = R"sql(
+ALTER TABLE runs ADD COLUMN peak_memory_kib INTEGER;
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations{{
     {1, "campaigns, environment, idle baselines, runs with energies, regions, metrics, metadata, timelines", kVersion1},
     {2, "function profiles of profiled runs", kVersion2},
     {3, "the problem of an incomplete energy figure, and figures that measured nothing", kVersion3},
     {4, "other processes' CPU use around each run, and run warnings", kVersion4},
+    {5, "the peak memory of a container run's cgroup", kVersion5},
 }};
 
 }  // namespace

@@ -144,7 +144,11 @@ constexpr const char* kRunColumns =
     "r.id, r.run_index, r.workload, r.repetition, r.warmup, r.status, r.exit_code, r.signal, r.reason, "
     "r.started_unix_s, r.time_s, r.user_cpu_s, r.system_cpu_s, r.max_rss_kib, r.idle_baseline_id, r.cooldown_s, "
     "r.stdout_path, r.stdout_bytes, r.stdout_dropped, r.stderr_path, r.stderr_bytes, r.stderr_dropped, "
-    "r.malformed_events, r.other_cpu_before_cores, r.other_cpu_cores";
+    "r.malformed_events, r.other_cpu_before_cores, r.other_cpu_cores, r.peak_memory_kib";
+
+/// max_rss_kib is NOT NULL since version 1: a run whose single-process peak is unknown (a
+/// container's) keeps -1 there.
+constexpr std::int64_t kUnknownMaxRss = -1;
 
 RunRecord read_run(const Db& db, const Statement& st) {
   RunRecord run;
@@ -164,6 +168,7 @@ RunRecord read_run(const Db& db, const Statement& st) {
   run.user_cpu_s = st.real_or_nan(11);
   run.system_cpu_s = st.real_or_nan(12);
   run.max_rss_kib = st.integer(13);
+  if (run.max_rss_kib == kUnknownMaxRss) run.max_rss_kib.reset();
   run.idle_baseline = st.optional_integer(14);
   run.cooldown_s = st.real_or_nan(15);
   run.stdout_log = {st.text(16), static_cast<std::uint64_t>(st.integer(17)),
@@ -173,6 +178,7 @@ RunRecord read_run(const Db& db, const Statement& st) {
   run.malformed_events = to_size(st.integer(22));
   run.other_cpu_before_cores = st.optional_real(23);
   run.other_cpu_cores = st.optional_real(24);
+  run.peak_memory_kib = st.optional_integer(25);
   return run;
 }
 
@@ -375,8 +381,9 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
             "INSERT INTO runs (campaign_id, run_index, shard_index, workload, repetition, warmup, status, exit_code, "
             "signal, reason, started_unix_s, time_s, user_cpu_s, system_cpu_s, max_rss_kib, idle_baseline_id, "
             "cooldown_s, stdout_path, stdout_bytes, stdout_dropped, stderr_path, stderr_bytes, stderr_dropped, "
-            "malformed_events, other_cpu_before_cores, other_cpu_cores) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-            "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)");
+            "malformed_events, other_cpu_before_cores, other_cpu_cores, peak_memory_kib) VALUES (?1, ?2, ?3, ?4, ?5, "
+            "?6, "
+            "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)");
         st.bind(1, campaign)
             .bind(2, index)
             .bind(3, shard_index)
@@ -391,7 +398,7 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
             .bind(12, run.time_s)
             .bind(13, run.user_cpu_s)
             .bind(14, run.system_cpu_s)
-            .bind(15, run.max_rss_kib)
+            .bind(15, run.max_rss_kib.value_or(kUnknownMaxRss))
             .bind(16, run.idle_baseline)
             .bind(17, run.cooldown_s)
             .bind(18, run.stdout_log.path)
@@ -402,7 +409,8 @@ void Store::record_runs(std::int64_t campaign, std::span<const RunRecord> runs) 
             .bind(23, bits_of(run.stderr_log.dropped))
             .bind(24, to_db(run.malformed_events))
             .bind(25, run.other_cpu_before_cores)
-            .bind(26, run.other_cpu_cores);
+            .bind(26, run.other_cpu_cores)
+            .bind(27, run.peak_memory_kib);
         st.run();
       }
       const std::int64_t run_id = db.last_insert_id();

@@ -25,6 +25,7 @@ namespace joulebench {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::guard_of;
 using testing::read_all;
 using testing::Result;
 using testing::Runner;
@@ -73,18 +74,6 @@ std::vector<pid_t> wait_for_pids(const fs::path& file, std::size_t count) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return {};
-}
-
-/// joulebench's guard: its child named jbench-guard.
-pid_t guard_of(pid_t joulebench) {
-  std::ifstream in("/proc/" + std::to_string(joulebench) + "/task/" + std::to_string(joulebench) + "/children");
-  for (pid_t child = 0; in >> child;) {
-    std::ifstream comm("/proc/" + std::to_string(child) + "/comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name == "jbench-guard") return child;
-  }
-  return 0;
 }
 
 /// Waits until the machine's measuring lock names a holder.

@@ -374,6 +374,98 @@ TEST_F(MeasureCli, TimelineHasARowPerInterval) {
   EXPECT_NEAR(first_dram, kDramWattsPerGb * memory_gb(), 0.01 * memory_gb());
 }
 
+// --- GPUs -------------------------------------------------------------------------------------
+
+/// The fake NVML library with three GPUs drawing 50, 120 and 200 W.
+Env fake_gpus() {
+  return {{"JOULEBENCH_NVML_LIBRARY", FAKE_NVML_LIBRARY},
+          {"FAKE_NVML_GPUS", "3"},
+          {"FAKE_NVML_POWERS_W", "50,120,200"},
+          {"FAKE_NVML_SCENARIO", std::nullopt},
+          {"FAKE_NVML_NO_UUID", std::nullopt}};
+}
+
+std::string fake_uuid(int index) { return "GPU-fa4e0000-0000-4000-8000-00000000000" + std::to_string(index); }
+
+/// A command that writes the CUDA_VISIBLE_DEVICES it was given to `file`, then sleeps a little.
+std::vector<std::string> record_cuda_devices(const fs::path& file) {
+  return {"sh", "-c", "printf %s \"${CUDA_VISIBLE_DEVICES-unset}\" > \"$0\"; sleep 0.3", file.string()};
+}
+
+TEST_F(MeasureCli, GpusAreAllTheCommandSeesAndAllItsGpuFigureCounts) {
+  const fs::path seen = dir.path() / "cuda.txt";
+  std::vector<std::string> args = {"measure", "--json", "-o", report.string(), "--source", "nvml", "--gpus", "1", "--"};
+  for (const auto& a : record_cuda_devices(seen)) args.push_back(a);
+  const Result r = runner.run(args, fake_gpus());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_all(seen), fake_uuid(1)) << "CUDA numbers GPUs its own way: the command is given UUIDs";
+
+  const json j = parse_json(read_all(report));
+  EXPECT_EQ(j["gpus"], json::parse(R"([{"index": 1, "uuid": ")" + fake_uuid(1) + R"("}])"));
+  const double window_s = j["window"]["duration_s"].get<double>();
+  const auto expect_watts = [&](const std::string& name, double watts, bool in_total) {
+    const json f = domain(j, name);
+    ASSERT_FALSE(f.is_null()) << name << " in " << j["run"]["energy"].dump(2);
+    EXPECT_NEAR(f["energy_j"].get<double>(), watts * window_s, 0.005 * watts * window_s) << name;
+    EXPECT_EQ(f["counted_in_total"], in_total) << name;
+  };
+  expect_watts("gpu", 120.0, true);
+  expect_watts("gpu-other", 250.0, false);
+  expect_watts("gpu-0", 50.0, false);
+  expect_watts("gpu-1", 120.0, false);
+  expect_watts("gpu-2", 200.0, false);
+  EXPECT_NEAR(domain(j, "total")["energy_j"].get<double>(), domain(j, "gpu")["energy_j"].get<double>(), 1e-9);
+  for (const auto& c : j["channels"]) {
+    EXPECT_EQ(c["domain"], c["id"] == "gpu-1" ? "gpu" : "gpu-other") << c.dump();
+  }
+}
+
+TEST_F(MeasureCli, GpusByIndexAndUuidWithTheirIdlePowerAndColumns) {
+  const fs::path seen = dir.path() / "cuda.txt";
+  std::vector<std::string> args = {"measure", "--csv", "-o",     report.string(),      "--source", "nvml",
+                                   "--idle",  "200ms", "--gpus", "2, " + fake_uuid(0), "--"};
+  for (const auto& a : record_cuda_devices(seen)) args.push_back(a);
+  const Result r = runner.run(args, fake_gpus());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_all(seen), fake_uuid(2) + "," + fake_uuid(0));
+  const auto rows = lines_of(read_all(report));
+  ASSERT_EQ(rows.size(), 2u);
+  const auto header = csv_fields(rows[0]);
+  const auto values = csv_fields(rows[1]);
+  ASSERT_EQ(header.size(), values.size());
+  std::map<std::string, std::string> cell;
+  for (std::size_t i = 0; i < header.size(); ++i) cell[header[i]] = values[i];
+  for (const std::string column : {"energy_gpu_j", "energy_gpu-other_j", "energy_gpu-0_j", "energy_gpu-1_j",
+                                   "energy_gpu-2_j", "dynamic_energy_gpu_j", "dynamic_energy_gpu-2_j"}) {
+    EXPECT_TRUE(cell.contains(column)) << column << " in " << rows[0];
+  }
+  const double window_s = std::stod(cell["window_s"]);
+  EXPECT_NEAR(std::stod(cell["energy_gpu_j"]), 250.0 * window_s, 0.005 * 250.0 * window_s);
+  EXPECT_NEAR(std::stod(cell["energy_gpu-other_j"]), 120.0 * window_s, 0.005 * 120.0 * window_s);
+  // Idle power is the selected GPUs' (250 W), not all three's (370 W): the GPUs' steady power is
+  // all idle.
+  EXPECT_LT(std::stod(cell["dynamic_energy_gpu_j"]), 0.01 * 250.0 * window_s);
+}
+
+TEST_F(MeasureCli, AGpuThatIsNotHereIsAUsageErrorAndNothingRuns) {
+  const fs::path seen = dir.path() / "cuda.txt";
+  std::vector<std::string> args = {"measure", "--json", "-o", report.string(), "--gpus", "0,5", "--"};
+  for (const auto& a : record_cuda_devices(seen)) args.push_back(a);
+  const Result r = runner.run(args, fake_gpus());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--gpus")) << r.err;
+  EXPECT_TRUE(contains(r.err, "no GPU '5' here")) << r.err;
+  EXPECT_TRUE(contains(r.err, "1: Fake NVIDIA GPU 1 (" + fake_uuid(1) + ")")) << r.err;
+  EXPECT_FALSE(fs::exists(seen));
+  EXPECT_FALSE(fs::exists(report));
+
+  // Without NVML (the runner's default): said so.
+  const Result none = runner.run(args);
+  EXPECT_EQ(none.exit_code, 2) << none.err;
+  EXPECT_TRUE(contains(none.err, "no NVIDIA GPU is available here")) << none.err;
+  EXPECT_FALSE(fs::exists(seen));
+}
+
 // --- bad input --------------------------------------------------------------------------------
 
 TEST_F(MeasureCli, IntervalWithoutAUnitIsAUsageError) {

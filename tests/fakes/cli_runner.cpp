@@ -222,4 +222,15 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+pid_t guard_of(pid_t joulebench) {
+  std::ifstream in("/proc/" + std::to_string(joulebench) + "/task/" + std::to_string(joulebench) + "/children");
+  for (pid_t child = 0; in >> child;) {
+    std::ifstream comm("/proc/" + std::to_string(child) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "jbench-guard") return child;
+  }
+  return 0;
+}
+
 }  // namespace joulebench::testing

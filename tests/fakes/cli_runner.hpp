@@ -56,6 +56,8 @@ class Runner {
 };
 
 std::string read_all(const std::filesystem::path& path);
+/// joulebench's guard process (start_leftover_guard): its child named jbench-guard; 0 if none.
+pid_t guard_of(pid_t joulebench);
 /// Parses a JSON document, failing the test (not crashing it) if it is malformed.
 nlohmann::json parse_json(const std::string& text);
 /// One CSV line split into fields, with RFC 4180 quoting.

@@ -19,6 +19,10 @@
  *                          (anything else: nvmlInit_v2 returns UNKNOWN, so a typo fails loudly)
  *   FAKE_NVML_GPUS         number of GPUs, 0..16 (default 1)
  *   FAKE_NVML_POWER_W      P (default 100): GPU i draws P + 10*i watts
+ *   FAKE_NVML_POWERS_W     W0,W1,... (default unset): GPU i draws Wi watts instead (one number per
+ *                          GPU at least; extra numbers are ignored)
+ *   FAKE_NVML_NO_UUID      1: nvmlDeviceGetUUID returns NOT_SUPPORTED (as for a library without it);
+ *                          otherwise GPU i's UUID is GPU-fa4e0000-0000-4000-8000-<i as 12 digits>
  *   FAKE_NVML_RAMP_W_PER_S R (default 0), power scenario only: GPU i draws P + 10*i + R*t watts,
  *                          t = seconds since init (CLOCK_MONOTONIC)
  *   FAKE_NVML_FAIL_AFTER_S error scenario: start of the failure (default 0.1)
@@ -126,6 +130,9 @@ static double g_fail_after_s = 0.1;
 static double g_fail_for_s = 0.1;
 static double g_jump_j = 0.0;
 static double g_jump_at_s = 0.1;
+static double g_powers_w[FAKE_MAX_GPUS];
+static int g_powers_given = 0; /* FAKE_NVML_POWERS_W set: g_powers_w holds one per GPU */
+static int g_no_uuid = 0;
 
 static double elapsed_since(const struct timespec* start) {
   struct timespec now;
@@ -146,6 +153,30 @@ static int number_from_environment(const char* name, double* out) {
     return 0;
   }
   *out = value;
+  return 1;
+}
+
+/* Reads FAKE_NVML_POWERS_W into g_powers_w: 1 on success or when unset, 0 when malformed. */
+static int powers_from_environment(unsigned int gpus) {
+  const char* text = getenv("FAKE_NVML_POWERS_W");
+  unsigned int i;
+  g_powers_given = 0;
+  if (text == NULL || *text == '\0') return 1;
+  for (i = 0; i < FAKE_MAX_GPUS && *text != '\0'; ++i) {
+    char* end = NULL;
+    double value;
+    errno = 0;
+    value = strtod(text, &end);
+    if (errno != 0 || end == text || (*end != ',' && *end != '\0') || value != value || value < 0.0) break;
+    g_powers_w[i] = value;
+    text = *end == ',' ? end + 1 : end;
+  }
+  if (*text != '\0' || i < gpus) {
+    fprintf(stderr, "fake NVML: FAKE_NVML_POWERS_W=%s is not %u or more non-negative numbers, comma-separated\n",
+            getenv("FAKE_NVML_POWERS_W"), gpus);
+    return 0;
+  }
+  g_powers_given = 1;
   return 1;
 }
 
@@ -191,6 +222,11 @@ static nvmlReturn_t configure(void) {
     return NVML_ERROR_UNKNOWN;
   }
   g_gpus = g_scenario == SCENARIO_NOGPU ? 0u : (unsigned int)gpus;
+  if (!powers_from_environment(g_gpus)) return NVML_ERROR_UNKNOWN;
+  {
+    const char* no_uuid = getenv("FAKE_NVML_NO_UUID");
+    g_no_uuid = no_uuid != NULL && strcmp(no_uuid, "1") == 0;
+  }
   if (g_scenario != SCENARIO_POWER) g_ramp_w_per_s = 0.0;
   return NVML_SUCCESS;
 }
@@ -207,7 +243,9 @@ static int lost_now(double t) {
   return g_scenario == SCENARIO_ERROR && t >= g_fail_after_s && t < g_fail_after_s + g_fail_for_s;
 }
 
-static double base_watts(const struct nvmlDevice_st* device) { return g_power_w + 10.0 * (double)device->index; }
+static double base_watts(const struct nvmlDevice_st* device) {
+  return g_powers_given ? g_powers_w[device->index] : g_power_w + 10.0 * (double)device->index;
+}
 
 static nvmlReturn_t copy_text(const char* text, char* out, unsigned int length) {
   if (out == NULL) return NVML_ERROR_INVALID_ARGUMENT;
@@ -294,6 +332,7 @@ nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uuid, unsigned int len
   char text[64];
   const nvmlReturn_t status = check_device(device);
   if (status != NVML_SUCCESS) return status;
+  if (g_no_uuid) return NVML_ERROR_NOT_SUPPORTED;
   snprintf(text, sizeof text, "GPU-fa4e0000-0000-4000-8000-%012u", device->index);
   return copy_text(text, uuid, length);
 }

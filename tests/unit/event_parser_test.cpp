@@ -5,14 +5,19 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "fakes/fake_tree.hpp"
 #include "joulebench/event_parser.hpp"
 #include "joulebench/events.hpp"
 #include "joulebench/process.hpp"
@@ -392,6 +398,184 @@ TEST(EventsHeader, ConcurrentCallsNeverInterleave) {
   EXPECT_EQ(lines.size(), static_cast<std::size_t>(kThreads) * (kPerThread / 3 * 2 + kPerThread * 2 / 3));
   EXPECT_EQ(metrics.size(), static_cast<std::size_t>(kThreads));
   for (const auto& [name, count] : metrics) EXPECT_EQ(count, kPerThread * 2 / 3) << name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// events.hpp over a named pipe (JOULEBENCH_EVENTS_PATH), as joulebench offers it to a container
+
+TEST(EventsHeader, ThePathConstantsAreTheParsersOwn) {
+  EXPECT_STREQ(events::detail::kVariable, kEventsFdVariable);
+  EXPECT_STREQ(events::detail::kPathVariable, kEventsPathVariable);
+  EXPECT_STREQ(kEventsPathVariable, "JOULEBENCH_EVENTS_PATH");
+  EXPECT_STREQ(kRepliesPathVariable, "JOULEBENCH_REPLIES_PATH");
+}
+
+/// A FIFO in a temporary folder, named by JOULEBENCH_EVENTS_PATH (the FD variable unset) while the
+/// object lives. With `listen`, it is held open as joulebench holds it: for reading without
+/// waiting, plus a write "keeper" so the reader sees no end of file while no workload writes.
+class EventsFifo {
+ public:
+  explicit EventsFifo(bool listen = true) : path_(dir_.path() / "events") {
+    if (::mkfifo(path_.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
+    if (listen) {
+      read_fd_ = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+      keeper_fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+      if (read_fd_ < 0 || keeper_fd_ < 0) throw std::runtime_error("cannot open the FIFO");
+    }
+    ::unsetenv(kEventsFdVariable);
+    ::setenv(kEventsPathVariable, path_.c_str(), 1);
+    events::detail::reset_for_tests();
+  }
+  ~EventsFifo() {
+    ::unsetenv(kEventsPathVariable);
+    events::detail::reset_for_tests();
+    for (int fd : {read_fd_, keeper_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  EventsFifo(const EventsFifo&) = delete;
+  EventsFifo& operator=(const EventsFifo&) = delete;
+
+  const fs::path& path() const { return path_; }
+  void close_read() {
+    ::close(read_fd_);
+    read_fd_ = -1;
+  }
+  /// Stops events (the helper closes the FIFO it opened), lets go of the keeper and returns every
+  /// line written.
+  std::vector<std::string> lines() {
+    ::unsetenv(kEventsPathVariable);
+    events::detail::reset_for_tests();
+    ::close(keeper_fd_);
+    keeper_fd_ = -1;
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+      const ssize_t n = ::read(read_fd_, buffer, sizeof buffer);
+      if (n > 0) text.append(buffer, static_cast<std::size_t>(n));
+      else if (n < 0 && errno == EINTR) continue;
+      else break;  // 0: no writer left; EAGAIN would mean one is left (the test then fails)
+    }
+    return EventsPipe::split_lines(text);
+  }
+
+ private:
+  testing::TempDir dir_;
+  fs::path path_;
+  int read_fd_ = -1;
+  int keeper_fd_ = -1;
+};
+
+TEST(EventsHeader, ThePathVariableNamesAFifoJoulebenchReads) {
+  EventsFifo fifo;
+  ASSERT_TRUE(events::enabled());
+  const int fd = events::detail::g_state.fd.load();
+  ASSERT_GE(fd, 0);
+  // Opened without waiting, then blocking for writes as an inherited pipe is; never inherited.
+  EXPECT_EQ(::fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+  events::meta("framework", "in a container");
+  {
+    events::Region train("train");
+    events::metric("accuracy", 0.91, "%");
+  }
+  const auto lines = fifo.lines();
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the FIFO the helper opened stays open after a reset";
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], R"({"event":"meta","key":"framework","value":"in a container"})");
+  EXPECT_EQ(lines[1], R"({"event":"begin","region":"train"})");
+  EXPECT_EQ(lines[2], R"({"event":"metric","name":"accuracy","value":0.91,"unit":"%"})");
+  EXPECT_EQ(lines[3], R"({"event":"end","region":"train"})");
+}
+
+TEST(EventsHeader, AFifoNobodyReadsSwitchesEventsOffWithoutWaiting) {
+  EventsFifo fifo(/*listen=*/false);
+  // On a thread, so a helper that waits for a reader fails the test instead of hanging it.
+  auto done = std::make_shared<std::promise<bool>>();
+  auto result = done->get_future();
+  std::thread([done] {
+    errno = EDOM;
+    const bool on = events::enabled();
+    events::metric("accuracy", 0.5);
+    done->set_value(on || errno != EDOM);
+  }).detach();
+  if (result.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    // Unblock the helper's open so the thread can finish, then fail.
+    const int reader = ::open(fifo.path().c_str(), O_RDONLY | O_NONBLOCK);
+    result.wait();
+    if (reader >= 0) ::close(reader);
+    FAIL() << "the helper waited for a reader of the events FIFO";
+  }
+  EXPECT_FALSE(result.get()) << "events on, or errno changed";
+  EXPECT_FALSE(events::enabled());
+}
+
+TEST(EventsHeader, APathThatIsNoFifoIsNeverWrittenNorCreated) {
+  testing::TempDir dir;
+  const fs::path file = dir.path() / "events.jsonl";
+  {
+    std::ofstream out(file);
+    out << "keep me\n";
+  }
+  const fs::path missing = dir.path() / "missing";
+  ::unsetenv(kEventsFdVariable);
+  for (const fs::path& path : {file, missing, dir.path(), fs::path("")}) {
+    ::setenv(kEventsPathVariable, path.c_str(), 1);
+    events::detail::reset_for_tests();
+    EXPECT_FALSE(events::enabled()) << path;
+    events::metric("x", 1);
+  }
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "keep me\n");
+  EXPECT_FALSE(fs::exists(missing));
+  // A character device is a channel: /dev/null takes the lines.
+  ::setenv(kEventsPathVariable, "/dev/null", 1);
+  events::detail::reset_for_tests();
+  EXPECT_TRUE(events::enabled());
+  events::metric("x", 1);
+  EXPECT_TRUE(events::enabled());
+  ::unsetenv(kEventsPathVariable);
+  events::detail::reset_for_tests();
+}
+
+TEST(EventsHeader, TheFdVariableWinsOverThePath) {
+  EventsFifo fifo;
+  std::vector<std::string> pipe_lines;
+  {
+    EventsPipe pipe;  // the FD variable as well as the path
+    events::metric("by_fd", 1);
+    pipe_lines = pipe.lines();
+  }
+  // An FD variable that names no open descriptor gives way to the path.
+  const int closed = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(closed, 0);
+  ::close(closed);
+  ::setenv(kEventsFdVariable, std::to_string(closed).c_str(), 1);
+  events::detail::reset_for_tests();
+  events::metric("by_path", 2);
+  ::unsetenv(kEventsFdVariable);
+  const auto fifo_lines = fifo.lines();
+  ASSERT_EQ(pipe_lines.size(), 1u);
+  EXPECT_EQ(parse_event_line(pipe_lines[0])->name, "by_fd");
+  ASSERT_EQ(fifo_lines.size(), 1u);
+  EXPECT_EQ(parse_event_line(fifo_lines[0])->name, "by_path");
+}
+
+TEST(EventsHeader, AFifoWhoseReaderGoesSwitchesEventsOffAndIsClosed) {
+  EventsFifo fifo;
+  ASSERT_TRUE(events::enabled());
+  const int fd = events::detail::g_state.fd.load();
+  fifo.close_read();  // joulebench has gone away
+  errno = EDOM;
+  events::metric("accuracy", 0.5);  // SIGPIPE would end this test binary
+  EXPECT_EQ(errno, EDOM);
+  EXPECT_FALSE(events::enabled());
+  EXPECT_EQ(::fcntl(fd, F_GETFD), -1) << "the helper keeps the broken FIFO open";
+  sigset_t pending;
+  sigemptyset(&pending);
+  ASSERT_EQ(sigpending(&pending), 0);
+  EXPECT_EQ(sigismember(&pending, SIGPIPE), 0);
 }
 
 // ---------------------------------------------------------------------------------------------

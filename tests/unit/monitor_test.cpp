@@ -1,19 +1,27 @@
 // The in-program Monitor (include/joulebench/monitor.hpp) over the real powercap source, reading a
 // fake RAPL tree advanced at a known power; its requests and joulebench's replies on the events
-// channel (monitor_protocol.hpp); and a Monitor over the machine's own sources.
+// channel (monitor_protocol.hpp), over inherited pipes and over FIFOs named by path; and a Monitor
+// over the machine's own sources.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
 #include "fakes/fake_tree.hpp"
 #include "joulebench/event_parser.hpp"
+#include "joulebench/events.hpp"
 #include "joulebench/monitor.hpp"
 #include "joulebench/monitor_protocol.hpp"
 
@@ -321,6 +329,234 @@ TEST(MonitorProtocol, RequestsAreEventsWithAReplyNumber) {
   EXPECT_FALSE(parse_event_line(R"({"event":"mark"})"));
   EXPECT_FALSE(parse_event_line(R"({"event":"mark","reply":-1})"));
   EXPECT_FALSE(parse_event_line(R"({"event":"begin","region":"x","reply":"2"})"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A Monitor under a scripted joulebench: the events channel read and a Monitor's requests answered
+// as src/run/events_channel.cpp does, over inherited pipes (JOULEBENCH_EVENTS_FD/REPLIES_FD) or over
+// FIFOs named by path (JOULEBENCH_EVENTS_PATH/REPLIES_PATH), as in a container.
+
+/// Reads events from `events_fd` on a thread and answers requests on `replies_fd`: a hello with one
+/// rapl-powercap cpu channel, each reading with a clock that advances 0.5 s and a counter of 40 W
+/// per request (the first at 1 s, 40 J). The descriptors stay the caller's.
+class ScriptedJoulebench {
+ public:
+  ScriptedJoulebench(int events_fd, int replies_fd) : events_fd_(events_fd), replies_fd_(replies_fd) {
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~ScriptedJoulebench() { stop(); }
+  ScriptedJoulebench(const ScriptedJoulebench&) = delete;
+  ScriptedJoulebench& operator=(const ScriptedJoulebench&) = delete;
+
+  /// Stops serving; returns every event line read.
+  std::vector<std::string> stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return lines_;
+  }
+
+ private:
+  void serve() {
+    std::string pending;
+    while (!stop_) {
+      pollfd waiter{events_fd_, POLLIN, 0};
+      if (::poll(&waiter, 1, 20) <= 0) continue;
+      char buffer[4096];
+      const ssize_t n = ::read(events_fd_, buffer, sizeof buffer);
+      if (n <= 0) {
+        if (n == 0) std::this_thread::sleep_for(5ms);  // no writer now (a FIFO without a keeper)
+        continue;
+      }
+      pending.append(buffer, static_cast<std::size_t>(n));
+      for (auto newline = pending.find('\n'); newline != std::string::npos; newline = pending.find('\n')) {
+        const std::string line = pending.substr(0, newline);
+        pending.erase(0, newline + 1);
+        lines_.push_back(line);
+        answer(line);
+      }
+    }
+  }
+  void answer(const std::string& line) {
+    const auto event = parse_event_line(line);
+    if (!event || !event->reply) return;
+    std::string reply;
+    if (event->kind == WorkloadEvent::Kind::hello) {
+      Channel cpu;
+      cpu.id = "cpu-0";
+      cpu.domain = Domain::cpu;
+      cpu.source = "rapl-powercap";
+      cpu.method = Method::counter;
+      cpu.origin = "intel-rapl:0";
+      const std::vector<Channel> channels = {cpu};
+      reply = protocol::hello_reply(*event->reply, channels, Seconds(0.05));
+    } else {
+      const double time_s = 1.0 + 0.5 * static_cast<double>(readings_++);
+      const Meter::Mark mark{Seconds(time_s), {Joules(40.0 * time_s)}, {Seconds(0)}, {""}};
+      reply = protocol::mark_reply(*event->reply, mark);
+    }
+    const ssize_t written = ::write(replies_fd_, reply.data(), reply.size());
+    EXPECT_EQ(written, static_cast<ssize_t>(reply.size()));
+  }
+
+  int events_fd_;
+  int replies_fd_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::vector<std::string> lines_;
+  int readings_ = 0;
+};
+
+/// The events and replies FIFOs in a temporary folder, held open as joulebench holds them (events
+/// for reading without waiting plus a write keeper; replies read-write, non-blocking), and named
+/// by the PATH variables while the object lives; the FD variables are unset. With `listen` false,
+/// they exist but nobody holds them open.
+class ChannelFifos {
+ public:
+  explicit ChannelFifos(bool listen = true)
+      : events_path_(dir_.path() / "events"),
+        replies_path_(dir_.path() / "replies"),
+        events_fd_variable_(kEventsFdVariable, ""),
+        replies_fd_variable_(kRepliesFdVariable, ""),
+        events_path_variable_(kEventsPathVariable, events_path_.string()),
+        replies_path_variable_(kRepliesPathVariable, replies_path_.string()) {
+    if (::mkfifo(events_path_.c_str(), 0600) != 0 || ::mkfifo(replies_path_.c_str(), 0600) != 0) {
+      throw std::runtime_error("mkfifo failed");
+    }
+    if (listen) {
+      events_fd_ = ::open(events_path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+      keeper_fd_ = ::open(events_path_.c_str(), O_WRONLY | O_CLOEXEC);
+      replies_fd_ = ::open(replies_path_.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      if (events_fd_ < 0 || keeper_fd_ < 0 || replies_fd_ < 0) throw std::runtime_error("cannot open the FIFOs");
+    }
+    events::detail::reset_for_tests();
+  }
+  ~ChannelFifos() {
+    events::detail::reset_for_tests();
+    for (const int fd : {events_fd_, keeper_fd_, replies_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  ChannelFifos(const ChannelFifos&) = delete;
+  ChannelFifos& operator=(const ChannelFifos&) = delete;
+
+  const fs::path& events_path() const { return events_path_; }
+  int events_fd() const { return events_fd_; }
+  int replies_fd() const { return replies_fd_; }
+  /// Whatever is waiting to be read on the events FIFO.
+  std::string unread_events() const {
+    std::string text;
+    char buffer[4096];
+    ssize_t n = 0;
+    while ((n = ::read(events_fd_, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+    return text;
+  }
+
+ private:
+  TempDir dir_;
+  fs::path events_path_;
+  fs::path replies_path_;
+  ScopedVariable events_fd_variable_;
+  ScopedVariable replies_fd_variable_;
+  ScopedVariable events_path_variable_;
+  ScopedVariable replies_path_variable_;
+  int events_fd_ = -1;
+  int keeper_fd_ = -1;
+  int replies_fd_ = -1;
+};
+
+/// The events the scripted joulebench read, without their request numbers: "hello", "begin train"...
+std::vector<std::string> requests_of(const std::vector<std::string>& lines) {
+  std::vector<std::string> out;
+  for (const auto& line : lines) {
+    const auto event = parse_event_line(line);
+    if (!event) {
+      out.push_back("malformed: " + line);
+      continue;
+    }
+    std::string text;
+    switch (event->kind) {
+      case WorkloadEvent::Kind::hello: text = "hello"; break;
+      case WorkloadEvent::Kind::mark: text = "mark"; break;
+      case WorkloadEvent::Kind::region_begin: text = "begin " + event->name; break;
+      case WorkloadEvent::Kind::region_end: text = "end " + event->name; break;
+      default: text = "other " + event->name; break;
+    }
+    if (!event->reply) text += " (no reply asked)";
+    out.push_back(text);
+  }
+  return out;
+}
+
+TEST(MonitorOverFifos, HelloAndAWindowAnsweredOnTheRepliesFifo) {
+  ChannelFifos fifos;
+  ScriptedJoulebench joulebench(fifos.events_fd(), fifos.replies_fd());
+  std::vector<std::string> lines;
+  {
+    Monitor monitor;
+    EXPECT_TRUE(monitor.under_joulebench());
+    EXPECT_EQ(monitor.sources(), (std::map<std::string, std::string>{{"cpu", "rapl-powercap"}}));
+    monitor.begin_window("train");
+    const Measurement m = monitor.end_window("train");
+    // joulebench's readings, not the machine's: 1.0 s and 40 J, then 1.5 s and 60 J.
+    EXPECT_DOUBLE_EQ(m.time_s, 0.5);
+    ASSERT_TRUE(m.energy_j.contains("cpu")) << m.to_json();
+    EXPECT_DOUBLE_EQ(m.energy_j.at("cpu"), 20.0);
+    EXPECT_EQ(m.sources.at("cpu"), "rapl-powercap");
+    lines = joulebench.stop();
+  }
+  EXPECT_EQ(requests_of(lines), (std::vector<std::string>{"hello", "begin train", "end train"}));
+}
+
+TEST(MonitorOverFifos, TheFdVariablesWinOverThePaths) {
+  // FIFOs that joulebench holds open but never answers on: a Monitor that used them would wait
+  // 10 s for a hello and fail.
+  ChannelFifos fifos;
+  int events_pipe[2];
+  int replies_pipe[2];
+  ASSERT_EQ(::pipe2(events_pipe, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(replies_pipe, O_CLOEXEC), 0);
+  std::vector<std::string> lines;
+  {
+    ScopedVariable events_fd(kEventsFdVariable, std::to_string(events_pipe[1]));
+    ScopedVariable replies_fd(kRepliesFdVariable, std::to_string(replies_pipe[0]));
+    events::detail::reset_for_tests();
+    ScriptedJoulebench joulebench(events_pipe[0], replies_pipe[1]);
+    Monitor monitor;
+    EXPECT_TRUE(monitor.under_joulebench());
+    monitor.begin_window("eval");
+    EXPECT_DOUBLE_EQ(monitor.end_window("eval").energy_j.at("cpu"), 20.0);
+    lines = joulebench.stop();
+  }
+  events::detail::reset_for_tests();
+  for (const int fd : {events_pipe[0], events_pipe[1], replies_pipe[0], replies_pipe[1]}) ::close(fd);
+  EXPECT_EQ(requests_of(lines), (std::vector<std::string>{"hello", "begin eval", "end eval"}));
+  EXPECT_EQ(fifos.unread_events(), "");
+}
+
+TEST_F(KnownPower, FifosNobodyReadsLeaveTheMonitorStandaloneWithoutWaiting) {
+  ChannelFifos fifos(/*listen=*/false);
+  // On a thread, so a Monitor that waits for a reader of the events FIFO fails the test instead
+  // of hanging it.
+  auto made = std::make_shared<std::promise<std::unique_ptr<Monitor>>>();
+  auto result = made->get_future();
+  std::thread([made] {
+    try {
+      made->set_value(std::make_unique<Monitor>(powercap()));
+    } catch (...) {
+      made->set_exception(std::current_exception());
+    }
+  }).detach();
+  if (result.wait_for(10s) != std::future_status::ready) {
+    const int reader = ::open(fifos.events_path().c_str(), O_RDONLY | O_NONBLOCK);  // lets it go on
+    result.wait();
+    if (reader >= 0) ::close(reader);
+    FAIL() << "the Monitor waited for a reader of the events FIFO";
+  }
+  const std::unique_ptr<Monitor> monitor = result.get();
+  EXPECT_FALSE(monitor->under_joulebench());
+  monitor->begin_window("train");
+  std::this_thread::sleep_for(200ms);
+  expect_known_power(monitor->end_window("train"));
 }
 
 }  // namespace

@@ -24,9 +24,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::array<const char*, 8> kFakeVariables = {
+constexpr std::array<const char*, 10> kFakeVariables = {
     "FAKE_NVML_SCENARIO",     "FAKE_NVML_GPUS",       "FAKE_NVML_POWER_W", "FAKE_NVML_RAMP_W_PER_S",
-    "FAKE_NVML_FAIL_AFTER_S", "FAKE_NVML_FAIL_FOR_S", "FAKE_NVML_JUMP_J",  "FAKE_NVML_JUMP_AT_S"};
+    "FAKE_NVML_FAIL_AFTER_S", "FAKE_NVML_FAIL_FOR_S", "FAKE_NVML_JUMP_J",  "FAKE_NVML_JUMP_AT_S",
+    "FAKE_NVML_POWERS_W",     "FAKE_NVML_NO_UUID"};
 
 /// The fake library's test hooks. `pin` loads it (keeping it loaded until this object goes, so its
 /// counters survive the sources that close it); otherwise it only attaches to an already loaded
@@ -157,6 +158,44 @@ TEST_F(NvmlTest, CounterScenarioReportsGpusWithCounterChannels) {
   EXPECT_EQ(property(report, "gpu0.energy_method"), "counter");
   // An exact counter needs no frequent reads (64-bit millijoules never wrap).
   EXPECT_GE(source->max_read_interval(), Seconds(60.0));
+}
+
+TEST_F(NvmlTest, EachGpuHasItsOwnPowerAndUuid) {
+  set("FAKE_NVML_GPUS", "3");
+  set("FAKE_NVML_POWERS_W", "50,120,200");
+  const auto source = open_nvml(paths());
+  ASSERT_EQ(source->report().status, SourceStatus::ok) << source->report().reason;
+  ASSERT_EQ(source->channels().size(), 3u);
+  EXPECT_EQ(property(source->report(), "gpu1.uuid"), "GPU-fa4e0000-0000-4000-8000-000000000001");
+  EXPECT_EQ(property(source->report(), "gpu2.uuid"), "GPU-fa4e0000-0000-4000-8000-000000000002");
+  std::vector<ChannelReading> first(3), second(3);
+  const auto t0 = Clock::now();
+  source->read(t0, first);
+  std::this_thread::sleep_for(120ms);
+  const auto t1 = Clock::now();
+  source->read(t1, second);
+  const double seconds = Seconds(t1 - t0).count();
+  const std::array<double, 3> watts = {50.0, 120.0, 200.0};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const double joules = (second[i].energy - first[i].energy).value;
+    EXPECT_NEAR(joules, watts[i] * seconds, 0.005 * watts[i] * seconds) << "gpu " << i;
+  }
+}
+
+TEST_F(NvmlTest, AGpuWithoutAUuidIsStillMeasured) {
+  set("FAKE_NVML_GPUS", "2");
+  set("FAKE_NVML_NO_UUID", "1");
+  const auto source = open_nvml(paths());
+  ASSERT_EQ(source->report().status, SourceStatus::ok) << source->report().reason;
+  EXPECT_EQ(source->channels().size(), 2u);
+  EXPECT_EQ(property(source->report(), "gpu0.uuid"), std::nullopt);
+  EXPECT_EQ(property(source->report(), "gpu0.name"), "Fake NVIDIA GPU 0");
+}
+
+TEST_F(NvmlTest, TooFewPowersForTheGpusIsAnInitError) {
+  set("FAKE_NVML_GPUS", "3");
+  set("FAKE_NVML_POWERS_W", "50,120");
+  EXPECT_EQ(open_nvml(paths())->report().status, SourceStatus::error);
 }
 
 TEST_F(NvmlTest, ACounterJumpNoGpuCanDrawIsNotCounted) {

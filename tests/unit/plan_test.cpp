@@ -773,3 +773,76 @@ TEST(PlanToml, APlanBuiltInCodeIsSealedWithItsText) {
 
 }  // namespace
 }  // namespace joulebench
+
+// --- containers and GPUs (issue 23) ----------------------------------------------------------------
+
+namespace joulebench {
+namespace {
+
+constexpr std::string_view kContainerPlanHead =
+    "[campaign]\nname = \"c\"\n\n[[workload]]\nname = \"w-{fw}\"\nframework = \"{fw}\"\nmodel = \"m\"\n"
+    "phase = \"p\"\ncommand = [\"python\", \"ncf.py\"]\nmatrix = { fw = [\"pytorch\"] }\n";
+
+TEST(PlanContainers, AContainerIsReadWithItsMountsResolvedAndWrittenBack) {
+  const std::string text = std::string(kContainerPlanHead) +
+                           "container = { image = \"dle-ncf-{fw}:ab6267ad\", runtime = \"podman\", mounts = "
+                           "[\"data:/data:ro\", \"/abs:/abs\"], workdir = \"/workspace/ncf\", options = "
+                           "[\"--shm-size=1g\"] }\ngpus = [0, \"GPU-1234\"]\n";
+  const CampaignPlan plan = parse_plan(text, "/plans/p.toml");
+  ASSERT_EQ(plan.workloads.size(), 1u);
+  const WorkloadSpec& w = plan.workloads[0];
+  ASSERT_TRUE(w.container);
+  EXPECT_EQ(w.container->image, "dle-ncf-pytorch:ab6267ad");
+  EXPECT_EQ(w.container->runtime, "podman");
+  EXPECT_EQ(w.container->mounts, (std::vector<std::string>{"/plans/data:/data:ro", "/abs:/abs"}));
+  EXPECT_EQ(w.container->workdir, "/workspace/ncf");
+  EXPECT_EQ(w.container->options, std::vector<std::string>{"--shm-size=1g"});
+  EXPECT_EQ(w.container->location.line, 11);
+  EXPECT_EQ(w.gpus, (std::vector<std::string>{"0", "GPU-1234"}));
+  EXPECT_EQ(w.gpus_location.line, 12);
+  // The resolved plan loads back into the same workload.
+  const CampaignPlan again = parse_plan(plan_toml(plan), "/plans/p.toml");
+  ASSERT_TRUE(again.workloads[0].container);
+  EXPECT_EQ(again.workloads[0].container->image, w.container->image);
+  EXPECT_EQ(again.workloads[0].container->mounts, w.container->mounts);
+  EXPECT_EQ(again.workloads[0].container->options, w.container->options);
+  EXPECT_EQ(again.workloads[0].gpus, w.gpus);
+}
+
+TEST(PlanContainers, TheRuntimeDefaultsToDocker) {
+  const CampaignPlan plan = parse_plan(std::string(kContainerPlanHead) + "container = { image = \"x:1\" }\n", "p.toml");
+  EXPECT_EQ(plan.workloads[0].container->runtime, "docker");
+  EXPECT_TRUE(plan.workloads[0].gpus.empty());
+}
+
+TEST(PlanContainers, MistakesAreRefusedWhereTheyAreWritten) {
+  const std::string head(kContainerPlanHead);
+  EXPECT_EQ(error_of(head + "container = { image = \"x\", runtime = \"podmn\" }\n"),
+            "plan.toml:11:38: 'container.runtime' must be \"docker\" or \"podman\", not \"podmn\" (did you mean "
+            "\"podman\"?)");
+  EXPECT_EQ(error_of(head + "container = { runtime = \"podman\" }\n"),
+            "plan.toml:11:13: missing required key 'image' in 'container'");
+  EXPECT_EQ(error_of(head + "container = { image = \"x\", mount = [] }\n"),
+            "plan.toml:11:28: unknown key 'mount' in 'container' (did you mean 'mounts'?)");
+  EXPECT_EQ(error_of(head + "container = { image = \"x\", mounts = [\"/data\"] }\n"),
+            "plan.toml:11:38: 'container.mounts' entry \"/data\" must be \"HOST:CONTAINER\" or "
+            "\"HOST:CONTAINER:OPTIONS\", with an absolute CONTAINER path");
+  EXPECT_EQ(error_of(head + "container = { image = \"x\", workdir = \"ncf\" }\n"),
+            "plan.toml:11:38: 'container.workdir' must be an absolute path inside the container, not \"ncf\"");
+  EXPECT_EQ(error_of(head + "container = \"x\"\n"),
+            "plan.toml:11:13: 'container' must be a table such as { image = \"name:tag\", runtime = \"podman\" }, "
+            "not a string");
+  EXPECT_EQ(error_of(head + "gpus = []\n"),
+            "plan.toml:11:8: 'gpus' must be a non-empty array of GPU indices or UUIDs such as [0] or [\"GPU-...\"], "
+            "not an empty array");
+  EXPECT_EQ(error_of(head + "gpus = [0, 0]\n"), "plan.toml:11:12: 'gpus' names GPU 0 twice");
+  EXPECT_EQ(error_of(head + "profile = [\"perf\"]\ncontainer = { image = \"x\" }\n"),
+            "plan.toml:11:11: 'profile' cannot be used with 'container': joulebench profiles commands it runs on "
+            "this host, not inside a container");
+  EXPECT_EQ(error_of(head + "gpus = [-1]\n"), "plan.toml:11:9: 'gpus' indices must be 0 or more");
+  EXPECT_EQ(error_of(head + "gpus = [1.5]\n"),
+            "plan.toml:11:9: 'gpus[0]' must be a GPU index (an integer) or UUID (a string), not a float");
+}
+
+}  // namespace
+}  // namespace joulebench
