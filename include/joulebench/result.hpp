@@ -193,6 +193,9 @@ struct RunWarning {
 };
 inline constexpr const char* kBusyMachine = "busy-machine";
 inline constexpr const char* kLeftoverProcesses = "leftover-processes";
+/// The metadata key of the NVML indices of the GPUs a run used (plan key `gpus`), "0,2": its other
+/// GPUs' timeline channels are gpu-other.
+inline constexpr const char* kGpusMetadata = "gpus";
 /// A container run's CPU time or memory could not be read from its cgroup.
 inline constexpr const char* kContainerAccounting = "container-accounting";
 

@@ -125,6 +125,12 @@ void write_report(const std::string& text, const std::string& path, std::FILE* o
 void add_events_option(CLI::App* cmd, bool& no_events);
 /// Adds --wait to a command that measures or writes a store.
 void add_wait_option(CLI::App* cmd, bool& wait);
+/// --gpus LIST: the GPUs a command uses (MeasureOptions::gpus).
+void add_gpus_option(CLI::App* cmd, std::optional<std::string>& gpus);
+/// "0,GPU-8f...": the selectors, in order. Throws CLI::ValidationError for an empty one.
+std::vector<std::string> gpu_selectors(const std::string& list);
+/// A GPU that is not here is a mistake in the command line: refused before anything runs.
+void check_gpus(const SensorSet& sensors, const std::optional<std::vector<std::string>>& selectors);
 /// Takes the machine's measuring lock (with `wait`, waits for the holder, saying so), then ends
 /// what killed joulebench processes left running. Every measuring command calls it first.
 MachineLock begin_measuring(const std::string& store, bool wait);

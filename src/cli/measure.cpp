@@ -31,22 +31,6 @@ struct MeasureArguments {
 
 constexpr Seconds kShortestInterval{1e-3};
 
-/// "0,GPU-8f...": the selectors, in order. An empty list selects no GPU.
-std::vector<std::string> gpu_selectors(const std::string& list) {
-  std::vector<std::string> out;
-  std::size_t begin = 0;
-  while (begin <= list.size() && !list.empty()) {
-    const std::size_t comma = std::min(list.find(',', begin), list.size());
-    std::string selector = list.substr(begin, comma - begin);
-    selector.erase(0, selector.find_first_not_of(' '));
-    selector.erase(selector.find_last_not_of(' ') + 1);
-    if (selector.empty()) throw CLI::ValidationError("--gpus", fmt::format("'{}' names an empty GPU", list));
-    out.push_back(std::move(selector));
-    begin = comma + 1;
-  }
-  return out;
-}
-
 int run_measure(const MeasureArguments& args) {
   const Seconds interval = duration_option("--interval", args.interval);
   if (interval < kShortestInterval * 0.999) throw CLI::ValidationError("--interval", "must be 1ms or more");
@@ -59,14 +43,7 @@ int run_measure(const MeasureArguments& args) {
 
   const MachineLock measuring = begin_measuring("", args.wait);
   SensorSet sensors = open_sensors(args.sources);
-  if (options.gpus) {
-    // A GPU that is not here is a mistake in the command line: refused before anything runs.
-    try {
-      select_gpus(sensors, *options.gpus);
-    } catch (const std::invalid_argument& e) {
-      throw CLI::ValidationError("--gpus", e.what());
-    }
-  }
+  check_gpus(sensors, options.gpus);
 
   std::optional<CsvTimelineWriter> timeline;
   if (!args.timeline.empty()) {
@@ -125,11 +102,7 @@ Command add_measure(CLI::App& app) {
                   "use only this source (repeatable): rapl-perf, rapl-powercap, nvml, estimate")
       ->type_name("NAME")
       ->allow_extra_args(false);
-  cmd->add_option("--gpus", args->gpus,
-                  "the GPUs the command uses, as NVML indices or UUIDs (nvidia-smi -L), comma-separated: the command "
-                  "sees only these (CUDA_VISIBLE_DEVICES), the gpu figure counts only these, gpu-other the rest, "
-                  "and each GPU gets a figure of its own")
-      ->type_name("LIST");
+  add_gpus_option(cmd, args->gpus);
   add_events_option(cmd, args->no_events);
   add_wait_option(cmd, args->wait);
   cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();

@@ -36,6 +36,7 @@ struct ProfileArguments {
   std::vector<std::string> command;
   bool wait = false;
   bool no_events = false;
+  std::optional<std::string> gpus;
 };
 
 }  // namespace
@@ -88,10 +89,12 @@ int run_profile(const ProfileArguments& args) {
   options.measure.interval = meter_interval;
   if (!args.idle.empty()) options.measure.idle = duration_option("--idle", args.idle);
   options.measure.events = !args.no_events;
+  if (args.gpus) options.measure.gpus = gpu_selectors(*args.gpus);
   if (!args.keep_trace.empty()) options.keep_trace = args.keep_trace;
 
   const MachineLock measuring = begin_measuring("", args.wait);
   SensorSet sensors = open_sensors(args.sources);
+  check_gpus(sensors, options.measure.gpus);
   ProfiledMeasurement result;
   try {
     result = profile_command(sensors, options);
@@ -190,6 +193,7 @@ Command add_profile(CLI::App& app) {
   cmd->add_option("--source", args->sources, "use only this energy source (repeatable)")
       ->type_name("NAME")
       ->allow_extra_args(false);
+  add_gpus_option(cmd, args->gpus);
   add_events_option(cmd, args->no_events);
   add_wait_option(cmd, args->wait);
   cmd->add_option("command", args->command, "the command to run and its arguments (put them after --)")->required();

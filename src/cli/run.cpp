@@ -290,6 +290,12 @@ Command add_run(CLI::App& app) {
       ->type_name("DURATION");
   cmd->add_flag("--new", args->start_new, "start a new campaign even if the store holds one (of this or another plan)");
   add_wait_option(cmd, args->wait);
+  cmd->footer(
+      "A workload runs its command on this host, or in a container the plan names:\n"
+      "  container = { image = \"dle-ncf-pytorch:ab6267ad\", runtime = \"podman\", mounts = [\"/data:/data:ro\"] }\n"
+      "and on the GPUs it names, by NVML index or UUID (the others are reported as gpu-other):\n"
+      "  gpus = [0]\n"
+      "Every plan key: docs/campaigns.md; containers and GPUs: docs/containers.md.");
   return {cmd, [args] { return run_command(*args); }};
 }
 

@@ -21,6 +21,38 @@ void add_events_option(CLI::App* cmd, bool& no_events) {
                 "metrics or in-program figures from joulebench, and descriptors 3 and 4 stay the caller's");
 }
 
+void add_gpus_option(CLI::App* cmd, std::optional<std::string>& gpus) {
+  cmd->add_option("--gpus", gpus,
+                  "the GPUs the command uses, as NVML indices or UUIDs (nvidia-smi -L), comma-separated: the command "
+                  "sees only these (CUDA_VISIBLE_DEVICES), the gpu figure counts only these, gpu-other the rest, "
+                  "and each GPU gets a figure of its own")
+      ->type_name("LIST");
+}
+
+std::vector<std::string> gpu_selectors(const std::string& list) {
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  while (begin <= list.size() && !list.empty()) {
+    const std::size_t comma = std::min(list.find(',', begin), list.size());
+    std::string selector = list.substr(begin, comma - begin);
+    selector.erase(0, selector.find_first_not_of(' '));
+    selector.erase(selector.find_last_not_of(' ') + 1);
+    if (selector.empty()) throw CLI::ValidationError("--gpus", fmt::format("'{}' names an empty GPU", list));
+    out.push_back(std::move(selector));
+    begin = comma + 1;
+  }
+  return out;
+}
+
+void check_gpus(const SensorSet& sensors, const std::optional<std::vector<std::string>>& selectors) {
+  if (!selectors) return;
+  try {
+    select_gpus(sensors, *selectors);
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError("--gpus", e.what());
+  }
+}
+
 MachineLock begin_measuring(const std::string& store, bool wait) {
   // Started first, so it never holds a descriptor of the lock (a guard outliving a killed
   // joulebench would keep its lock a moment).

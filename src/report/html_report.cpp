@@ -467,12 +467,23 @@ void ReportBuilder::build_power_figures() {
       continue;
     }
     const StoredTimeline& t = it->timeline;
+    // A run that names its GPUs: the others' channels are gpu-other, outside its total.
+    std::optional<std::vector<std::string>> own_gpus;
+    if (const std::string listed = value_of(it->metadata, kGpusMetadata); !listed.empty()) {
+      own_gpus.emplace();
+      std::istringstream indices(listed);
+      for (std::string index; std::getline(indices, index, ',');) own_gpus->push_back("gpu-" + index);
+    }
     std::vector<report_detail::PowerChannel> channels;
     std::vector<std::string> unmeasured;
+    bool other_gpus = false;
     for (std::size_t c = 0; c < t.channels.size(); ++c) {
       const std::string& id = t.channels[c];
       const auto domain = parse_domain(id.substr(0, id.find('-')));
-      report_detail::PowerChannel channel{id, {}, !domain || counts_toward_total(*domain)};
+      const bool other_gpu =
+          domain == Domain::gpu && own_gpus && std::find(own_gpus->begin(), own_gpus->end(), id) == own_gpus->end();
+      other_gpus = other_gpus || other_gpu;
+      report_detail::PowerChannel channel{id, {}, (!domain || counts_toward_total(*domain)) && !other_gpu};
       channel.watts.reserve(t.time_s.size());
       for (std::size_t i = 0; i < t.time_s.size(); ++i) channel.watts.push_back(t.power_w[i * t.channels.size() + c]);
       if (std::none_of(channel.watts.begin(), channel.watts.end(), [](double w) { return std::isfinite(w); })) {
@@ -492,9 +503,10 @@ void ReportBuilder::build_power_figures() {
     figure_names_.push_back(p.name);
     std::string caption = p.caption;
     if (std::any_of(channels.begin(), channels.end(), [](const auto& c) { return !c.stacked; })) {
-      caption +=
-          " Lines: channels that lie inside the stacked ones or overlap them (cores, integrated GPU, platform), "
-          "not added to the total.";
+      caption += fmt::format(
+          " Lines: channels that lie inside the stacked ones or overlap them (cores, integrated GPU, "
+          "platform){}, not added to the total.",
+          other_gpus ? ", and the GPUs the run did not use" : "");
     }
     if (!unmeasured.empty())
       caption += fmt::format(" Not measured in this run, not drawn: {}.", fmt::join(unmeasured, ", "));

@@ -336,7 +336,12 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
       r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), e.what(), {}};
     }
   }
-  const KeyValues container_facts = std::move(r.metadata);
+  KeyValues container_facts = std::move(r.metadata);
+  if (selected_gpus != ctx.gpus.end()) {
+    // Which GPU channels of the stored timeline are the run's, for readers of the store (the
+    // report's power figure leaves the others out of its total).
+    container_facts.emplace_back(kGpusMetadata, fmt::format("{}", fmt::join(selected_gpus->second.indices, ",")));
+  }
   watcher.record(r, metered.window);
   // The workload's own metadata first (its framework version), then the container's facts.
   r.metadata.insert(r.metadata.end(), container_facts.begin(), container_facts.end());

@@ -416,6 +416,11 @@ TEST_F(CampaignGpus, ARunSeesAndIsChargedForItsGpusOnlyAndEachGpuIsExported) {
   std::map<std::string, double> watts(idle[0].power_w.begin(), idle[0].power_w.end());
   EXPECT_NEAR(watts["gpu-1"], 120.0, 2.0);
   EXPECT_NEAR(watts["gpu-2"], 200.0, 2.0);
+  // The run says which GPUs it used; the report's power figure leaves the others out of its total.
+  EXPECT_EQ(value_of(runs[0].metadata, "gpus"), "1");
+  const Result report = runner.run({"report", "--db", db.string(), "-o", (dir.path() / "report").string()});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_TRUE(contains(read_all(dir.path() / "report" / "index.html"), "and the GPUs the run did not use"));
   // One column per GPU in the export.
   const Result exported = runner.run({"export", "--db", db.string()});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
@@ -433,6 +438,13 @@ TEST_F(CampaignGpus, AGpuThatIsNotHereStopsTheCampaignAtItsLineBeforeAnythingIsM
   EXPECT_TRUE(contains(r.err, path.string() + ":13:8: 'gpus' of workload 'one'")) << r.err;
   EXPECT_TRUE(contains(r.err, uuid(2))) << "the GPUs that are here are named: " << r.err;
   EXPECT_FALSE(fs::exists(db));
+}
+
+TEST_F(CampaignGpus, ProfileTakesGpusAsMeasureDoes) {
+  const Result r = runner.run({"profile", "--gpus", "7", "--", "true"}, fake_gpus());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "--gpus")) << r.err;
+  EXPECT_TRUE(contains(r.err, uuid(0))) << "the GPUs that are here are named: " << r.err;
 }
 
 }  // namespace
