@@ -87,7 +87,7 @@ class ContainerRun {
   ContainerUsage finish();
 
  private:
-  /// Kills and removes the container; true when it is gone.
+  /// Removes the container (killing it if it runs); true when it is gone.
   bool remove();
   /// Removes its cgroups and forgets the recorded cleanup.
   void forget_cleanups();
@@ -97,6 +97,7 @@ class ContainerRun {
   std::string name_;
   std::string cgroup_parent_;  ///< relative to each hierarchy's root; empty when the manager is systemd
   std::vector<std::string> argv_;
+  std::vector<std::string> remove_argv_;  ///< also recorded for a joulebench that finds it left
   bool finished_ = false;
 };
 

@@ -117,6 +117,14 @@ struct CgroupHierarchy {
 };
 /// Every cgroup hierarchy this process sees at its root (from /proc/self/mountinfo).
 std::vector<CgroupHierarchy> cgroup_hierarchies();
+/// The CPU time the processes of a cgroup used, its departed members and child cgroups included.
+struct CgroupCpuTime {
+  Seconds user{0};
+  Seconds system{0};
+};
+/// From cgroup v2's cpu.stat, or a v1 cpuacct cgroup's usage_user and usage_sys; nothing when the
+/// folder has neither.
+std::optional<CgroupCpuTime> read_cgroup_cpu(const std::filesystem::path& cgroup);
 /// Removes a cgroup and the cgroups below it, deepest first, waiting up to `patience` for their
 /// last processes to go. rmdir only: a cgroup with processes, or an ordinary folder with files,
 /// stays. True when it is gone (or was never there).

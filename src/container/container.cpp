@@ -97,24 +97,6 @@ std::vector<std::string> json_strings(const std::string& text) {
   return out;
 }
 
-/// Where a cgroup v1 controller's hierarchy is mounted.
-std::optional<fs::path> cgroup_v1_mount(const std::string& controller) {
-  for (const auto& hierarchy : cgroup_hierarchies()) {
-    if (!hierarchy.v2 && std::find(hierarchy.controllers.begin(), hierarchy.controllers.end(), controller) !=
-                             hierarchy.controllers.end()) {
-      return hierarchy.mount;
-    }
-  }
-  return std::nullopt;
-}
-
-/// Every cgroup hierarchy mounted here (each v1 one and the v2 one).
-std::vector<fs::path> cgroup_mounts() {
-  std::vector<fs::path> out;
-  for (const auto& hierarchy : cgroup_hierarchies()) out.push_back(hierarchy.mount);
-  return out;
-}
-
 std::optional<std::int64_t> read_integer(const fs::path& file) {
   std::ifstream in(file);
   long long value = 0;
@@ -122,13 +104,21 @@ std::optional<std::int64_t> read_integer(const fs::path& file) {
   return value;
 }
 
-std::optional<std::int64_t> read_key(const fs::path& file, std::string_view wanted) {
-  std::ifstream in(file);
-  std::string key;
-  for (long long value = 0; in >> key >> value;) {
-    if (key == wanted) return value;
-  }
-  return std::nullopt;
+/// Every cgroup hierarchy mounted here, those with v1's cpuacct or memory controller first: on
+/// hybrid machines the runtimes account there (the v2 hierarchy may not split user and system).
+std::vector<CgroupHierarchy> accounting_hierarchies() {
+  std::vector<CgroupHierarchy> all = cgroup_hierarchies();
+  std::stable_partition(all.begin(), all.end(), [](const CgroupHierarchy& h) {
+    return std::any_of(h.controllers.begin(), h.controllers.end(),
+                       [](const std::string& c) { return c == "cpuacct" || c == "memory"; });
+  });
+  return all;
+}
+
+/// A cgroup's peak memory, page cache included: v1's memory.max_usage_in_bytes, v2's memory.peak.
+std::optional<std::int64_t> read_peak_memory_bytes(const fs::path& cgroup) {
+  if (auto peak = read_integer(cgroup / "memory.max_usage_in_bytes")) return peak;
+  return read_integer(cgroup / "memory.peak");
 }
 
 /// The podman monitor's cgroup beside the container's: its CPU is the runtime's, not the workload's.
@@ -228,18 +218,18 @@ ContainerRun::ContainerRun(const ContainerSpec& spec, const ContainerImage& imag
 
   // Recorded before anything starts: a joulebench killed from now on leaves nothing running, and
   // no cgroup of the container's.
-  // podman's `rm --force` gives a running container 10 s to stop unless told otherwise; docker's
-  // kills at once (and has no such option).
-  std::vector<std::string> remove = {runtime_, "rm", "--force", name_};
-  if (!docker) remove = {runtime_, "rm", "--force", "--time", "0", name_};
-  record_cleanup("container " + name_, remove);
+  // The one way it is removed, by this joulebench or another: podman's `rm --force` gives a running
+  // container 10 s to stop unless told otherwise; docker's kills at once (and has no such option).
+  remove_argv_ = {runtime_, "rm", "--force", name_};
+  if (!docker) remove_argv_ = {runtime_, "rm", "--force", "--time", "0", name_};
+  record_cleanup("container " + name_, remove_argv_);
   if (!cgroup_parent_.empty()) record_cleanup_folders("container " + name_, cgroup_folders());
 }
 
 std::vector<fs::path> ContainerRun::cgroup_folders() const {
   std::vector<fs::path> folders;
   const fs::path relative = fs::path(cgroup_parent_).relative_path();
-  for (const auto& mount : cgroup_mounts()) folders.push_back(mount / relative);
+  for (const auto& hierarchy : accounting_hierarchies()) folders.push_back(hierarchy.mount / relative);
   return folders;
 }
 
@@ -262,13 +252,10 @@ ContainerRun::~ContainerRun() {
 }
 
 bool ContainerRun::remove() {
-  // `kill` first: `rm --force` would give a running container podman's 10 s to stop. Either may find
-  // nothing to do (the container ended, or never started).
-  query({runtime_, "kill", name_}, Seconds(60));
-  const QueryResult removed = query({runtime_, "rm", "--force", name_}, Seconds(60));
-  const bool gone = removed.ok() || removed.errors.find("no such container") != std::string::npos ||
-                    removed.errors.find("No such container") != std::string::npos;
-  return gone;
+  // It may have ended (or never started): that is no failure.
+  const QueryResult removed = query(remove_argv_, Seconds(60));
+  return removed.ok() || removed.errors.find("no such container") != std::string::npos ||
+         removed.errors.find("No such container") != std::string::npos;
 }
 
 ContainerUsage ContainerRun::finish() {
@@ -284,51 +271,25 @@ ContainerUsage ContainerRun::finish() {
     if (gone) forget_cleanups();
     return usage;
   }
-  const fs::path relative = fs::path(cgroup_parent_).relative_path();
-  // cgroup v1 (hybrid machines, where podman and docker account there), else v2.
-  const auto cpuacct = cgroup_v1_mount("cpuacct");
-  if (cpuacct && fs::exists(*cpuacct / relative / "cpuacct.usage_user")) {
-    const fs::path group = *cpuacct / relative;
-    const auto user = read_integer(group / "cpuacct.usage_user");
-    const auto system = read_integer(group / "cpuacct.usage_sys");
-    const std::int64_t monitor_user = read_integer(group / kMonitorCgroup / "cpuacct.usage_user").value_or(0);
-    const std::int64_t monitor_system = read_integer(group / kMonitorCgroup / "cpuacct.usage_sys").value_or(0);
-    if (user && system) {
-      usage.user_cpu = Seconds(static_cast<double>(std::max<std::int64_t>(0, *user - monitor_user)) * 1e-9);
-      usage.system_cpu = Seconds(static_cast<double>(std::max<std::int64_t>(0, *system - monitor_system)) * 1e-9);
+  // Read in the parent joulebench named, which outlives the container's own cgroup; less the
+  // runtime monitor's (podman's conmon), which the client's cgroup counts already.
+  const std::vector<fs::path> groups = cgroup_folders();
+  for (const fs::path& group : groups) {
+    if (usage.user_cpu) break;
+    if (const auto total = read_cgroup_cpu(group)) {
+      const CgroupCpuTime monitor = read_cgroup_cpu(group / kMonitorCgroup).value_or(CgroupCpuTime{});
+      usage.user_cpu = std::max(Seconds(0), total->user - monitor.user);
+      usage.system_cpu = std::max(Seconds(0), total->system - monitor.system);
     }
   }
-  if (!usage.user_cpu) {
-    for (const auto& mount : cgroup_mounts()) {
-      const fs::path group = mount / relative;
-      const auto user = read_key(group / "cpu.stat", "user_usec");
-      const auto system = read_key(group / "cpu.stat", "system_usec");
-      if (!user || !system) continue;
-      const std::int64_t monitor_user = read_key(group / kMonitorCgroup / "cpu.stat", "user_usec").value_or(0);
-      const std::int64_t monitor_system = read_key(group / kMonitorCgroup / "cpu.stat", "system_usec").value_or(0);
-      usage.user_cpu = Seconds(static_cast<double>(std::max<std::int64_t>(0, *user - monitor_user)) * 1e-6);
-      usage.system_cpu = Seconds(static_cast<double>(std::max<std::int64_t>(0, *system - monitor_system)) * 1e-6);
-      break;
-    }
+  for (const fs::path& group : groups) {
+    if (usage.peak_memory_kib) break;
+    if (const auto peak = read_peak_memory_bytes(group)) usage.peak_memory_kib = *peak / 1024;
   }
   if (!usage.user_cpu) usage.notes.emplace_back(fmt::format("no cgroup {} with CPU figures was found", cgroup_parent_));
-  if (const auto memory = cgroup_v1_mount("memory"); memory && fs::exists(*memory / relative)) {
-    if (const auto peak = read_integer(*memory / relative / "memory.max_usage_in_bytes"))
-      usage.peak_memory_kib = *peak / 1024;
-  }
-  if (!usage.peak_memory_kib) {
-    for (const auto& mount : cgroup_mounts()) {
-      if (const auto peak = read_integer(mount / relative / "memory.peak")) {
-        usage.peak_memory_kib = *peak / 1024;
-        break;
-      }
-    }
-  }
   if (!usage.peak_memory_kib) {
     usage.notes.emplace_back("the container's cgroup has no peak memory figure (memory.peak needs Linux 5.19)");
   }
-  // The runtime removed the container's own cgroup; the parent and the monitor's are ours to remove,
-  // deepest first, in every hierarchy.
   if (gone) forget_cleanups();
   return usage;
 }

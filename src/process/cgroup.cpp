@@ -112,6 +112,27 @@ std::vector<CgroupHierarchy> cgroup_hierarchies() {
   return found;
 }
 
+std::optional<CgroupCpuTime> read_cgroup_cpu(const fs::path& cgroup) {
+  const auto seconds = [](long long count, double unit) { return Seconds(static_cast<double>(count) * unit); };
+  if (std::ifstream stat(cgroup / "cpu.stat"); stat) {
+    CgroupCpuTime cpu;
+    bool found = false;
+    std::string key;
+    for (long long usec = 0; stat >> key >> usec;) {
+      if (key == "user_usec") cpu.user = seconds(usec, 1e-6);
+      if (key == "system_usec") cpu.system = seconds(usec, 1e-6);
+      found = found || key == "user_usec";
+    }
+    if (found) return cpu;
+  }
+  std::ifstream user(cgroup / "cpuacct.usage_user");
+  std::ifstream system(cgroup / "cpuacct.usage_sys");
+  long long user_ns = 0;
+  long long system_ns = 0;
+  if (!(user >> user_ns) || !(system >> system_ns)) return std::nullopt;
+  return CgroupCpuTime{seconds(user_ns, 1e-9), seconds(system_ns, 1e-9)};
+}
+
 namespace {
 
 /// One pass, deepest first; true when `folder` is gone.
@@ -210,20 +231,7 @@ std::vector<pid_t> WorkloadCgroup::processes() const {
   return pids;
 }
 
-std::optional<CgroupCpu> WorkloadCgroup::cpu() const {
-  std::ifstream in(path_ / "cpu.stat");
-  if (!in) return std::nullopt;
-  CgroupCpu cpu;
-  bool found = false;
-  std::string key;
-  for (long long usec = 0; in >> key >> usec;) {
-    if (key == "user_usec") cpu.user = Seconds(static_cast<double>(usec) * 1e-6);
-    if (key == "system_usec") cpu.system = Seconds(static_cast<double>(usec) * 1e-6);
-    found = found || key == "user_usec";
-  }
-  if (!found) return std::nullopt;
-  return cpu;
-}
+std::optional<CgroupCpu> WorkloadCgroup::cpu() const { return read_cgroup_cpu(path_); }
 
 bool WorkloadCgroup::kill_all(Seconds patience) {
   const bool killed_at_once = write_text(path_ / "cgroup.kill", "1");

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "joulebench/process.hpp"
 #include "joulebench/units.hpp"
 
 namespace joulebench::detail {
@@ -18,11 +19,7 @@ namespace joulebench::detail {
 /// /sys/fs/cgroup/unified on hybrid ones); nothing when it is not.
 std::optional<std::filesystem::path> cgroup2_mount();
 
-/// The CPU time the processes of a cgroup used, its departed members included (cpu.stat).
-struct CgroupCpu {
-  Seconds user{0};
-  Seconds system{0};
-};
+using CgroupCpu = CgroupCpuTime;
 
 class WorkloadCgroup {
  public:

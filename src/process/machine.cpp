@@ -383,49 +383,54 @@ bool own_record(const fs::path& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() && st.st_nlink == 1;
 }
 
+/// An owner record's lines: the cleanups and cgroup folders not marked done, and the workload cgroups.
+struct RecordedLeftovers {
+  std::vector<std::pair<std::string, std::vector<std::string>>> cleanups;  ///< key, argv
+  std::vector<std::pair<std::string, std::vector<std::string>>> folders;   ///< key, paths
+  std::vector<fs::path> cgroups;
+};
+
+RecordedLeftovers read_owner_record(const std::string& text) {
+  RecordedLeftovers out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("cgroup ")) {
+      out.cgroups.push_back(fs::path(line.substr(7)).lexically_normal());
+    } else if (line.starts_with("done ")) {
+      const std::string key = line.substr(5);
+      std::erase_if(out.cleanups, [&](const auto& c) { return c.first == key; });
+      std::erase_if(out.folders, [&](const auto& c) { return c.first == key; });
+    } else if (line.starts_with("cleanup ") || line.starts_with("rmdir ")) {
+      const bool command = line.starts_with("cleanup ");
+      std::vector<std::string> fields;
+      std::istringstream parts(line.substr(command ? 8 : 6));
+      for (std::string field; std::getline(parts, field, '\t');) fields.push_back(field);
+      if (fields.size() < 2) continue;
+      (command ? out.cleanups : out.folders)
+          .emplace_back(fields.front(), std::vector<std::string>(fields.begin() + 1, fields.end()));
+    }
+  }
+  return out;
+}
+
 /// Ends what the joulebench `owner` left, as its record lists it, and removes the record.
 EndedLeftovers end_leftovers_of(const std::string& owner, const fs::path& record) {
   const fs::path mount = detail::cgroup2_mount().value_or(fs::path());
   struct stat st {};
   EndedLeftovers report;
   report.owner = "pid " + owner.substr(0, owner.find('.'));
-  std::istringstream lines(read_small_file(record));
+  const RecordedLeftovers recorded = read_owner_record(read_small_file(record));
   // Cleanups first (a container's processes are the runtime's, found by no cgroup or label here),
-  // in the order they were recorded, each once, unless done.
-  std::vector<std::pair<std::string, std::vector<std::string>>> cleanups;
-  std::vector<std::pair<std::string, std::vector<std::string>>> folders;
-  const auto fields_of = [](const std::string& text) {
-    std::vector<std::string> fields;
-    std::istringstream parts(text);
-    for (std::string field; std::getline(parts, field, '\t');) fields.push_back(field);
-    return fields;
-  };
-  for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with("done ")) {
-      const std::string key = line.substr(5);
-      std::erase_if(cleanups, [&](const auto& c) { return c.first == key; });
-      std::erase_if(folders, [&](const auto& c) { return c.first == key; });
-    } else if (line.starts_with("cleanup ") || line.starts_with("rmdir ")) {
-      const bool command = line.starts_with("cleanup ");
-      const auto fields = fields_of(line.substr(command ? 8 : 6));
-      if (fields.size() < 2) continue;
-      (command ? cleanups : folders)
-          .emplace_back(fields.front(), std::vector<std::string>(fields.begin() + 1, fields.end()));
-    }
-  }
-  for (const auto& [key, argv] : cleanups) {
+  // in the order they were recorded, each once.
+  for (const auto& [key, argv] : recorded.cleanups) {
     if (const auto problem = run_cleanup(argv, Seconds(60))) report.problems.push_back(key + ": " + *problem);
     else report.processes.push_back(key);
   }
   // rmdir only: a folder with anything but cgroups in it is never touched.
-  for (const auto& [key, paths] : folders) {
+  for (const auto& [key, paths] : recorded.folders) {
     for (const auto& path : paths) remove_cgroup_tree(path);
   }
-  lines.clear();
-  lines.seekg(0);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.starts_with("cgroup ")) continue;
-    const fs::path path = fs::path(line.substr(7)).lexically_normal();
+  for (const fs::path& path : recorded.cgroups) {
     // Only our own kind of cgroup, in the cgroup2 hierarchy, as recorded.
     const auto [mount_end, path_end] = std::mismatch(mount.begin(), mount.end(), path.begin(), path.end());
     if (mount.empty() || mount_end != mount.end() ||

@@ -243,6 +243,15 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
     options.gpus = selected_gpus->second.indices;
     if (!w.container) options.command.environment.push_back(cuda_visible_devices(selected_gpus->second));
   }
+  // What joulebench knows of the run besides what the workload reports: its container, and its GPUs
+  // (which of the stored timeline's GPU channels are the run's: the report's power figure leaves
+  // the others out of its total). A run that never starts keeps them too.
+  KeyValues run_facts;
+  if (w.container) run_facts = container_metadata(ctx.images.at(run.workload));
+  if (selected_gpus != ctx.gpus.end()) {
+    run_facts.emplace_back(kGpusMetadata, fmt::format("{}", fmt::join(selected_gpus->second.indices, ",")));
+  }
+  r.metadata = run_facts;
   // A container's events channel: named pipes in a folder of the run's, mounted into it.
   std::optional<TemporaryFolder> container_folder;
   if (w.container) {
@@ -271,7 +280,6 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
     options.command.argv = container->client_argv();
     options.container = &*container;
     watcher.events()->open_at_start(kContainerStartRegion);
-    r.metadata = container_metadata(image);
   }
   const auto not_run = [&](const std::string& reason, const std::string& profile_problem) {
     logs.finish();
@@ -336,15 +344,8 @@ std::optional<RunRecord> execute_run(const RunContext& ctx, const PlannedRun& ru
       r.profile = StoredProfile{run.profile, "", false, kProfileInterval.count(), e.what(), {}};
     }
   }
-  KeyValues container_facts = std::move(r.metadata);
-  if (selected_gpus != ctx.gpus.end()) {
-    // Which GPU channels of the stored timeline are the run's, for readers of the store (the
-    // report's power figure leaves the others out of its total).
-    container_facts.emplace_back(kGpusMetadata, fmt::format("{}", fmt::join(selected_gpus->second.indices, ",")));
-  }
-  watcher.record(r, metered.window);
-  // The workload's own metadata first (its framework version), then the container's facts.
-  r.metadata.insert(r.metadata.end(), container_facts.begin(), container_facts.end());
+  watcher.record(r, metered.window);  // the workload's own metadata (its framework version) first
+  r.metadata.insert(r.metadata.end(), run_facts.begin(), run_facts.end());
   r.stdout_log = logs.out;
   r.stderr_log = logs.err;
   return r;
